@@ -1,0 +1,93 @@
+//! Lambda `catalog`: the available integrations, the caller's stats and recommendations.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use integrations::AppState;
+use integrations::auth::Caller;
+use integrations::catalog::Integration;
+use integrations::http::{ApiPath, ApiQuery, Problem, with_problem_fallbacks};
+use integrations::insights::{self, Stats};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The function's router: its routes plus problem+json answers for unknown routes and methods.
+pub fn router(state: AppState) -> Router {
+    with_problem_fallbacks(routes(state))
+}
+
+/// The routes alone, for merging with other functions' routes (the local dev server).
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/integrations/available", get(list_available))
+        .route(
+            "/api/v1/integrations/available/{integrationId}",
+            get(get_available),
+        )
+        .route("/api/v1/integrations/stats", get(get_stats))
+        .route(
+            "/api/v1/integrations/recommendations",
+            get(list_recommendations),
+        )
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogQuery {
+    category: Option<String>,
+}
+
+async fn list_available(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiQuery(query): ApiQuery<CatalogQuery>,
+) -> Result<Json<Value>, Problem> {
+    let catalog = state.catalog;
+    let integrations: Vec<&Integration> = match query.category.as_deref() {
+        None => catalog.integrations().iter().collect(),
+        Some(category) if catalog.is_category(category) => catalog.in_category(category).collect(),
+        Some(category) => {
+            let valid: Vec<&str> = catalog.categories().iter().map(|c| c.id.as_str()).collect();
+            return Err(Problem::bad_request(format!(
+                "`{category}` is not a category; use one of: {}",
+                valid.join(", ")
+            ))
+            .with("validCategories", valid));
+        }
+    };
+    Ok(Json(json!({
+        "categories": catalog.categories(),
+        "integrations": integrations,
+    })))
+}
+
+async fn get_available(
+    State(state): State<AppState>,
+    _caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Integration>, Problem> {
+    state
+        .catalog
+        .find(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| Problem::not_found(format!("There is no integration `{id}`.")))
+}
+
+async fn get_stats(State(state): State<AppState>, caller: Caller) -> Result<Json<Stats>, Problem> {
+    insights::stats(&state, &caller)
+        .await
+        .map(Json)
+        .map_err(|e| Problem::unavailable(&e))
+}
+
+async fn list_recommendations(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, Problem> {
+    let recommendations = insights::recommendations(&state, &caller)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    Ok(Json(json!({ "recommendations": recommendations })))
+}

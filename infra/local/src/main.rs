@@ -1,0 +1,55 @@
+//! `dev-server`: the API and the page on http://127.0.0.1:3000 against the local emulator.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use integrations::AppState;
+use integrations::auth::issue_dev_token;
+use integrations::domain::{Plan, UserId};
+use integrations::store::table::ensure_table;
+use secrecy::SecretString;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    integrations::config::init_tracing();
+    let state = AppState::from_env().await.context("configuration")?;
+    let secret =
+        SecretString::from(std::env::var("DEV_JWT_SECRET").context("DEV_JWT_SECRET is not set")?);
+    ensure_table(state.store.client(), state.store.table())
+        .await
+        .context("creating the table on the emulator (is it running? `make dev` starts it)")?;
+
+    let addr: SocketAddr = std::env::var("DEV_SERVER_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()
+        .context("DEV_SERVER_ADDR")?;
+    let web_dir = std::env::var("WEB_DIR")
+        .map(PathBuf::from)
+        .ok()
+        .filter(|d| d.join("index.html").exists());
+    let app = local_stack::app(state, secret.clone(), web_dir.clone());
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let user = UserId::parse("demo-user").expect("valid");
+    let token = issue_dev_token(&secret, &user, Plan::Free, local_stack::DEV_TOKEN_TTL_SECS);
+    println!("Director of One — Integrations, local stack");
+    println!("  API:   http://{addr}/api/v1/integrations/available");
+    if web_dir.is_some() {
+        println!("  Page:  http://{addr}/integrations");
+    }
+    println!("  Token for demo-user (free plan, 12 h):");
+    println!("  export TOKEN={token}");
+    println!(
+        "  (POST http://{addr}/dev/token {{\"userId\":\"…\",\"plan\":\"premium\"}} makes others)"
+    );
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! Configuration, read once from the environment at cold start, and the state every
+//! function shares: SDK clients and the HTTP client, built once.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use secrecy::SecretString;
+
+use crate::auth::Authenticator;
+use crate::catalog::Catalog;
+use crate::store::Store;
+use crate::vault::Vault;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+pub enum AuthConfig {
+    ApiGateway,
+    Dev { secret: SecretString },
+}
+
+pub struct Config {
+    pub table_name: String,
+    pub secrets_prefix: String,
+    pub auth: AuthConfig,
+    /// Only the functions that queue syncs need it.
+    pub sync_queue_url: Option<String>,
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let auth = match required("AUTH_MODE")?.as_str() {
+            "apigateway" => AuthConfig::ApiGateway,
+            "dev" => {
+                let secret = required("DEV_JWT_SECRET")?;
+                if secret.len() < 16 {
+                    return Err(ConfigError::Invalid {
+                        name: "DEV_JWT_SECRET",
+                        reason: "use at least 16 characters".into(),
+                    });
+                }
+                AuthConfig::Dev {
+                    secret: SecretString::from(secret),
+                }
+            }
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "AUTH_MODE",
+                    reason: format!("`{other}` is neither `apigateway` nor `dev`"),
+                });
+            }
+        };
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            secrets_prefix: required("SECRETS_PREFIX")?,
+            auth,
+            sync_queue_url: std::env::var("SYNC_QUEUE_URL")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        })
+    }
+}
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: &'static Catalog,
+    pub store: Store,
+    pub vault: Vault,
+    pub http: reqwest::Client,
+    pub auth: Arc<Authenticator>,
+}
+
+impl FromRef<AppState> for Arc<Authenticator> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(config: &Config, aws: &aws_config::SdkConfig) -> Self {
+        Self {
+            catalog: Catalog::get(),
+            store: Store::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name),
+            vault: Vault::new(
+                aws_sdk_secretsmanager::Client::new(aws),
+                &config.secrets_prefix,
+            ),
+            http: crate::providers::http_client(),
+            auth: Arc::new(match &config.auth {
+                AuthConfig::ApiGateway => Authenticator::ApiGateway,
+                AuthConfig::Dev { secret } => Authenticator::DevToken {
+                    secret: secret.clone(),
+                },
+            }),
+        }
+    }
+
+    /// Reads the environment and builds the clients; what every function's `main` calls.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Self::new(&config, &aws))
+    }
+}
+
+/// Structured logs; JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().without_time().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,469 @@
+//! Connecting, configuring and disconnecting integrations: the rules, and the order of
+//! writes that never leaves an orphan secret or a connection without its secret.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::catalog::{AuthMode, Availability, Integration};
+use crate::config::AppState;
+use crate::domain::{
+    Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint,
+};
+use crate::http::Problem;
+use crate::providers::{self, VerifyError};
+use crate::store::{ConnectOutcome, NewConnection, SettingsChange, StoreError};
+use crate::vault::{Credentials, VaultError};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsInput {
+    pub display_name: Option<String>,
+    pub auto_sync: Option<bool>,
+    pub sync_interval_minutes: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectRequest {
+    pub integration_id: String,
+    #[serde(default)]
+    pub credentials: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub settings: Option<SettingsInput>,
+}
+
+/// A credential field that does not pass the catalog's rules, for the form to show.
+#[derive(Debug, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("there is no integration `{0}`")]
+    UnknownIntegration(String),
+    #[error("{0} is coming soon and cannot be connected yet")]
+    ComingSoon(String),
+    #[error("{0} is part of the premium plan")]
+    PremiumRequired(String),
+    #[error("the {plan:?} plan allows {limit} connections; disconnect one or upgrade to premium")]
+    LimitReached { plan: Plan, limit: u32 },
+    #[error(
+        "{0} connects by signing in with the provider, which is not configured on this service yet"
+    )]
+    OauthNotAvailable(String),
+    #[error("{0} cannot be connected with a key or token")]
+    ApiKeyNotSupported(String),
+    #[error("some credential fields are not valid")]
+    InvalidFields(Vec<FieldError>),
+    #[error("{0}")]
+    InvalidSettings(String),
+    #[error("{integration} rejected the credential: {reason}")]
+    Rejected { integration: String, reason: String },
+    #[error("this {integration} account is already connected")]
+    AlreadyConnected {
+        integration: String,
+        existing: Option<ConnectionId>,
+    },
+    #[error(transparent)]
+    ProviderUnavailable(VerifyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl From<ConnectError> for Problem {
+    fn from(e: ConnectError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ConnectError::UnknownIntegration(id) => {
+                Problem::unprocessable("unknown-integration", "Unknown integration", detail)
+                    .with("integrationId", id)
+            }
+            ConnectError::ComingSoon(_) => {
+                Problem::conflict("coming-soon", "Not available yet", detail)
+            }
+            ConnectError::PremiumRequired(_) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "premium-required",
+                "Premium plan required",
+                detail,
+            ),
+            ConnectError::LimitReached { limit, .. } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "plan-limit-reached",
+                "Connection limit reached",
+                detail,
+            )
+            .with("limit", limit),
+            ConnectError::OauthNotAvailable(_) => Problem::unprocessable(
+                "oauth-not-configured",
+                "Sign-in connect is not available",
+                detail,
+            ),
+            ConnectError::ApiKeyNotSupported(_) => {
+                Problem::unprocessable("api-key-not-supported", "Connect by signing in", detail)
+            }
+            ConnectError::InvalidFields(errors) => Problem::unprocessable(
+                "invalid-credentials",
+                "Check the highlighted fields",
+                detail,
+            )
+            .with("errors", errors),
+            ConnectError::InvalidSettings(_) => {
+                Problem::unprocessable("invalid-settings", "Invalid settings", detail)
+            }
+            ConnectError::Rejected { .. } => Problem::unprocessable(
+                "credential-rejected",
+                "The provider rejected the credential",
+                detail,
+            ),
+            ConnectError::AlreadyConnected { existing, .. } => {
+                let p = Problem::conflict("already-connected", "Already connected", detail);
+                match existing {
+                    Some(id) => p.with("connectionId", id),
+                    None => p,
+                }
+            }
+            ConnectError::ProviderUnavailable(cause) => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "provider-unavailable",
+                "The provider did not answer",
+                format!(
+                    "We could not check the credential: {cause}. Nothing was stored; please try again."
+                ),
+            ),
+            ConnectError::Store(cause) => Problem::unavailable(&cause),
+            ConnectError::Vault(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError> {
+    if let Some(name) = &input.display_name {
+        let trimmed = name.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > 80 {
+            return Err(ConnectError::InvalidSettings(
+                "displayName must be 1 to 80 characters".into(),
+            ));
+        }
+    }
+    if let Some(minutes) = input.sync_interval_minutes
+        && !SyncSettings::interval_is_valid(minutes)
+    {
+        return Err(ConnectError::InvalidSettings(format!(
+            "syncIntervalMinutes must be between {} and {}",
+            SyncSettings::MIN_INTERVAL_MINUTES,
+            SyncSettings::MAX_INTERVAL_MINUTES
+        )));
+    }
+    Ok(SettingsChange {
+        display_name: input.display_name.map(|n| n.trim().to_owned()),
+        auto_sync: input.auto_sync,
+        sync_interval_minutes: input.sync_interval_minutes,
+    })
+}
+
+/// Checks the submitted fields against the catalog: each declared field present and matching
+/// its pattern, nothing else. Values never appear in the errors.
+fn parse_credentials(
+    integration: &Integration,
+    raw: BTreeMap<String, String>,
+) -> Result<Credentials, ConnectError> {
+    let mut errors = Vec::new();
+    for name in raw.keys() {
+        if !integration
+            .credential_fields
+            .iter()
+            .any(|f| &f.name == name)
+        {
+            errors.push(FieldError {
+                field: name.clone(),
+                message: format!("{} does not take a field named `{name}`", integration.name),
+            });
+        }
+    }
+    for field in &integration.credential_fields {
+        match raw.get(&field.name).map(|v| v.trim()) {
+            None | Some("") => errors.push(FieldError {
+                field: field.name.clone(),
+                message: format!("{} is required", field.label),
+            }),
+            Some(value) => {
+                let pattern = regex_lite::Regex::new(&field.pattern)
+                    .expect("catalog patterns are checked at start");
+                if !pattern.is_match(value) {
+                    errors.push(FieldError {
+                        field: field.name.clone(),
+                        message: format!("{} does not look right. {}", field.label, field.help),
+                    });
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConnectError::InvalidFields(errors));
+    }
+    Ok(Credentials::ApiKey(
+        raw.into_iter()
+            .map(|(k, v)| (k, SecretString::from(v.trim().to_owned())))
+            .collect(),
+    ))
+}
+
+/// The field whose tail identifies the credential in the hint: the first secret one.
+fn hint_for(integration: &Integration, credentials: &Credentials) -> String {
+    integration
+        .credential_fields
+        .iter()
+        .find(|f| f.secret)
+        .and_then(|f| credentials.field(&f.name))
+        .map(credential_hint)
+        .unwrap_or_else(|| "••••".into())
+}
+
+/// Connects an integration with a key or token: rules first, then the provider's word on the
+/// credential, then the secret, then the connection (and, if that fails, the secret again).
+#[tracing::instrument(skip_all, fields(user = %caller.user_id, integration = %request.integration_id))]
+pub async fn connect(
+    state: &AppState,
+    caller: &Caller,
+    request: ConnectRequest,
+) -> Result<Connection, ConnectError> {
+    let integration = state
+        .catalog
+        .find(&request.integration_id)
+        .ok_or_else(|| ConnectError::UnknownIntegration(request.integration_id.clone()))?;
+    match integration.status {
+        Availability::ComingSoon => return Err(ConnectError::ComingSoon(integration.name.clone())),
+        Availability::Premium if caller.plan != Plan::Premium => {
+            return Err(ConnectError::PremiumRequired(integration.name.clone()));
+        }
+        _ => {}
+    }
+    let Some(raw_credentials) = request.credentials else {
+        return Err(if integration.supports(AuthMode::Oauth2) {
+            ConnectError::OauthNotAvailable(integration.name.clone())
+        } else {
+            ConnectError::InvalidFields(vec![FieldError {
+                field: "credentials".into(),
+                message: format!("{} needs its credential fields", integration.name),
+            }])
+        });
+    };
+    if !integration.supports(AuthMode::ApiKey) {
+        return Err(ConnectError::ApiKeyNotSupported(integration.name.clone()));
+    }
+    let settings_input = request.settings.unwrap_or_default();
+    let change = settings_change(settings_input)?;
+    let credentials = parse_credentials(integration, raw_credentials)?;
+
+    // Cheap early answer before calling the provider; the transaction enforces it for real.
+    let limit = caller.plan.connection_limit();
+    if let Some(limit) = limit
+        && state.store.connection_count(&caller.user_id).await? >= limit
+    {
+        return Err(ConnectError::LimitReached {
+            plan: caller.plan,
+            limit,
+        });
+    }
+
+    let account = providers::verify(&state.http, integration, &credentials)
+        .await
+        .map_err(|e| match e {
+            VerifyError::Rejected(reason) => ConnectError::Rejected {
+                integration: integration.name.clone(),
+                reason,
+            },
+            VerifyError::Unsupported(_) => {
+                ConnectError::ApiKeyNotSupported(integration.name.clone())
+            }
+            unavailable => ConnectError::ProviderUnavailable(unavailable),
+        })?;
+
+    let connection_id = ConnectionId::generate();
+    let secret_id = state
+        .vault
+        .create(&caller.user_id, &connection_id, &credentials)
+        .await?;
+    let mut settings = SyncSettings::default();
+    settings.auto_sync = change.auto_sync.unwrap_or(settings.auto_sync);
+    settings.sync_interval_minutes = change
+        .sync_interval_minutes
+        .unwrap_or(settings.sync_interval_minutes);
+    let new = NewConnection {
+        user_id: caller.user_id.clone(),
+        connection_id: connection_id.clone(),
+        integration_id: integration.id.clone(),
+        auth_kind: AuthMode::ApiKey,
+        secret_id: secret_id.clone(),
+        credential_hint: hint_for(integration, &credentials),
+        display_name: change
+            .display_name
+            .unwrap_or_else(|| integration.name.clone()),
+        account,
+        settings,
+        connection_limit: limit,
+    };
+    let outcome = state.store.insert_connection(new).await;
+    let outcome = match outcome {
+        Ok(ConnectOutcome::Created(connection)) => return Ok(*connection),
+        Ok(ConnectOutcome::AlreadyConnected { existing }) => ConnectError::AlreadyConnected {
+            integration: integration.name.clone(),
+            existing,
+        },
+        Ok(ConnectOutcome::LimitReached) => ConnectError::LimitReached {
+            plan: caller.plan,
+            limit: limit.unwrap_or_default(),
+        },
+        Err(e) => ConnectError::Store(e),
+    };
+    // The connection was not stored: its secret must not stay behind.
+    if let Err(e) = state.vault.delete(&secret_id).await {
+        tracing::error!(connection = %connection_id, error = %e, "could not remove the secret of a connection that was not stored");
+    }
+    Err(outcome)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("there is no such connection")]
+    NotFound,
+    #[error("the connection was changed at the same time; reload it and try again")]
+    Conflict,
+    #[error("the connection is being disconnected")]
+    Disconnecting,
+    #[error(transparent)]
+    Invalid(ConnectError),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+impl From<StoreError> for ConnectionError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ConnectionError::NotFound,
+            StoreError::Conflict => ConnectionError::Conflict,
+            other => ConnectionError::Store(other),
+        }
+    }
+}
+
+impl From<ConnectionError> for Problem {
+    fn from(e: ConnectionError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ConnectionError::NotFound => Problem::not_found(detail),
+            ConnectionError::Conflict => {
+                Problem::conflict("concurrent-change", "Changed concurrently", detail)
+            }
+            ConnectionError::Disconnecting => {
+                Problem::conflict("disconnecting", "Being disconnected", detail)
+            }
+            ConnectionError::Invalid(e) => e.into(),
+            ConnectionError::Store(cause) => Problem::unavailable(&cause),
+            ConnectionError::Vault(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    id: &ConnectionId,
+) -> Result<Connection, ConnectionError> {
+    Ok(state.store.get_connection(&caller.user_id, id).await?)
+}
+
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Connection>, ConnectionError> {
+    Ok(state.store.list_connections(&caller.user_id).await?)
+}
+
+#[tracing::instrument(skip_all, fields(user = %caller.user_id, connection = %id))]
+pub async fn configure(
+    state: &AppState,
+    caller: &Caller,
+    id: &ConnectionId,
+    input: SettingsInput,
+) -> Result<Connection, ConnectionError> {
+    let change = settings_change(input).map_err(ConnectionError::Invalid)?;
+    let current = state.store.get_connection(&caller.user_id, id).await?;
+    if current.status == ConnectionStatus::Disconnecting {
+        return Err(ConnectionError::Disconnecting);
+    }
+    Ok(state.store.update_settings(&current, &change).await?)
+}
+
+/// Disconnects: out of the schedule first, then the secret, then the items. A failure at any
+/// step leaves a `disconnecting` connection that a repeated DELETE finishes.
+#[tracing::instrument(skip_all, fields(user = %caller.user_id, connection = %id))]
+pub async fn disconnect(
+    state: &AppState,
+    caller: &Caller,
+    id: &ConnectionId,
+) -> Result<(), ConnectionError> {
+    let mut current = state.store.get_connection(&caller.user_id, id).await?;
+    if current.status != ConnectionStatus::Disconnecting {
+        state.store.mark_disconnecting(&current).await?;
+        current.status = ConnectionStatus::Disconnecting;
+    }
+    state.vault.delete(&current.secret_id).await?;
+    state.store.delete_connection(&current, None).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn trello() -> &'static Integration {
+        Catalog::get().find("trello").unwrap()
+    }
+
+    #[test]
+    fn missing_unknown_and_malformed_fields_are_each_reported_by_name() {
+        let raw = BTreeMap::from([
+            ("apiKey".to_owned(), "bad key!".to_owned()),
+            ("password".to_owned(), "x".to_owned()),
+        ]);
+        let Err(ConnectError::InvalidFields(errors)) = parse_credentials(trello(), raw) else {
+            panic!("expected field errors");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["password", "apiKey", "token"]);
+        assert!(errors.iter().all(|e| !e.message.contains("bad key!")));
+    }
+
+    #[test]
+    fn well_formed_fields_become_credentials() {
+        let raw = BTreeMap::from([
+            ("apiKey".to_owned(), "0123456789abcdef".to_owned()),
+            ("token".to_owned(), " abcdef0123456789 ".to_owned()),
+        ]);
+        let creds = parse_credentials(trello(), raw).unwrap();
+        assert_eq!(creds.field("token"), Some("abcdef0123456789"));
+        assert_eq!(hint_for(trello(), &creds), "••••6789");
+    }
+
+    #[test]
+    fn intervals_outside_the_allowed_range_are_refused() {
+        let input = SettingsInput {
+            sync_interval_minutes: Some(5),
+            ..Default::default()
+        };
+        assert!(matches!(
+            settings_change(input),
+            Err(ConnectError::InvalidSettings(_))
+        ));
+    }
+}

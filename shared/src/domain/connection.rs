@@ -1,0 +1,171 @@
+//! A user's connection to one integration.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ConnectionId, IntegrationId, SyncId, UserId};
+use crate::catalog::AuthMode;
+
+/// The caller's plan, from the `plan` claim of their token (default free).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    #[default]
+    Free,
+    Premium,
+}
+
+impl Plan {
+    pub const FREE_CONNECTION_LIMIT: u32 = 3;
+
+    pub fn connection_limit(self) -> Option<u32> {
+        match self {
+            Plan::Free => Some(Self::FREE_CONNECTION_LIMIT),
+            Plan::Premium => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    Active,
+    /// The provider rejected the credential: the user has to connect again.
+    NeedsReauth,
+    /// Being disconnected: the secret is being deleted; a repeated DELETE finishes it.
+    Disconnecting,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Active => "active",
+            ConnectionStatus::NeedsReauth => "needs_reauth",
+            ConnectionStatus::Disconnecting => "disconnecting",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "active" => Some(Self::Active),
+            "needs_reauth" => Some(Self::NeedsReauth),
+            "disconnecting" => Some(Self::Disconnecting),
+            _ => None,
+        }
+    }
+}
+
+/// Whose account at the provider a credential belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// Stable id at the provider (member id, team id + user id, hash of a webhook URL).
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncSettings {
+    pub auto_sync: bool,
+    pub sync_interval_minutes: u32,
+}
+
+impl SyncSettings {
+    pub const MIN_INTERVAL_MINUTES: u32 = 15;
+    pub const MAX_INTERVAL_MINUTES: u32 = 24 * 60;
+    pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
+
+    pub fn interval_is_valid(minutes: u32) -> bool {
+        (Self::MIN_INTERVAL_MINUTES..=Self::MAX_INTERVAL_MINUTES).contains(&minutes)
+    }
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            auto_sync: false,
+            sync_interval_minutes: Self::DEFAULT_INTERVAL_MINUTES,
+        }
+    }
+}
+
+/// The outcome of the latest finished sync, kept on the connection for the list view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastSync {
+    pub sync_id: SyncId,
+    pub status: String,
+    pub finished_at: DateTime<Utc>,
+    pub items: u64,
+    pub minutes_saved: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub user_id: UserId,
+    pub connection_id: ConnectionId,
+    pub integration_id: IntegrationId,
+    pub status: ConnectionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    pub auth_kind: AuthMode,
+    /// Name of the Secrets Manager secret (never the secret itself); internal, not shown.
+    #[serde(skip_serializing)]
+    pub secret_id: String,
+    /// Last four characters of the credential, masked, so a user can tell keys apart.
+    pub credential_hint: String,
+    pub account: Account,
+    pub display_name: String,
+    pub settings: SyncSettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_sync_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_in_flight: Option<SyncId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<LastSync>,
+    pub items_total: u64,
+    pub minutes_saved_total: f64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic concurrency: every update checks and bumps it.
+    pub version: u64,
+}
+
+/// Masks a credential to its last four characters: `••••abcd`.
+pub fn credential_hint(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    if chars.len() <= 8 {
+        return "••••".to_owned();
+    }
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("••••{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_shows_only_the_last_four_characters() {
+        assert_eq!(credential_hint("abcdefghijkl1234"), "••••1234");
+    }
+
+    #[test]
+    fn a_short_credential_is_not_revealed_by_its_hint() {
+        assert_eq!(credential_hint("abcd1234"), "••••");
+    }
+
+    #[test]
+    fn sync_intervals_are_bounded_between_fifteen_minutes_and_a_day() {
+        assert!(!SyncSettings::interval_is_valid(14));
+        assert!(SyncSettings::interval_is_valid(15));
+        assert!(SyncSettings::interval_is_valid(1440));
+        assert!(!SyncSettings::interval_is_valid(1441));
+    }
+}

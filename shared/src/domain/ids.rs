@@ -1,0 +1,144 @@
+//! Identifiers: parsed once at the edge, trusted everywhere after.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {reason}")]
+pub struct InvalidId {
+    pub what: &'static str,
+    pub reason: &'static str,
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+                let check: fn(&str) -> Result<(), &'static str> = $check;
+                check(raw).map_err(|reason| InvalidId { what: $what, reason })?;
+                Ok(Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fn ulid_text(raw: &str) -> Result<(), &'static str> {
+    ulid::Ulid::from_string(raw)
+        .map(|_| ())
+        .map_err(|_| "must be a 26-character ULID")
+}
+
+string_id!(
+    /// The caller: the `sub` claim of a verified token. Also part of DynamoDB keys and
+    /// secret names, so it is restricted to characters that are safe in both.
+    UserId,
+    "user id",
+    |raw| {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_.@+=".contains(c);
+        if raw.is_empty() || raw.len() > 128 {
+            Err("must be 1 to 128 characters")
+        } else if !raw.chars().all(ok_char) {
+            Err("may only contain letters, digits and - _ . @ + =")
+        } else {
+            Ok(())
+        }
+    }
+);
+
+string_id!(
+    /// A catalog id such as `trello` or `google-calendar`.
+    IntegrationId,
+    "integration id",
+    |raw| {
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if raw.is_empty() || raw.len() > 64 || !raw.chars().all(ok_char) {
+            Err("must be lower-case letters, digits and dashes")
+        } else {
+            Ok(())
+        }
+    }
+);
+
+string_id!(
+    /// A connection, as a ULID.
+    ConnectionId,
+    "connection id",
+    ulid_text
+);
+
+string_id!(
+    /// A sync run, as a ULID (so runs sort by the time they were queued).
+    SyncId,
+    "sync id",
+    ulid_text
+);
+
+impl ConnectionId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::new().to_string())
+    }
+}
+
+impl SyncId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::new().to_string())
+    }
+}
+
+impl IntegrationId {
+    /// `google-calendar` + `API_BASE_URL` → `GOOGLE_CALENDAR_API_BASE_URL`.
+    pub fn env_var(&self, suffix: &str) -> String {
+        format!("{}_{suffix}", self.0.to_ascii_uppercase().replace('-', "_"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_reject_key_separators_and_path_characters() {
+        assert!(UserId::parse("3f2a1c9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b").is_ok());
+        assert!(UserId::parse("demo-user").is_ok());
+        for bad in ["", "a#b", "a/b", "a b", &"x".repeat(129)] {
+            assert!(UserId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn connection_ids_must_be_ulids() {
+        let id = ConnectionId::generate();
+        assert_eq!(ConnectionId::parse(id.as_str()).unwrap(), id);
+        assert!(ConnectionId::parse("not-a-ulid").is_err());
+        assert!(ConnectionId::parse("01HZZZZZZZZZZZZZZZZZZZZZZZ#").is_err());
+    }
+
+    #[test]
+    fn env_var_names_follow_the_integration_id() {
+        let id = IntegrationId::parse("microsoft-teams").unwrap();
+        assert_eq!(id.env_var("API_BASE_URL"), "MICROSOFT_TEAMS_API_BASE_URL");
+    }
+}

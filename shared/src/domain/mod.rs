@@ -1,0 +1,9 @@
+//! Domain types: no AWS, no HTTP.
+
+mod connection;
+mod ids;
+
+pub use connection::{
+    Account, Connection, ConnectionStatus, LastSync, Plan, SyncSettings, credential_hint,
+};
+pub use ids::{ConnectionId, IntegrationId, InvalidId, SyncId, UserId};

@@ -1,0 +1,20 @@
+//! Director of One — Integrations: everything that is not transport.
+//!
+//! The Lambda functions in `functions/*` are thin: they extract a request, call one function
+//! of this crate, and map its result.
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod connections;
+pub mod domain;
+pub mod http;
+pub mod insights;
+pub mod providers;
+pub mod store;
+pub mod vault;
+
+pub use config::AppState;
+
+#[cfg(feature = "test-support")]
+pub mod testing;

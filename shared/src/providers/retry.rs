@@ -1,0 +1,133 @@
+//! How every provider call treats failures: 429 honours Retry-After; 5xx and timeouts retry
+//! with exponential backoff and full jitter, a bounded number of times; 401/403 are final.
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// The credential was refused (401/403, or the provider's equivalent).
+    #[error("the provider refused the credential: {0}")]
+    Unauthorized(String),
+    /// Still rate limited after the retries we allow ourselves; try again after this long.
+    #[error("rate limited by the provider (retry after {0:?})")]
+    RateLimited(Duration),
+    #[error("the provider failed: {0}")]
+    Server(String),
+    #[error("the provider could not be reached: {0}")]
+    Transport(String),
+    /// An answer we do not understand (a bug here or a change there): not retried.
+    #[error("unexpected answer from the provider: {0}")]
+    Unexpected(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A Retry-After longer than this is not waited out in-process: the error is returned
+    /// and the caller (the queue's redelivery) tries later.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter: a random wait between zero and the capped exponential delay.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(attempt.min(16)));
+        let cap = exp.min(self.max_delay);
+        let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(rand::rng().random_range(0..=millis))
+    }
+}
+
+pub fn retry_after(response: &Response) -> Option<Duration> {
+    let raw = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    raw.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Sends the request built by `build` until it gets an answer worth returning. The answer
+/// may still be a 4xx other than 401/403/429: the provider module decides what it means.
+pub async fn send_with_retry(
+    policy: &RetryPolicy,
+    build: impl Fn() -> RequestBuilder,
+) -> Result<Response, ProviderError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last = attempt >= policy.max_attempts;
+        let error = match build().send().await {
+            Ok(response) => match response.status() {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    let status = response.status();
+                    return Err(ProviderError::Unauthorized(format!("HTTP {status}")));
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = retry_after(&response).unwrap_or(policy.base_delay);
+                    if last || wait > policy.max_retry_after {
+                        return Err(ProviderError::RateLimited(wait));
+                    }
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "provider rate limit; waiting as asked"
+                    );
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                status if status.is_server_error() => {
+                    ProviderError::Server(format!("HTTP {status}"))
+                }
+                _ => return Ok(response),
+            },
+            Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
+                ProviderError::Transport(
+                    // reqwest's error text includes the URL, which may carry a query credential.
+                    if e.is_timeout() {
+                        "timed out".into()
+                    } else {
+                        "connection failed".into()
+                    },
+                )
+            }
+            Err(_) => ProviderError::Transport("request failed".into()),
+        };
+        if last {
+            return Err(error);
+        }
+        let wait = policy.backoff(attempt);
+        tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %error, "provider call failed; retrying");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_never_exceeds_its_cap() {
+        let policy = RetryPolicy::default();
+        for attempt in 0..40 {
+            assert!(policy.backoff(attempt) <= policy.max_delay);
+        }
+    }
+}

@@ -1,0 +1,589 @@
+//! Connection items, the per-account guard that makes "same account twice" impossible, the
+//! per-user connection counter that enforces the plan limit, and the global counters used by
+//! recommendations — all changed together in one transaction.
+
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Duration, Utc};
+
+use super::attrs::{Item, b, get_b, get_n, get_s, get_ts, n, opt_n, opt_s, opt_ts, s, ts};
+use super::audit::{AuditAction, audit_put};
+use super::{Store, StoreError, cancelled_conditions, keys, table};
+use crate::catalog::AuthMode;
+use crate::domain::{
+    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, SyncId,
+    SyncSettings, UserId,
+};
+
+/// Shards of the due-sync index: spreads a busy minute over several partitions.
+pub const DUE_SHARDS: u32 = 4;
+
+pub fn due_shard(connection: &ConnectionId) -> u32 {
+    connection.as_str().bytes().fold(0u32, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    }) % DUE_SHARDS
+}
+
+pub fn due_sort_key(at: DateTime<Utc>, connection: &ConnectionId) -> String {
+    format!(
+        "{}#{connection}",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
+/// What `connect` stores.
+pub struct NewConnection {
+    pub user_id: UserId,
+    pub connection_id: ConnectionId,
+    pub integration_id: IntegrationId,
+    pub auth_kind: AuthMode,
+    pub secret_id: String,
+    pub credential_hint: String,
+    pub account: Account,
+    pub display_name: String,
+    pub settings: SyncSettings,
+    /// `Some(n)`: refuse when the user already has `n` connections.
+    pub connection_limit: Option<u32>,
+}
+
+#[derive(Debug)]
+pub enum ConnectOutcome {
+    Created(Box<Connection>),
+    AlreadyConnected { existing: Option<ConnectionId> },
+    LimitReached,
+}
+
+/// A settings change; `None` keeps the current value.
+#[derive(Debug, Default, Clone)]
+pub struct SettingsChange {
+    pub display_name: Option<String>,
+    pub auto_sync: Option<bool>,
+    pub sync_interval_minutes: Option<u32>,
+}
+
+fn to_item(c: &Connection) -> Item {
+    let mut item = Item::from([
+        (table::PK.into(), s(keys::user(&c.user_id))),
+        (table::SK.into(), s(keys::connection(&c.connection_id))),
+        ("entity".into(), s("connection")),
+        ("userId".into(), s(c.user_id.as_str())),
+        ("connectionId".into(), s(c.connection_id.as_str())),
+        ("integrationId".into(), s(c.integration_id.as_str())),
+        ("status".into(), s(c.status.as_str())),
+        (
+            "authKind".into(),
+            s(match c.auth_kind {
+                AuthMode::ApiKey => "api_key",
+                AuthMode::Oauth2 => "oauth2",
+            }),
+        ),
+        ("secretId".into(), s(&c.secret_id)),
+        ("credentialHint".into(), s(&c.credential_hint)),
+        ("accountId".into(), s(&c.account.id)),
+        ("accountName".into(), s(&c.account.name)),
+        ("displayName".into(), s(&c.display_name)),
+        ("autoSync".into(), b(c.settings.auto_sync)),
+        (
+            "syncIntervalMinutes".into(),
+            n(c.settings.sync_interval_minutes),
+        ),
+        ("itemsTotal".into(), n(c.items_total)),
+        ("minutesSavedTotal".into(), n(c.minutes_saved_total)),
+        ("createdAt".into(), ts(c.created_at)),
+        ("updatedAt".into(), ts(c.updated_at)),
+        ("version".into(), n(c.version)),
+    ]);
+    if let Some(ws) = &c.account.workspace {
+        item.insert("accountWorkspace".into(), s(ws));
+    }
+    if let Some(at) = c.next_sync_at {
+        item.insert("nextSyncAt".into(), ts(at));
+        item.insert(
+            table::GSI1PK.into(),
+            s(format!("DUE#{}", due_shard(&c.connection_id))),
+        );
+        item.insert(table::GSI1SK.into(), s(due_sort_key(at, &c.connection_id)));
+    }
+    item
+}
+
+pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("connection: {what}"));
+    let last_sync = match opt_s(item, "lastSyncId") {
+        Some(id) => Some(LastSync {
+            sync_id: SyncId::parse(id).map_err(|_| corrupt("lastSyncId"))?,
+            status: get_s(item, "lastSyncStatus")?.to_owned(),
+            finished_at: get_ts(item, "lastSyncFinishedAt")?,
+            items: get_n(item, "lastSyncItems")?,
+            minutes_saved: get_n(item, "lastSyncMinutesSaved")?,
+            error: opt_s(item, "lastSyncError").map(str::to_owned),
+        }),
+        None => None,
+    };
+    Ok(Connection {
+        user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
+        connection_id: ConnectionId::parse(get_s(item, "connectionId")?)
+            .map_err(|_| corrupt("connectionId"))?,
+        integration_id: IntegrationId::parse(get_s(item, "integrationId")?)
+            .map_err(|_| corrupt("integrationId"))?,
+        status: ConnectionStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
+        status_reason: opt_s(item, "statusReason").map(str::to_owned),
+        auth_kind: match get_s(item, "authKind")? {
+            "oauth2" => AuthMode::Oauth2,
+            _ => AuthMode::ApiKey,
+        },
+        secret_id: get_s(item, "secretId")?.to_owned(),
+        credential_hint: get_s(item, "credentialHint")?.to_owned(),
+        account: Account {
+            id: get_s(item, "accountId")?.to_owned(),
+            name: get_s(item, "accountName")?.to_owned(),
+            workspace: opt_s(item, "accountWorkspace").map(str::to_owned),
+        },
+        display_name: get_s(item, "displayName")?.to_owned(),
+        settings: SyncSettings {
+            auto_sync: get_b(item, "autoSync")?,
+            sync_interval_minutes: get_n(item, "syncIntervalMinutes")?,
+        },
+        next_sync_at: opt_ts(item, "nextSyncAt"),
+        sync_in_flight: opt_s(item, "syncInFlight").and_then(|id| SyncId::parse(id).ok()),
+        last_sync,
+        items_total: opt_n(item, "itemsTotal").unwrap_or(0),
+        minutes_saved_total: opt_n(item, "minutesSavedTotal").unwrap_or(0.0),
+        created_at: get_ts(item, "createdAt")?,
+        updated_at: get_ts(item, "updatedAt")?,
+        version: get_n(item, "version")?,
+    })
+}
+
+fn counter_update(
+    table_name: &str,
+    pk: String,
+    sk: String,
+    attr: &str,
+    delta: i64,
+) -> TransactWriteItem {
+    TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(table_name)
+                .key(table::PK, s(pk))
+                .key(table::SK, s(sk))
+                .update_expression("ADD #c :d")
+                .expression_attribute_names("#c", attr)
+                .expression_attribute_values(":d", n(delta))
+                .build()
+                .expect("update"),
+        )
+        .build()
+}
+
+impl Store {
+    /// Stores a new connection, its account guard, the user's connection count, the global
+    /// counter and the audit entry, all or nothing.
+    pub async fn insert_connection(
+        &self,
+        new: NewConnection,
+    ) -> Result<ConnectOutcome, StoreError> {
+        let now = super::attrs::now();
+        let next_sync_at = new
+            .settings
+            .auto_sync
+            .then(|| now + Duration::minutes(i64::from(new.settings.sync_interval_minutes)));
+        let connection = Connection {
+            user_id: new.user_id,
+            connection_id: new.connection_id,
+            integration_id: new.integration_id,
+            status: ConnectionStatus::Active,
+            status_reason: None,
+            auth_kind: new.auth_kind,
+            secret_id: new.secret_id,
+            credential_hint: new.credential_hint,
+            account: new.account,
+            display_name: new.display_name,
+            settings: new.settings,
+            next_sync_at,
+            sync_in_flight: None,
+            last_sync: None,
+            items_total: 0,
+            minutes_saved_total: 0.0,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let user_pk = keys::user(&connection.user_id);
+        let guard_sk = keys::account_guard(&connection.integration_id, &connection.account.id);
+
+        let put_connection = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&connection)))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("put");
+        let put_guard = Put::builder()
+            .table_name(&self.table)
+            .item(table::PK, s(&user_pk))
+            .item(table::SK, s(&guard_sk))
+            .item("connectionId", s(connection.connection_id.as_str()))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("put");
+        let mut count = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(&user_pk))
+            .key(table::SK, s(keys::PROFILE))
+            .update_expression("ADD connectionCount :one")
+            .expression_attribute_values(":one", n(1));
+        if let Some(limit) = new.connection_limit {
+            count = count
+                .condition_expression(
+                    "attribute_not_exists(connectionCount) OR connectionCount < :limit",
+                )
+                .expression_attribute_values(":limit", n(limit));
+        }
+
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_connection).build())
+            .transact_items(TransactWriteItem::builder().put(put_guard).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(count.build().expect("update"))
+                    .build(),
+            )
+            .transact_items(counter_update(
+                &self.table,
+                keys::STATS.into(),
+                keys::integration_counter(&connection.integration_id),
+                "connections",
+                1,
+            ))
+            .transact_items(audit_put(
+                &self.table,
+                &connection.user_id,
+                AuditAction::Connected,
+                &connection.connection_id,
+                &connection.integration_id,
+                None,
+            ))
+            .send()
+            .await;
+
+        match result {
+            Ok(_) => Ok(ConnectOutcome::Created(Box::new(connection))),
+            Err(err) => match cancelled_conditions(&err) {
+                Some(failed) if failed.get(1) == Some(&true) => {
+                    Ok(ConnectOutcome::AlreadyConnected {
+                        existing: self.guard_owner(&user_pk, &guard_sk).await.ok().flatten(),
+                    })
+                }
+                Some(failed) if failed.get(2) == Some(&true) => Ok(ConnectOutcome::LimitReached),
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::aws(err)),
+            },
+        }
+    }
+
+    async fn guard_owner(
+        &self,
+        user_pk: &str,
+        guard_sk: &str,
+    ) -> Result<Option<ConnectionId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(user_pk))
+            .key(table::SK, s(guard_sk))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out
+            .item()
+            .and_then(|i| opt_s(i, "connectionId"))
+            .and_then(|id| ConnectionId::parse(id).ok()))
+    }
+
+    /// How many connections the user has (from the counter kept by connect and disconnect).
+    pub async fn connection_count(&self, user: &UserId) -> Result<u32, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out
+            .item()
+            .and_then(|i| opt_n(i, "connectionCount"))
+            .unwrap_or(0))
+    }
+
+    pub async fn get_connection(
+        &self,
+        user: &UserId,
+        id: &ConnectionId,
+    ) -> Result<Connection, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item()
+            .map(from_item)
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The user's connections, oldest first: one Query, paged until done.
+    pub async fn list_connections(&self, user: &UserId) -> Result<Vec<Connection>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :conn)")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":conn", s("CONN#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items
+            .into_iter()
+            .map(|item| from_item(&item.map_err(StoreError::aws)?))
+            .collect()
+    }
+
+    /// Applies a settings change to the connection at `expected_version`, keeping the
+    /// due-sync index attributes in step, with its audit entry.
+    pub async fn update_settings(
+        &self,
+        current: &Connection,
+        change: &SettingsChange,
+    ) -> Result<Connection, StoreError> {
+        let now = super::attrs::now();
+        let mut next = current.clone();
+        if let Some(name) = &change.display_name {
+            next.display_name = name.clone();
+        }
+        if let Some(on) = change.auto_sync {
+            next.settings.auto_sync = on;
+        }
+        if let Some(minutes) = change.sync_interval_minutes {
+            next.settings.sync_interval_minutes = minutes;
+        }
+        let schedule_changed = next.settings != current.settings;
+        next.next_sync_at = match (next.settings.auto_sync, schedule_changed) {
+            (false, _) => None,
+            (true, false) => current.next_sync_at,
+            (true, true) => {
+                Some(now + Duration::minutes(i64::from(next.settings.sync_interval_minutes)))
+            }
+        };
+        next.updated_at = now;
+        next.version = current.version + 1;
+
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&current.user_id)))
+            .key(table::SK, s(keys::connection(&current.connection_id)))
+            .condition_expression("#version = :expected AND #status <> :disconnecting")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":expected", n(current.version))
+            .expression_attribute_values(
+                ":disconnecting",
+                s(ConnectionStatus::Disconnecting.as_str()),
+            )
+            .expression_attribute_values(":name", s(&next.display_name))
+            .expression_attribute_values(":auto", b(next.settings.auto_sync))
+            .expression_attribute_values(":interval", n(next.settings.sync_interval_minutes))
+            .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":one", n(1));
+        let set = "SET displayName = :name, autoSync = :auto, syncIntervalMinutes = :interval, \
+                   updatedAt = :now, #version = #version + :one";
+        let expression = match next.next_sync_at {
+            // The index entry exists only while the connection is active with auto-sync on.
+            Some(at) if current.status == ConnectionStatus::Active => {
+                update = update
+                    .expression_attribute_values(":next", ts(at))
+                    .expression_attribute_values(
+                        ":gpk",
+                        s(format!("DUE#{}", due_shard(&current.connection_id))),
+                    )
+                    .expression_attribute_values(
+                        ":gsk",
+                        s(due_sort_key(at, &current.connection_id)),
+                    );
+                format!("{set}, nextSyncAt = :next, GSI1PK = :gpk, GSI1SK = :gsk")
+            }
+            Some(at) => {
+                update = update.expression_attribute_values(":next", ts(at));
+                format!("{set}, nextSyncAt = :next REMOVE GSI1PK, GSI1SK")
+            }
+            None => format!("{set} REMOVE nextSyncAt, GSI1PK, GSI1SK"),
+        };
+        let update = update
+            .update_expression(expression)
+            .build()
+            .expect("update");
+        let detail = describe_change(change);
+
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(audit_put(
+                &self.table,
+                &current.user_id,
+                AuditAction::SettingsChanged,
+                &current.connection_id,
+                &current.integration_id,
+                Some(&detail),
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(next),
+            Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),
+            Err(err) => Err(StoreError::aws(err)),
+        }
+    }
+
+    /// First step of a disconnect: the connection leaves the due index and is marked
+    /// `disconnecting`, so no sync starts while its secret is deleted.
+    pub async fn mark_disconnecting(&self, current: &Connection) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&current.user_id)))
+            .key(table::SK, s(keys::connection(&current.connection_id)))
+            .update_expression("SET #status = :disconnecting, updatedAt = :now, #version = #version + :one REMOVE nextSyncAt, GSI1PK, GSI1SK")
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":disconnecting", s(ConnectionStatus::Disconnecting.as_str()))
+            .expression_attribute_values(":now", ts(Utc::now()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":expected", n(current.version))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
+                    StoreError::Conflict
+                } else {
+                    StoreError::aws(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Last step of a disconnect (after the secret is gone): removes the connection, its
+    /// guard, and its share of the counters, with the audit entry.
+    pub async fn delete_connection(
+        &self,
+        current: &Connection,
+        audit_detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let user_pk = keys::user(&current.user_id);
+        let delete = |sk: String, condition: Option<&str>| {
+            let mut d = Delete::builder()
+                .table_name(&self.table)
+                .key(table::PK, s(&user_pk))
+                .key(table::SK, s(sk));
+            if let Some(c) = condition {
+                d = d
+                    .condition_expression(c)
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(
+                        ":disconnecting",
+                        s(ConnectionStatus::Disconnecting.as_str()),
+                    );
+            }
+            TransactWriteItem::builder()
+                .delete(d.build().expect("delete"))
+                .build()
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(delete(
+                keys::connection(&current.connection_id),
+                Some("#status = :disconnecting"),
+            ))
+            .transact_items(delete(
+                keys::account_guard(&current.integration_id, &current.account.id),
+                None,
+            ))
+            .transact_items(counter_update(
+                &self.table,
+                user_pk.clone(),
+                keys::PROFILE.into(),
+                "connectionCount",
+                -1,
+            ))
+            .transact_items(counter_update(
+                &self.table,
+                keys::STATS.into(),
+                keys::integration_counter(&current.integration_id),
+                "connections",
+                -1,
+            ))
+            .transact_items(audit_put(
+                &self.table,
+                &current.user_id,
+                AuditAction::Disconnected,
+                &current.connection_id,
+                &current.integration_id,
+                audit_detail,
+            ))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),
+            Err(err) => Err(StoreError::aws(err)),
+        }
+    }
+}
+
+fn describe_change(change: &SettingsChange) -> String {
+    let mut parts = Vec::new();
+    if change.display_name.is_some() {
+        parts.push("displayName".to_owned());
+    }
+    if let Some(on) = change.auto_sync {
+        parts.push(format!("autoSync={on}"));
+    }
+    if let Some(m) = change.sync_interval_minutes {
+        parts.push(format!("syncIntervalMinutes={m}"));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_shards_are_stable_and_in_range() {
+        let id = ConnectionId::parse("01HV5Z4K9Q8W2X3Y4Z5A6B7C8D").unwrap();
+        assert_eq!(due_shard(&id), due_shard(&id));
+        assert!(due_shard(&id) < DUE_SHARDS);
+    }
+
+    #[test]
+    fn due_sort_keys_order_by_time() {
+        let id = ConnectionId::generate();
+        let early = due_sort_key("2026-01-01T00:00:00Z".parse().unwrap(), &id);
+        let late = due_sort_key("2026-01-01T00:15:00Z".parse().unwrap(), &id);
+        assert!(early < late);
+    }
+}

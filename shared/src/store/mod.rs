@@ -1,0 +1,93 @@
+//! DynamoDB repository over the single table (see DESIGN.md, "Data").
+
+pub mod attrs;
+mod audit;
+mod connections;
+mod insights;
+pub mod table;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
+pub use audit::{AuditAction, AuditEntry};
+pub use connections::{ConnectOutcome, NewConnection, SettingsChange};
+pub use insights::{DayActivity, IntegrationCounter, UserSummary};
+
+use crate::domain::{ConnectionId, IntegrationId, UserId};
+
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A condition failed: someone else changed the item first.
+    #[error("the item was changed concurrently")]
+    Conflict,
+    #[error("stored item is not readable: {0}")]
+    Corrupt(String),
+    #[error("DynamoDB request failed: {0}")]
+    Aws(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub(crate) fn aws<E: std::error::Error + Send + Sync + 'static>(e: E) -> Self {
+        StoreError::Aws(Box::new(e))
+    }
+}
+
+/// Which items of a cancelled transaction failed their condition.
+pub(crate) fn cancelled_conditions<R>(
+    err: &SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<bool>> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+pub(crate) mod keys {
+    use super::*;
+
+    pub fn user(user: &UserId) -> String {
+        format!("USER#{user}")
+    }
+    pub fn connection(id: &ConnectionId) -> String {
+        format!("CONN#{id}")
+    }
+    pub fn account_guard(integration: &IntegrationId, account_id: &str) -> String {
+        format!("ACCOUNT#{integration}#{account_id}")
+    }
+    pub const PROFILE: &str = "PROFILE";
+    pub const STATS: &str = "STATS";
+    pub fn integration_counter(integration: &IntegrationId) -> String {
+        format!("INTEGRATION#{integration}")
+    }
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}

@@ -1,0 +1,123 @@
+//! Test support (feature `test-support`): an isolated table and secrets prefix per test on the
+//! local AWS emulator, and dev tokens. Refuses to run against anything but a loopback endpoint.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::auth::{Authenticator, issue_dev_token};
+use crate::catalog::Catalog;
+use crate::config::AppState;
+use crate::domain::{Plan, UserId};
+use crate::store::Store;
+use crate::store::table::create_table;
+use crate::vault::Vault;
+
+pub const TEST_JWT_SECRET: &str = "test-only-signing-secret";
+
+/// The emulator's SDK configuration, from `AWS_ENDPOINT_URL` (set by `make test`).
+pub async fn emulator_config() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "these tests run against the local AWS emulator: run them with `make test`, or start it with \
+         `make emulator` and set AWS_ENDPOINT_URL=http://127.0.0.1:4566 (got {endpoint:?})"
+    );
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+/// One test's own AWS resources and the state built on them.
+pub struct TestEnv {
+    pub state: AppState,
+    pub aws: aws_config::SdkConfig,
+    pub table: String,
+    pub secrets_prefix: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let aws = emulator_config().await;
+        let id = ulid::Ulid::new().to_string().to_lowercase();
+        let table = format!("test-{id}");
+        let secrets_prefix = format!("test/{id}");
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        create_table(&dynamo, &table)
+            .await
+            .expect("create the test table on the emulator");
+        let state = AppState {
+            catalog: Catalog::get(),
+            store: Store::new(dynamo, &table),
+            vault: Vault::new(aws_sdk_secretsmanager::Client::new(&aws), &secrets_prefix),
+            http: crate::providers::http_client(),
+            auth: Arc::new(Authenticator::DevToken {
+                secret: SecretString::from(TEST_JWT_SECRET),
+            }),
+        };
+        Self {
+            state,
+            aws,
+            table,
+            secrets_prefix,
+        }
+    }
+
+    pub fn dynamo(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.aws)
+    }
+
+    pub fn secrets(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.aws)
+    }
+
+    pub fn token(&self, user: &str, plan: Plan) -> String {
+        issue_dev_token(
+            &SecretString::from(TEST_JWT_SECRET),
+            &UserId::parse(user).expect("valid test user id"),
+            plan,
+            600,
+        )
+    }
+
+    /// Names of the secrets under this test's prefix.
+    pub async fn secret_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        let mut pages = self.secrets().list_secrets().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.expect("list secrets");
+            names.extend(
+                page.secret_list()
+                    .iter()
+                    .filter_map(|s| s.name())
+                    .filter(|n| n.starts_with(&format!("{}/", self.secrets_prefix)))
+                    .map(str::to_owned),
+            );
+        }
+        names
+    }
+
+    /// Deletes the table and the secrets this test made.
+    pub async fn cleanup(self) {
+        for name in self.secret_names().await {
+            let _ = self
+                .secrets()
+                .delete_secret()
+                .secret_id(name)
+                .force_delete_without_recovery(true)
+                .send()
+                .await;
+        }
+        let _ = self
+            .dynamo()
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await;
+    }
+}
