@@ -74,14 +74,41 @@ impl Integration {
     pub fn supports(&self, mode: AuthMode) -> bool {
         self.auth_modes.contains(&mode)
     }
+}
 
-    /// The provider's API base URL, overridable with `{PROVIDER}_API_BASE_URL`
-    /// (for example `TRELLO_API_BASE_URL`) so tests and local runs can use a fake.
-    pub fn resolved_api_base_url(&self) -> String {
-        std::env::var(self.id.env_var("API_BASE_URL"))
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| self.api_base_url.clone())
+/// Where each provider's API is: the catalog's base URL unless `{PROVIDER}_API_BASE_URL`
+/// (for example `TRELLO_API_BASE_URL`) says otherwise, so tests and local runs can use a fake.
+/// Read once at cold start with the rest of the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderEndpoints {
+    overrides: std::collections::HashMap<String, String>,
+}
+
+impl ProviderEndpoints {
+    pub fn from_env(catalog: &Catalog) -> Self {
+        let overrides = catalog
+            .integrations()
+            .iter()
+            .filter_map(|i| {
+                let url = std::env::var(i.id.env_var("API_BASE_URL"))
+                    .ok()
+                    .filter(|v| !v.is_empty())?;
+                Some((i.id.to_string(), url))
+            })
+            .collect();
+        Self { overrides }
+    }
+
+    pub fn with_override(mut self, integration: &str, base_url: impl Into<String>) -> Self {
+        self.overrides
+            .insert(integration.to_owned(), base_url.into());
+        self
+    }
+
+    pub fn api_base(&self, integration: &Integration) -> String {
+        self.overrides
+            .get(integration.id.as_str())
+            .unwrap_or(&integration.api_base_url)
             .trim_end_matches('/')
             .to_owned()
     }

@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 use secrecy::SecretString;
 
 use crate::auth::Authenticator;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, ProviderEndpoints};
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -80,6 +80,7 @@ pub struct AppState {
     pub store: Store,
     pub vault: Vault,
     pub http: reqwest::Client,
+    pub endpoints: ProviderEndpoints,
     pub auth: Arc<Authenticator>,
 }
 
@@ -99,6 +100,7 @@ impl AppState {
                 &config.secrets_prefix,
             ),
             http: crate::providers::http_client(),
+            endpoints: ProviderEndpoints::from_env(Catalog::get()),
             auth: Arc::new(match &config.auth {
                 AuthConfig::ApiGateway => Authenticator::ApiGateway,
                 AuthConfig::Dev { secret } => Authenticator::DevToken {

@@ -275,7 +275,8 @@ pub async fn connect(
         });
     }
 
-    let account = providers::verify(&state.http, integration, &credentials)
+    let base = state.endpoints.api_base(integration);
+    let account = providers::verify(&state.http, &base, integration, &credentials)
         .await
         .map_err(|e| match e {
             VerifyError::Rejected(reason) => ConnectError::Rejected {

@@ -110,7 +110,7 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
             })
         })
         .collect();
-    recent_activity.sort_by(|a, b| b.finished_at.cmp(&a.finished_at));
+    recent_activity.sort_by_key(|a| std::cmp::Reverse(a.finished_at));
     recent_activity.truncate(10);
 
     Stats {
@@ -127,7 +127,9 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
             .filter(|c| c.status != crate::domain::ConnectionStatus::Active)
             .count(),
         items_processed: connections.iter().map(|c| c.items_total).sum(),
-        minutes_saved: connections.iter().map(|c| c.minutes_saved_total).sum(),
+        minutes_saved: connections
+            .iter()
+            .fold(0.0, |sum, c| sum + c.minutes_saved_total),
         last_7_days,
         time_saved_by_day,
         recent_activity,
@@ -224,7 +226,7 @@ pub fn rank(
         })
         .collect();
     // Stable sort: equal scores keep the catalog's order.
-    ranked.sort_by(|a, b| b.score.cmp(&a.score));
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.score));
     ranked
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::auth::{Authenticator, issue_dev_token};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, ProviderEndpoints};
 use crate::config::AppState;
 use crate::domain::{Plan, UserId};
 use crate::store::Store;
@@ -56,6 +56,7 @@ impl TestEnv {
             store: Store::new(dynamo, &table),
             vault: Vault::new(aws_sdk_secretsmanager::Client::new(&aws), &secrets_prefix),
             http: crate::providers::http_client(),
+            endpoints: ProviderEndpoints::default(),
             auth: Arc::new(Authenticator::DevToken {
                 secret: SecretString::from(TEST_JWT_SECRET),
             }),
@@ -66,6 +67,12 @@ impl TestEnv {
             table,
             secrets_prefix,
         }
+    }
+
+    /// Points an integration's connector at a fake.
+    pub fn use_provider(&mut self, integration: &str, base_url: impl Into<String>) {
+        let endpoints = std::mem::take(&mut self.state.endpoints);
+        self.state.endpoints = endpoints.with_override(integration, base_url);
     }
 
     pub fn dynamo(&self) -> aws_sdk_dynamodb::Client {

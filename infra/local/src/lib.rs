@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use axum::extract::State;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use integrations::AppState;
 use integrations::auth::issue_dev_token;
@@ -49,6 +49,11 @@ async fn issue_token(
 pub fn app(state: AppState, dev_secret: SecretString, web_dir: Option<PathBuf>) -> Router {
     let dev = Router::new()
         .route("/dev/token", post(issue_token))
+        // The page reads how to sign in from here; in AWS the deployed web-config.json says oidc.
+        .route(
+            "/web-config.json",
+            get(|| async { Json(json!({ "auth": { "mode": "dev" } })) }),
+        )
         .with_state(DevAuth { secret: dev_secret });
     let mut router = Router::new()
         .merge(catalog::routes(state.clone()))
@@ -68,4 +73,72 @@ pub fn app(state: AppState, dev_secret: SecretString, web_dir: Option<PathBuf>) 
             );
     }
     with_problem_fallbacks(router)
+}
+
+/// Creates what template.yaml declares, on the emulator: the table (with GSI1 and TTL) and the
+/// sync queue with its dead-letter queue. Safe to run again.
+pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResources> {
+    use anyhow::Context;
+    let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
+    integrations::store::table::ensure_table(&aws_sdk_dynamodb::Client::new(aws), &table)
+        .await
+        .context("creating the table on the emulator")?;
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let dlq_name =
+        std::env::var("SYNC_DLQ_NAME").unwrap_or_else(|_| "director-of-one-sync-dlq".into());
+    let queue_name =
+        std::env::var("SYNC_QUEUE_NAME").unwrap_or_else(|_| "director-of-one-sync".into());
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(&dlq_name)
+        .send()
+        .await
+        .context("creating the dead-letter queue")?
+        .queue_url
+        .context("the emulator returned no queue URL")?;
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("reading the dead-letter queue's ARN")?
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .context("the emulator returned no queue ARN")?;
+    let redrive =
+        serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&queue_name)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            redrive,
+        )
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "720",
+        )
+        .send()
+        .await
+        .context("creating the sync queue")?
+        .queue_url
+        .context("the emulator returned no queue URL")?;
+    Ok(LocalResources {
+        table,
+        queue_url,
+        dlq_url,
+        dlq_arn,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalResources {
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub dlq_arn: String,
 }

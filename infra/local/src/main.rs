@@ -6,19 +6,20 @@ use std::path::PathBuf;
 use anyhow::Context;
 use integrations::AppState;
 use integrations::auth::issue_dev_token;
+use integrations::config::Config;
 use integrations::domain::{Plan, UserId};
-use integrations::store::table::ensure_table;
 use secrecy::SecretString;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     integrations::config::init_tracing();
-    let state = AppState::from_env().await.context("configuration")?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    local_stack::bootstrap(&aws)
+        .await
+        .context("setting up the emulator (is it running? `make dev` starts it)")?;
+    let state = AppState::new(&Config::from_env().context("configuration")?, &aws);
     let secret =
         SecretString::from(std::env::var("DEV_JWT_SECRET").context("DEV_JWT_SECRET is not set")?);
-    ensure_table(state.store.client(), state.store.table())
-        .await
-        .context("creating the table on the emulator (is it running? `make dev` starts it)")?;
 
     let addr: SocketAddr = std::env::var("DEV_SERVER_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())

@@ -53,16 +53,16 @@ impl From<ProviderError> for VerifyError {
 /// Checks a credential against the provider's API and says whose account it is.
 pub async fn verify(
     http: &reqwest::Client,
+    base: &str,
     integration: &Integration,
     credentials: &Credentials,
 ) -> Result<Account, VerifyError> {
-    let base = integration.resolved_api_base_url();
     let field = |name: &str| credentials.field(name).unwrap_or_default();
     match integration.id.as_str() {
-        "trello" => trello::verify(http, &base, field("apiKey"), field("token")).await,
-        "slack" => slack::verify(http, &base, field("token")).await,
-        "asana" => asana::verify(http, &base, field("token")).await,
-        "notion" => notion::verify(http, &base, field("token")).await,
+        "trello" => trello::verify(http, base, field("apiKey"), field("token")).await,
+        "slack" => slack::verify(http, base, field("token")).await,
+        "asana" => asana::verify(http, base, field("token")).await,
+        "notion" => notion::verify(http, base, field("token")).await,
         "microsoft-teams" | "zapier" => Ok(webhook::account(field("webhookUrl"))),
         other => Err(VerifyError::Unsupported(other.to_owned())),
     }

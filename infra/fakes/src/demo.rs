@@ -1,0 +1,217 @@
+//! The demo data set: one account per provider with fixed, obviously fake credentials.
+
+use chrono::{Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::notion::NotionParent;
+use crate::state::FakeState;
+use crate::trello::TrelloLabel;
+
+pub const TRELLO_KEY: &str = "fake-trello-key";
+pub const TRELLO_TOKEN: &str = "fake-trello-token";
+pub const SLACK_TOKEN: &str = "xoxb-fake-demo";
+pub const ASANA_TOKEN: &str = "fake-asana-pat";
+pub const NOTION_TOKEN: &str = "secret_fake_notion";
+/// A Notion-Version the fake accepts (any `YYYY-MM-DD` is accepted).
+pub const NOTION_VERSION: &str = "2022-06-28";
+
+/// Ids of what [`FakeState::seed_demo`] created.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoSeed {
+    pub trello_member_id: String,
+    /// `[Product Roadmap (40 cards: 37 open, 3 closed), Sprint Board (30), Old Archive (closed, 5)]`.
+    pub trello_board_ids: Vec<String>,
+    pub slack_team_id: String,
+    /// `[general (250 msgs), random (30), secret-project (private, 40),
+    ///   announcements (bot not a member, 10), old-stuff (archived, 5)]`; plus 25 empty
+    /// `team-NN` channels the bot is not in (30 public/private channels in all).
+    pub slack_channel_ids: Vec<String>,
+    pub asana_user_gid: String,
+    /// `[Fake Demo Workspace (120 tasks assigned to me + 10 unassigned), Side Projects (30)]`.
+    pub asana_workspace_gids: Vec<String>,
+    pub asana_project_gids: Vec<String>,
+    pub notion_bot_id: String,
+    /// 230 pages (3 of them in the trash, so 227 searchable) and 4 databases.
+    pub notion_page_ids: Vec<String>,
+    pub notion_database_ids: Vec<String>,
+}
+
+impl FakeState {
+    /// Replaces all data with the demo data set (see [`DemoSeed`] and the `demo` constants).
+    /// Timestamps are relative to now, spread over the past days.
+    pub fn seed_demo(&self) -> DemoSeed {
+        self.reset();
+        let (trello_member_id, trello_board_ids) = self.seed_trello();
+        let (slack_team_id, slack_channel_ids) = self.seed_slack();
+        let (asana_user_gid, asana_workspace_gids, asana_project_gids) = self.seed_asana();
+        let (notion_bot_id, notion_page_ids, notion_database_ids) = self.seed_notion();
+        DemoSeed {
+            trello_member_id,
+            trello_board_ids,
+            slack_team_id,
+            slack_channel_ids,
+            asana_user_gid,
+            asana_workspace_gids,
+            asana_project_gids,
+            notion_bot_id,
+            notion_page_ids,
+            notion_database_ids,
+        }
+    }
+
+    fn seed_trello(&self) -> (String, Vec<String>) {
+        let now = Utc::now();
+        let member = self.add_trello_account(TRELLO_KEY, TRELLO_TOKEN, "demo-user");
+        let mut boards = Vec::new();
+        for (name, count) in [
+            ("Product Roadmap", 40),
+            ("Sprint Board", 30),
+            ("Old Archive", 5),
+        ] {
+            let board = self.add_trello_board(TRELLO_TOKEN, name);
+            let lists = self.trello_lists(&board);
+            for i in 0..count {
+                let created = now - Duration::hours(6 * (count - i) as i64);
+                let id =
+                    self.add_trello_card_at(&board, &format!("{name} card {}", i + 1), created);
+                self.update_trello_card(&id, |c| {
+                    c.id_list = lists[i % lists.len()].id.clone();
+                    c.desc = format!("Fake description of card {}.", i + 1);
+                    c.date_last_activity = created + Duration::minutes(30);
+                    if i % 4 == 0 {
+                        c.labels.push(TrelloLabel {
+                            id: format!("{}0000000000000000", &board[..8]),
+                            name: "Bug".into(),
+                            color: "red".into(),
+                        });
+                    }
+                    if i % 5 == 0 {
+                        c.due = Some(created + Duration::days(7));
+                        c.due_complete = i % 10 == 0;
+                    }
+                    c.closed = name == "Product Roadmap" && i >= count - 3;
+                });
+            }
+            boards.push(board);
+        }
+        self.update_trello_board(&boards[2], |b| b.closed = true);
+        (member, boards)
+    }
+
+    fn seed_slack(&self) -> (String, Vec<String>) {
+        let now = Utc::now();
+        let team = self.add_slack_account(SLACK_TOKEN, "Fake Demo Workspace");
+        let specs = [
+            ("general", 250, false, true, false),
+            ("random", 30, false, true, false),
+            ("secret-project", 40, true, true, false),
+            ("announcements", 10, false, false, false),
+            ("old-stuff", 5, false, true, true),
+        ];
+        let mut channels = Vec::new();
+        for (name, count, private, member, archived) in specs {
+            let id = self.add_slack_channel(SLACK_TOKEN, name);
+            self.update_slack_channel(&id, |c| {
+                c.is_private = private;
+                c.is_member = member;
+                c.is_archived = archived;
+                c.created = (now - Duration::days(90)).timestamp();
+                c.topic = format!("Fake #{name} channel");
+            });
+            for i in 0..count {
+                let at = now - Duration::minutes(15 * (count - i) as i64);
+                let user = if i % 2 == 0 {
+                    "U0FAKEALICE"
+                } else {
+                    "U0FAKEBOB"
+                };
+                let ts =
+                    self.add_slack_message_at(&id, at, user, &format!("#{name} message {}", i + 1));
+                if i % 20 == 0 {
+                    self.update_slack_message(&id, &ts, |m| {
+                        m.thread_ts = Some(ts.clone());
+                        m.reply_count = Some(2);
+                    });
+                }
+            }
+            channels.push(id);
+        }
+        for n in 1..=25 {
+            let id = self.add_slack_channel(SLACK_TOKEN, &format!("team-{n:02}"));
+            self.update_slack_channel(&id, |c| c.is_member = false);
+        }
+        (team, channels)
+    }
+
+    fn seed_asana(&self) -> (String, Vec<String>, Vec<String>) {
+        let now = Utc::now();
+        let user = self.add_asana_account(ASANA_TOKEN, "Demo User", "demo.user@example.com");
+        let main = self.add_asana_workspace(ASANA_TOKEN, "Fake Demo Workspace");
+        let side = self.add_asana_workspace(ASANA_TOKEN, "Side Projects");
+        let projects = vec![
+            self.add_asana_project(&main, "Website Relaunch"),
+            self.add_asana_project(&main, "Mobile App"),
+        ];
+        let seed = |workspace: &str, token: &str, prefix: &str, count: usize| {
+            for i in 0..count {
+                let gid = self.add_asana_task(token, workspace, &format!("{prefix} {}", i + 1));
+                let created = now - Duration::hours(3 * (count - i) as i64);
+                self.update_asana_task(&gid, |t| {
+                    t.created_at = created;
+                    t.modified_at = created + Duration::hours(1);
+                    t.notes = format!("Fake notes for {prefix} {}.", i + 1);
+                    if i % 7 == 0 {
+                        t.completed = true;
+                        t.completed_at = Some(t.modified_at);
+                    }
+                    if i % 3 == 0 {
+                        t.due_on = NaiveDate::from_ymd_opt(2030, 1, 1 + (i % 28) as u32);
+                    }
+                    if workspace == main {
+                        t.project_gids = vec![projects[i % 2].clone()];
+                    }
+                });
+            }
+        };
+        seed(&main, ASANA_TOKEN, "Task", 120);
+        seed(&main, "nobody", "Unassigned task", 10);
+        seed(&side, ASANA_TOKEN, "Side task", 30);
+        (user, vec![main, side], projects)
+    }
+
+    fn seed_notion(&self) -> (String, Vec<String>, Vec<String>) {
+        let now = Utc::now();
+        let bot = self.add_notion_account(NOTION_TOKEN, "Fake Demo Notion");
+        let mut databases = Vec::new();
+        for (i, title) in ["Tasks DB", "Meeting Notes DB", "Docs DB", "Reading List"]
+            .into_iter()
+            .enumerate()
+        {
+            let id = self.add_notion_database(NOTION_TOKEN, title);
+            self.update_notion_item(&id, |d| {
+                d.created_time = now - Duration::days(30);
+                d.last_edited_time = now - Duration::hours(2 * i as i64 + 1);
+            });
+            databases.push(id);
+        }
+        let mut pages = Vec::new();
+        for i in 0..230usize {
+            let id = self.add_notion_page(NOTION_TOKEN, &format!("Demo page {}", i + 1));
+            let created = now - Duration::hours((230 - i) as i64);
+            self.update_notion_item(&id, |p| {
+                p.created_time = created;
+                p.last_edited_time = created + Duration::minutes(30);
+                if i % 3 == 1 {
+                    p.parent = NotionParent::Database(databases[i % databases.len()].clone());
+                }
+                if i % 80 == 40 {
+                    p.in_trash = true;
+                    p.archived = true;
+                }
+            });
+            pages.push(id);
+        }
+        (bot, pages, databases)
+    }
+}
