@@ -81,21 +81,13 @@ impl Authenticator {
 }
 
 fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
 }
 
 fn caller_from_authorizer(parts: &Parts) -> Result<Caller, AuthError> {
-    let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>()
-    else {
+    let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() else {
         return Err(AuthError::NoAuthorizerContext);
     };
     let claims = context
@@ -106,12 +98,7 @@ fn caller_from_authorizer(parts: &Parts) -> Result<Caller, AuthError> {
         .ok_or(AuthError::NoAuthorizerContext)?;
     let sub = claims.get("sub").ok_or(AuthError::InvalidSubject)?;
     let user_id = UserId::parse(sub).map_err(|_| AuthError::InvalidSubject)?;
-    let plan = plan_from_claim(
-        claims
-            .get("plan")
-            .or_else(|| claims.get("custom:plan"))
-            .map(String::as_str),
-    );
+    let plan = plan_from_claim(claims.get("plan").or_else(|| claims.get("custom:plan")).map(String::as_str));
     Ok(Caller { user_id, plan })
 }
 
@@ -124,10 +111,7 @@ fn verify_dev_token(secret: &SecretString, token: &str) -> Result<Caller, AuthEr
     let data = jsonwebtoken::decode::<DevClaims>(token, &key, &validation)
         .map_err(|e| AuthError::InvalidToken(e.kind().to_string_lossy()))?;
     let user_id = UserId::parse(&data.claims.sub).map_err(|_| AuthError::InvalidSubject)?;
-    Ok(Caller {
-        user_id,
-        plan: plan_from_claim(data.claims.plan.as_deref()),
-    })
+    Ok(Caller { user_id, plan: plan_from_claim(data.claims.plan.as_deref()) })
 }
 
 trait KindText {
@@ -148,12 +132,7 @@ impl KindText for jsonwebtoken::errors::ErrorKind {
 }
 
 /// Signs a local development token (used by the dev server's `POST /dev/token` and tests).
-pub fn issue_dev_token(
-    secret: &SecretString,
-    user_id: &UserId,
-    plan: Plan,
-    ttl_secs: i64,
-) -> String {
+pub fn issue_dev_token(secret: &SecretString, user_id: &UserId, plan: Plan, ttl_secs: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     let claims = DevClaims {
         sub: user_id.to_string(),
@@ -165,10 +144,8 @@ pub fn issue_dev_token(
         iat: now,
         exp: now + ttl_secs,
     };
-    let key = EncodingKey::from_secret(secret.expose_secret().as_bytes())
-        .expect("an HMAC key of any length is valid");
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
-        .expect("HS256 encoding cannot fail")
+    let key = EncodingKey::from_secret(secret.expose_secret().as_bytes()).expect("an HMAC key of any length is valid");
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("HS256 encoding cannot fail")
 }
 
 impl<S> FromRequestParts<S> for Caller
@@ -192,8 +169,7 @@ mod tests {
 
     mod aws_lambda_events_compat {
         pub use lambda_http::aws_lambda_events::apigw::{
-            ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
-            ApiGatewayV2httpRequestContext,
+            ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
         };
     }
 
@@ -214,16 +190,8 @@ mod tests {
         let user = UserId::parse("demo-user").unwrap();
         let token = issue_dev_token(&secret(), &user, Plan::Premium, 60);
         let auth = Authenticator::DevToken { secret: secret() };
-        let caller = auth
-            .authenticate(&parts_with(Some(&format!("Bearer {token}"))))
-            .unwrap();
-        assert_eq!(
-            caller,
-            Caller {
-                user_id: user,
-                plan: Plan::Premium
-            }
-        );
+        let caller = auth.authenticate(&parts_with(Some(&format!("Bearer {token}")))).unwrap();
+        assert_eq!(caller, Caller { user_id: user, plan: Plan::Premium });
     }
 
     #[test]
@@ -242,23 +210,14 @@ mod tests {
         let user = UserId::parse("demo-user").unwrap();
         let token = issue_dev_token(&secret(), &user, Plan::Free, -120);
         let auth = Authenticator::DevToken { secret: secret() };
-        assert!(
-            auth.authenticate(&parts_with(Some(&format!("Bearer {token}"))))
-                .is_err()
-        );
+        assert!(auth.authenticate(&parts_with(Some(&format!("Bearer {token}")))).is_err());
     }
 
     #[test]
     fn a_request_without_a_token_is_refused() {
         let auth = Authenticator::DevToken { secret: secret() };
-        assert!(matches!(
-            auth.authenticate(&parts_with(None)),
-            Err(AuthError::MissingToken)
-        ));
-        assert!(matches!(
-            auth.authenticate(&parts_with(Some("Basic abc"))),
-            Err(AuthError::MissingToken)
-        ));
+        assert!(matches!(auth.authenticate(&parts_with(None)), Err(AuthError::MissingToken)));
+        assert!(matches!(auth.authenticate(&parts_with(Some("Basic abc"))), Err(AuthError::MissingToken)));
     }
 
     #[test]
@@ -279,9 +238,7 @@ mod tests {
         authorizer.jwt = Some(jwt);
         let mut context = ApiGatewayV2httpRequestContext::default();
         context.authorizer = Some(authorizer);
-        parts
-            .extensions
-            .insert(RequestContext::ApiGatewayV2(context));
+        parts.extensions.insert(RequestContext::ApiGatewayV2(context));
         let caller = auth.authenticate(&parts).unwrap();
         assert_eq!(caller.user_id.as_str(), "3f2a1c9e-5b7d");
         assert_eq!(caller.plan, Plan::Premium);

@@ -90,9 +90,7 @@ impl ProviderEndpoints {
             .integrations()
             .iter()
             .filter_map(|i| {
-                let url = std::env::var(i.id.env_var("API_BASE_URL"))
-                    .ok()
-                    .filter(|v| !v.is_empty())?;
+                let url = std::env::var(i.id.env_var("API_BASE_URL")).ok().filter(|v| !v.is_empty())?;
                 Some((i.id.to_string(), url))
             })
             .collect();
@@ -100,8 +98,7 @@ impl ProviderEndpoints {
     }
 
     pub fn with_override(mut self, integration: &str, base_url: impl Into<String>) -> Self {
-        self.overrides
-            .insert(integration.to_owned(), base_url.into());
+        self.overrides.insert(integration.to_owned(), base_url.into());
         self
     }
 
@@ -146,10 +143,7 @@ impl Catalog {
 
     pub fn parse(json: &str) -> Result<Catalog, CatalogError> {
         let file: CatalogFile = serde_json::from_str(json)?;
-        let catalog = Catalog {
-            categories: file.categories,
-            integrations: file.integrations,
-        };
+        let catalog = Catalog { categories: file.categories, integrations: file.integrations };
         catalog.check()?;
         Ok(catalog)
     }
@@ -158,10 +152,7 @@ impl Catalog {
         let categories: HashSet<&str> = self.categories.iter().map(|c| c.id.as_str()).collect();
         let mut seen = HashSet::new();
         for i in &self.integrations {
-            let invalid = |problem: &str| CatalogError::Invalid {
-                id: i.id.to_string(),
-                problem: problem.to_owned(),
-            };
+            let invalid = |problem: &str| CatalogError::Invalid { id: i.id.to_string(), problem: problem.to_owned() };
             if !seen.insert(i.id.as_str()) {
                 return Err(invalid("duplicate id"));
             }
@@ -175,13 +166,10 @@ impl Catalog {
                 return Err(invalid("oauth2 mode and oauth endpoints must go together"));
             }
             if i.supports(AuthMode::ApiKey) == i.credential_fields.is_empty() {
-                return Err(invalid(
-                    "api_key mode and credential fields must go together",
-                ));
+                return Err(invalid("api_key mode and credential fields must go together"));
             }
             for field in &i.credential_fields {
-                regex_lite::Regex::new(&field.pattern)
-                    .map_err(|e| invalid(&format!("field {}: {e}", field.name)))?;
+                regex_lite::Regex::new(&field.pattern).map_err(|e| invalid(&format!("field {}: {e}", field.name)))?;
             }
             if !(i.minutes_saved_per_item >= 0.0 && i.minutes_saved_per_item.is_finite()) {
                 return Err(invalid("minutesSavedPerItem must be a non-negative number"));
@@ -208,9 +196,7 @@ impl Catalog {
     }
 
     pub fn in_category<'a>(&'a self, category: &'a str) -> impl Iterator<Item = &'a Integration> {
-        self.integrations
-            .iter()
-            .filter(move |i| i.category == category)
+        self.integrations.iter().filter(move |i| i.category == category)
     }
 
     /// Integrations counted per category, for stats.
@@ -232,13 +218,7 @@ mod tests {
         let catalog = Catalog::get();
         let status = |id: &str| catalog.find(id).unwrap().status;
         assert_eq!(catalog.integrations().len(), 8);
-        for id in [
-            "slack",
-            "microsoft-teams",
-            "trello",
-            "google-calendar",
-            "google-drive",
-        ] {
+        for id in ["slack", "microsoft-teams", "trello", "google-calendar", "google-drive"] {
             assert_eq!(status(id), Availability::Available, "{id}");
         }
         assert_eq!(status("asana"), Availability::ComingSoon);
@@ -248,52 +228,28 @@ mod tests {
 
     #[test]
     fn every_category_of_the_product_is_declared() {
-        let ids: Vec<_> = Catalog::get()
-            .categories()
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect();
+        let ids: Vec<_> = Catalog::get().categories().iter().map(|c| c.id.as_str()).collect();
         assert_eq!(
             ids,
-            [
-                "communication",
-                "task-management",
-                "calendar",
-                "file-storage",
-                "knowledge-base",
-                "automation"
-            ]
+            ["communication", "task-management", "calendar", "file-storage", "knowledge-base", "automation"]
         );
     }
 
     #[test]
     fn an_entry_in_an_unknown_category_is_rejected() {
-        let json = CATALOG_JSON.replacen(
-            "\"category\": \"communication\"",
-            "\"category\": \"chat\"",
-            1,
-        );
-        assert!(matches!(
-            Catalog::parse(&json),
-            Err(CatalogError::Invalid { .. })
-        ));
+        let json = CATALOG_JSON.replacen("\"category\": \"communication\"", "\"category\": \"chat\"", 1);
+        assert!(matches!(Catalog::parse(&json), Err(CatalogError::Invalid { .. })));
     }
 
     #[test]
     fn a_credential_pattern_that_is_not_a_regex_is_rejected() {
         let json = CATALOG_JSON.replacen("^xox[bp]-", "^xox[bp-", 1);
-        assert!(matches!(
-            Catalog::parse(&json),
-            Err(CatalogError::Invalid { .. })
-        ));
+        assert!(matches!(Catalog::parse(&json), Err(CatalogError::Invalid { .. })));
     }
 
     #[test]
     fn a_duplicate_id_is_rejected() {
         let json = CATALOG_JSON.replacen("\"id\": \"zapier\"", "\"id\": \"slack\"", 1);
-        assert!(matches!(
-            Catalog::parse(&json),
-            Err(CatalogError::Invalid { .. })
-        ));
+        assert!(matches!(Catalog::parse(&json), Err(CatalogError::Invalid { .. })));
     }
 }

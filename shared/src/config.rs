@@ -8,6 +8,8 @@ use secrecy::SecretString;
 
 use crate::auth::Authenticator;
 use crate::catalog::{Catalog, ProviderEndpoints};
+use crate::providers::RetryPolicy;
+use crate::queue::SyncQueue;
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -30,13 +32,11 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Only the functions that queue syncs need it.
     pub sync_queue_url: Option<String>,
+    pub sync: SyncOptions,
 }
 
 fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or(ConfigError::Missing(name))
+    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
 }
 
 impl Config {
@@ -51,9 +51,7 @@ impl Config {
                         reason: "use at least 16 characters".into(),
                     });
                 }
-                AuthConfig::Dev {
-                    secret: SecretString::from(secret),
-                }
+                AuthConfig::Dev { secret: SecretString::from(secret) }
             }
             other => {
                 return Err(ConfigError::Invalid {
@@ -66,9 +64,17 @@ impl Config {
             table_name: required("TABLE_NAME")?,
             secrets_prefix: required("SECRETS_PREFIX")?,
             auth,
-            sync_queue_url: std::env::var("SYNC_QUEUE_URL")
-                .ok()
-                .filter(|v| !v.is_empty()),
+            sync_queue_url: std::env::var("SYNC_QUEUE_URL").ok().filter(|v| !v.is_empty()),
+            sync: SyncOptions {
+                page_size: match std::env::var("SYNC_PAGE_SIZE") {
+                    Err(_) => 100,
+                    Ok(raw) => raw.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or(ConfigError::Invalid {
+                        name: "SYNC_PAGE_SIZE",
+                        reason: "use a whole number from 1 to 1000".into(),
+                    })?,
+                },
+                retry: RetryPolicy::default(),
+            },
         })
     }
 }
@@ -82,6 +88,23 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub endpoints: ProviderEndpoints,
     pub auth: Arc<Authenticator>,
+    /// The sync queue (functions that queue syncs: sync-api, sync-scheduler).
+    pub queue: Option<SyncQueue>,
+    pub sync: SyncOptions,
+}
+
+/// How the worker pages through providers.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    /// Items asked for per provider request (`SYNC_PAGE_SIZE`, default 100).
+    pub page_size: u32,
+    pub retry: RetryPolicy,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        Self { page_size: 100, retry: RetryPolicy::default() }
+    }
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -95,18 +118,15 @@ impl AppState {
         Self {
             catalog: Catalog::get(),
             store: Store::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name),
-            vault: Vault::new(
-                aws_sdk_secretsmanager::Client::new(aws),
-                &config.secrets_prefix,
-            ),
+            vault: Vault::new(aws_sdk_secretsmanager::Client::new(aws), &config.secrets_prefix),
             http: crate::providers::http_client(),
             endpoints: ProviderEndpoints::from_env(Catalog::get()),
             auth: Arc::new(match &config.auth {
                 AuthConfig::ApiGateway => Authenticator::ApiGateway,
-                AuthConfig::Dev { secret } => Authenticator::DevToken {
-                    secret: secret.clone(),
-                },
+                AuthConfig::Dev { secret } => Authenticator::DevToken { secret: secret.clone() },
             }),
+            queue: config.sync_queue_url.as_ref().map(|url| SyncQueue::new(aws_sdk_sqs::Client::new(aws), url)),
+            sync: config.sync,
         }
     }
 
@@ -124,9 +144,7 @@ pub fn init_tracing() {
     let filter = EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().without_time().init();
     } else {

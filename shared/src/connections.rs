@@ -10,9 +10,7 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::catalog::{AuthMode, Availability, Integration};
 use crate::config::AppState;
-use crate::domain::{
-    Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint,
-};
+use crate::domain::{Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint};
 use crate::http::Problem;
 use crate::providers::{self, VerifyError};
 use crate::store::{ConnectOutcome, NewConnection, SettingsChange, StoreError};
@@ -53,9 +51,7 @@ pub enum ConnectError {
     PremiumRequired(String),
     #[error("the {plan:?} plan allows {limit} connections; disconnect one or upgrade to premium")]
     LimitReached { plan: Plan, limit: u32 },
-    #[error(
-        "{0} connects by signing in with the provider, which is not configured on this service yet"
-    )]
+    #[error("{0} connects by signing in with the provider, which is not configured on this service yet")]
     OauthNotAvailable(String),
     #[error("{0} cannot be connected with a key or token")]
     ApiKeyNotSupported(String),
@@ -66,10 +62,7 @@ pub enum ConnectError {
     #[error("{integration} rejected the credential: {reason}")]
     Rejected { integration: String, reason: String },
     #[error("this {integration} account is already connected")]
-    AlreadyConnected {
-        integration: String,
-        existing: Option<ConnectionId>,
-    },
+    AlreadyConnected { integration: String, existing: Option<ConnectionId> },
     #[error(transparent)]
     ProviderUnavailable(VerifyError),
     #[error(transparent)]
@@ -83,47 +76,30 @@ impl From<ConnectError> for Problem {
         let detail = e.to_string();
         match e {
             ConnectError::UnknownIntegration(id) => {
-                Problem::unprocessable("unknown-integration", "Unknown integration", detail)
-                    .with("integrationId", id)
+                Problem::unprocessable("unknown-integration", "Unknown integration", detail).with("integrationId", id)
             }
-            ConnectError::ComingSoon(_) => {
-                Problem::conflict("coming-soon", "Not available yet", detail)
+            ConnectError::ComingSoon(_) => Problem::conflict("coming-soon", "Not available yet", detail),
+            ConnectError::PremiumRequired(_) => {
+                Problem::new(StatusCode::FORBIDDEN, "premium-required", "Premium plan required", detail)
             }
-            ConnectError::PremiumRequired(_) => Problem::new(
-                StatusCode::FORBIDDEN,
-                "premium-required",
-                "Premium plan required",
-                detail,
-            ),
-            ConnectError::LimitReached { limit, .. } => Problem::new(
-                StatusCode::FORBIDDEN,
-                "plan-limit-reached",
-                "Connection limit reached",
-                detail,
-            )
-            .with("limit", limit),
-            ConnectError::OauthNotAvailable(_) => Problem::unprocessable(
-                "oauth-not-configured",
-                "Sign-in connect is not available",
-                detail,
-            ),
+            ConnectError::LimitReached { limit, .. } => {
+                Problem::new(StatusCode::FORBIDDEN, "plan-limit-reached", "Connection limit reached", detail)
+                    .with("limit", limit)
+            }
+            ConnectError::OauthNotAvailable(_) => {
+                Problem::unprocessable("oauth-not-configured", "Sign-in connect is not available", detail)
+            }
             ConnectError::ApiKeyNotSupported(_) => {
                 Problem::unprocessable("api-key-not-supported", "Connect by signing in", detail)
             }
-            ConnectError::InvalidFields(errors) => Problem::unprocessable(
-                "invalid-credentials",
-                "Check the highlighted fields",
-                detail,
-            )
-            .with("errors", errors),
-            ConnectError::InvalidSettings(_) => {
-                Problem::unprocessable("invalid-settings", "Invalid settings", detail)
+            ConnectError::InvalidFields(errors) => {
+                Problem::unprocessable("invalid-credentials", "Check the highlighted fields", detail)
+                    .with("errors", errors)
             }
-            ConnectError::Rejected { .. } => Problem::unprocessable(
-                "credential-rejected",
-                "The provider rejected the credential",
-                detail,
-            ),
+            ConnectError::InvalidSettings(_) => Problem::unprocessable("invalid-settings", "Invalid settings", detail),
+            ConnectError::Rejected { .. } => {
+                Problem::unprocessable("credential-rejected", "The provider rejected the credential", detail)
+            }
             ConnectError::AlreadyConnected { existing, .. } => {
                 let p = Problem::conflict("already-connected", "Already connected", detail);
                 match existing {
@@ -135,9 +111,7 @@ impl From<ConnectError> for Problem {
                 StatusCode::BAD_GATEWAY,
                 "provider-unavailable",
                 "The provider did not answer",
-                format!(
-                    "We could not check the credential: {cause}. Nothing was stored; please try again."
-                ),
+                format!("We could not check the credential: {cause}. Nothing was stored; please try again."),
             ),
             ConnectError::Store(cause) => Problem::unavailable(&cause),
             ConnectError::Vault(cause) => Problem::unavailable(&cause),
@@ -149,9 +123,7 @@ fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError>
     if let Some(name) = &input.display_name {
         let trimmed = name.trim();
         if trimmed.is_empty() || trimmed.chars().count() > 80 {
-            return Err(ConnectError::InvalidSettings(
-                "displayName must be 1 to 80 characters".into(),
-            ));
+            return Err(ConnectError::InvalidSettings("displayName must be 1 to 80 characters".into()));
         }
     }
     if let Some(minutes) = input.sync_interval_minutes
@@ -172,17 +144,10 @@ fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError>
 
 /// Checks the submitted fields against the catalog: each declared field present and matching
 /// its pattern, nothing else. Values never appear in the errors.
-fn parse_credentials(
-    integration: &Integration,
-    raw: BTreeMap<String, String>,
-) -> Result<Credentials, ConnectError> {
+fn parse_credentials(integration: &Integration, raw: BTreeMap<String, String>) -> Result<Credentials, ConnectError> {
     let mut errors = Vec::new();
     for name in raw.keys() {
-        if !integration
-            .credential_fields
-            .iter()
-            .any(|f| &f.name == name)
-        {
+        if !integration.credential_fields.iter().any(|f| &f.name == name) {
             errors.push(FieldError {
                 field: name.clone(),
                 message: format!("{} does not take a field named `{name}`", integration.name),
@@ -191,13 +156,11 @@ fn parse_credentials(
     }
     for field in &integration.credential_fields {
         match raw.get(&field.name).map(|v| v.trim()) {
-            None | Some("") => errors.push(FieldError {
-                field: field.name.clone(),
-                message: format!("{} is required", field.label),
-            }),
+            None | Some("") => {
+                errors.push(FieldError { field: field.name.clone(), message: format!("{} is required", field.label) })
+            }
             Some(value) => {
-                let pattern = regex_lite::Regex::new(&field.pattern)
-                    .expect("catalog patterns are checked at start");
+                let pattern = regex_lite::Regex::new(&field.pattern).expect("catalog patterns are checked at start");
                 if !pattern.is_match(value) {
                     errors.push(FieldError {
                         field: field.name.clone(),
@@ -210,11 +173,7 @@ fn parse_credentials(
     if !errors.is_empty() {
         return Err(ConnectError::InvalidFields(errors));
     }
-    Ok(Credentials::ApiKey(
-        raw.into_iter()
-            .map(|(k, v)| (k, SecretString::from(v.trim().to_owned())))
-            .collect(),
-    ))
+    Ok(Credentials::ApiKey(raw.into_iter().map(|(k, v)| (k, SecretString::from(v.trim().to_owned()))).collect()))
 }
 
 /// The field whose tail identifies the credential in the hint: the first secret one.
@@ -231,11 +190,7 @@ fn hint_for(integration: &Integration, credentials: &Credentials) -> String {
 /// Connects an integration with a key or token: rules first, then the provider's word on the
 /// credential, then the secret, then the connection (and, if that fails, the secret again).
 #[tracing::instrument(skip_all, fields(user = %caller.user_id, integration = %request.integration_id))]
-pub async fn connect(
-    state: &AppState,
-    caller: &Caller,
-    request: ConnectRequest,
-) -> Result<Connection, ConnectError> {
+pub async fn connect(state: &AppState, caller: &Caller, request: ConnectRequest) -> Result<Connection, ConnectError> {
     let integration = state
         .catalog
         .find(&request.integration_id)
@@ -269,36 +224,21 @@ pub async fn connect(
     if let Some(limit) = limit
         && state.store.connection_count(&caller.user_id).await? >= limit
     {
-        return Err(ConnectError::LimitReached {
-            plan: caller.plan,
-            limit,
-        });
+        return Err(ConnectError::LimitReached { plan: caller.plan, limit });
     }
 
     let base = state.endpoints.api_base(integration);
-    let account = providers::verify(&state.http, &base, integration, &credentials)
-        .await
-        .map_err(|e| match e {
-            VerifyError::Rejected(reason) => ConnectError::Rejected {
-                integration: integration.name.clone(),
-                reason,
-            },
-            VerifyError::Unsupported(_) => {
-                ConnectError::ApiKeyNotSupported(integration.name.clone())
-            }
-            unavailable => ConnectError::ProviderUnavailable(unavailable),
-        })?;
+    let account = providers::verify(&state.http, &base, integration, &credentials).await.map_err(|e| match e {
+        VerifyError::Rejected(reason) => ConnectError::Rejected { integration: integration.name.clone(), reason },
+        VerifyError::Unsupported(_) => ConnectError::ApiKeyNotSupported(integration.name.clone()),
+        unavailable => ConnectError::ProviderUnavailable(unavailable),
+    })?;
 
     let connection_id = ConnectionId::generate();
-    let secret_id = state
-        .vault
-        .create(&caller.user_id, &connection_id, &credentials)
-        .await?;
+    let secret_id = state.vault.create(&caller.user_id, &connection_id, &credentials).await?;
     let mut settings = SyncSettings::default();
     settings.auto_sync = change.auto_sync.unwrap_or(settings.auto_sync);
-    settings.sync_interval_minutes = change
-        .sync_interval_minutes
-        .unwrap_or(settings.sync_interval_minutes);
+    settings.sync_interval_minutes = change.sync_interval_minutes.unwrap_or(settings.sync_interval_minutes);
     let new = NewConnection {
         user_id: caller.user_id.clone(),
         connection_id: connection_id.clone(),
@@ -306,9 +246,7 @@ pub async fn connect(
         auth_kind: AuthMode::ApiKey,
         secret_id: secret_id.clone(),
         credential_hint: hint_for(integration, &credentials),
-        display_name: change
-            .display_name
-            .unwrap_or_else(|| integration.name.clone()),
+        display_name: change.display_name.unwrap_or_else(|| integration.name.clone()),
         account,
         settings,
         connection_limit: limit,
@@ -316,14 +254,12 @@ pub async fn connect(
     let outcome = state.store.insert_connection(new).await;
     let outcome = match outcome {
         Ok(ConnectOutcome::Created(connection)) => return Ok(*connection),
-        Ok(ConnectOutcome::AlreadyConnected { existing }) => ConnectError::AlreadyConnected {
-            integration: integration.name.clone(),
-            existing,
-        },
-        Ok(ConnectOutcome::LimitReached) => ConnectError::LimitReached {
-            plan: caller.plan,
-            limit: limit.unwrap_or_default(),
-        },
+        Ok(ConnectOutcome::AlreadyConnected { existing }) => {
+            ConnectError::AlreadyConnected { integration: integration.name.clone(), existing }
+        }
+        Ok(ConnectOutcome::LimitReached) => {
+            ConnectError::LimitReached { plan: caller.plan, limit: limit.unwrap_or_default() }
+        }
         Err(e) => ConnectError::Store(e),
     };
     // The connection was not stored: its secret must not stay behind.
@@ -364,12 +300,8 @@ impl From<ConnectionError> for Problem {
         let detail = e.to_string();
         match e {
             ConnectionError::NotFound => Problem::not_found(detail),
-            ConnectionError::Conflict => {
-                Problem::conflict("concurrent-change", "Changed concurrently", detail)
-            }
-            ConnectionError::Disconnecting => {
-                Problem::conflict("disconnecting", "Being disconnected", detail)
-            }
+            ConnectionError::Conflict => Problem::conflict("concurrent-change", "Changed concurrently", detail),
+            ConnectionError::Disconnecting => Problem::conflict("disconnecting", "Being disconnected", detail),
             ConnectionError::Invalid(e) => e.into(),
             ConnectionError::Store(cause) => Problem::unavailable(&cause),
             ConnectionError::Vault(cause) => Problem::unavailable(&cause),
@@ -377,11 +309,7 @@ impl From<ConnectionError> for Problem {
     }
 }
 
-pub async fn get(
-    state: &AppState,
-    caller: &Caller,
-    id: &ConnectionId,
-) -> Result<Connection, ConnectionError> {
+pub async fn get(state: &AppState, caller: &Caller, id: &ConnectionId) -> Result<Connection, ConnectionError> {
     Ok(state.store.get_connection(&caller.user_id, id).await?)
 }
 
@@ -407,11 +335,7 @@ pub async fn configure(
 /// Disconnects: out of the schedule first, then the secret, then the items. A failure at any
 /// step leaves a `disconnecting` connection that a repeated DELETE finishes.
 #[tracing::instrument(skip_all, fields(user = %caller.user_id, connection = %id))]
-pub async fn disconnect(
-    state: &AppState,
-    caller: &Caller,
-    id: &ConnectionId,
-) -> Result<(), ConnectionError> {
+pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) -> Result<(), ConnectionError> {
     let mut current = state.store.get_connection(&caller.user_id, id).await?;
     if current.status != ConnectionStatus::Disconnecting {
         state.store.mark_disconnecting(&current).await?;
@@ -433,10 +357,8 @@ mod tests {
 
     #[test]
     fn missing_unknown_and_malformed_fields_are_each_reported_by_name() {
-        let raw = BTreeMap::from([
-            ("apiKey".to_owned(), "bad key!".to_owned()),
-            ("password".to_owned(), "x".to_owned()),
-        ]);
+        let raw =
+            BTreeMap::from([("apiKey".to_owned(), "bad key!".to_owned()), ("password".to_owned(), "x".to_owned())]);
         let Err(ConnectError::InvalidFields(errors)) = parse_credentials(trello(), raw) else {
             panic!("expected field errors");
         };
@@ -458,13 +380,7 @@ mod tests {
 
     #[test]
     fn intervals_outside_the_allowed_range_are_refused() {
-        let input = SettingsInput {
-            sync_interval_minutes: Some(5),
-            ..Default::default()
-        };
-        assert!(matches!(
-            settings_change(input),
-            Err(ConnectError::InvalidSettings(_))
-        ));
+        let input = SettingsInput { sync_interval_minutes: Some(5), ..Default::default() };
+        assert!(matches!(settings_change(input), Err(ConnectError::InvalidSettings(_))));
     }
 }

@@ -22,20 +22,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(
-        status: StatusCode,
-        kind: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
-        Self {
-            status,
-            kind,
-            title,
-            detail: detail.into(),
-            extensions: Map::new(),
-            retry_after_secs: None,
-        }
+    pub fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, kind, title, detail: detail.into(), extensions: Map::new(), retry_after_secs: None }
     }
 
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
@@ -49,32 +37,18 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            "The request is not valid",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "The request is not valid", detail)
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Sign-in required",
-            detail,
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Sign-in required", detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
-    pub fn unprocessable(
-        kind: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
+    pub fn unprocessable(kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
     }
 
@@ -104,10 +78,7 @@ impl IntoResponse for Problem {
         body.extend(self.extensions);
         let mut response = (self.status, axum::Json(Value::Object(body))).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -140,12 +111,30 @@ fn json_problem(rejection: JsonRejection) -> Problem {
     };
     let (kind, title) = match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "The body must be JSON"),
-        StatusCode::UNPROCESSABLE_ENTITY => {
-            ("invalid-body", "The body does not have the expected fields")
-        }
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid-body", "The body does not have the expected fields"),
         _ => ("malformed-json", "The body is not valid JSON"),
     };
     Problem::new(status, kind, title, detail)
+}
+
+/// An optional JSON body: empty means `None`; otherwise it must parse (400 for bad JSON, 422
+/// for the wrong shape or an unknown field).
+pub fn parse_optional_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes).map(Some).map_err(|e| {
+        if e.is_data() {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "The body does not have the expected fields",
+                e.to_string(),
+            )
+        } else {
+            Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON", e.to_string())
+        }
+    })
 }
 
 /// Path extractor whose rejections are problem+json 400.
@@ -155,17 +144,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| ApiPath(p.0))
-            .map_err(|rejection: PathRejection| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-path",
-                    "The address is not valid",
-                    rejection.body_text(),
-                )
-            })
+        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| ApiPath(p.0)).map_err(
+            |rejection: PathRejection| {
+                Problem::new(StatusCode::BAD_REQUEST, "invalid-path", "The address is not valid", rejection.body_text())
+            },
+        )
     }
 }
 
@@ -176,34 +159,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|rejection: QueryRejection| {
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(
+            |rejection: QueryRejection| {
                 Problem::new(
                     StatusCode::BAD_REQUEST,
                     "invalid-query",
                     "The query string is not valid",
                     rejection.body_text(),
                 )
-            })
+            },
+        )
     }
 }
 
 /// Adds the problem+json answers for unknown routes (404) and wrong methods (405).
-pub fn with_problem_fallbacks<S: Clone + Send + Sync + 'static>(
-    router: axum::Router<S>,
-) -> axum::Router<S> {
-    router
-        .fallback(|| async { Problem::not_found("There is no such resource.") })
-        .method_not_allowed_fallback(|| async {
+pub fn with_problem_fallbacks<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
+    router.fallback(|| async { Problem::not_found("There is no such resource.") }).method_not_allowed_fallback(
+        || async {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
                 "This resource does not support that method.",
             )
-        })
+        },
+    )
 }
 
 #[cfg(test)]
@@ -216,13 +196,8 @@ mod tests {
             .with("connectionId", "01ABC")
             .into_response();
         assert_eq!(response.status(), StatusCode::CONFLICT);
-        assert_eq!(
-            response.headers()[header::CONTENT_TYPE],
-            "application/problem+json"
-        );
-        let bytes = axum::body::to_bytes(response.into_body(), 4096)
-            .await
-            .unwrap();
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
         let body: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(body["type"], "/problems/already-connected");
         assert_eq!(body["status"], 409);
@@ -231,14 +206,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_rate_limit_problem_carries_retry_after() {
-        let response = Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Slow down",
-            "x",
-        )
-        .retry_after(42)
-        .into_response();
+        let response = Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Slow down", "x")
+            .retry_after(42)
+            .into_response();
         assert_eq!(response.headers()[header::RETRY_AFTER], "42");
     }
 }

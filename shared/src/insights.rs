@@ -66,12 +66,7 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
         }
     }
     let week_start = today - Duration::days(6);
-    let mut last_7_days = Period {
-        items: 0,
-        minutes_saved: 0.0,
-        syncs: 0,
-        failures: 0,
-    };
+    let mut last_7_days = Period { items: 0, minutes_saved: 0.0, syncs: 0, failures: 0 };
     for (_, day) in summary.days.range(week_start..=today) {
         last_7_days.items += day.items;
         last_7_days.minutes_saved += day.minutes_saved;
@@ -82,16 +77,8 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
         .rev()
         .map(|back| {
             let date = today - Duration::days(back);
-            let day = summary
-                .days
-                .get(&date)
-                .cloned()
-                .unwrap_or_else(DayActivity::default);
-            DayPoint {
-                date,
-                items: day.items,
-                minutes_saved: day.minutes_saved,
-            }
+            let day = summary.days.get(&date).cloned().unwrap_or_else(DayActivity::default);
+            DayPoint { date, items: day.items, minutes_saved: day.minutes_saved }
         })
         .collect();
     let mut recent_activity: Vec<Activity> = connections
@@ -115,21 +102,12 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
 
     Stats {
         available: catalog.integrations().len(),
-        available_by_category: catalog
-            .count_by_category()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
+        available_by_category: catalog.count_by_category().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         connected: connections.len(),
         connected_by_category,
-        needs_attention: connections
-            .iter()
-            .filter(|c| c.status != crate::domain::ConnectionStatus::Active)
-            .count(),
+        needs_attention: connections.iter().filter(|c| c.status != crate::domain::ConnectionStatus::Active).count(),
         items_processed: connections.iter().map(|c| c.items_total).sum(),
-        minutes_saved: connections
-            .iter()
-            .fold(0.0, |sum, c| sum + c.minutes_saved_total),
+        minutes_saved: connections.iter().fold(0.0, |sum, c| sum + c.minutes_saved_total),
         last_7_days,
         time_saved_by_day,
         recent_activity,
@@ -138,11 +116,7 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
 
 pub async fn stats(state: &AppState, caller: &Caller) -> Result<Stats, StoreError> {
     let summary = state.store.user_summary(&caller.user_id).await?;
-    Ok(build_stats(
-        state.catalog,
-        &summary,
-        Utc::now().date_naive(),
-    ))
+    Ok(build_stats(state.catalog, &summary, Utc::now().date_naive()))
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -165,26 +139,16 @@ pub fn rank(
     counters: &[IntegrationCounter],
     plan: Plan,
 ) -> Vec<Recommendation> {
-    let connected: HashSet<&str> = connections
-        .iter()
-        .map(|c| c.integration_id.as_str())
-        .collect();
+    let connected: HashSet<&str> = connections.iter().map(|c| c.integration_id.as_str()).collect();
     let covered: HashSet<&str> = connections
         .iter()
         .filter_map(|c| catalog.find(c.integration_id.as_str()))
         .map(|i| i.category.as_str())
         .collect();
-    let popularity: HashMap<&str, i64> = counters
-        .iter()
-        .map(|c| (c.integration_id.as_str(), c.connections.max(0)))
-        .collect();
+    let popularity: HashMap<&str, i64> =
+        counters.iter().map(|c| (c.integration_id.as_str(), c.connections.max(0))).collect();
     let category_name = |id: &str| {
-        catalog
-            .categories()
-            .iter()
-            .find(|c| c.id == id)
-            .map(|c| c.name.to_lowercase())
-            .unwrap_or_else(|| id.to_owned())
+        catalog.categories().iter().find(|c| c.id == id).map(|c| c.name.to_lowercase()).unwrap_or_else(|| id.to_owned())
     };
 
     let mut ranked: Vec<Recommendation> = catalog
@@ -195,19 +159,12 @@ pub fn rank(
             let users = popularity.get(i.id.as_str()).copied().unwrap_or(0);
             let gap = !covered.contains(i.category.as_str());
             let mut reason = if gap {
-                format!(
-                    "You have no {} tool connected yet",
-                    category_name(&i.category)
-                )
+                format!("You have no {} tool connected yet", category_name(&i.category))
             } else {
                 format!("Adds to your {} tools", category_name(&i.category))
             };
             if users > 0 {
-                let who = if users == 1 {
-                    "manager uses"
-                } else {
-                    "managers use"
-                };
+                let who = if users == 1 { "manager uses" } else { "managers use" };
                 reason.push_str(&format!("; {users} {who} it"));
             }
             if i.status == Availability::Premium && plan != Plan::Premium {
@@ -230,14 +187,9 @@ pub fn rank(
     ranked
 }
 
-pub async fn recommendations(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<Vec<Recommendation>, StoreError> {
-    let (connections, counters) = tokio::try_join!(
-        state.store.list_connections(&caller.user_id),
-        state.store.integration_counters()
-    )?;
+pub async fn recommendations(state: &AppState, caller: &Caller) -> Result<Vec<Recommendation>, StoreError> {
+    let (connections, counters) =
+        tokio::try_join!(state.store.list_connections(&caller.user_id), state.store.integration_counters())?;
     Ok(rank(state.catalog, &connections, &counters, caller.plan))
 }
 
@@ -246,33 +198,19 @@ mod tests {
     use super::*;
 
     fn counter(id: &str, n: i64) -> IntegrationCounter {
-        IntegrationCounter {
-            integration_id: id.into(),
-            connections: n,
-        }
+        IntegrationCounter { integration_id: id.into(), connections: n }
     }
 
     #[test]
     fn uncovered_categories_rank_first_then_popularity() {
-        let ranked = rank(
-            Catalog::get(),
-            &[],
-            &[counter("google-drive", 7), counter("slack", 3)],
-            Plan::Free,
-        );
+        let ranked = rank(Catalog::get(), &[], &[counter("google-drive", 7), counter("slack", 3)], Plan::Free);
         let ids: Vec<_> = ranked.iter().map(|r| r.integration_id.as_str()).collect();
         assert_eq!(ids[0], "google-drive");
         assert_eq!(ids[1], "slack");
-        assert!(
-            !ids.contains(&"asana") && !ids.contains(&"notion"),
-            "coming-soon left out"
-        );
+        assert!(!ids.contains(&"asana") && !ids.contains(&"notion"), "coming-soon left out");
         assert!(ranked[0].reason.contains("no file storage tool"));
         assert!(ranked[0].reason.contains("7 managers use it"));
-        let zapier = ranked
-            .iter()
-            .find(|r| r.integration_id == "zapier")
-            .unwrap();
+        let zapier = ranked.iter().find(|r| r.integration_id == "zapier").unwrap();
         assert!(zapier.reason.ends_with("(premium plan)"));
     }
 
@@ -280,24 +218,12 @@ mod tests {
     fn a_thirty_day_series_has_a_point_for_every_day() {
         let today: NaiveDate = "2026-11-29".parse().unwrap();
         let mut summary = UserSummary::default();
-        summary.days.insert(
-            today - Duration::days(2),
-            DayActivity {
-                items: 10,
-                minutes_saved: 20.0,
-                syncs: 1,
-                failures: 0,
-            },
-        );
-        summary.days.insert(
-            today - Duration::days(9),
-            DayActivity {
-                items: 5,
-                minutes_saved: 10.0,
-                syncs: 1,
-                failures: 1,
-            },
-        );
+        summary
+            .days
+            .insert(today - Duration::days(2), DayActivity { items: 10, minutes_saved: 20.0, syncs: 1, failures: 0 });
+        summary
+            .days
+            .insert(today - Duration::days(9), DayActivity { items: 5, minutes_saved: 10.0, syncs: 1, failures: 1 });
         let stats = build_stats(Catalog::get(), &summary, today);
         assert_eq!(stats.time_saved_by_day.len(), 30);
         assert_eq!(stats.time_saved_by_day.last().unwrap().date, today);

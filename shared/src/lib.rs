@@ -11,7 +11,9 @@ pub mod domain;
 pub mod http;
 pub mod insights;
 pub mod providers;
+pub mod queue;
 pub mod store;
+pub mod sync;
 pub mod vault;
 
 pub use config::AppState;

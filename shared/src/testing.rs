@@ -26,9 +26,7 @@ pub async fn emulator_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
         .load()
         .await
 }
@@ -48,25 +46,18 @@ impl TestEnv {
         let table = format!("test-{id}");
         let secrets_prefix = format!("test/{id}");
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-        create_table(&dynamo, &table)
-            .await
-            .expect("create the test table on the emulator");
+        create_table(&dynamo, &table).await.expect("create the test table on the emulator");
         let state = AppState {
             catalog: Catalog::get(),
             store: Store::new(dynamo, &table),
             vault: Vault::new(aws_sdk_secretsmanager::Client::new(&aws), &secrets_prefix),
             http: crate::providers::http_client(),
             endpoints: ProviderEndpoints::default(),
-            auth: Arc::new(Authenticator::DevToken {
-                secret: SecretString::from(TEST_JWT_SECRET),
-            }),
+            auth: Arc::new(Authenticator::DevToken { secret: SecretString::from(TEST_JWT_SECRET) }),
+            queue: None,
+            sync: crate::config::SyncOptions::default(),
         };
-        Self {
-            state,
-            aws,
-            table,
-            secrets_prefix,
-        }
+        Self { state, aws, table, secrets_prefix }
     }
 
     /// Points an integration's connector at a fake.
@@ -112,19 +103,8 @@ impl TestEnv {
     /// Deletes the table and the secrets this test made.
     pub async fn cleanup(self) {
         for name in self.secret_names().await {
-            let _ = self
-                .secrets()
-                .delete_secret()
-                .secret_id(name)
-                .force_delete_without_recovery(true)
-                .send()
-                .await;
+            let _ = self.secrets().delete_secret().secret_id(name).force_delete_without_recovery(true).send().await;
         }
-        let _ = self
-            .dynamo()
-            .delete_table()
-            .table_name(&self.table)
-            .send()
-            .await;
+        let _ = self.dynamo().delete_table().table_name(&self.table).send().await;
     }
 }

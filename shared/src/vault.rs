@@ -26,10 +26,8 @@ impl Credentials {
     fn to_secret_json(&self) -> SecretString {
         let value = match self {
             Credentials::ApiKey(fields) => {
-                let fields: Map<String, Value> = fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned())))
-                    .collect();
+                let fields: Map<String, Value> =
+                    fields.iter().map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned()))).collect();
                 json!({ "kind": "api_key", "fields": fields })
             }
         };
@@ -45,9 +43,7 @@ impl Credentials {
                     .and_then(Value::as_object)
                     .ok_or(VaultError::Unreadable)?
                     .iter()
-                    .filter_map(|(k, v)| {
-                        Some((k.clone(), SecretString::from(v.as_str()?.to_owned())))
-                    })
+                    .filter_map(|(k, v)| Some((k.clone(), SecretString::from(v.as_str()?.to_owned()))))
                     .collect();
                 Ok(Credentials::ApiKey(fields))
             }
@@ -78,10 +74,7 @@ pub struct Vault {
 
 impl Vault {
     pub fn new(client: Client, prefix: impl Into<String>) -> Self {
-        Self {
-            client,
-            prefix: prefix.into().trim_end_matches('/').to_owned(),
-        }
+        Self { client, prefix: prefix.into().trim_end_matches('/').to_owned() }
     }
 
     pub fn secret_name(&self, user: &UserId, connection: &ConnectionId) -> String {
@@ -111,42 +104,22 @@ impl Vault {
     }
 
     pub async fn read(&self, secret_id: &str) -> Result<Credentials, VaultError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception())
-                {
-                    VaultError::NotFound
-                } else {
-                    aws(e)
-                }
-            })?;
+        let out = self.client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
+                VaultError::NotFound
+            } else {
+                aws(e)
+            }
+        })?;
         Credentials::from_secret_json(out.secret_string().ok_or(VaultError::Unreadable)?)
     }
 
     /// Deletes the secret at once (no recovery window: the connection is gone). A secret that
     /// is already gone counts as deleted, so a repeated disconnect finishes cleanly.
     pub async fn delete(&self, secret_id: &str) -> Result<(), VaultError> {
-        match self
-            .client
-            .delete_secret()
-            .secret_id(secret_id)
-            .force_delete_without_recovery(true)
-            .send()
-            .await
-        {
+        match self.client.delete_secret().secret_id(secret_id).force_delete_without_recovery(true).send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
             Err(e) => Err(aws(e)),
         }
     }
@@ -169,13 +142,7 @@ mod tests {
 
     #[test]
     fn an_unknown_secret_format_is_reported_not_guessed() {
-        assert!(matches!(
-            Credentials::from_secret_json("{\"kind\":\"x\"}"),
-            Err(VaultError::Unreadable)
-        ));
-        assert!(matches!(
-            Credentials::from_secret_json("not json"),
-            Err(VaultError::Unreadable)
-        ));
+        assert!(matches!(Credentials::from_secret_json("{\"kind\":\"x\"}"), Err(VaultError::Unreadable)));
+        assert!(matches!(Credentials::from_secret_json("not json"), Err(VaultError::Unreadable)));
     }
 }

@@ -1,9 +1,7 @@
 //! The DynamoDB repository against the local emulator, each test in its own table.
 
 use integrations::catalog::AuthMode;
-use integrations::domain::{
-    Account, ConnectionId, ConnectionStatus, IntegrationId, SyncSettings, UserId,
-};
+use integrations::domain::{Account, ConnectionId, ConnectionStatus, IntegrationId, SyncSettings, UserId};
 use integrations::store::{ConnectOutcome, NewConnection, SettingsChange, StoreError};
 use integrations::testing::TestEnv;
 
@@ -15,11 +13,7 @@ fn new_connection(user: &str, account: &str, limit: Option<u32>) -> NewConnectio
         auth_kind: AuthMode::ApiKey,
         secret_id: "test/secret".into(),
         credential_hint: "••••abcd".into(),
-        account: Account {
-            id: account.into(),
-            name: "Ada".into(),
-            workspace: None,
-        },
+        account: Account { id: account.into(), name: "Ada".into(), workspace: None },
         display_name: "Trello".into(),
         settings: SyncSettings::default(),
         connection_limit: limit,
@@ -37,19 +31,11 @@ async fn created(env: &TestEnv, new: NewConnection) -> integrations::domain::Con
 async fn a_stored_connection_reads_back_as_written_and_is_listed() {
     let env = TestEnv::new().await;
     let c = created(&env, new_connection("ada", "member-1", Some(3))).await;
-    let read = env
-        .state
-        .store
-        .get_connection(&c.user_id, &c.connection_id)
-        .await
-        .unwrap();
+    let read = env.state.store.get_connection(&c.user_id, &c.connection_id).await.unwrap();
     assert_eq!(read, c);
     let listed = env.state.store.list_connections(&c.user_id).await.unwrap();
     assert_eq!(listed, vec![c.clone()]);
-    assert_eq!(
-        env.state.store.connection_count(&c.user_id).await.unwrap(),
-        1
-    );
+    assert_eq!(env.state.store.connection_count(&c.user_id).await.unwrap(), 1);
     let audit = env.state.store.audit_entries(&c.user_id, 10).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "connected");
@@ -60,34 +46,14 @@ async fn a_stored_connection_reads_back_as_written_and_is_listed() {
 async fn the_same_account_cannot_be_connected_twice_and_names_the_existing_connection() {
     let env = TestEnv::new().await;
     let first = created(&env, new_connection("ada", "member-1", None)).await;
-    let again = env
-        .state
-        .store
-        .insert_connection(new_connection("ada", "member-1", None))
-        .await
-        .unwrap();
+    let again = env.state.store.insert_connection(new_connection("ada", "member-1", None)).await.unwrap();
     assert!(
         matches!(again, ConnectOutcome::AlreadyConnected { existing: Some(ref id) } if *id == first.connection_id),
         "{again:?}"
     );
     // Nothing of the refused connection was written.
-    assert_eq!(
-        env.state
-            .store
-            .list_connections(&first.user_id)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        env.state
-            .store
-            .connection_count(&first.user_id)
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(env.state.store.list_connections(&first.user_id).await.unwrap().len(), 1);
+    assert_eq!(env.state.store.connection_count(&first.user_id).await.unwrap(), 1);
     // Another user may connect the same provider account.
     created(&env, new_connection("grace", "member-1", None)).await;
     env.cleanup().await;
@@ -101,25 +67,14 @@ async fn the_connection_limit_is_enforced_by_the_write_itself() {
     let env = TestEnv::new().await;
     let mut outcomes = Vec::new();
     for i in 0..5 {
-        outcomes.push(
-            env.state
-                .store
-                .insert_connection(new_connection("ada", &format!("m{i}"), Some(3)))
-                .await
-                .unwrap(),
-        );
+        outcomes
+            .push(env.state.store.insert_connection(new_connection("ada", &format!("m{i}"), Some(3))).await.unwrap());
     }
-    let created = outcomes
-        .iter()
-        .filter(|o| matches!(o, ConnectOutcome::Created(_)))
-        .count();
+    let created = outcomes.iter().filter(|o| matches!(o, ConnectOutcome::Created(_))).count();
     assert_eq!(created, 3, "{outcomes:?}");
     assert!(matches!(outcomes[3], ConnectOutcome::LimitReached));
     let user = UserId::parse("ada").unwrap();
-    assert_eq!(
-        env.state.store.list_connections(&user).await.unwrap().len(),
-        3
-    );
+    assert_eq!(env.state.store.list_connections(&user).await.unwrap().len(), 3);
     assert_eq!(env.state.store.connection_count(&user).await.unwrap(), 3);
     env.cleanup().await;
 }
@@ -128,11 +83,7 @@ async fn the_connection_limit_is_enforced_by_the_write_itself() {
 async fn turning_auto_sync_on_puts_the_connection_in_the_due_index_and_off_takes_it_out() {
     let env = TestEnv::new().await;
     let c = created(&env, new_connection("ada", "member-1", None)).await;
-    let on = SettingsChange {
-        auto_sync: Some(true),
-        sync_interval_minutes: Some(15),
-        ..Default::default()
-    };
+    let on = SettingsChange { auto_sync: Some(true), sync_interval_minutes: Some(15), ..Default::default() };
     let updated = env.state.store.update_settings(&c, &on).await.unwrap();
     assert!(updated.next_sync_at.is_some());
     assert_eq!(updated.version, c.version + 1);
@@ -140,49 +91,24 @@ async fn turning_auto_sync_on_puts_the_connection_in_the_due_index_and_off_takes
         .dynamo()
         .get_item()
         .table_name(&env.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S("USER#ada".into()),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONN#{}", c.connection_id)),
-        )
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S("USER#ada".into()))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("CONN#{}", c.connection_id)))
         .send()
         .await
         .unwrap();
     let item = raw.item().unwrap();
     assert!(item["GSI1PK"].as_s().unwrap().starts_with("DUE#"));
-    assert!(
-        item["GSI1SK"]
-            .as_s()
-            .unwrap()
-            .ends_with(c.connection_id.as_str())
-    );
+    assert!(item["GSI1SK"].as_s().unwrap().ends_with(c.connection_id.as_str()));
 
-    let off = SettingsChange {
-        auto_sync: Some(false),
-        ..Default::default()
-    };
-    let updated = env
-        .state
-        .store
-        .update_settings(&updated, &off)
-        .await
-        .unwrap();
+    let off = SettingsChange { auto_sync: Some(false), ..Default::default() };
+    let updated = env.state.store.update_settings(&updated, &off).await.unwrap();
     assert_eq!(updated.next_sync_at, None);
     let raw = env
         .dynamo()
         .get_item()
         .table_name(&env.table)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S("USER#ada".into()),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONN#{}", c.connection_id)),
-        )
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S("USER#ada".into()))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("CONN#{}", c.connection_id)))
         .send()
         .await
         .unwrap();
@@ -194,23 +120,11 @@ async fn turning_auto_sync_on_puts_the_connection_in_the_due_index_and_off_takes
 async fn a_settings_change_based_on_a_stale_version_is_refused() {
     let env = TestEnv::new().await;
     let c = created(&env, new_connection("ada", "member-1", None)).await;
-    let rename = |name: &str| SettingsChange {
-        display_name: Some(name.into()),
-        ..Default::default()
-    };
-    env.state
-        .store
-        .update_settings(&c, &rename("first"))
-        .await
-        .unwrap();
+    let rename = |name: &str| SettingsChange { display_name: Some(name.into()), ..Default::default() };
+    env.state.store.update_settings(&c, &rename("first")).await.unwrap();
     let stale = env.state.store.update_settings(&c, &rename("second")).await;
     assert!(matches!(stale, Err(StoreError::Conflict)));
-    let read = env
-        .state
-        .store
-        .get_connection(&c.user_id, &c.connection_id)
-        .await
-        .unwrap();
+    let read = env.state.store.get_connection(&c.user_id, &c.connection_id).await.unwrap();
     assert_eq!(read.display_name, "first");
     env.cleanup().await;
 }
@@ -220,29 +134,11 @@ async fn deleting_a_connection_releases_its_account_and_its_place_in_the_limit()
     let env = TestEnv::new().await;
     let c = created(&env, new_connection("ada", "member-1", Some(1))).await;
     env.state.store.mark_disconnecting(&c).await.unwrap();
-    let marked = env
-        .state
-        .store
-        .get_connection(&c.user_id, &c.connection_id)
-        .await
-        .unwrap();
+    let marked = env.state.store.get_connection(&c.user_id, &c.connection_id).await.unwrap();
     assert_eq!(marked.status, ConnectionStatus::Disconnecting);
-    env.state
-        .store
-        .delete_connection(&marked, None)
-        .await
-        .unwrap();
-    assert!(matches!(
-        env.state
-            .store
-            .get_connection(&c.user_id, &c.connection_id)
-            .await,
-        Err(StoreError::NotFound)
-    ));
-    assert_eq!(
-        env.state.store.connection_count(&c.user_id).await.unwrap(),
-        0
-    );
+    env.state.store.delete_connection(&marked, None).await.unwrap();
+    assert!(matches!(env.state.store.get_connection(&c.user_id, &c.connection_id).await, Err(StoreError::NotFound)));
+    assert_eq!(env.state.store.connection_count(&c.user_id).await.unwrap(), 0);
     // The same account can be connected again, within the limit of one.
     created(&env, new_connection("ada", "member-1", Some(1))).await;
     let counters = env.state.store.integration_counters().await.unwrap();
@@ -256,12 +152,6 @@ async fn another_users_connection_is_not_found() {
     let env = TestEnv::new().await;
     let c = created(&env, new_connection("ada", "member-1", None)).await;
     let other = UserId::parse("mallory").unwrap();
-    assert!(matches!(
-        env.state
-            .store
-            .get_connection(&other, &c.connection_id)
-            .await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(env.state.store.get_connection(&other, &c.connection_id).await, Err(StoreError::NotFound)));
     env.cleanup().await;
 }

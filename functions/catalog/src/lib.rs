@@ -20,15 +20,9 @@ pub fn router(state: AppState) -> Router {
 pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/integrations/available", get(list_available))
-        .route(
-            "/api/v1/integrations/available/{integrationId}",
-            get(get_available),
-        )
+        .route("/api/v1/integrations/available/{integrationId}", get(get_available))
         .route("/api/v1/integrations/stats", get(get_stats))
-        .route(
-            "/api/v1/integrations/recommendations",
-            get(list_recommendations),
-        )
+        .route("/api/v1/integrations/recommendations", get(list_recommendations))
         .with_state(state)
 }
 
@@ -76,18 +70,10 @@ async fn get_available(
 }
 
 async fn get_stats(State(state): State<AppState>, caller: Caller) -> Result<Json<Stats>, Problem> {
-    insights::stats(&state, &caller)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::unavailable(&e))
+    insights::stats(&state, &caller).await.map(Json).map_err(|e| Problem::unavailable(&e))
 }
 
-async fn list_recommendations(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Value>, Problem> {
-    let recommendations = insights::recommendations(&state, &caller)
-        .await
-        .map_err(|e| Problem::unavailable(&e))?;
+async fn list_recommendations(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
+    let recommendations = insights::recommendations(&state, &caller).await.map_err(|e| Problem::unavailable(&e))?;
     Ok(Json(json!({ "recommendations": recommendations })))
 }

@@ -13,15 +13,9 @@ use tower::ServiceExt;
 async fn get(env: &TestEnv, path: &str, user: Option<&str>) -> (StatusCode, Value) {
     let mut request = Request::builder().uri(path);
     if let Some(user) = user {
-        request = request.header(
-            "authorization",
-            format!("Bearer {}", env.token(user, Plan::Free)),
-        );
+        request = request.header("authorization", format!("Bearer {}", env.token(user, Plan::Free)));
     }
-    let response = catalog::router(env.state.clone())
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let response = catalog::router(env.state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap())
@@ -37,11 +31,7 @@ async fn connect(env: &TestEnv, user: &str, integration: &str, account: &str) {
             auth_kind: AuthMode::ApiKey,
             secret_id: "unused".into(),
             credential_hint: "••••".into(),
-            account: Account {
-                id: account.into(),
-                name: account.into(),
-                workspace: None,
-            },
+            account: Account { id: account.into(), name: account.into(), workspace: None },
             display_name: integration.into(),
             settings: SyncSettings::default(),
             connection_limit: None,
@@ -57,27 +47,12 @@ async fn the_catalog_lists_eight_integrations_and_filters_by_category() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(all["integrations"].as_array().unwrap().len(), 8);
     assert_eq!(all["categories"].as_array().unwrap().len(), 6);
-    let trello = all["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == "trello")
-        .unwrap();
+    let trello = all["integrations"].as_array().unwrap().iter().find(|i| i["id"] == "trello").unwrap();
     assert_eq!(trello["credentialFields"][1]["name"], "token");
     assert_eq!(trello["credentialFields"][1]["secret"], true);
 
-    let (_, comms) = get(
-        &env,
-        "/api/v1/integrations/available?category=communication",
-        Some("ada"),
-    )
-    .await;
-    let ids: Vec<_> = comms["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
+    let (_, comms) = get(&env, "/api/v1/integrations/available?category=communication", Some("ada")).await;
+    let ids: Vec<_> = comms["integrations"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["slack", "microsoft-teams"]);
     env.cleanup().await;
 }
@@ -85,20 +60,10 @@ async fn the_catalog_lists_eight_integrations_and_filters_by_category() {
 #[tokio::test]
 async fn an_unknown_category_is_400_listing_the_valid_ones() {
     let env = TestEnv::new().await;
-    let (status, problem) = get(
-        &env,
-        "/api/v1/integrations/available?category=crm",
-        Some("ada"),
-    )
-    .await;
+    let (status, problem) = get(&env, "/api/v1/integrations/available?category=crm", Some("ada")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(problem["validCategories"].as_array().unwrap().len(), 6);
-    let (status, _) = get(
-        &env,
-        "/api/v1/integrations/available?colour=red",
-        Some("ada"),
-    )
-    .await;
+    let (status, _) = get(&env, "/api/v1/integrations/available?colour=red", Some("ada")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     env.cleanup().await;
 }
@@ -109,10 +74,7 @@ async fn one_integration_by_id_or_404() {
     let (status, slack) = get(&env, "/api/v1/integrations/available/slack", Some("ada")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(slack["status"], "available");
-    assert_eq!(
-        slack["oauth"]["tokenUrl"],
-        "https://slack.com/api/oauth.v2.access"
-    );
+    assert_eq!(slack["oauth"]["tokenUrl"], "https://slack.com/api/oauth.v2.access");
     let (status, problem) = get(&env, "/api/v1/integrations/available/myspace", Some("ada")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(problem["type"], "/problems/not-found");
@@ -154,16 +116,10 @@ async fn recommendations_leave_out_what_is_connected_and_put_uncovered_categorie
     let (status, body) = get(&env, "/api/v1/integrations/recommendations", Some("ada")).await;
     assert_eq!(status, StatusCode::OK);
     let recs = body["recommendations"].as_array().unwrap();
-    let ids: Vec<_> = recs
-        .iter()
-        .map(|r| r["integrationId"].as_str().unwrap())
-        .collect();
+    let ids: Vec<_> = recs.iter().map(|r| r["integrationId"].as_str().unwrap()).collect();
     assert!(!ids.contains(&"trello"));
     assert_eq!(ids[0], "google-calendar", "{ids:?}");
     assert_eq!(ids[1], "slack", "{ids:?}");
-    assert_eq!(
-        recs[0]["reason"],
-        "You have no calendar tool connected yet; 3 managers use it"
-    );
+    assert_eq!(recs[0]["reason"], "You have no calendar tool connected yet; 3 managers use it");
     env.cleanup().await;
 }

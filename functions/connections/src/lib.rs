@@ -24,28 +24,17 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v1/integrations/connect", post(connect_integration))
         .route(
             "/api/v1/integrations/{connectionId}",
-            get(get_connection)
-                .patch(configure_connection)
-                .delete(disconnect_connection),
+            get(get_connection).patch(configure_connection).delete(disconnect_connection),
         )
         .with_state(state)
 }
 
 fn parse_id(raw: &str) -> Result<ConnectionId, Problem> {
-    ConnectionId::parse(raw).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-path",
-            "The address is not valid",
-            format!("{e}"),
-        )
-    })
+    ConnectionId::parse(raw)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", "The address is not valid", format!("{e}")))
 }
 
-async fn list_connections(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<serde_json::Value>, Problem> {
+async fn list_connections(State(state): State<AppState>, caller: Caller) -> Result<Json<serde_json::Value>, Problem> {
     let connections: Vec<Connection> = connections::list(&state, &caller).await?;
     Ok(Json(json!({ "connections": connections })))
 }
@@ -57,11 +46,7 @@ async fn connect_integration(
 ) -> Result<impl IntoResponse, Problem> {
     let connection = connections::connect(&state, &caller, request).await?;
     let location = format!("/api/v1/integrations/{}", connection.connection_id);
-    Ok((
-        StatusCode::CREATED,
-        [(axum::http::header::LOCATION, location)],
-        Json(connection),
-    ))
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], Json(connection)))
 }
 
 async fn get_connection(
@@ -80,9 +65,7 @@ async fn configure_connection(
     ApiJson(input): ApiJson<SettingsInput>,
 ) -> Result<Json<Connection>, Problem> {
     let id = parse_id(&id)?;
-    Ok(Json(
-        connections::configure(&state, &caller, &id, input).await?,
-    ))
+    Ok(Json(connections::configure(&state, &caller, &id, input).await?))
 }
 
 async fn disconnect_connection(

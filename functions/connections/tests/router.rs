@@ -28,21 +28,10 @@ impl App {
         let mut env = TestEnv::new().await;
         env.use_provider("trello", fakes.base_url(Provider::Trello));
         let router = connections::router(env.state.clone());
-        App {
-            env,
-            router,
-            fakes,
-            seed,
-        }
+        App { env, router, fakes, seed }
     }
 
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> (StatusCode, Value) {
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&str>) -> (StatusCode, Value) {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             request = request.header("authorization", format!("Bearer {t}"));
@@ -50,21 +39,12 @@ impl App {
         if body.is_some() {
             request = request.header("content-type", "application/json");
         }
-        let request = request
-            .body(Body::from(body.unwrap_or_default().to_owned()))
-            .unwrap();
+        let request = request.body(Body::from(body.unwrap_or_default().to_owned())).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
-        let is_problem = response
-            .headers()
-            .get("content-type")
-            .is_some_and(|v| v == "application/problem+json");
+        let is_problem = response.headers().get("content-type").is_some_and(|v| v == "application/problem+json");
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
         if status.is_client_error() || status.is_server_error() {
             assert!(is_problem, "{status} must be problem+json: {value}");
             assert_eq!(value["status"], status.as_u16(), "{value}");
@@ -77,34 +57,18 @@ impl App {
     }
 
     async fn connect_trello(&self, user: &str, key: &str, token: &str) -> (StatusCode, Value) {
-        let body =
-            json!({ "integrationId": "trello", "credentials": { "apiKey": key, "token": token } });
-        self.call(
-            Method::POST,
-            "/api/v1/integrations/connect",
-            Some(&self.token(user)),
-            Some(&body.to_string()),
-        )
-        .await
+        let body = json!({ "integrationId": "trello", "credentials": { "apiKey": key, "token": token } });
+        self.call(Method::POST, "/api/v1/integrations/connect", Some(&self.token(user)), Some(&body.to_string())).await
     }
 }
 
 #[tokio::test]
 async fn a_request_without_a_valid_token_is_401() {
     let app = App::start().await;
-    let (status, body) = app
-        .call(Method::GET, "/api/v1/integrations/connected", None, None)
-        .await;
+    let (status, body) = app.call(Method::GET, "/api/v1/integrations/connected", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["type"], "/problems/unauthorized");
-    let (status, _) = app
-        .call(
-            Method::GET,
-            "/api/v1/integrations/connected",
-            Some("not.a.jwt"),
-            None,
-        )
-        .await;
+    let (status, _) = app.call(Method::GET, "/api/v1/integrations/connected", Some("not.a.jwt"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     app.env.cleanup().await;
 }
@@ -115,40 +79,19 @@ async fn trello_connects_lists_changes_and_disconnects_with_its_secret() {
     let (status, created) = app.connect_trello("ada", KEY, TOKEN).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["connectionId"].as_str().unwrap().to_owned();
-    assert_eq!(
-        created["account"]["id"],
-        app.seed.trello_member_id.as_str(),
-        "the member the token belongs to"
-    );
-    assert!(
-        !created.to_string().contains(TOKEN),
-        "no secret in responses"
-    );
-    assert_eq!(
-        created["credentialHint"],
-        format!("••••{}", &TOKEN[TOKEN.len() - 4..])
-    );
+    assert_eq!(created["account"]["id"], app.seed.trello_member_id.as_str(), "the member the token belongs to");
+    assert!(!created.to_string().contains(TOKEN), "no secret in responses");
+    assert_eq!(created["credentialHint"], format!("••••{}", &TOKEN[TOKEN.len() - 4..]));
     assert_eq!(app.env.secret_names().await.len(), 1);
 
     let token = app.token("ada");
-    let (status, listed) = app
-        .call(
-            Method::GET,
-            "/api/v1/integrations/connected",
-            Some(&token),
-            None,
-        )
-        .await;
+    let (status, listed) = app.call(Method::GET, "/api/v1/integrations/connected", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["connections"][0]["connectionId"], id.as_str());
 
     let path = format!("/api/v1/integrations/{id}");
-    let patch =
-        json!({ "displayName": "Team boards", "autoSync": true, "syncIntervalMinutes": 30 })
-            .to_string();
-    let (status, changed) = app
-        .call(Method::PATCH, &path, Some(&token), Some(&patch))
-        .await;
+    let patch = json!({ "displayName": "Team boards", "autoSync": true, "syncIntervalMinutes": 30 }).to_string();
+    let (status, changed) = app.call(Method::PATCH, &path, Some(&token), Some(&patch)).await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(changed["displayName"], "Team boards");
     assert_eq!(changed["settings"]["syncIntervalMinutes"], 30);
@@ -158,17 +101,9 @@ async fn trello_connects_lists_changes_and_disconnects_with_its_secret() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app.call(Method::GET, &path, Some(&token), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(
-        app.env.secret_names().await.is_empty(),
-        "the secret is deleted"
-    );
-    let audit = app
-        .env
-        .state
-        .store
-        .audit_entries(&integrations::domain::UserId::parse("ada").unwrap(), 10)
-        .await
-        .unwrap();
+    assert!(app.env.secret_names().await.is_empty(), "the secret is deleted");
+    let audit =
+        app.env.state.store.audit_entries(&integrations::domain::UserId::parse("ada").unwrap(), 10).await.unwrap();
     let actions: Vec<_> = audit.iter().rev().map(|a| a.action.as_str()).collect();
     assert_eq!(actions, ["connected", "settings_changed", "disconnected"]);
     drop(app.fakes);
@@ -178,20 +113,11 @@ async fn trello_connects_lists_changes_and_disconnects_with_its_secret() {
 #[tokio::test]
 async fn a_token_trello_rejects_is_422_and_nothing_is_stored() {
     let app = App::start().await;
-    let (status, body) = app
-        .connect_trello("ada", KEY, "0000000000000000wrongtoken")
-        .await;
+    let (status, body) = app.connect_trello("ada", KEY, "0000000000000000wrongtoken").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["type"], "/problems/credential-rejected");
     assert!(app.env.secret_names().await.is_empty());
-    let (_, listed) = app
-        .call(
-            Method::GET,
-            "/api/v1/integrations/connected",
-            Some(&app.token("ada")),
-            None,
-        )
-        .await;
+    let (_, listed) = app.call(Method::GET, "/api/v1/integrations/connected", Some(&app.token("ada")), None).await;
     assert_eq!(listed["connections"], json!([]));
     app.env.cleanup().await;
 }
@@ -203,11 +129,7 @@ async fn the_same_trello_account_twice_is_409_naming_the_first_connection() {
     let (status, body) = app.connect_trello("ada", KEY, TOKEN).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["connectionId"], first["connectionId"]);
-    assert_eq!(
-        app.env.secret_names().await.len(),
-        1,
-        "the refused connect left no secret"
-    );
+    assert_eq!(app.env.secret_names().await.len(), 1, "the refused connect left no secret");
     app.env.cleanup().await;
 }
 
@@ -218,63 +140,30 @@ async fn integrations_that_are_not_open_to_the_caller_are_refused_with_the_reaso
     let connect = |body: Value| {
         let token = token.clone();
         let app = &app;
-        async move {
-            app.call(
-                Method::POST,
-                "/api/v1/integrations/connect",
-                Some(&token),
-                Some(&body.to_string()),
-            )
-            .await
-        }
+        async move { app.call(Method::POST, "/api/v1/integrations/connect", Some(&token), Some(&body.to_string())).await }
     };
-    let (status, body) =
-        connect(json!({"integrationId": "asana", "credentials": {"token": "0/abcdef123456"}}))
-            .await;
-    assert_eq!(
-        (status, body["type"].as_str()),
-        (StatusCode::CONFLICT, Some("/problems/coming-soon"))
-    );
+    let (status, body) = connect(json!({"integrationId": "asana", "credentials": {"token": "0/abcdef123456"}})).await;
+    assert_eq!((status, body["type"].as_str()), (StatusCode::CONFLICT, Some("/problems/coming-soon")));
     let hook = "https://hooks.zapier.com/hooks/catch/123/abcdef/";
-    let (status, body) =
-        connect(json!({"integrationId": "zapier", "credentials": {"webhookUrl": hook}})).await;
-    assert_eq!(
-        (status, body["type"].as_str()),
-        (StatusCode::FORBIDDEN, Some("/problems/premium-required"))
-    );
+    let (status, body) = connect(json!({"integrationId": "zapier", "credentials": {"webhookUrl": hook}})).await;
+    assert_eq!((status, body["type"].as_str()), (StatusCode::FORBIDDEN, Some("/problems/premium-required")));
     let (status, body) = connect(json!({"integrationId": "google-calendar"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = connect(json!({"integrationId": "nope", "credentials": {}})).await;
     assert_eq!(
         (status, body["type"].as_str()),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("/problems/unknown-integration")
-        )
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("/problems/unknown-integration"))
     );
-    let (status, body) =
-        connect(json!({"integrationId": "trello", "credentials": {"apiKey": "short"}})).await;
+    let (status, body) = connect(json!({"integrationId": "trello", "credentials": {"apiKey": "short"}})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<_> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: Vec<_> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["apiKey", "token"]);
     assert!(app.env.secret_names().await.is_empty());
 
     // Premium users may connect Zapier.
     let premium = app.env.token("ada", Plan::Premium);
     let body = json!({"integrationId": "zapier", "credentials": {"webhookUrl": hook}}).to_string();
-    let (status, created) = app
-        .call(
-            Method::POST,
-            "/api/v1/integrations/connect",
-            Some(&premium),
-            Some(&body),
-        )
-        .await;
+    let (status, created) = app.call(Method::POST, "/api/v1/integrations/connect", Some(&premium), Some(&body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     app.env.cleanup().await;
 }
@@ -284,25 +173,13 @@ async fn the_free_plan_stops_at_three_connections() {
     let app = App::start().await;
     let token = app.token("ada");
     for n in 0..3 {
-        let url =
-            format!("https://contoso.webhook.office.com/webhookb2/channel-{n}/IncomingWebhook/x/y");
-        let body = json!({"integrationId": "microsoft-teams", "credentials": {"webhookUrl": url}})
-            .to_string();
-        let (status, created) = app
-            .call(
-                Method::POST,
-                "/api/v1/integrations/connect",
-                Some(&token),
-                Some(&body),
-            )
-            .await;
+        let url = format!("https://contoso.webhook.office.com/webhookb2/channel-{n}/IncomingWebhook/x/y");
+        let body = json!({"integrationId": "microsoft-teams", "credentials": {"webhookUrl": url}}).to_string();
+        let (status, created) = app.call(Method::POST, "/api/v1/integrations/connect", Some(&token), Some(&body)).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
     }
     let (status, body) = app.connect_trello("ada", KEY, TOKEN).await;
-    assert_eq!(
-        (status, body["type"].as_str()),
-        (StatusCode::FORBIDDEN, Some("/problems/plan-limit-reached"))
-    );
+    assert_eq!((status, body["type"].as_str()), (StatusCode::FORBIDDEN, Some("/problems/plan-limit-reached")));
     assert_eq!(app.env.secret_names().await.len(), 3);
     app.env.cleanup().await;
 }
@@ -313,66 +190,26 @@ async fn bad_bodies_paths_routes_and_methods_are_problems_not_500s() {
     let token = app.token("ada");
     let t = Some(token.as_str());
     let cases: [(Method, &str, Option<&str>, StatusCode); 10] = [
-        (
-            Method::POST,
-            "/api/v1/integrations/connect",
-            Some("{not json"),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            Method::POST,
-            "/api/v1/integrations/connect",
-            Some("[]"),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        (Method::POST, "/api/v1/integrations/connect", Some("{not json"), StatusCode::BAD_REQUEST),
+        (Method::POST, "/api/v1/integrations/connect", Some("[]"), StatusCode::UNPROCESSABLE_ENTITY),
         (
             Method::POST,
             "/api/v1/integrations/connect",
             Some(r#"{"integrationId":"trello","credentials":{},"extra":1}"#),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (
-            Method::GET,
-            "/api/v1/integrations/not-a-ulid",
-            None,
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            Method::GET,
-            "/api/v1/integrations/01HV5Z4K9Q8W2X3Y4Z5A6B7C8D",
-            None,
-            StatusCode::NOT_FOUND,
-        ),
-        (
-            Method::DELETE,
-            "/api/v1/integrations/01HV5Z4K9Q8W2X3Y4Z5A6B7C8D",
-            None,
-            StatusCode::NOT_FOUND,
-        ),
+        (Method::GET, "/api/v1/integrations/not-a-ulid", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/integrations/01HV5Z4K9Q8W2X3Y4Z5A6B7C8D", None, StatusCode::NOT_FOUND),
+        (Method::DELETE, "/api/v1/integrations/01HV5Z4K9Q8W2X3Y4Z5A6B7C8D", None, StatusCode::NOT_FOUND),
         (
             Method::PATCH,
             "/api/v1/integrations/01HV5Z4K9Q8W2X3Y4Z5A6B7C8D",
             Some(r#"{"syncIntervalMinutes":-5}"#),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (
-            Method::GET,
-            "/api/v1/nothing-here",
-            None,
-            StatusCode::NOT_FOUND,
-        ),
-        (
-            Method::PUT,
-            "/api/v1/integrations/connected",
-            None,
-            StatusCode::METHOD_NOT_ALLOWED,
-        ),
-        (
-            Method::GET,
-            "/api/v1/integrations/connect",
-            None,
-            StatusCode::METHOD_NOT_ALLOWED,
-        ),
+        (Method::GET, "/api/v1/nothing-here", None, StatusCode::NOT_FOUND),
+        (Method::PUT, "/api/v1/integrations/connected", None, StatusCode::METHOD_NOT_ALLOWED),
+        (Method::GET, "/api/v1/integrations/connect", None, StatusCode::METHOD_NOT_ALLOWED),
     ];
     for (method, path, body, expected) in cases {
         let (status, problem) = app.call(method.clone(), path, t, body).await;
@@ -394,37 +231,16 @@ async fn bad_bodies_paths_routes_and_methods_are_problems_not_500s() {
 async fn another_users_connection_is_invisible() {
     let app = App::start().await;
     let (_, created) = app.connect_trello("ada", KEY, TOKEN).await;
-    let path = format!(
-        "/api/v1/integrations/{}",
-        created["connectionId"].as_str().unwrap()
-    );
+    let path = format!("/api/v1/integrations/{}", created["connectionId"].as_str().unwrap());
     let mallory = app.token("mallory");
     for method in [Method::GET, Method::DELETE] {
         let (status, _) = app.call(method, &path, Some(&mallory), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let (status, _) = app
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&mallory),
-            Some(r#"{"displayName":"mine"}"#),
-        )
-        .await;
+    let (status, _) = app.call(Method::PATCH, &path, Some(&mallory), Some(r#"{"displayName":"mine"}"#)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, listed) = app
-        .call(
-            Method::GET,
-            "/api/v1/integrations/connected",
-            Some(&mallory),
-            None,
-        )
-        .await;
+    let (_, listed) = app.call(Method::GET, "/api/v1/integrations/connected", Some(&mallory), None).await;
     assert_eq!(listed["connections"], json!([]));
-    assert_eq!(
-        app.env.secret_names().await.len(),
-        1,
-        "ada's secret is untouched"
-    );
+    assert_eq!(app.env.secret_names().await.len(), 1, "ada's secret is untouched");
     app.env.cleanup().await;
 }

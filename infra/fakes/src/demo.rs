@@ -64,17 +64,12 @@ impl FakeState {
         let now = Utc::now();
         let member = self.add_trello_account(TRELLO_KEY, TRELLO_TOKEN, "demo-user");
         let mut boards = Vec::new();
-        for (name, count) in [
-            ("Product Roadmap", 40),
-            ("Sprint Board", 30),
-            ("Old Archive", 5),
-        ] {
+        for (name, count) in [("Product Roadmap", 40), ("Sprint Board", 30), ("Old Archive", 5)] {
             let board = self.add_trello_board(TRELLO_TOKEN, name);
             let lists = self.trello_lists(&board);
             for i in 0..count {
                 let created = now - Duration::hours(6 * (count - i) as i64);
-                let id =
-                    self.add_trello_card_at(&board, &format!("{name} card {}", i + 1), created);
+                let id = self.add_trello_card_at(&board, &format!("{name} card {}", i + 1), created);
                 self.update_trello_card(&id, |c| {
                     c.id_list = lists[i % lists.len()].id.clone();
                     c.desc = format!("Fake description of card {}.", i + 1);
@@ -121,13 +116,8 @@ impl FakeState {
             });
             for i in 0..count {
                 let at = now - Duration::minutes(15 * (count - i) as i64);
-                let user = if i % 2 == 0 {
-                    "U0FAKEALICE"
-                } else {
-                    "U0FAKEBOB"
-                };
-                let ts =
-                    self.add_slack_message_at(&id, at, user, &format!("#{name} message {}", i + 1));
+                let user = if i % 2 == 0 { "U0FAKEALICE" } else { "U0FAKEBOB" };
+                let ts = self.add_slack_message_at(&id, at, user, &format!("#{name} message {}", i + 1));
                 if i % 20 == 0 {
                     self.update_slack_message(&id, &ts, |m| {
                         m.thread_ts = Some(ts.clone());
@@ -149,10 +139,8 @@ impl FakeState {
         let user = self.add_asana_account(ASANA_TOKEN, "Demo User", "demo.user@example.com");
         let main = self.add_asana_workspace(ASANA_TOKEN, "Fake Demo Workspace");
         let side = self.add_asana_workspace(ASANA_TOKEN, "Side Projects");
-        let projects = vec![
-            self.add_asana_project(&main, "Website Relaunch"),
-            self.add_asana_project(&main, "Mobile App"),
-        ];
+        let projects =
+            vec![self.add_asana_project(&main, "Website Relaunch"), self.add_asana_project(&main, "Mobile App")];
         let seed = |workspace: &str, token: &str, prefix: &str, count: usize| {
             for i in 0..count {
                 let gid = self.add_asana_task(token, workspace, &format!("{prefix} {}", i + 1));
@@ -184,10 +172,7 @@ impl FakeState {
         let now = Utc::now();
         let bot = self.add_notion_account(NOTION_TOKEN, "Fake Demo Notion");
         let mut databases = Vec::new();
-        for (i, title) in ["Tasks DB", "Meeting Notes DB", "Docs DB", "Reading List"]
-            .into_iter()
-            .enumerate()
-        {
+        for (i, title) in ["Tasks DB", "Meeting Notes DB", "Docs DB", "Reading List"].into_iter().enumerate() {
             let id = self.add_notion_database(NOTION_TOKEN, title);
             self.update_notion_item(&id, |d| {
                 d.created_time = now - Duration::days(30);

@@ -30,10 +30,7 @@ pub(crate) struct ApiRequest {
 impl ApiRequest {
     /// First value of a query parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -44,20 +41,15 @@ impl ApiRequest {
     pub fn bearer(&self) -> Option<&str> {
         let value = self.header(header::AUTHORIZATION.as_str())?.trim();
         let (scheme, token) = value.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
-            .filter(|t| !t.is_empty())
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
     }
 
     pub fn is_form(&self) -> bool {
-        self.header(header::CONTENT_TYPE.as_str())
-            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+        self.header(header::CONTENT_TYPE.as_str()).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
     }
 
     pub fn is_json(&self) -> bool {
-        self.header(header::CONTENT_TYPE.as_str())
-            .is_some_and(|c| c.starts_with("application/json"))
+        self.header(header::CONTENT_TYPE.as_str()).is_some_and(|c| c.starts_with("application/json"))
     }
 }
 
@@ -67,10 +59,7 @@ pub(crate) fn router(state: FakeState) -> Router {
         .route("/_fake/reset", post(reset))
         .route("/_fake/seed-demo", post(seed_demo))
         .route("/_fake/{provider}/revoke", post(revoke))
-        .route(
-            "/_fake/{provider}/faults",
-            post(add_fault).delete(clear_faults),
-        )
+        .route("/_fake/{provider}/faults", post(add_fault).delete(clear_faults))
         .route("/_fake/{provider}/requests", get(requests))
         .route("/_fake/{provider}/touch", post(touch))
         .fallback(dispatch)
@@ -86,9 +75,7 @@ async fn dispatch(State(state): State<FakeState>, req: Request<Body>) -> Respons
                    "providers": Provider::ALL.map(|p| p.base_path())}),
         );
     };
-    let body = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .unwrap_or_default();
+    let body = axum::body::to_bytes(body, MAX_BODY).await.unwrap_or_default();
     let api = ApiRequest {
         method: parts.method,
         path,
@@ -146,11 +133,7 @@ fn masked_pairs(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(k, v)| {
-            let v = if is_secret_param(k) {
-                mask(v)
-            } else {
-                v.clone()
-            };
+            let v = if is_secret_param(k) { mask(v) } else { v.clone() };
             (k.clone(), v)
         })
         .collect()
@@ -171,12 +154,7 @@ fn record_of(provider: Provider, req: &ApiRequest, status: u16) -> RecordedReque
                 }
                 Some(Value::Object(map).to_string())
             }
-            _ => Some(
-                String::from_utf8_lossy(&req.body)
-                    .chars()
-                    .take(4096)
-                    .collect(),
-            ),
+            _ => Some(String::from_utf8_lossy(&req.body).chars().take(4096).collect()),
         }
     };
     let credential = credential_of(provider, req).map(|c| mask(&c));
@@ -195,10 +173,7 @@ fn record_of(provider: Provider, req: &ApiRequest, status: u16) -> RecordedReque
 
 fn credential_of(provider: Provider, req: &ApiRequest) -> Option<String> {
     if provider == Provider::Trello {
-        return req
-            .param("token")
-            .map(str::to_owned)
-            .or_else(|| trello::oauth_header(req).map(|(_, token)| token));
+        return req.param("token").map(str::to_owned).or_else(|| trello::oauth_header(req).map(|(_, token)| token));
     }
     if let Some(b) = req.bearer() {
         return Some(b.to_owned());
@@ -213,13 +188,11 @@ fn control_error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn parse_provider(name: &str) -> Result<Provider, Response> {
-    name.parse()
-        .map_err(|e: String| control_error(StatusCode::NOT_FOUND, e))
+    name.parse().map_err(|e: String| control_error(StatusCode::NOT_FOUND, e))
 }
 
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| control_error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| control_error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
 async fn health() -> Response {
@@ -276,13 +249,9 @@ async fn add_fault(State(state): State<FakeState>, Path(p): Path<String>, body: 
         Err(r) => return r,
     };
     let fault = match b.fault.as_str() {
-        "rate_limited" => Fault::RateLimited {
-            retry_after_secs: b.retry_after_secs.unwrap_or(1),
-        },
+        "rate_limited" => Fault::RateLimited { retry_after_secs: b.retry_after_secs.unwrap_or(1) },
         "server_error" => Fault::ServerError,
-        "timeout" => Fault::Timeout {
-            millis: b.millis.unwrap_or(5_000),
-        },
+        "timeout" => Fault::Timeout { millis: b.millis.unwrap_or(5_000) },
         other => {
             return control_error(
                 StatusCode::BAD_REQUEST,

@@ -93,12 +93,7 @@ impl FakeProviders {
                 tracing::error!(error = %e, "fake-providers server stopped");
             }
         });
-        Ok(FakeProviders {
-            addr,
-            state,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        Ok(FakeProviders { addr, state, shutdown: Some(tx), task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`

@@ -24,8 +24,7 @@ struct Options {
 }
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
-    let default_addr =
-        std::env::var("FAKE_PROVIDERS_ADDR").unwrap_or_else(|_| "127.0.0.1:4010".to_owned());
+    let default_addr = std::env::var("FAKE_PROVIDERS_ADDR").unwrap_or_else(|_| "127.0.0.1:4010".to_owned());
     let mut addr = default_addr;
     let mut seed = true;
     let mut args = args.peekable();
@@ -38,9 +37,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
-    let addr = addr
-        .parse()
-        .map_err(|e| format!("invalid address `{addr}`: {e}"))?;
+    let addr = addr.parse().map_err(|e| format!("invalid address `{addr}`: {e}"))?;
     Ok(Options { addr, seed })
 }
 

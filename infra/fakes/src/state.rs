@@ -20,12 +20,7 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const ALL: [Provider; 4] = [
-        Provider::Trello,
-        Provider::Slack,
-        Provider::Asana,
-        Provider::Notion,
-    ];
+    pub const ALL: [Provider; 4] = [Provider::Trello, Provider::Slack, Provider::Asana, Provider::Notion];
 
     /// Lower-case name, as used in `/_fake/{provider}/…`.
     pub fn as_str(self) -> &'static str {
@@ -141,16 +136,8 @@ impl RecordedRequest {
     /// The first value of a query (or form body) parameter.
     pub fn param(&self, name: &str) -> Option<String> {
         let from_query = crate::util::parse_pairs(self.query.as_bytes());
-        let from_body = self
-            .body
-            .as_deref()
-            .map(|b| crate::util::parse_pairs(b.as_bytes()))
-            .unwrap_or_default();
-        from_query
-            .into_iter()
-            .chain(from_body)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+        let from_body = self.body.as_deref().map(|b| crate::util::parse_pairs(b.as_bytes())).unwrap_or_default();
+        from_query.into_iter().chain(from_body).find(|(k, _)| k == name).map(|(_, v)| v)
     }
 }
 
@@ -207,10 +194,7 @@ impl FakeState {
     pub fn reset(&self) {
         self.with(|s| {
             let base_url = s.base_url.take();
-            *s = Inner {
-                base_url,
-                ..Inner::default()
-            };
+            *s = Inner { base_url, ..Inner::default() };
         });
     }
 
@@ -233,12 +217,7 @@ impl FakeState {
             return;
         }
         self.with(|s| {
-            s.faults.push(FaultRule {
-                provider,
-                path_prefix: path_prefix.to_owned(),
-                fault,
-                remaining: times,
-            })
+            s.faults.push(FaultRule { provider, path_prefix: path_prefix.to_owned(), fault, remaining: times })
         });
     }
 
@@ -253,9 +232,7 @@ impl FakeState {
             let idx = s.faults.iter().position(|r| {
                 r.provider == provider
                     && r.remaining > 0
-                    && (r.path_prefix.is_empty()
-                        || r.path_prefix == "/"
-                        || path.starts_with(&r.path_prefix))
+                    && (r.path_prefix.is_empty() || r.path_prefix == "/" || path.starts_with(&r.path_prefix))
             })?;
             let rule = &mut s.faults[idx];
             rule.remaining -= 1;
@@ -279,23 +256,12 @@ impl FakeState {
 
     /// Requests received for `provider`, oldest first.
     pub fn requests(&self, provider: Provider) -> Vec<RecordedRequest> {
-        self.with(|s| {
-            s.requests
-                .iter()
-                .filter(|r| r.provider == provider)
-                .cloned()
-                .collect()
-        })
+        self.with(|s| s.requests.iter().filter(|r| r.provider == provider).cloned().collect())
     }
 
     /// How many requests for `provider` had a path starting with `path_prefix`.
     pub fn request_count(&self, provider: Provider, path_prefix: &str) -> usize {
-        self.with(|s| {
-            s.requests
-                .iter()
-                .filter(|r| r.provider == provider && r.path.starts_with(path_prefix))
-                .count()
-        })
+        self.with(|s| s.requests.iter().filter(|r| r.provider == provider && r.path.starts_with(path_prefix)).count())
     }
 
     /// Forgets the recorded requests (keeps data and faults).
@@ -310,14 +276,8 @@ mod tests {
 
     #[test]
     fn provider_paths_split_into_provider_and_relative_path() {
-        assert_eq!(
-            Provider::split_path("/slack/api/auth.test"),
-            Some((Provider::Slack, "/auth.test".to_owned()))
-        );
-        assert_eq!(
-            Provider::split_path("/asana/api/1.0/tasks"),
-            Some((Provider::Asana, "/tasks".to_owned()))
-        );
+        assert_eq!(Provider::split_path("/slack/api/auth.test"), Some((Provider::Slack, "/auth.test".to_owned())));
+        assert_eq!(Provider::split_path("/asana/api/1.0/tasks"), Some((Provider::Asana, "/tasks".to_owned())));
         assert_eq!(Provider::split_path("/trellox/1"), None);
         assert_eq!(Provider::split_path("/nowhere"), None);
     }
@@ -328,14 +288,8 @@ mod tests {
         state.fail_next(Provider::Asana, "/tasks", Fault::ServerError, 2);
         assert_eq!(state.take_fault(Provider::Asana, "/users/me"), None);
         assert_eq!(state.take_fault(Provider::Notion, "/tasks"), None);
-        assert_eq!(
-            state.take_fault(Provider::Asana, "/tasks"),
-            Some(Fault::ServerError)
-        );
-        assert_eq!(
-            state.take_fault(Provider::Asana, "/tasks"),
-            Some(Fault::ServerError)
-        );
+        assert_eq!(state.take_fault(Provider::Asana, "/tasks"), Some(Fault::ServerError));
+        assert_eq!(state.take_fault(Provider::Asana, "/tasks"), Some(Fault::ServerError));
         assert_eq!(state.take_fault(Provider::Asana, "/tasks"), None);
     }
 

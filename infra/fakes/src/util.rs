@@ -18,10 +18,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|n| n.and_utc())
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|n| n.and_utc())
 }
 
 /// A deterministic 64-bit mix (SplitMix64), used to make ids look random but stay reproducible.
@@ -87,10 +84,7 @@ pub(crate) fn b64_encode(s: &str) -> String {
 }
 
 pub(crate) fn b64_decode(s: &str) -> Option<String> {
-    STANDARD
-        .decode(s.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
+    STANDARD.decode(s.trim()).ok().and_then(|b| String::from_utf8(b).ok())
 }
 
 pub(crate) fn b64url_encode(s: &str) -> String {
@@ -98,10 +92,7 @@ pub(crate) fn b64url_encode(s: &str) -> String {
 }
 
 pub(crate) fn b64url_decode(s: &str) -> Option<String> {
-    URL_SAFE_NO_PAD
-        .decode(s.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
+    URL_SAFE_NO_PAD.decode(s.trim()).ok().and_then(|b| String::from_utf8(b).ok())
 }
 
 /// Parses `a=1&b=2` (query strings and form bodies); never fails.
@@ -119,27 +110,18 @@ pub(crate) fn encode_pairs(pairs: &[(String, String)]) -> String {
 
 /// True for the usual spellings of a true boolean query parameter.
 pub(crate) fn truthy(v: Option<&str>) -> bool {
-    matches!(
-        v.map(str::trim),
-        Some("true" | "1" | "yes" | "True" | "TRUE")
-    )
+    matches!(v.map(str::trim), Some("true" | "1" | "yes" | "True" | "TRUE"))
 }
 
 pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     resp
 }
 
 pub(crate) fn text_response(status: StatusCode, body: &str) -> Response {
     let mut resp = (status, body.to_owned()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
 }
 
@@ -154,9 +136,7 @@ pub(crate) fn with_retry_after(mut resp: Response, secs: u64) -> Response {
 pub(crate) fn project(obj: Value, fields: &[String], always: &[&str]) -> Value {
     match obj {
         Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(k, _)| always.contains(&k.as_str()) || fields.iter().any(|f| f == k))
-                .collect(),
+            map.into_iter().filter(|(k, _)| always.contains(&k.as_str()) || fields.iter().any(|f| f == k)).collect(),
         ),
         other => other,
     }

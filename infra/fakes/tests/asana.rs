@@ -35,32 +35,17 @@ async fn paging_my_tasks_with_limit_returns_every_task_exactly_once_and_ends_wit
     loop {
         pages += 1;
         assert!(pages < MAX_PAGES, "paging did not terminate");
-        let mut params = vec![
-            ("assignee", "me"),
-            ("workspace", ws.as_str()),
-            ("limit", "10"),
-            ("opt_fields", "name,modified_at"),
-        ];
+        let mut params =
+            vec![("assignee", "me"), ("workspace", ws.as_str()), ("limit", "10"), ("opt_fields", "name,modified_at")];
         if let Some(o) = &offset {
             params.push(("offset", o.as_str()));
         }
         let body: Value = get(&fake, "/tasks", &params).await.json().await.unwrap();
-        seen.extend(
-            body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["gid"].as_str().unwrap().to_owned()),
-        );
+        seen.extend(body["data"].as_array().unwrap().iter().map(|t| t["gid"].as_str().unwrap().to_owned()));
         match body["next_page"].clone() {
             Value::Null => break,
             next => {
-                assert!(
-                    next["uri"]
-                        .as_str()
-                        .unwrap()
-                        .starts_with(&fake.base_url(Provider::Asana))
-                );
+                assert!(next["uri"].as_str().unwrap().starts_with(&fake.base_url(Provider::Asana)));
                 assert!(next["path"].as_str().unwrap().starts_with("/tasks?"));
                 offset = Some(next["offset"].as_str().unwrap().to_owned());
             }
@@ -83,34 +68,16 @@ async fn modified_since_returns_only_tasks_modified_at_or_after_it() {
     assert!(state.touch_asana_task(&gids[1]));
     assert!(state.touch_asana_task(&gids[3]));
 
-    let body: Value = get(
-        &fake,
-        "/tasks",
-        &[
-            ("assignee", "me"),
-            ("workspace", &ws),
-            ("modified_since", &since),
-        ],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let got: Vec<String> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["gid"].as_str().unwrap().to_owned())
-        .collect();
+    let body: Value = get(&fake, "/tasks", &[("assignee", "me"), ("workspace", &ws), ("modified_since", &since)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let got: Vec<String> =
+        body["data"].as_array().unwrap().iter().map(|t| t["gid"].as_str().unwrap().to_owned()).collect();
     assert_eq!(got, vec![gids[1].clone(), gids[3].clone()]);
-    assert!(
-        body.get("next_page").is_none(),
-        "next_page only appears with a limit"
-    );
-    assert_eq!(
-        body["data"][0]["resource_type"], "task",
-        "compact records by default"
-    );
+    assert!(body.get("next_page").is_none(), "next_page only appears with a limit");
+    assert_eq!(body["data"][0]["resource_type"], "task", "compact records by default");
 }
 
 #[tokio::test]
@@ -127,10 +94,7 @@ async fn opt_fields_select_task_properties_including_project_names() {
         &[
             ("assignee", "me"),
             ("workspace", &ws),
-            (
-                "opt_fields",
-                "name,completed,due_on,modified_at,permalink_url,notes,projects.name",
-            ),
+            ("opt_fields", "name,completed,due_on,modified_at,permalink_url,notes,projects.name"),
         ],
     )
     .await
@@ -139,24 +103,11 @@ async fn opt_fields_select_task_properties_including_project_names() {
     .unwrap();
     let task = &body["data"][0];
     assert_eq!(task["gid"], gids[0].as_str());
-    assert_eq!(
-        task["projects"],
-        serde_json::json!([{"gid": project, "name": "Launch"}])
-    );
-    for key in [
-        "name",
-        "completed",
-        "due_on",
-        "modified_at",
-        "permalink_url",
-        "notes",
-    ] {
+    assert_eq!(task["projects"], serde_json::json!([{"gid": project, "name": "Launch"}]));
+    for key in ["name", "completed", "due_on", "modified_at", "permalink_url", "notes"] {
         assert!(task.get(key).is_some(), "task has {key}");
     }
-    assert!(
-        task.get("resource_subtype").is_none(),
-        "only requested fields"
-    );
+    assert!(task.get("resource_subtype").is_none(), "only requested fields");
 }
 
 #[tokio::test]
@@ -176,26 +127,10 @@ async fn bad_parameters_get_400_in_asana_error_shape() {
     let fake = start().await;
     let (ws, _) = seeded(&fake, 3);
     for params in [
-        vec![
-            ("assignee", "me"),
-            ("workspace", ws.as_str()),
-            ("limit", "101"),
-        ],
-        vec![
-            ("assignee", "me"),
-            ("workspace", ws.as_str()),
-            ("limit", "0"),
-        ],
-        vec![
-            ("assignee", "me"),
-            ("workspace", ws.as_str()),
-            ("offset", "not-a-token"),
-        ],
-        vec![
-            ("assignee", "me"),
-            ("workspace", ws.as_str()),
-            ("modified_since", "last week"),
-        ],
+        vec![("assignee", "me"), ("workspace", ws.as_str()), ("limit", "101")],
+        vec![("assignee", "me"), ("workspace", ws.as_str()), ("limit", "0")],
+        vec![("assignee", "me"), ("workspace", ws.as_str()), ("offset", "not-a-token")],
+        vec![("assignee", "me"), ("workspace", ws.as_str()), ("modified_since", "last week")],
         vec![("assignee", "me")],
     ] {
         let resp = get(&fake, "/tasks", &params).await;
@@ -224,8 +159,7 @@ async fn a_revoked_token_gets_401_not_authorized() {
 async fn a_server_error_fault_is_served_once_and_then_normal_answers_resume() {
     let fake = start().await;
     let (ws, _) = seeded(&fake, 2);
-    fake.state()
-        .fail_next(Provider::Asana, "/tasks", Fault::ServerError, 1);
+    fake.state().fail_next(Provider::Asana, "/tasks", Fault::ServerError, 1);
     let params = [("assignee", "me"), ("workspace", ws.as_str())];
 
     let failed = get(&fake, "/tasks", &params).await;
@@ -235,22 +169,9 @@ async fn a_server_error_fault_is_served_once_and_then_normal_answers_resume() {
 
     let ok = get(&fake, "/tasks", &params).await;
     assert_eq!(ok.status(), 200);
-    assert_eq!(
-        ok.json::<Value>().await.unwrap()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(ok.json::<Value>().await.unwrap()["data"].as_array().unwrap().len(), 2);
 
-    fake.state().fail_next(
-        Provider::Asana,
-        "/tasks",
-        Fault::RateLimited {
-            retry_after_secs: 30,
-        },
-        1,
-    );
+    fake.state().fail_next(Provider::Asana, "/tasks", Fault::RateLimited { retry_after_secs: 30 }, 1);
     let limited = get(&fake, "/tasks", &params).await;
     assert_eq!(limited.status(), 429);
     assert_eq!(limited.headers()["retry-after"], "30");

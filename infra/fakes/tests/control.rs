@@ -7,12 +7,7 @@ use fake_providers::{FakeProviders, Provider, demo};
 use serde_json::{Value, json};
 
 async fn control(fake: &FakeProviders, path: &str, body: Value) -> Value {
-    let resp = client()
-        .post(format!("{}/_fake{path}", fake.url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = client().post(format!("{}/_fake{path}", fake.url())).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), 200, "{path}");
     resp.json().await.unwrap()
 }
@@ -34,10 +29,7 @@ async fn slack(fake: &FakeProviders, method: &str, params: &[(&str, &str)]) -> V
 async fn the_seeded_demo_fills_several_pages_at_default_page_sizes() {
     let fake = start().await;
     let seeded = control(&fake, "/seed-demo", json!({})).await;
-    let general = seeded["demo"]["slackChannelIds"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let general = seeded["demo"]["slackChannelIds"][0].as_str().unwrap().to_owned();
 
     let (mut cursor, mut pages, mut messages) = (String::new(), 0, 0);
     loop {
@@ -49,10 +41,7 @@ async fn the_seeded_demo_fills_several_pages_at_default_page_sizes() {
         }
         let body = slack(&fake, "conversations.history", &params).await;
         messages += body["messages"].as_array().unwrap().len();
-        cursor = body["response_metadata"]["next_cursor"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        cursor = body["response_metadata"]["next_cursor"].as_str().unwrap().to_owned();
         if cursor.is_empty() {
             break;
         }
@@ -83,15 +72,8 @@ async fn the_seeded_demo_fills_several_pages_at_default_page_sizes() {
     assert_eq!((pages, results), (3, 227 + 4));
 
     let boards: Vec<Value> = client()
-        .get(format!(
-            "{}/1/members/me/boards",
-            fake.base_url(Provider::Trello)
-        ))
-        .query(&[
-            ("key", demo::TRELLO_KEY),
-            ("token", demo::TRELLO_TOKEN),
-            ("filter", "open"),
-        ])
+        .get(format!("{}/1/members/me/boards", fake.base_url(Provider::Trello)))
+        .query(&[("key", demo::TRELLO_KEY), ("token", demo::TRELLO_TOKEN), ("filter", "open")])
         .send()
         .await
         .unwrap()
@@ -117,12 +99,7 @@ async fn revoke_and_fault_endpoints_steer_a_running_server() {
     let fake = start().await;
     fake.state().seed_demo();
 
-    control(
-        &fake,
-        "/slack/faults",
-        json!({"pathPrefix": "/auth.test", "fault": "server_error", "times": 1}),
-    )
-    .await;
+    control(&fake, "/slack/faults", json!({"pathPrefix": "/auth.test", "fault": "server_error", "times": 1})).await;
     let failed = client()
         .post(format!("{}/auth.test", fake.base_url(Provider::Slack)))
         .bearer_auth(demo::SLACK_TOKEN)
@@ -134,10 +111,7 @@ async fn revoke_and_fault_endpoints_steer_a_running_server() {
 
     let revoked = control(&fake, "/slack/revoke", json!({"token": demo::SLACK_TOKEN})).await;
     assert_eq!(revoked["revoked"], true);
-    assert_eq!(
-        slack(&fake, "auth.test", &[]).await["error"],
-        "token_revoked"
-    );
+    assert_eq!(slack(&fake, "auth.test", &[]).await["error"], "token_revoked");
 
     let bad = client()
         .post(format!("{}/_fake/slack/faults", fake.url()))
@@ -146,12 +120,8 @@ async fn revoke_and_fault_endpoints_steer_a_running_server() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
-    let unknown = client()
-        .post(format!("{}/_fake/jira/revoke", fake.url()))
-        .json(&json!({"token": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let unknown =
+        client().post(format!("{}/_fake/jira/revoke", fake.url())).json(&json!({"token": "x"})).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
 }
 
@@ -167,14 +137,8 @@ async fn recorded_requests_are_listed_with_the_credentials_masked() {
         .await
         .unwrap();
 
-    let listed: Vec<Value> = client()
-        .get(format!("{}/_fake/slack/requests", fake.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> =
+        client().get(format!("{}/_fake/slack/requests", fake.url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["path"], "/conversations.list");
     assert_eq!(listed[0]["status"], 200);
@@ -190,23 +154,10 @@ async fn reset_forgets_every_account() {
     let fake = start().await;
     fake.state().seed_demo();
     control(&fake, "/reset", json!({})).await;
-    assert_eq!(
-        slack(&fake, "auth.test", &[]).await["error"],
-        "invalid_auth"
-    );
-    let health: Value = client()
-        .get(format!("{}/_fake/health", fake.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(slack(&fake, "auth.test", &[]).await["error"], "invalid_auth");
+    let health: Value =
+        client().get(format!("{}/_fake/health", fake.url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["ok"], true);
-    let nowhere = client()
-        .get(format!("{}/jira/rest", fake.url()))
-        .send()
-        .await
-        .unwrap();
+    let nowhere = client().get(format!("{}/jira/rest", fake.url())).send().await.unwrap();
     assert_eq!(nowhere.status(), 404);
 }

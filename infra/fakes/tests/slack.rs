@@ -24,12 +24,7 @@ async fn call(fake: &FakeProviders, method: &str, params: &[(&str, &str)]) -> Va
 }
 
 /// Follows `response_metadata.next_cursor` until it is empty; returns the items of `key`.
-async fn all_pages(
-    fake: &FakeProviders,
-    method: &str,
-    key: &str,
-    params: &[(&str, &str)],
-) -> (Vec<Value>, usize) {
+async fn all_pages(fake: &FakeProviders, method: &str, key: &str, params: &[(&str, &str)]) -> (Vec<Value>, usize) {
     let (mut items, mut cursor, mut pages) = (Vec::new(), String::new(), 0);
     loop {
         pages += 1;
@@ -41,10 +36,7 @@ async fn all_pages(
         let body = call(fake, method, &p).await;
         assert_eq!(body["ok"], true, "{body}");
         items.extend(body[key].as_array().unwrap().iter().cloned());
-        cursor = body["response_metadata"]["next_cursor"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        cursor = body["response_metadata"]["next_cursor"].as_str().unwrap().to_owned();
         if cursor.is_empty() {
             return (items, pages);
         }
@@ -56,9 +48,7 @@ async fn conversations_list_pages_through_every_visible_channel_exactly_once() {
     let fake = start().await;
     let state = fake.state();
     state.add_slack_account(TOKEN, "Test Team");
-    let mut expected: Vec<String> = (0..12)
-        .map(|i| state.add_slack_channel(TOKEN, &format!("c{i}")))
-        .collect();
+    let mut expected: Vec<String> = (0..12).map(|i| state.add_slack_channel(TOKEN, &format!("c{i}"))).collect();
     let hidden_private = state.add_slack_channel(TOKEN, "not-mine");
     state.update_slack_channel(&hidden_private, |c| {
         c.is_private = true;
@@ -76,10 +66,7 @@ async fn conversations_list_pages_through_every_visible_channel_exactly_once() {
     )
     .await;
     assert_eq!(pages, 3);
-    let ids = channels
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = channels.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
     assert_same_set(ids, expected);
     assert_eq!(channels[0]["is_channel"], true);
 }
@@ -92,18 +79,10 @@ async fn history_pages_newest_first_and_returns_every_message_exactly_once() {
     let channel = state.add_slack_channel(TOKEN, "general");
     let expected = state.add_slack_messages(&channel, 17);
 
-    let (messages, pages) = all_pages(
-        &fake,
-        "conversations.history",
-        "messages",
-        &[("channel", channel.as_str()), ("limit", "4")],
-    )
-    .await;
+    let (messages, pages) =
+        all_pages(&fake, "conversations.history", "messages", &[("channel", channel.as_str()), ("limit", "4")]).await;
     assert_eq!(pages, 5);
-    let ts: Vec<String> = messages
-        .iter()
-        .map(|m| m["ts"].as_str().unwrap().to_owned())
-        .collect();
+    let ts: Vec<String> = messages.iter().map(|m| m["ts"].as_str().unwrap().to_owned()).collect();
     let mut newest_first = expected.clone();
     newest_first.reverse();
     assert_eq!(ts, newest_first);
@@ -119,32 +98,14 @@ async fn history_with_oldest_excludes_that_message_and_everything_before_it() {
     let channel = state.add_slack_channel(TOKEN, "general");
     let ts = state.add_slack_messages(&channel, 10);
 
-    let body = call(
-        &fake,
-        "conversations.history",
-        &[("channel", &channel), ("oldest", &ts[6])],
-    )
-    .await;
-    let got: Vec<&str> = body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["ts"].as_str().unwrap())
-        .collect();
+    let body = call(&fake, "conversations.history", &[("channel", &channel), ("oldest", &ts[6])]).await;
+    let got: Vec<&str> = body["messages"].as_array().unwrap().iter().map(|m| m["ts"].as_str().unwrap()).collect();
     assert_eq!(got, vec![ts[9].as_str(), ts[8].as_str(), ts[7].as_str()]);
     assert_eq!(body["has_more"], false);
     assert_eq!(body["response_metadata"]["next_cursor"], "");
 
-    let inclusive = call(
-        &fake,
-        "conversations.history",
-        &[
-            ("channel", &channel),
-            ("oldest", &ts[6]),
-            ("inclusive", "true"),
-        ],
-    )
-    .await;
+    let inclusive =
+        call(&fake, "conversations.history", &[("channel", &channel), ("oldest", &ts[6]), ("inclusive", "true")]).await;
     assert_eq!(inclusive["messages"].as_array().unwrap().len(), 4);
 }
 
@@ -157,10 +118,7 @@ async fn form_encoded_posts_are_answered_like_get_requests() {
     state.add_slack_messages(&channel, 3);
 
     let body: Value = client()
-        .post(format!(
-            "{}/conversations.history",
-            fake.base_url(Provider::Slack)
-        ))
+        .post(format!("{}/conversations.history", fake.base_url(Provider::Slack)))
         .bearer_auth(TOKEN)
         .form(&[("channel", channel.as_str()), ("limit", "2")])
         .send()
@@ -192,25 +150,14 @@ async fn auth_errors_are_http_200_with_ok_false_as_slack_answers_them() {
     assert_eq!(none.status(), 200);
     assert_eq!(none.json::<Value>().await.unwrap()["error"], "not_authed");
 
-    let wrong = client()
-        .post(&url)
-        .bearer_auth("xoxb-wrong")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        wrong.json::<Value>().await.unwrap()["error"],
-        "invalid_auth"
-    );
+    let wrong = client().post(&url).bearer_auth("xoxb-wrong").send().await.unwrap();
+    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_auth");
 
     state.revoke(Provider::Slack, TOKEN);
     let revoked = client().post(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(revoked.status(), 200);
     let body: Value = revoked.json().await.unwrap();
-    assert_eq!(
-        body,
-        serde_json::json!({"ok": false, "error": "token_revoked"})
-    );
+    assert_eq!(body, serde_json::json!({"ok": false, "error": "token_revoked"}));
 }
 
 #[tokio::test]
@@ -225,12 +172,7 @@ async fn history_of_unknown_or_unjoined_channels_gives_slack_errors() {
     assert_eq!(body["error"], "not_in_channel");
     let body = call(&fake, "conversations.history", &[("channel", "C0NOPE")]).await;
     assert_eq!(body["error"], "channel_not_found");
-    let body = call(
-        &fake,
-        "conversations.history",
-        &[("channel", &outside), ("cursor", "garbage")],
-    )
-    .await;
+    let body = call(&fake, "conversations.history", &[("channel", &outside), ("cursor", "garbage")]).await;
     assert_eq!(body["error"], "not_in_channel");
     let body = call(&fake, "conversations.list", &[("cursor", "garbage")]).await;
     assert_eq!(body["error"], "invalid_cursor");
@@ -242,10 +184,7 @@ async fn history_of_unknown_or_unjoined_channels_gives_slack_errors() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    assert_eq!(
-        unknown.json::<Value>().await.unwrap()["error"],
-        "unknown_method"
-    );
+    assert_eq!(unknown.json::<Value>().await.unwrap()["error"], "unknown_method");
 }
 
 #[tokio::test]
@@ -253,14 +192,7 @@ async fn a_rate_limit_fault_answers_429_with_retry_after_once_then_normally() {
     let fake = start().await;
     let state = fake.state();
     state.add_slack_account(TOKEN, "Test Team");
-    state.fail_next(
-        Provider::Slack,
-        "/conversations.",
-        Fault::RateLimited {
-            retry_after_secs: 7,
-        },
-        1,
-    );
+    state.fail_next(Provider::Slack, "/conversations.", Fault::RateLimited { retry_after_secs: 7 }, 1);
     let url = format!("{}/conversations.list", fake.base_url(Provider::Slack));
 
     let first = client().get(&url).bearer_auth(TOKEN).send().await.unwrap();
@@ -271,11 +203,7 @@ async fn a_rate_limit_fault_answers_429_with_retry_after_once_then_normally() {
     let second = client().get(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(second.status(), 200);
     assert_eq!(second.json::<Value>().await.unwrap()["ok"], true);
-    let faults: Vec<Option<String>> = state
-        .requests(Provider::Slack)
-        .into_iter()
-        .map(|r| r.fault)
-        .collect();
+    let faults: Vec<Option<String>> = state.requests(Provider::Slack).into_iter().map(|r| r.fault).collect();
     assert_eq!(faults, vec![Some("rate_limited".to_owned()), None]);
 }
 
@@ -284,12 +212,7 @@ async fn a_timeout_fault_delays_the_answer_and_then_answers_normally() {
     let fake = start().await;
     let state = fake.state();
     state.add_slack_account(TOKEN, "Test Team");
-    state.fail_next(
-        Provider::Slack,
-        "/auth.test",
-        Fault::Timeout { millis: 300 },
-        1,
-    );
+    state.fail_next(Provider::Slack, "/auth.test", Fault::Timeout { millis: 300 }, 1);
 
     let started = Instant::now();
     let body = call(&fake, "auth.test", &[]).await;
@@ -298,8 +221,5 @@ async fn a_timeout_fault_delays_the_answer_and_then_answers_normally() {
 
     let started = Instant::now();
     call(&fake, "auth.test", &[]).await;
-    assert!(
-        started.elapsed() < Duration::from_millis(300),
-        "the fault was consumed"
-    );
+    assert!(started.elapsed() < Duration::from_millis(300), "the fault was consumed");
 }

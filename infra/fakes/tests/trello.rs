@@ -35,10 +35,7 @@ async fn paging_board_cards_with_limit_and_before_returns_every_card_exactly_onc
         if cards.is_empty() {
             break;
         }
-        let ids: Vec<String> = cards
-            .iter()
-            .map(|c| c["id"].as_str().unwrap().to_owned())
-            .collect();
+        let ids: Vec<String> = cards.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect();
         let mut sorted = ids.clone();
         sorted.sort_by(|a, b| b.cmp(a));
         assert_eq!(ids, sorted, "each page is newest first");
@@ -62,10 +59,7 @@ async fn before_a_date_returns_only_cards_created_earlier() {
     let cutoff = (now - Duration::days(5)).to_rfc3339();
 
     let cards: Vec<Value> = client()
-        .get(format!(
-            "{}/1/boards/{board}/cards",
-            fake.base_url(Provider::Trello)
-        ))
+        .get(format!("{}/1/boards/{board}/cards", fake.base_url(Provider::Trello)))
         .query(&auth())
         .query(&[("before", cutoff.as_str())])
         .send()
@@ -90,12 +84,7 @@ async fn a_revoked_token_is_refused_with_401_invalid_token_and_an_unknown_key_wi
     let me: Value = ok.json().await.unwrap();
     assert_eq!(me["username"], "tester");
 
-    let bad_key = client()
-        .get(&url)
-        .query(&[("key", "nope"), ("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
+    let bad_key = client().get(&url).query(&[("key", "nope"), ("token", TOKEN)]).send().await.unwrap();
     assert_eq!(bad_key.status(), 401);
     assert_eq!(bad_key.text().await.unwrap(), "invalid key");
 
@@ -111,20 +100,13 @@ async fn the_oauth_authorization_header_is_accepted_like_query_parameters() {
     fake.state().add_trello_account(KEY, TOKEN, "tester");
     let resp = client()
         .get(format!("{}/1/members/me", fake.base_url(Provider::Trello)))
-        .header(
-            "Authorization",
-            format!(r#"OAuth oauth_consumer_key="{KEY}", oauth_token="{TOKEN}""#),
-        )
+        .header("Authorization", format!(r#"OAuth oauth_consumer_key="{KEY}", oauth_token="{TOKEN}""#))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     let recorded = fake.state().requests(Provider::Trello);
-    assert_eq!(
-        recorded[0].credential.as_deref(),
-        Some("test****"),
-        "the token is masked"
-    );
+    assert_eq!(recorded[0].credential.as_deref(), Some("test****"), "the token is masked");
 }
 
 #[tokio::test]
@@ -132,14 +114,7 @@ async fn a_rate_limit_fault_is_served_once_and_then_normal_answers_resume() {
     let fake = start().await;
     let state = fake.state();
     state.add_trello_account(KEY, TOKEN, "tester");
-    state.fail_next(
-        Provider::Trello,
-        "/1/members",
-        Fault::RateLimited {
-            retry_after_secs: 3,
-        },
-        1,
-    );
+    state.fail_next(Provider::Trello, "/1/members", Fault::RateLimited { retry_after_secs: 3 }, 1);
     let url = format!("{}/1/members/me/boards", fake.base_url(Provider::Trello));
 
     let limited = client().get(&url).query(&auth()).send().await.unwrap();
@@ -163,15 +138,7 @@ async fn member_boards_filter_open_hides_closed_boards_and_fields_limit_the_prop
     state.update_trello_board(&closed, |b| b.closed = true);
     let url = format!("{}/1/members/me/boards", fake.base_url(Provider::Trello));
 
-    let all: Vec<Value> = client()
-        .get(&url)
-        .query(&auth())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Vec<Value> = client().get(&url).query(&auth()).send().await.unwrap().json().await.unwrap();
     assert_eq!(all.len(), 2);
     let open_only: Vec<Value> = client()
         .get(&url)
@@ -241,11 +208,7 @@ async fn lists_and_cards_carry_the_documented_properties() {
     let before = c["dateLastActivity"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     assert!(state.touch_trello_card(&card));
-    let after = state
-        .trello_card(&card)
-        .unwrap()
-        .date_last_activity
-        .to_rfc3339();
+    let after = state.trello_card(&card).unwrap().date_last_activity.to_rfc3339();
     assert!(after > before, "touching moves dateLastActivity forward");
 }
 
@@ -257,16 +220,10 @@ async fn bad_input_gets_trello_400_and_404_text_answers() {
     let board = state.add_trello_board(TOKEN, "Errors");
     let base = fake.base_url(Provider::Trello);
     let get = |path: String, extra: &'static [(&'static str, &'static str)]| {
-        client()
-            .get(format!("{base}{path}"))
-            .query(&auth())
-            .query(extra)
-            .send()
+        client().get(format!("{base}{path}")).query(&auth()).query(extra).send()
     };
 
-    let bad_limit = get(format!("/1/boards/{board}/cards"), &[("limit", "1001")])
-        .await
-        .unwrap();
+    let bad_limit = get(format!("/1/boards/{board}/cards"), &[("limit", "1001")]).await.unwrap();
     assert_eq!(bad_limit.status(), 400);
     assert_eq!(bad_limit.text().await.unwrap(), "invalid value for limit");
 
@@ -274,9 +231,7 @@ async fn bad_input_gets_trello_400_and_404_text_answers() {
     assert_eq!(bad_id.status(), 400);
     assert_eq!(bad_id.text().await.unwrap(), "invalid id");
 
-    let missing = get("/1/boards/0123456789abcdef01234567/lists".into(), &[])
-        .await
-        .unwrap();
+    let missing = get("/1/boards/0123456789abcdef01234567/lists".into(), &[]).await.unwrap();
     assert_eq!(missing.status(), 404);
 
     let unknown = get("/1/nothing/here".into(), &[]).await.unwrap();

@@ -1,6 +1,8 @@
 //! The local stack: all functions' routes on one origin, the dev token endpoint and the page,
 //! as API Gateway would serve them, against the AWS emulator.
 
+pub mod loops;
+
 use std::path::PathBuf;
 
 use axum::extract::State;
@@ -50,27 +52,19 @@ pub fn app(state: AppState, dev_secret: SecretString, web_dir: Option<PathBuf>) 
     let dev = Router::new()
         .route("/dev/token", post(issue_token))
         // The page reads how to sign in from here; in AWS the deployed web-config.json says oidc.
-        .route(
-            "/web-config.json",
-            get(|| async { Json(json!({ "auth": { "mode": "dev" } })) }),
-        )
+        .route("/web-config.json", get(|| async { Json(json!({ "auth": { "mode": "dev" } })) }))
         .with_state(DevAuth { secret: dev_secret });
     let mut router = Router::new()
         .merge(catalog::routes(state.clone()))
-        .merge(connections::routes(state))
+        .merge(connections::routes(state.clone()))
+        .merge(sync::routes(state))
         .merge(dev);
     if let Some(dir) = web_dir {
         let index = dir.join("index.html");
         router = router
             .route_service("/", tower_http::services::ServeFile::new(&index))
-            .route_service(
-                "/integrations",
-                tower_http::services::ServeFile::new(&index),
-            )
-            .nest_service(
-                "/assets",
-                tower_http::services::ServeDir::new(dir.join("assets")),
-            );
+            .route_service("/integrations", tower_http::services::ServeFile::new(&index))
+            .nest_service("/assets", tower_http::services::ServeDir::new(dir.join("assets")));
     }
     with_problem_fallbacks(router)
 }
@@ -84,10 +78,8 @@ pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResou
         .await
         .context("creating the table on the emulator")?;
     let sqs = aws_sdk_sqs::Client::new(aws);
-    let dlq_name =
-        std::env::var("SYNC_DLQ_NAME").unwrap_or_else(|_| "director-of-one-sync-dlq".into());
-    let queue_name =
-        std::env::var("SYNC_QUEUE_NAME").unwrap_or_else(|_| "director-of-one-sync".into());
+    let dlq_name = std::env::var("SYNC_DLQ_NAME").unwrap_or_else(|_| "director-of-one-sync-dlq".into());
+    let queue_name = std::env::var("SYNC_QUEUE_NAME").unwrap_or_else(|_| "director-of-one-sync".into());
     let dlq_url = sqs
         .create_queue()
         .queue_name(&dlq_name)
@@ -104,40 +96,36 @@ pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResou
         .await
         .context("reading the dead-letter queue's ARN")?
         .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
         .context("the emulator returned no queue ARN")?;
-    let redrive =
-        serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string();
+    let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string();
     let queue_url = sqs
         .create_queue()
         .queue_name(&queue_name)
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-            redrive,
-        )
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-            "720",
-        )
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "720")
         .send()
         .await
         .context("creating the sync queue")?
         .queue_url
         .context("the emulator returned no queue URL")?;
-    Ok(LocalResources {
-        table,
-        queue_url,
-        dlq_url,
-        dlq_arn,
-    })
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("reading the sync queue's ARN")?
+        .attributes
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .context("the emulator returned no queue ARN")?;
+    Ok(LocalResources { table, queue_arn, queue_url, dlq_url, dlq_arn })
 }
 
 #[derive(Debug, Clone)]
 pub struct LocalResources {
     pub table: String,
+    pub queue_arn: String,
     pub queue_url: String,
     pub dlq_url: String,
     pub dlq_arn: String,

@@ -25,11 +25,7 @@ impl Drop for DevServer {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start_dev_server(fakes: &FakeProviders) -> DevServer {
@@ -50,20 +46,10 @@ async fn start_dev_server(fakes: &FakeProviders) -> DevServer {
         .stdout(Stdio::null())
         .spawn()
         .expect("start dev-server");
-    let server = DevServer {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        table,
-        prefix,
-    };
+    let server = DevServer { child, url: format!("http://127.0.0.1:{port}"), table, prefix };
     let http = reqwest::Client::new();
     for _ in 0..300 {
-        if http
-            .get(format!("{}/web-config.json", server.url))
-            .send()
-            .await
-            .is_ok()
-        {
+        if http.get(format!("{}/web-config.json", server.url)).send().await.is_ok() {
             return server;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -107,28 +93,11 @@ async fn a_trello_connection_is_made_listed_changed_and_disconnected_through_the
     let aws = emulator_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let secret_name = format!("{}/e2e-user/{id}", server.prefix);
-    let stored = secrets
-        .get_secret_value()
-        .secret_id(&secret_name)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        stored
-            .secret_string()
-            .unwrap()
-            .contains(fake_providers::demo::TRELLO_TOKEN)
-    );
+    let stored = secrets.get_secret_value().secret_id(&secret_name).send().await.unwrap();
+    assert!(stored.secret_string().unwrap().contains(fake_providers::demo::TRELLO_TOKEN));
 
-    let listed: Value = http
-        .get(format!("{api}/connected"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value =
+        http.get(format!("{api}/connected")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["connections"][0]["connectionId"], id.as_str());
 
     let changed: Value = http
@@ -143,12 +112,7 @@ async fn a_trello_connection_is_made_listed_changed_and_disconnected_through_the
         .unwrap();
     assert_eq!(changed["displayName"], "Boards");
 
-    let deleted = http
-        .delete(format!("{api}/{id}"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let deleted = http.delete(format!("{api}/{id}")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(deleted.status(), 204);
 
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
@@ -161,11 +125,7 @@ async fn a_trello_connection_is_made_listed_changed_and_disconnected_through_the
         .await
         .unwrap();
     assert!(item.item().is_none(), "the connection item is gone");
-    let gone = secrets
-        .get_secret_value()
-        .secret_id(&secret_name)
-        .send()
-        .await;
+    let gone = secrets.get_secret_value().secret_id(&secret_name).send().await;
     assert!(gone.is_err(), "the secret is gone");
 
     let _ = dynamo.delete_table().table_name(&server.table).send().await;

@@ -85,10 +85,7 @@ impl SyncSettings {
 
 impl Default for SyncSettings {
     fn default() -> Self {
-        Self {
-            auto_sync: false,
-            sync_interval_minutes: Self::DEFAULT_INTERVAL_MINUTES,
-        }
+        Self { auto_sync: false, sync_interval_minutes: Self::DEFAULT_INTERVAL_MINUTES }
     }
 }
 
@@ -129,6 +126,9 @@ pub struct Connection {
     pub sync_in_flight: Option<SyncId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_sync: Option<LastSync>,
+    /// When the user last asked for a sync (manual triggers are rate limited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_manual_sync_at: Option<DateTime<Utc>>,
     pub items_total: u64,
     pub minutes_saved_total: f64,
     pub created_at: DateTime<Utc>,

@@ -46,9 +46,7 @@ macro_rules! string_id {
 }
 
 fn ulid_text(raw: &str) -> Result<(), &'static str> {
-    ulid::Ulid::from_string(raw)
-        .map(|_| ())
-        .map_err(|_| "must be a 26-character ULID")
+    ulid::Ulid::from_string(raw).map(|_| ()).map_err(|_| "must be a 26-character ULID")
 }
 
 string_id!(

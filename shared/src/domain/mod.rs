@@ -2,8 +2,8 @@
 
 mod connection;
 mod ids;
+mod sync;
 
-pub use connection::{
-    Account, Connection, ConnectionStatus, LastSync, Plan, SyncSettings, credential_hint,
-};
+pub use connection::{Account, Connection, ConnectionStatus, LastSync, Plan, SyncSettings, credential_hint};
 pub use ids::{ConnectionId, IntegrationId, InvalidId, SyncId, UserId};
+pub use sync::{Counts, Progress, SyncJob, SyncRun, SyncStatus, Trigger};

@@ -1,11 +1,11 @@
 //! Real HTTP clients of the providers' documented APIs, one module per provider. Base URLs
 //! come from the catalog, overridable with `{PROVIDER}_API_BASE_URL`.
 
-mod asana;
-mod notion;
+pub mod asana;
+pub mod notion;
 mod retry;
-mod slack;
-mod trello;
+pub mod slack;
+pub mod trello;
 mod webhook;
 
 use std::time::Duration;
@@ -21,10 +21,7 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(20))
-        .user_agent(concat!(
-            "director-of-one-integrations/",
-            env!("CARGO_PKG_VERSION")
-        ))
+        .user_agent(concat!("director-of-one-integrations/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("the HTTP client configuration is valid")
 }

@@ -47,9 +47,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Full jitter: a random wait between zero and the capped exponential delay.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(2u32.saturating_pow(attempt.min(16)));
+        let exp = self.base_delay.saturating_mul(2u32.saturating_pow(attempt.min(16)));
         let cap = exp.min(self.max_delay);
         let millis = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(rand::rng().random_range(0..=millis))
@@ -57,11 +55,7 @@ impl RetryPolicy {
 }
 
 pub fn retry_after(response: &Response) -> Option<Duration> {
-    let raw = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
+    let raw = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     raw.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -86,26 +80,17 @@ pub async fn send_with_retry(
                     if last || wait > policy.max_retry_after {
                         return Err(ProviderError::RateLimited(wait));
                     }
-                    tracing::info!(
-                        wait_ms = wait.as_millis() as u64,
-                        "provider rate limit; waiting as asked"
-                    );
+                    tracing::info!(wait_ms = wait.as_millis() as u64, "provider rate limit; waiting as asked");
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                status if status.is_server_error() => {
-                    ProviderError::Server(format!("HTTP {status}"))
-                }
+                status if status.is_server_error() => ProviderError::Server(format!("HTTP {status}")),
                 _ => return Ok(response),
             },
             Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
                 ProviderError::Transport(
                     // reqwest's error text includes the URL, which may carry a query credential.
-                    if e.is_timeout() {
-                        "timed out".into()
-                    } else {
-                        "connection failed".into()
-                    },
+                    if e.is_timeout() { "timed out".into() } else { "connection failed".into() },
                 )
             }
             Err(_) => ProviderError::Transport("request failed".into()),

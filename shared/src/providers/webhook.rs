@@ -9,15 +9,8 @@ use crate::domain::Account;
 pub fn account(url: &str) -> Account {
     let digest = Sha256::digest(url.as_bytes());
     let id: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    let host = url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
-    Account {
-        id,
-        name: "Incoming webhook".into(),
-        workspace: Some(host),
-    }
+    let host = url::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    Account { id, name: "Incoming webhook".into(), workspace: Some(host) }
 }
 
 #[cfg(test)]

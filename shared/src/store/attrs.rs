@@ -26,22 +26,15 @@ pub fn ts(v: DateTime<Utc>) -> AttributeValue {
 }
 
 fn corrupt(name: &str) -> StoreError {
-    StoreError::Corrupt(format!(
-        "attribute `{name}` is missing or has the wrong type"
-    ))
+    StoreError::Corrupt(format!("attribute `{name}` is missing or has the wrong type"))
 }
 
 pub fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-        .ok_or_else(|| corrupt(name))
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).ok_or_else(|| corrupt(name))
 }
 
 pub fn opt_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 pub fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
@@ -49,16 +42,11 @@ pub fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreEr
 }
 
 pub fn opt_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|raw| raw.parse().ok())
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|raw| raw.parse().ok())
 }
 
 pub fn get_b(item: &Item, name: &str) -> Result<bool, StoreError> {
-    item.get(name)
-        .and_then(|v| v.as_bool().ok())
-        .copied()
-        .ok_or_else(|| corrupt(name))
+    item.get(name).and_then(|v| v.as_bool().ok()).copied().ok_or_else(|| corrupt(name))
 }
 
 pub fn get_ts(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -66,9 +54,7 @@ pub fn get_ts(item: &Item, name: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 pub fn opt_ts(item: &Item, name: &str) -> Option<DateTime<Utc>> {
-    opt_s(item, name)
-        .and_then(|raw| DateTime::parse_from_rfc3339(raw).ok())
-        .map(|t| t.with_timezone(&Utc))
+    opt_s(item, name).and_then(|raw| DateTime::parse_from_rfc3339(raw).ok()).map(|t| t.with_timezone(&Utc))
 }
 
 /// Now, at the precision the store keeps (milliseconds), so what is returned equals what is read back.

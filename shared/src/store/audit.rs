@@ -58,32 +58,19 @@ pub(crate) fn audit_put(
         ("connectionId".into(), s(connection.as_str())),
         ("integrationId".into(), s(integration.as_str())),
         ("at".into(), ts(now)),
-        (
-            table::TTL_ATTRIBUTE.into(),
-            n(now.timestamp() + RETENTION_DAYS * 86_400),
-        ),
+        (table::TTL_ATTRIBUTE.into(), n(now.timestamp() + RETENTION_DAYS * 86_400)),
     ]);
     if let Some(detail) = detail {
         item.insert("detail".into(), s(detail));
     }
     TransactWriteItem::builder()
-        .put(
-            Put::builder()
-                .table_name(table_name)
-                .set_item(Some(item))
-                .build()
-                .expect("put"),
-        )
+        .put(Put::builder().table_name(table_name).set_item(Some(item)).build().expect("put"))
         .build()
 }
 
 impl Store {
     /// The caller's audit trail, newest first.
-    pub async fn audit_entries(
-        &self,
-        user: &UserId,
-        limit: i32,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_entries(&self, user: &UserId, limit: i32) -> Result<Vec<AuditEntry>, StoreError> {
         let out = self
             .client
             .query()

@@ -10,24 +10,18 @@ use super::audit::{AuditAction, audit_put};
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::AuthMode;
 use crate::domain::{
-    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, SyncId,
-    SyncSettings, UserId,
+    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, SyncId, SyncSettings, UserId,
 };
 
 /// Shards of the due-sync index: spreads a busy minute over several partitions.
 pub const DUE_SHARDS: u32 = 4;
 
 pub fn due_shard(connection: &ConnectionId) -> u32 {
-    connection.as_str().bytes().fold(0u32, |acc, b| {
-        acc.wrapping_mul(31).wrapping_add(u32::from(b))
-    }) % DUE_SHARDS
+    connection.as_str().bytes().fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(b))) % DUE_SHARDS
 }
 
 pub fn due_sort_key(at: DateTime<Utc>, connection: &ConnectionId) -> String {
-    format!(
-        "{}#{connection}",
-        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    )
+    format!("{}#{connection}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// What `connect` stores.
@@ -82,10 +76,7 @@ fn to_item(c: &Connection) -> Item {
         ("accountName".into(), s(&c.account.name)),
         ("displayName".into(), s(&c.display_name)),
         ("autoSync".into(), b(c.settings.auto_sync)),
-        (
-            "syncIntervalMinutes".into(),
-            n(c.settings.sync_interval_minutes),
-        ),
+        ("syncIntervalMinutes".into(), n(c.settings.sync_interval_minutes)),
         ("itemsTotal".into(), n(c.items_total)),
         ("minutesSavedTotal".into(), n(c.minutes_saved_total)),
         ("createdAt".into(), ts(c.created_at)),
@@ -97,10 +88,7 @@ fn to_item(c: &Connection) -> Item {
     }
     if let Some(at) = c.next_sync_at {
         item.insert("nextSyncAt".into(), ts(at));
-        item.insert(
-            table::GSI1PK.into(),
-            s(format!("DUE#{}", due_shard(&c.connection_id))),
-        );
+        item.insert(table::GSI1PK.into(), s(format!("DUE#{}", due_shard(&c.connection_id))));
         item.insert(table::GSI1SK.into(), s(due_sort_key(at, &c.connection_id)));
     }
     item
@@ -121,10 +109,8 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
     };
     Ok(Connection {
         user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
-        connection_id: ConnectionId::parse(get_s(item, "connectionId")?)
-            .map_err(|_| corrupt("connectionId"))?,
-        integration_id: IntegrationId::parse(get_s(item, "integrationId")?)
-            .map_err(|_| corrupt("integrationId"))?,
+        connection_id: ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
+        integration_id: IntegrationId::parse(get_s(item, "integrationId")?).map_err(|_| corrupt("integrationId"))?,
         status: ConnectionStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
         status_reason: opt_s(item, "statusReason").map(str::to_owned),
         auth_kind: match get_s(item, "authKind")? {
@@ -146,6 +132,7 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
         next_sync_at: opt_ts(item, "nextSyncAt"),
         sync_in_flight: opt_s(item, "syncInFlight").and_then(|id| SyncId::parse(id).ok()),
         last_sync,
+        last_manual_sync_at: opt_ts(item, "lastManualSyncAt"),
         items_total: opt_n(item, "itemsTotal").unwrap_or(0),
         minutes_saved_total: opt_n(item, "minutesSavedTotal").unwrap_or(0.0),
         created_at: get_ts(item, "createdAt")?,
@@ -154,13 +141,7 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
     })
 }
 
-fn counter_update(
-    table_name: &str,
-    pk: String,
-    sk: String,
-    attr: &str,
-    delta: i64,
-) -> TransactWriteItem {
+fn counter_update(table_name: &str, pk: String, sk: String, attr: &str, delta: i64) -> TransactWriteItem {
     TransactWriteItem::builder()
         .update(
             Update::builder()
@@ -179,15 +160,10 @@ fn counter_update(
 impl Store {
     /// Stores a new connection, its account guard, the user's connection count, the global
     /// counter and the audit entry, all or nothing.
-    pub async fn insert_connection(
-        &self,
-        new: NewConnection,
-    ) -> Result<ConnectOutcome, StoreError> {
+    pub async fn insert_connection(&self, new: NewConnection) -> Result<ConnectOutcome, StoreError> {
         let now = super::attrs::now();
-        let next_sync_at = new
-            .settings
-            .auto_sync
-            .then(|| now + Duration::minutes(i64::from(new.settings.sync_interval_minutes)));
+        let next_sync_at =
+            new.settings.auto_sync.then(|| now + Duration::minutes(i64::from(new.settings.sync_interval_minutes)));
         let connection = Connection {
             user_id: new.user_id,
             connection_id: new.connection_id,
@@ -203,6 +179,7 @@ impl Store {
             next_sync_at,
             sync_in_flight: None,
             last_sync: None,
+            last_manual_sync_at: None,
             items_total: 0,
             minutes_saved_total: 0.0,
             created_at: now,
@@ -234,9 +211,7 @@ impl Store {
             .expression_attribute_values(":one", n(1));
         if let Some(limit) = new.connection_limit {
             count = count
-                .condition_expression(
-                    "attribute_not_exists(connectionCount) OR connectionCount < :limit",
-                )
+                .condition_expression("attribute_not_exists(connectionCount) OR connectionCount < :limit")
                 .expression_attribute_values(":limit", n(limit));
         }
 
@@ -245,11 +220,7 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_connection).build())
             .transact_items(TransactWriteItem::builder().put(put_guard).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(count.build().expect("update"))
-                    .build(),
-            )
+            .transact_items(TransactWriteItem::builder().update(count.build().expect("update")).build())
             .transact_items(counter_update(
                 &self.table,
                 keys::STATS.into(),
@@ -271,11 +242,9 @@ impl Store {
         match result {
             Ok(_) => Ok(ConnectOutcome::Created(Box::new(connection))),
             Err(err) => match cancelled_conditions(&err) {
-                Some(failed) if failed.get(1) == Some(&true) => {
-                    Ok(ConnectOutcome::AlreadyConnected {
-                        existing: self.guard_owner(&user_pk, &guard_sk).await.ok().flatten(),
-                    })
-                }
+                Some(failed) if failed.get(1) == Some(&true) => Ok(ConnectOutcome::AlreadyConnected {
+                    existing: self.guard_owner(&user_pk, &guard_sk).await.ok().flatten(),
+                }),
                 Some(failed) if failed.get(2) == Some(&true) => Ok(ConnectOutcome::LimitReached),
                 Some(_) => Err(StoreError::Conflict),
                 None => Err(StoreError::aws(err)),
@@ -283,11 +252,7 @@ impl Store {
         }
     }
 
-    async fn guard_owner(
-        &self,
-        user_pk: &str,
-        guard_sk: &str,
-    ) -> Result<Option<ConnectionId>, StoreError> {
+    async fn guard_owner(&self, user_pk: &str, guard_sk: &str) -> Result<Option<ConnectionId>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -297,10 +262,7 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::aws)?;
-        Ok(out
-            .item()
-            .and_then(|i| opt_s(i, "connectionId"))
-            .and_then(|id| ConnectionId::parse(id).ok()))
+        Ok(out.item().and_then(|i| opt_s(i, "connectionId")).and_then(|id| ConnectionId::parse(id).ok()))
     }
 
     /// How many connections the user has (from the counter kept by connect and disconnect).
@@ -314,17 +276,10 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::aws)?;
-        Ok(out
-            .item()
-            .and_then(|i| opt_n(i, "connectionCount"))
-            .unwrap_or(0))
+        Ok(out.item().and_then(|i| opt_n(i, "connectionCount")).unwrap_or(0))
     }
 
-    pub async fn get_connection(
-        &self,
-        user: &UserId,
-        id: &ConnectionId,
-    ) -> Result<Connection, StoreError> {
+    pub async fn get_connection(&self, user: &UserId, id: &ConnectionId) -> Result<Connection, StoreError> {
         let out = self
             .client
             .get_item()
@@ -335,10 +290,7 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::aws)?;
-        out.item()
-            .map(from_item)
-            .transpose()?
-            .ok_or(StoreError::NotFound)
+        out.item().map(from_item).transpose()?.ok_or(StoreError::NotFound)
     }
 
     /// The user's connections, oldest first: one Query, paged until done.
@@ -355,10 +307,7 @@ impl Store {
             .send()
             .collect::<Vec<_>>()
             .await;
-        items
-            .into_iter()
-            .map(|item| from_item(&item.map_err(StoreError::aws)?))
-            .collect()
+        items.into_iter().map(|item| from_item(&item.map_err(StoreError::aws)?)).collect()
     }
 
     /// Applies a settings change to the connection at `expected_version`, keeping the
@@ -383,9 +332,7 @@ impl Store {
         next.next_sync_at = match (next.settings.auto_sync, schedule_changed) {
             (false, _) => None,
             (true, false) => current.next_sync_at,
-            (true, true) => {
-                Some(now + Duration::minutes(i64::from(next.settings.sync_interval_minutes)))
-            }
+            (true, true) => Some(now + Duration::minutes(i64::from(next.settings.sync_interval_minutes))),
         };
         next.updated_at = now;
         next.version = current.version + 1;
@@ -398,10 +345,7 @@ impl Store {
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":expected", n(current.version))
-            .expression_attribute_values(
-                ":disconnecting",
-                s(ConnectionStatus::Disconnecting.as_str()),
-            )
+            .expression_attribute_values(":disconnecting", s(ConnectionStatus::Disconnecting.as_str()))
             .expression_attribute_values(":name", s(&next.display_name))
             .expression_attribute_values(":auto", b(next.settings.auto_sync))
             .expression_attribute_values(":interval", n(next.settings.sync_interval_minutes))
@@ -414,14 +358,8 @@ impl Store {
             Some(at) if current.status == ConnectionStatus::Active => {
                 update = update
                     .expression_attribute_values(":next", ts(at))
-                    .expression_attribute_values(
-                        ":gpk",
-                        s(format!("DUE#{}", due_shard(&current.connection_id))),
-                    )
-                    .expression_attribute_values(
-                        ":gsk",
-                        s(due_sort_key(at, &current.connection_id)),
-                    );
+                    .expression_attribute_values(":gpk", s(format!("DUE#{}", due_shard(&current.connection_id))))
+                    .expression_attribute_values(":gsk", s(due_sort_key(at, &current.connection_id)));
                 format!("{set}, nextSyncAt = :next, GSI1PK = :gpk, GSI1SK = :gsk")
             }
             Some(at) => {
@@ -430,10 +368,7 @@ impl Store {
             }
             None => format!("{set} REMOVE nextSyncAt, GSI1PK, GSI1SK"),
         };
-        let update = update
-            .update_expression(expression)
-            .build()
-            .expect("update");
+        let update = update.update_expression(expression).build().expect("update");
         let detail = describe_change(change);
 
         let result = self
@@ -487,48 +422,24 @@ impl Store {
 
     /// Last step of a disconnect (after the secret is gone): removes the connection, its
     /// guard, and its share of the counters, with the audit entry.
-    pub async fn delete_connection(
-        &self,
-        current: &Connection,
-        audit_detail: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub async fn delete_connection(&self, current: &Connection, audit_detail: Option<&str>) -> Result<(), StoreError> {
         let user_pk = keys::user(&current.user_id);
         let delete = |sk: String, condition: Option<&str>| {
-            let mut d = Delete::builder()
-                .table_name(&self.table)
-                .key(table::PK, s(&user_pk))
-                .key(table::SK, s(sk));
+            let mut d = Delete::builder().table_name(&self.table).key(table::PK, s(&user_pk)).key(table::SK, s(sk));
             if let Some(c) = condition {
                 d = d
                     .condition_expression(c)
                     .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(
-                        ":disconnecting",
-                        s(ConnectionStatus::Disconnecting.as_str()),
-                    );
+                    .expression_attribute_values(":disconnecting", s(ConnectionStatus::Disconnecting.as_str()));
             }
-            TransactWriteItem::builder()
-                .delete(d.build().expect("delete"))
-                .build()
+            TransactWriteItem::builder().delete(d.build().expect("delete")).build()
         };
         let result = self
             .client
             .transact_write_items()
-            .transact_items(delete(
-                keys::connection(&current.connection_id),
-                Some("#status = :disconnecting"),
-            ))
-            .transact_items(delete(
-                keys::account_guard(&current.integration_id, &current.account.id),
-                None,
-            ))
-            .transact_items(counter_update(
-                &self.table,
-                user_pk.clone(),
-                keys::PROFILE.into(),
-                "connectionCount",
-                -1,
-            ))
+            .transact_items(delete(keys::connection(&current.connection_id), Some("#status = :disconnecting")))
+            .transact_items(delete(keys::account_guard(&current.integration_id, &current.account.id), None))
+            .transact_items(counter_update(&self.table, user_pk.clone(), keys::PROFILE.into(), "connectionCount", -1))
             .transact_items(counter_update(
                 &self.table,
                 keys::STATS.into(),

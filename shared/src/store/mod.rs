@@ -4,6 +4,8 @@ pub mod attrs;
 mod audit;
 mod connections;
 mod insights;
+mod records;
+mod syncs;
 pub mod table;
 
 use aws_sdk_dynamodb::Client;
@@ -11,8 +13,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 pub use audit::{AuditAction, AuditEntry};
-pub use connections::{ConnectOutcome, NewConnection, SettingsChange};
+pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
+pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};
 
 use crate::domain::{ConnectionId, IntegrationId, UserId};
 
@@ -42,16 +45,11 @@ impl StoreError {
 }
 
 /// Which items of a cancelled transaction failed their condition.
-pub(crate) fn cancelled_conditions<R>(
-    err: &SdkError<TransactWriteItemsError, R>,
-) -> Option<Vec<bool>> {
+pub(crate) fn cancelled_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<bool>> {
     match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
-            e.cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect(),
-        ),
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+            Some(e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect())
+        }
         _ => None,
     }
 }
@@ -77,10 +75,7 @@ pub(crate) mod keys {
 
 impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {

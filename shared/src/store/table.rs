@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 
 pub const PK: &str = "PK";
@@ -21,11 +21,7 @@ pub const ATTRIBUTES: [&str; 4] = [PK, SK, GSI1PK, GSI1SK];
 /// Creates the table with its GSI and TTL (local emulator and tests; AWS uses template.yaml).
 pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
     let key = |attr: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(attr)
-            .key_type(kind)
-            .build()
-            .expect("key schema element")
+        KeySchemaElement::builder().attribute_name(attr).key_type(kind).build().expect("key schema element")
     };
     let mut request = client
         .create_table()
@@ -38,11 +34,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
                 .index_name(GSI1)
                 .key_schema(key(GSI1PK, KeyType::Hash))
                 .key_schema(key(GSI1SK, KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
                 .expect("gsi"),
         );
@@ -60,11 +52,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
         .update_time_to_live()
         .table_name(name)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(TTL_ATTRIBUTE)
-                .enabled(true)
-                .build()
-                .expect("ttl"),
+            TimeToLiveSpecification::builder().attribute_name(TTL_ATTRIBUTE).enabled(true).build().expect("ttl"),
         )
         .send()
         .await?;
@@ -75,10 +63,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), aws_sdk_dyn
 pub async fn ensure_table(client: &Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
     match client.describe_table().table_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
             create_table(client, name).await
         }
         Err(e) => Err(e.into()),

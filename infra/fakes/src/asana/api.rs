@@ -11,8 +11,7 @@ use super::{Account, AsanaTask, Data};
 use crate::http::ApiRequest;
 use crate::state::{FakeState, Provider};
 use crate::util::{
-    b64url_decode, b64url_encode, encode_pairs, iso_ms, json_response, parse_datetime,
-    with_retry_after,
+    b64url_decode, b64url_encode, encode_pairs, iso_ms, json_response, parse_datetime, with_retry_after,
 };
 
 const HELP: &str = "For more information on API status codes and how to handle them, \
@@ -21,10 +20,7 @@ const HELP: &str = "For more information on API status codes and how to handle t
 type Reply = Result<Response, Response>;
 
 fn error(status: StatusCode, message: &str) -> Response {
-    json_response(
-        status,
-        json!({"errors": [{"message": message, "help": HELP}]}),
-    )
+    json_response(status, json!({"errors": [{"message": message, "help": HELP}]}))
 }
 
 fn bad_request(message: &str) -> Response {
@@ -66,9 +62,7 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
         };
         let opt_fields = opt_fields(req);
         let reply = match segments[..] {
-            ["users", who] => {
-                user(data, account, who).map(|u| ok(json!({"data": select(u, &opt_fields, None)})))
-            }
+            ["users", who] => user(data, account, who).map(|u| ok(json!({"data": select(u, &opt_fields, None)}))),
             ["workspaces"] => {
                 let items = account
                     .workspace_gids
@@ -77,36 +71,21 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
                     .map(|w| (w.gid.clone(), workspace_json(&w.gid, &w.name)))
                     .collect();
                 let compact = ["gid", "name", "resource_type"];
-                paginate(
-                    req,
-                    &base,
-                    "/workspaces",
-                    items,
-                    &opt_fields,
-                    Some(&compact),
-                )
+                paginate(req, &base, "/workspaces", items, &opt_fields, Some(&compact))
             }
             ["workspaces", gid] => match account.workspace_gids.iter().any(|g| g == gid) {
                 true => {
-                    let w = data
-                        .workspace(gid)
-                        .map_or(json!({}), |w| workspace_json(&w.gid, &w.name));
+                    let w = data.workspace(gid).map_or(json!({}), |w| workspace_json(&w.gid, &w.name));
                     Ok(ok(json!({"data": select(w, &opt_fields, None)})))
                 }
-                false => Err(error(
-                    StatusCode::NOT_FOUND,
-                    &format!("workspace: Unknown object: {gid}"),
-                )),
+                false => Err(error(StatusCode::NOT_FOUND, &format!("workspace: Unknown object: {gid}"))),
             },
             ["tasks"] => tasks(data, account, req, &base, &opt_fields),
             ["tasks", gid] => match data.tasks.iter().find(|t| t.gid == gid) {
-                Some(t) if account.workspace_gids.contains(&t.workspace_gid) => Ok(ok(
-                    json!({"data": select(task_json(data, t), &opt_fields, None)}),
-                )),
-                _ => Err(error(
-                    StatusCode::NOT_FOUND,
-                    &format!("task: Unknown object: {gid}"),
-                )),
+                Some(t) if account.workspace_gids.contains(&t.workspace_gid) => {
+                    Ok(ok(json!({"data": select(task_json(data, t), &opt_fields, None)})))
+                }
+                _ => Err(error(StatusCode::NOT_FOUND, &format!("task: Unknown object: {gid}"))),
             },
             _ => Err(no_route()),
         };
@@ -131,9 +110,7 @@ fn compact(v: &Value) -> Value {
 /// compact form (`gid`, `name`, `resource_type`).
 fn project_fields(v: &Value, fields: &[String]) -> Value {
     match v {
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|i| project_fields(i, fields)).collect())
-        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| project_fields(i, fields)).collect()),
         Value::Object(map) => {
             let mut out = Map::new();
             if let Some(g) = map.get("gid") {
@@ -149,10 +126,8 @@ fn project_fields(v: &Value, fields: &[String]) -> Value {
             for top in tops {
                 let Some(value) = map.get(top) else { continue };
                 let prefix = format!("{top}.");
-                let subs: Vec<String> = fields
-                    .iter()
-                    .filter_map(|f| f.strip_prefix(&prefix).map(str::to_owned))
-                    .collect();
+                let subs: Vec<String> =
+                    fields.iter().filter_map(|f| f.strip_prefix(&prefix).map(str::to_owned)).collect();
                 let projected = match (subs.is_empty(), value) {
                     (true, Value::Object(_)) => compact(value),
                     (true, Value::Array(a)) => Value::Array(a.iter().map(compact).collect()),
@@ -188,10 +163,7 @@ fn workspace_json(gid: &str, name: &str) -> Value {
 fn user(data: &Data, account: &Account, who: &str) -> Result<Value, Response> {
     let u = &account.user;
     if !(who == "me" || who == u.gid || who == u.email) {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            &format!("user: Unknown object: {who}"),
-        ));
+        return Err(error(StatusCode::NOT_FOUND, &format!("user: Unknown object: {who}")));
     }
     let workspaces: Vec<Value> = account
         .workspace_gids
@@ -199,10 +171,8 @@ fn user(data: &Data, account: &Account, who: &str) -> Result<Value, Response> {
         .filter_map(|g| data.workspace(g))
         .map(|w| json!({"gid": w.gid, "name": w.name, "resource_type": "workspace"}))
         .collect();
-    Ok(
-        json!({"gid": u.gid, "email": u.email, "name": u.name, "photo": null,
-              "resource_type": "user", "workspaces": workspaces}),
-    )
+    Ok(json!({"gid": u.gid, "email": u.email, "name": u.name, "photo": null,
+              "resource_type": "user", "workspaces": workspaces}))
 }
 
 fn task_json(data: &Data, t: &AsanaTask) -> Value {
@@ -217,9 +187,8 @@ fn task_json(data: &Data, t: &AsanaTask) -> Value {
         .as_deref()
         .and_then(|g| data.user(g))
         .map(|u| json!({"gid": u.gid, "name": u.name, "resource_type": "user"}));
-    let workspace = data
-        .workspace(&t.workspace_gid)
-        .map(|w| json!({"gid": w.gid, "name": w.name, "resource_type": "workspace"}));
+    let workspace =
+        data.workspace(&t.workspace_gid).map(|w| json!({"gid": w.gid, "name": w.name, "resource_type": "workspace"}));
     let project_in_link = t.project_gids.first().map_or("0", String::as_str);
     json!({
         "gid": t.gid, "resource_type": "task", "resource_subtype": "default_task", "name": t.name,
@@ -240,51 +209,28 @@ fn by_gid(a: &str, b: &str) -> Ordering {
 fn date_param(req: &ApiRequest, name: &str) -> Result<Option<DateTime<Utc>>, Response> {
     match req.param(name).map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => parse_datetime(v)
-            .map(Some)
-            .ok_or_else(|| bad_request(&format!("{name}: Invalid date-time: {v}"))),
+        Some(v) => parse_datetime(v).map(Some).ok_or_else(|| bad_request(&format!("{name}: Invalid date-time: {v}"))),
     }
 }
 
-fn tasks(
-    data: &Data,
-    account: &Account,
-    req: &ApiRequest,
-    base: &str,
-    opt: &Option<Vec<String>>,
-) -> Reply {
+fn tasks(data: &Data, account: &Account, req: &ApiRequest, base: &str, opt: &Option<Vec<String>>) -> Reply {
     let must = "Must specify exactly one of project, tag, section, user task list, or assignee + workspace";
-    let (project, assignee, workspace) = (
-        req.param("project"),
-        req.param("assignee"),
-        req.param("workspace"),
-    );
+    let (project, assignee, workspace) = (req.param("project"), req.param("assignee"), req.param("workspace"));
     let selected: Vec<&AsanaTask> = match (project, assignee, workspace) {
         (Some(p), None, None) => {
             match data.project(p) {
                 Some(pr) if account.workspace_gids.contains(&pr.workspace_gid) => {}
                 _ => {
-                    return Err(error(
-                        StatusCode::NOT_FOUND,
-                        &format!("project: Unknown object: {p}"),
-                    ));
+                    return Err(error(StatusCode::NOT_FOUND, &format!("project: Unknown object: {p}")));
                 }
             }
-            data.tasks
-                .iter()
-                .filter(|t| t.project_gids.iter().any(|g| g == p))
-                .collect()
+            data.tasks.iter().filter(|t| t.project_gids.iter().any(|g| g == p)).collect()
         }
         (None, Some(a), Some(w)) => {
             let user_gid = if a == "me" {
                 account.user.gid.clone()
             } else {
-                match data
-                    .accounts
-                    .iter()
-                    .map(|x| &x.user)
-                    .find(|u| u.gid == a || u.email == a)
-                {
+                match data.accounts.iter().map(|x| &x.user).find(|u| u.gid == a || u.email == a) {
                     Some(u) => u.gid.clone(),
                     None => {
                         return Err(bad_request(&format!("assignee: Not a recognized ID: {a}")));
@@ -295,16 +241,11 @@ fn tasks(
                 return Err(bad_request(&format!("workspace: Not a recognized ID: {w}")));
             }
             if !account.workspace_gids.iter().any(|g| g == w) {
-                return Err(error(
-                    StatusCode::NOT_FOUND,
-                    &format!("workspace: Unknown object: {w}"),
-                ));
+                return Err(error(StatusCode::NOT_FOUND, &format!("workspace: Unknown object: {w}")));
             }
             data.tasks
                 .iter()
-                .filter(|t| {
-                    t.workspace_gid == w && t.assignee_gid.as_deref() == Some(user_gid.as_str())
-                })
+                .filter(|t| t.workspace_gid == w && t.assignee_gid.as_deref() == Some(user_gid.as_str()))
                 .collect()
         }
         _ => return Err(bad_request(must)),
@@ -317,9 +258,7 @@ fn tasks(
     let items = selected
         .into_iter()
         .filter(|t| modified_since.is_none_or(|m| t.modified_at >= m))
-        .filter(|t| {
-            completed_since.is_none_or(|c| !t.completed || t.completed_at.is_some_and(|at| at >= c))
-        })
+        .filter(|t| completed_since.is_none_or(|c| !t.completed || t.completed_at.is_some_and(|at| at >= c)))
         .map(|t| (t.gid.clone(), task_json(data, t)))
         .collect();
     let compact = ["gid", "name", "resource_type", "resource_subtype"];
@@ -348,9 +287,7 @@ fn paginate(
             let decoded = b64url_decode(token)
                 .and_then(|d| serde_json::from_str::<Value>(&d).ok())
                 .and_then(|v| v.get("after").and_then(Value::as_str).map(str::to_owned));
-            Some(decoded.ok_or_else(|| {
-                bad_request("offset: Your pagination token is invalid or expired.")
-            })?)
+            Some(decoded.ok_or_else(|| bad_request("offset: Your pagination token is invalid or expired."))?)
         }
     };
     items.sort_by(|a, b| by_gid(&a.0, &b.0));
@@ -364,22 +301,14 @@ fn paginate(
     let next_page = match (more, items.last()) {
         (true, Some((last, _))) => {
             let offset = b64url_encode(&json!({"v": 1, "after": last}).to_string());
-            let mut pairs: Vec<(String, String)> = req
-                .query
-                .iter()
-                .filter(|(k, _)| k != "offset")
-                .cloned()
-                .collect();
+            let mut pairs: Vec<(String, String)> = req.query.iter().filter(|(k, _)| k != "offset").cloned().collect();
             pairs.push(("offset".into(), offset.clone()));
             let next_path = format!("{path}?{}", encode_pairs(&pairs));
             json!({"offset": offset, "uri": format!("{base}{next_path}"), "path": next_path})
         }
         _ => Value::Null,
     };
-    let data: Vec<Value> = items
-        .into_iter()
-        .map(|(_, v)| select(v, opt, default_fields))
-        .collect();
+    let data: Vec<Value> = items.into_iter().map(|(_, v)| select(v, opt, default_fields)).collect();
     let body = match limit {
         Some(_) => json!({"data": data, "next_page": next_page}),
         None => json!({"data": data}),

@@ -96,11 +96,7 @@ impl FakeState {
             s.asana.accounts.push(Account {
                 token: token.to_owned(),
                 revoked: false,
-                user: AsanaUser {
-                    gid: gid.clone(),
-                    name: name.to_owned(),
-                    email: email.to_owned(),
-                },
+                user: AsanaUser { gid: gid.clone(), name: name.to_owned(), email: email.to_owned() },
                 workspace_gids: Vec::new(),
             });
             gid
@@ -111,10 +107,7 @@ impl FakeState {
     pub fn add_asana_workspace(&self, token: &str, name: &str) -> String {
         self.with(|s| {
             let gid = gid(s);
-            s.asana.workspaces.push(AsanaWorkspace {
-                gid: gid.clone(),
-                name: name.to_owned(),
-            });
+            s.asana.workspaces.push(AsanaWorkspace { gid: gid.clone(), name: name.to_owned() });
             for a in s.asana.accounts.iter_mut().filter(|a| a.token == token) {
                 a.workspace_gids.push(gid.clone());
             }
@@ -141,12 +134,7 @@ impl FakeState {
         self.with(|s| {
             let gid = gid(s);
             let now = Utc::now();
-            let assignee_gid = s
-                .asana
-                .accounts
-                .iter()
-                .find(|a| a.token == token)
-                .map(|a| a.user.gid.clone());
+            let assignee_gid = s.asana.accounts.iter().find(|a| a.token == token).map(|a| a.user.gid.clone());
             s.asana.tasks.push(AsanaTask {
                 gid: gid.clone(),
                 name: name.to_owned(),
@@ -166,9 +154,7 @@ impl FakeState {
 
     /// Adds `n` tasks "Task 1" … "Task n" for the user of `token`; returns their gids.
     pub fn add_asana_tasks(&self, token: &str, workspace_gid: &str, n: usize) -> Vec<String> {
-        (1..=n)
-            .map(|i| self.add_asana_task(token, workspace_gid, &format!("Task {i}")))
-            .collect()
+        (1..=n).map(|i| self.add_asana_task(token, workspace_gid, &format!("Task {i}"))).collect()
     }
 
     /// Sets a task's `modified_at` to now. Returns whether it exists.

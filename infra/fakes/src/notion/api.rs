@@ -14,9 +14,7 @@ use crate::util::{iso_ms, json_response, mix, uuid_from, with_retry_after};
 const DATA_SOURCE_VERSION: &str = "2025-09-03";
 
 fn request_id() -> String {
-    uuid_from(mix(
-        Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64
-    ))
+    uuid_from(mix(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64))
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -28,27 +26,16 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn validation(message: &str) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "validation_error",
-        &format!("body failed validation: {message}"),
-    )
+    error(StatusCode::BAD_REQUEST, "validation_error", &format!("body failed validation: {message}"))
 }
 
 pub(crate) fn rate_limited(secs: u64) -> Response {
     let msg = "You have been rate limited. Please try again in a few minutes.";
-    with_retry_after(
-        error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", msg),
-        secs,
-    )
+    with_retry_after(error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", msg), secs)
 }
 
 pub(crate) fn server_error() -> Response {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_server_error",
-        "Unexpected error occurred.",
-    )
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal_server_error", "Unexpected error occurred.")
 }
 
 pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
@@ -57,26 +44,13 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
         (&Method::GET, "/v1/users/me") => Route::Me,
         (&Method::POST, "/v1/search") => Route::Search,
         _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_url",
-                "Invalid request URL.",
-            );
+            return error(StatusCode::BAD_REQUEST, "invalid_request_url", "Invalid request URL.");
         }
     };
     state.with(|s| {
-        let account = req.bearer().and_then(|t| {
-            s.notion
-                .accounts
-                .iter()
-                .find(|a| a.token == t && !a.revoked)
-        });
+        let account = req.bearer().and_then(|t| s.notion.accounts.iter().find(|a| a.token == t && !a.revoked));
         let Some(account) = account else {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "API token is invalid.",
-            );
+            return error(StatusCode::UNAUTHORIZED, "unauthorized", "API token is invalid.");
         };
         let version = match req.header("notion-version").map(str::trim) {
             None | Some("") => {
@@ -195,19 +169,11 @@ fn search(
     let body: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(&req.body).map_err(|_| {
-            error(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "Error parsing JSON body.",
-            )
-        })?
+        serde_json::from_slice(&req.body)
+            .map_err(|_| error(StatusCode::BAD_REQUEST, "invalid_json", "Error parsing JSON body."))?
     };
     let Some(obj) = body.as_object() else {
-        return Err(validation(&format!(
-            "body should be an object, instead was {}.",
-            describe(&body)
-        )));
+        return Err(validation(&format!("body should be an object, instead was {}.", describe(&body))));
     };
     let field = |name: &str| obj.get(name).filter(|v| !v.is_null());
 
@@ -222,11 +188,7 @@ fn search(
         items.retain(|i| i.title.to_lowercase().contains(&q));
     }
     if let Some(f) = field("filter") {
-        let kinds = if data_sources {
-            ["page", "data_source"]
-        } else {
-            ["page", "database"]
-        };
+        let kinds = if data_sources { ["page", "data_source"] } else { ["page", "database"] };
         let value = f.get("value").and_then(Value::as_str);
         if f.get("property").and_then(Value::as_str) != Some("object") {
             return Err(validation(&format!(
@@ -236,11 +198,7 @@ fn search(
         }
         match value {
             Some(v) if kinds.contains(&v) => {
-                let want = if v == "page" {
-                    NotionKind::Page
-                } else {
-                    NotionKind::Database
-                };
+                let want = if v == "page" { NotionKind::Page } else { NotionKind::Database };
                 items.retain(|i| i.kind == want);
             }
             _ => {
@@ -259,15 +217,11 @@ fn search(
             Some("ascending") => ascending = true,
             Some("descending") => {}
             _ => {
-                return Err(validation(
-                    "body.sort.direction should be `\"ascending\"` or `\"descending\"`.",
-                ));
+                return Err(validation("body.sort.direction should be `\"ascending\"` or `\"descending\"`."));
             }
         }
         if sort.get("timestamp").and_then(Value::as_str) != Some("last_edited_time") {
-            return Err(validation(
-                "body.sort.timestamp should be `\"last_edited_time\"`.",
-            ));
+            return Err(validation("body.sort.timestamp should be `\"last_edited_time\"`."));
         }
     }
     let page_size = match field("page_size") {
@@ -275,36 +229,23 @@ fn search(
         Some(v) => match v.as_i64() {
             Some(n) if (1..=100).contains(&n) => n as usize,
             Some(n) if n > 100 => {
-                return Err(validation(&format!(
-                    "body.page_size should be ≤ `100`, instead was `{n}`."
-                )));
+                return Err(validation(&format!("body.page_size should be ≤ `100`, instead was `{n}`.")));
             }
             Some(n) => {
-                return Err(validation(&format!(
-                    "body.page_size should be ≥ `1`, instead was `{n}`."
-                )));
+                return Err(validation(&format!("body.page_size should be ≥ `1`, instead was `{n}`.")));
             }
             None => {
-                return Err(validation(&format!(
-                    "body.page_size should be an integer, instead was {}.",
-                    describe(v)
-                )));
+                return Err(validation(&format!("body.page_size should be an integer, instead was {}.", describe(v))));
             }
         },
     };
     items.sort_by(|x, y| {
-        let order = x
-            .last_edited_time
-            .cmp(&y.last_edited_time)
-            .then_with(|| x.id.cmp(&y.id));
+        let order = x.last_edited_time.cmp(&y.last_edited_time).then_with(|| x.id.cmp(&y.id));
         if ascending { order } else { order.reverse() }
     });
     let start = match field("start_cursor") {
         None => 0,
-        Some(c) => match c
-            .as_str()
-            .and_then(|c| items.iter().position(|i| i.id == c))
-        {
+        Some(c) => match c.as_str().and_then(|c| items.iter().position(|i| i.id == c)) {
             Some(pos) => pos,
             None => {
                 return Err(validation(&format!(
@@ -315,17 +256,8 @@ fn search(
         },
     };
     let next = items.get(start + page_size).map(|i| i.id.clone());
-    let results: Vec<Value> = items
-        .iter()
-        .skip(start)
-        .take(page_size)
-        .map(|i| item_json(i, a, data_sources))
-        .collect();
-    let kind = if data_sources {
-        "page_or_data_source"
-    } else {
-        "page_or_database"
-    };
+    let results: Vec<Value> = items.iter().skip(start).take(page_size).map(|i| item_json(i, a, data_sources)).collect();
+    let kind = if data_sources { "page_or_data_source" } else { "page_or_database" };
     let mut body = json!({
         "object": "list", "results": results, "has_more": next.is_some(), "next_cursor": next,
         "type": kind, "request_id": request_id(),

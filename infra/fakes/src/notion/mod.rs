@@ -88,19 +88,10 @@ impl FakeState {
     fn add_notion_item(&self, token: &str, kind: NotionKind, title: &str) -> String {
         self.with(|s| {
             let id = uuid_from(s.next_seq());
-            let owner = s
-                .notion
-                .accounts
-                .iter()
-                .find(|a| a.token == token)
-                .map(|a| a.bot_id.clone())
-                .unwrap_or_default();
+            let owner =
+                s.notion.accounts.iter().find(|a| a.token == token).map(|a| a.bot_id.clone()).unwrap_or_default();
             let now = Utc::now();
-            let url = format!(
-                "https://www.notion.so/{}-{}",
-                slug(title),
-                id.replace('-', "")
-            );
+            let url = format!("https://www.notion.so/{}-{}", slug(title), id.replace('-', ""));
             s.notion.items.push(ItemRec {
                 owner,
                 item: NotionItem {
@@ -132,9 +123,7 @@ impl FakeState {
 
     /// Adds `n` pages "Page 1" … "Page n"; returns their ids.
     pub fn add_notion_pages(&self, token: &str, n: usize) -> Vec<String> {
-        (1..=n)
-            .map(|i| self.add_notion_page(token, &format!("Page {i}")))
-            .collect()
+        (1..=n).map(|i| self.add_notion_page(token, &format!("Page {i}"))).collect()
     }
 
     /// Sets a page's (or database's) `last_edited_time` to now. Returns whether it exists.
@@ -153,24 +142,16 @@ impl FakeState {
 
     /// Edits a page or database as is (times included).
     pub fn update_notion_item(&self, id: &str, edit: impl FnOnce(&mut NotionItem)) -> bool {
-        self.with(
-            |s| match s.notion.items.iter_mut().find(|r| r.item.id == id) {
-                Some(r) => {
-                    edit(&mut r.item);
-                    true
-                }
-                None => false,
-            },
-        )
+        self.with(|s| match s.notion.items.iter_mut().find(|r| r.item.id == id) {
+            Some(r) => {
+                edit(&mut r.item);
+                true
+            }
+            None => false,
+        })
     }
 
     pub fn notion_item(&self, id: &str) -> Option<NotionItem> {
-        self.with(|s| {
-            s.notion
-                .items
-                .iter()
-                .find(|r| r.item.id == id)
-                .map(|r| r.item.clone())
-        })
+        self.with(|s| s.notion.items.iter().find(|r| r.item.id == id).map(|r| r.item.clone()))
     }
 }

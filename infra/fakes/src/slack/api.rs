@@ -20,10 +20,7 @@ pub(crate) fn rate_limited(secs: u64) -> Response {
 }
 
 pub(crate) fn server_error() -> Response {
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        json!({"ok": false, "error": "internal_error"}),
-    )
+    json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"ok": false, "error": "internal_error"}))
 }
 
 /// Query parameters, then form or JSON body arguments (Slack accepts either).
@@ -50,11 +47,7 @@ impl Args {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 
     /// `limit`: absent or 0 → default; above max → max; not a number → error.
@@ -102,10 +95,9 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
                 reply.unwrap_or_else(|e| e)
             })
         }
-        _ => json_response(
-            StatusCode::NOT_FOUND,
-            json!({"ok": false, "error": "unknown_method", "req_method": method}),
-        ),
+        _ => {
+            json_response(StatusCode::NOT_FOUND, json!({"ok": false, "error": "unknown_method", "req_method": method}))
+        }
     }
 }
 
@@ -136,11 +128,7 @@ fn channel_json(rec: &ChannelRec, a: &Account) -> Value {
     })
 }
 
-fn conversations_list(
-    channels: &[ChannelRec],
-    a: &Account,
-    args: &Args,
-) -> Result<Response, Response> {
+fn conversations_list(channels: &[ChannelRec], a: &Account, args: &Args) -> Result<Response, Response> {
     let limit = args.limit(100, 1000)?;
     let (mut public, mut private) = (false, false);
     for t in args.get("types").unwrap_or("public_channel").split(',') {
@@ -157,11 +145,7 @@ fn conversations_list(
         .filter(|r| r.team_id == a.team_id)
         .filter(|r| {
             let c = &r.channel;
-            (if c.is_private {
-                private && c.is_member
-            } else {
-                public
-            }) && !(exclude_archived && c.is_archived)
+            (if c.is_private { private && c.is_member } else { public }) && !(exclude_archived && c.is_archived)
         })
         .collect();
     let start = match args.get("cursor") {
@@ -174,16 +158,9 @@ fn conversations_list(
             }
         }
     };
-    let page: Vec<Value> = visible
-        .iter()
-        .skip(start)
-        .take(limit)
-        .map(|r| channel_json(r, a))
-        .collect();
-    let next_cursor = visible
-        .get(start + limit)
-        .map(|r| b64_encode(&format!("team:{}", r.channel.id)))
-        .unwrap_or_default();
+    let page: Vec<Value> = visible.iter().skip(start).take(limit).map(|r| channel_json(r, a)).collect();
+    let next_cursor =
+        visible.get(start + limit).map(|r| b64_encode(&format!("team:{}", r.channel.id))).unwrap_or_default();
     Ok(json_response(
         StatusCode::OK,
         json!({"ok": true, "channels": page, "response_metadata": {"next_cursor": next_cursor}}),
@@ -191,8 +168,7 @@ fn conversations_list(
 }
 
 fn message_json(m: &super::SlackMessage, team_id: &str) -> Value {
-    let mut v =
-        json!({"type": "message", "user": m.user, "text": m.text, "ts": m.ts, "team": team_id});
+    let mut v = json!({"type": "message", "user": m.user, "text": m.text, "ts": m.ts, "team": team_id});
     if let Some(t) = &m.thread_ts {
         v["thread_ts"] = json!(t);
     }
@@ -202,18 +178,10 @@ fn message_json(m: &super::SlackMessage, team_id: &str) -> Value {
     v
 }
 
-fn conversations_history(
-    channels: &[ChannelRec],
-    a: &Account,
-    args: &Args,
-) -> Result<Response, Response> {
+fn conversations_history(channels: &[ChannelRec], a: &Account, args: &Args) -> Result<Response, Response> {
     let rec = args
         .get("channel")
-        .and_then(|id| {
-            channels
-                .iter()
-                .find(|r| r.channel.id == id && r.team_id == a.team_id)
-        })
+        .and_then(|id| channels.iter().find(|r| r.channel.id == id && r.team_id == a.team_id))
         .ok_or_else(|| error("channel_not_found"))?;
     if !rec.channel.is_member {
         return Err(error("not_in_channel"));
@@ -231,10 +199,7 @@ fn conversations_history(
     let cursor = match args.get("cursor") {
         None => None,
         Some(c) => {
-            let parsed = b64_decode(c).and_then(|d| {
-                d.strip_prefix("next_ts:")
-                    .and_then(|n| n.parse::<u64>().ok())
-            });
+            let parsed = b64_decode(c).and_then(|d| d.strip_prefix("next_ts:").and_then(|n| n.parse::<u64>().ok()));
             Some(parsed.ok_or_else(|| error("invalid_cursor"))?)
         }
     };
@@ -255,15 +220,10 @@ fn conversations_history(
         })
         .filter(|(m, _)| cursor.is_none_or(|c| *m <= c))
         .collect();
-    let page: Vec<Value> = matching
-        .iter()
-        .take(limit)
-        .map(|(_, m)| message_json(m, &a.team_id))
-        .collect();
+    let page: Vec<Value> = matching.iter().take(limit).map(|(_, m)| message_json(m, &a.team_id)).collect();
     let next = matching.get(limit).map(|(m, _)| *m);
-    let next_cursor = next
-        .map(|m| b64_encode(&format!("next_ts:{}", micros_to_ts(m).replace('.', ""))))
-        .unwrap_or_default();
+    let next_cursor =
+        next.map(|m| b64_encode(&format!("next_ts:{}", micros_to_ts(m).replace('.', "")))).unwrap_or_default();
     Ok(json_response(
         StatusCode::OK,
         json!({

@@ -145,13 +145,8 @@ impl FakeState {
     pub fn add_slack_channel(&self, token: &str, name: &str) -> String {
         self.with(|s| {
             let id = slack_id(s, 'C');
-            let team_id = s
-                .slack
-                .accounts
-                .iter()
-                .find(|a| a.token == token)
-                .map(|a| a.team_id.clone())
-                .unwrap_or_default();
+            let team_id =
+                s.slack.accounts.iter().find(|a| a.token == token).map(|a| a.team_id.clone()).unwrap_or_default();
             s.slack.channels.push(ChannelRec {
                 team_id,
                 channel: SlackChannel {
@@ -171,11 +166,7 @@ impl FakeState {
     }
 
     /// Edits a channel (e.g. `|c| c.is_member = false`). Returns whether it exists.
-    pub fn update_slack_channel(
-        &self,
-        channel_id: &str,
-        edit: impl FnOnce(&mut SlackChannel),
-    ) -> bool {
+    pub fn update_slack_channel(&self, channel_id: &str, edit: impl FnOnce(&mut SlackChannel)) -> bool {
         self.with(|s| match s.slack.channel_mut(channel_id) {
             Some(rec) => {
                 edit(&mut rec.channel);
@@ -197,13 +188,7 @@ impl FakeState {
     }
 
     /// Posts a message at `at` (bumped by a microsecond if that ts is taken); returns its ts.
-    pub fn add_slack_message_at(
-        &self,
-        channel_id: &str,
-        at: DateTime<Utc>,
-        user: &str,
-        text: &str,
-    ) -> String {
+    pub fn add_slack_message_at(&self, channel_id: &str, at: DateTime<Utc>, user: &str, text: &str) -> String {
         self.with(|s| match s.slack.channel_mut(channel_id) {
             Some(rec) => insert_message(rec, at.timestamp_micros().max(0) as u64, user, text),
             None => String::new(),
@@ -212,18 +197,11 @@ impl FakeState {
 
     /// Posts `n` messages "Message 1" … "Message n", in that order; returns their ts.
     pub fn add_slack_messages(&self, channel_id: &str, n: usize) -> Vec<String> {
-        (1..=n)
-            .map(|i| self.add_slack_message(channel_id, "U0FAKEHUMAN", &format!("Message {i}")))
-            .collect()
+        (1..=n).map(|i| self.add_slack_message(channel_id, "U0FAKEHUMAN", &format!("Message {i}"))).collect()
     }
 
     /// Edits a message (e.g. to set `thread_ts`/`reply_count`); its ts cannot change.
-    pub fn update_slack_message(
-        &self,
-        channel_id: &str,
-        ts: &str,
-        edit: impl FnOnce(&mut SlackMessage),
-    ) -> bool {
+    pub fn update_slack_message(&self, channel_id: &str, ts: &str, edit: impl FnOnce(&mut SlackMessage)) -> bool {
         self.with(|s| {
             let Some(rec) = s.slack.channel_mut(channel_id) else {
                 return false;
@@ -258,10 +236,7 @@ mod tests {
 
     #[test]
     fn slack_timestamps_round_trip_through_microseconds() {
-        assert_eq!(
-            ts_to_micros("1700000000.000100"),
-            Some(1_700_000_000_000_100)
-        );
+        assert_eq!(ts_to_micros("1700000000.000100"), Some(1_700_000_000_000_100));
         assert_eq!(ts_to_micros("1700000000"), Some(1_700_000_000_000_000));
         assert_eq!(ts_to_micros("1700000000.5"), Some(1_700_000_000_500_000));
         assert_eq!(micros_to_ts(1_700_000_000_000_100), "1700000000.000100");

@@ -7,9 +7,7 @@ use serde_json::{Value, json};
 use super::{Auth, Data, TrelloBoard, TrelloCard, TrelloList, TrelloMember};
 use crate::http::ApiRequest;
 use crate::state::FakeState;
-use crate::util::{
-    iso_ms, json_response, parse_datetime, parse_pairs, project, text_response, with_retry_after,
-};
+use crate::util::{iso_ms, json_response, parse_datetime, parse_pairs, project, text_response, with_retry_after};
 
 const CARD_FIELDS: &str = "badges checkItemStates closed dateLastActivity desc descData due dueComplete dueReminder email idAttachmentCover idBoard idChecklists idLabels idList idMembers idMembersVoted idShort labels manualCoverAttachment name pos shortLink shortUrl start subscribed url";
 
@@ -24,17 +22,11 @@ fn text(status: StatusCode, msg: &str) -> Response {
 }
 
 fn not_found() -> Response {
-    text(
-        StatusCode::NOT_FOUND,
-        "The requested resource was not found.",
-    )
+    text(StatusCode::NOT_FOUND, "The requested resource was not found.")
 }
 
 fn invalid_value(name: &str) -> Response {
-    text(
-        StatusCode::BAD_REQUEST,
-        &format!("invalid value for {name}"),
-    )
+    text(StatusCode::BAD_REQUEST, &format!("invalid value for {name}"))
 }
 
 pub(crate) fn rate_limited(secs: u64) -> Response {
@@ -61,10 +53,7 @@ pub(crate) fn oauth_header(req: &ApiRequest) -> Option<(String, String)> {
         };
         let raw = raw.trim().trim_matches('"');
         // Values may be percent-encoded (RFC 5849); decode them like a form value.
-        let decoded = parse_pairs(format!("v={raw}").as_bytes())
-            .pop()
-            .map(|(_, v)| v)
-            .unwrap_or_default();
+        let decoded = parse_pairs(format!("v={raw}").as_bytes()).pop().map(|(_, v)| v).unwrap_or_default();
         match name.trim() {
             "oauth_consumer_key" => key = Some(decoded),
             "oauth_token" => token = Some(decoded),
@@ -77,12 +66,7 @@ pub(crate) fn oauth_header(req: &ApiRequest) -> Option<(String, String)> {
 pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
     let path = req.path.trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let cannot = || {
-        text(
-            StatusCode::NOT_FOUND,
-            &format!("Cannot {} {}", req.method, req.path),
-        )
-    };
+    let cannot = || text(StatusCode::NOT_FOUND, &format!("Cannot {} {}", req.method, req.path));
     if segments.first() != Some(&"1") || req.method != Method::GET {
         return cannot();
     }
@@ -98,27 +82,21 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
             Auth::InvalidKey => return text(StatusCode::UNAUTHORIZED, "invalid key"),
             Auth::InvalidToken => return text(StatusCode::UNAUTHORIZED, "invalid token"),
             Auth::Unauthorized => {
-                return text(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized permission requested",
-                );
+                return text(StatusCode::UNAUTHORIZED, "unauthorized permission requested");
             }
         };
         let data = &s.trello;
         let reply = match segments[1..] {
-            ["members", m] => {
-                with_member(data, &member, m).and_then(|_| member_json(data, &member, req))
+            ["members", m] => with_member(data, &member, m).and_then(|_| member_json(data, &member, req)),
+            ["members", m, "boards"] => {
+                with_member(data, &member, m).and_then(|_| boards_json(data, &member, req.param("filter"), req))
             }
-            ["members", m, "boards"] => with_member(data, &member, m)
-                .and_then(|_| boards_json(data, &member, req.param("filter"), req)),
-            ["members", m, "boards", filter] => with_member(data, &member, m)
-                .and_then(|_| boards_json(data, &member, Some(filter), req)),
+            ["members", m, "boards", filter] => {
+                with_member(data, &member, m).and_then(|_| boards_json(data, &member, Some(filter), req))
+            }
             ["boards", id] => visible_board(data, &member, id).and_then(|b| {
                 let fields = fields_param(req, BOARD_FIELDS)?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    board_json(b, fields.as_deref()),
-                ))
+                Ok(json_response(StatusCode::OK, board_json(b, fields.as_deref())))
             }),
             ["boards", id, "lists"] => lists_json(data, &member, id, req.param("filter"), req),
             ["boards", id, "lists", filter] => lists_json(data, &member, id, Some(filter), req),
@@ -131,11 +109,7 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
 }
 
 fn with_member(_data: &Data, me: &TrelloMember, who: &str) -> Result<(), Response> {
-    if who == "me" || who == me.id || who == me.username {
-        Ok(())
-    } else {
-        Err(not_found())
-    }
+    if who == "me" || who == me.id || who == me.username { Ok(()) } else { Err(not_found()) }
 }
 
 /// `fields=all` (default) → `None`; otherwise the validated list.
@@ -145,10 +119,7 @@ fn fields_param(req: &ApiRequest, allowed: &str) -> Result<Option<Vec<String>>, 
         return Ok(None);
     }
     let fields: Vec<String> = raw.split(',').map(|f| f.trim().to_owned()).collect();
-    if fields
-        .iter()
-        .any(|f| f != "id" && !allowed.split_whitespace().any(|a| a == f))
-    {
+    if fields.iter().any(|f| f != "id" && !allowed.split_whitespace().any(|a| a == f)) {
         return Err(invalid_value("fields"));
     }
     Ok(Some(fields))
@@ -162,11 +133,7 @@ fn select(obj: Value, fields: Option<&[String]>) -> Value {
 }
 
 fn member_json(data: &Data, m: &TrelloMember, req: &ApiRequest) -> Reply {
-    let initials: String = m
-        .full_name
-        .split_whitespace()
-        .filter_map(|w| w.chars().next())
-        .collect();
+    let initials: String = m.full_name.split_whitespace().filter_map(|w| w.chars().next()).collect();
     let id_boards: Vec<&str> = data.member_boards(&m.id).map(|b| b.id.as_str()).collect();
     let obj = json!({
         "id": m.id, "username": m.username, "fullName": m.full_name, "initials": initials,
@@ -176,16 +143,9 @@ fn member_json(data: &Data, m: &TrelloMember, req: &ApiRequest) -> Reply {
     });
     let fields = match req.param("fields").map(str::trim) {
         None | Some("" | "all") => None,
-        Some(raw) => Some(
-            raw.split(',')
-                .map(|f| f.trim().to_owned())
-                .collect::<Vec<_>>(),
-        ),
+        Some(raw) => Some(raw.split(',').map(|f| f.trim().to_owned()).collect::<Vec<_>>()),
     };
-    Ok(json_response(
-        StatusCode::OK,
-        select(obj, fields.as_deref()),
-    ))
+    Ok(json_response(StatusCode::OK, select(obj, fields.as_deref())))
 }
 
 fn board_json(b: &TrelloBoard, fields: Option<&[String]>) -> Value {
@@ -228,11 +188,7 @@ fn boards_json(data: &Data, m: &TrelloMember, filter: Option<&str>, req: &ApiReq
     Ok(json_response(StatusCode::OK, Value::Array(boards)))
 }
 
-fn visible_board<'a>(
-    data: &'a Data,
-    m: &TrelloMember,
-    id: &str,
-) -> Result<&'a TrelloBoard, Response> {
+fn visible_board<'a>(data: &'a Data, m: &TrelloMember, id: &str) -> Result<&'a TrelloBoard, Response> {
     let well_formed = (id.len() == 24 && id.chars().all(|c| c.is_ascii_hexdigit()))
         || (id.len() == 8 && id.chars().all(|c| c.is_ascii_alphanumeric()));
     if !well_formed {
@@ -241,10 +197,7 @@ fn visible_board<'a>(
     match data.board(id) {
         None => Err(not_found()),
         Some(b) if b.members.contains(&m.id) => Ok(b),
-        Some(_) => Err(text(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized permission requested",
-        )),
+        Some(_) => Err(text(StatusCode::UNAUTHORIZED, "unauthorized permission requested")),
     }
 }
 
@@ -256,13 +209,7 @@ fn list_json(l: &TrelloList, fields: Option<&[String]>) -> Value {
     select(obj, fields)
 }
 
-fn lists_json(
-    data: &Data,
-    m: &TrelloMember,
-    id: &str,
-    filter: Option<&str>,
-    req: &ApiRequest,
-) -> Reply {
+fn lists_json(data: &Data, m: &TrelloMember, id: &str, filter: Option<&str>, req: &ApiRequest) -> Reply {
     let board = visible_board(data, m, id)?;
     let fields = fields_param(req, LIST_FIELDS)?;
     let keep = |l: &&TrelloList| match filter.unwrap_or("open") {
@@ -281,19 +228,13 @@ fn lists_json(
         }
     }
     lists.sort_by(|a, b| a.pos.total_cmp(&b.pos));
-    let out: Vec<Value> = lists
-        .into_iter()
-        .map(|l| list_json(l, fields.as_deref()))
-        .collect();
+    let out: Vec<Value> = lists.into_iter().map(|l| list_json(l, fields.as_deref())).collect();
     Ok(json_response(StatusCode::OK, Value::Array(out)))
 }
 
 fn card_json(c: &TrelloCard, fields: Option<&[String]>) -> Value {
-    let labels: Vec<Value> = c
-        .labels
-        .iter()
-        .map(|l| json!({"id": l.id, "idBoard": c.id_board, "name": l.name, "color": l.color}))
-        .collect();
+    let labels: Vec<Value> =
+        c.labels.iter().map(|l| json!({"id": l.id, "idBoard": c.id_board, "name": l.name, "color": l.color})).collect();
     let id_labels: Vec<&str> = c.labels.iter().map(|l| l.id.as_str()).collect();
     let obj = json!({
         "id": c.id, "name": c.name, "desc": c.desc, "descData": {"emoji": {}}, "closed": c.closed,
@@ -314,9 +255,7 @@ fn card_json(c: &TrelloCard, fields: Option<&[String]>) -> Value {
 fn id_bound(req: &ApiRequest, name: &str) -> Result<Option<String>, Response> {
     match req.param(name).map(str::trim) {
         None | Some("" | "null") => Ok(None),
-        Some(v) if v.len() == 24 && v.chars().all(|c| c.is_ascii_hexdigit()) => {
-            Ok(Some(v.to_ascii_lowercase()))
-        }
+        Some(v) if v.len() == 24 && v.chars().all(|c| c.is_ascii_hexdigit()) => Ok(Some(v.to_ascii_lowercase())),
         Some(v) => match parse_datetime(v) {
             Some(t) => {
                 let secs = t.timestamp().clamp(0, u32::MAX as i64);
@@ -327,13 +266,7 @@ fn id_bound(req: &ApiRequest, name: &str) -> Result<Option<String>, Response> {
     }
 }
 
-fn cards_json(
-    data: &Data,
-    m: &TrelloMember,
-    id: &str,
-    filter: Option<&str>,
-    req: &ApiRequest,
-) -> Reply {
+fn cards_json(data: &Data, m: &TrelloMember, id: &str, filter: Option<&str>, req: &ApiRequest) -> Reply {
     let board = visible_board(data, m, id)?;
     let fields = fields_param(req, CARD_FIELDS)?;
     let limit = match req.param("limit").map(str::trim) {
@@ -356,9 +289,7 @@ fn cards_json(
     if limit.is_none() && before.is_none() && since.is_none() {
         // The whole board, in board order: list by list, top to bottom.
         cards.sort_by(|a, b| {
-            data.list_pos(&a.id_list)
-                .total_cmp(&data.list_pos(&b.id_list))
-                .then(a.pos.total_cmp(&b.pos))
+            data.list_pos(&a.id_list).total_cmp(&data.list_pos(&b.id_list)).then(a.pos.total_cmp(&b.pos))
         });
     } else {
         // Paged: newest first, like Trello's id-based paging.
@@ -369,9 +300,6 @@ fn cards_json(
             cards.truncate(n);
         }
     }
-    let out: Vec<Value> = cards
-        .into_iter()
-        .map(|c| card_json(c, fields.as_deref()))
-        .collect();
+    let out: Vec<Value> = cards.into_iter().map(|c| card_json(c, fields.as_deref())).collect();
     Ok(json_response(StatusCode::OK, Value::Array(out)))
 }

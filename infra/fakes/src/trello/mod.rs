@@ -109,33 +109,22 @@ impl Data {
         let Some(token) = token else {
             return Auth::Unauthorized;
         };
-        match self
-            .accounts
-            .iter()
-            .find(|a| a.key == key && a.token == token)
-        {
+        match self.accounts.iter().find(|a| a.key == key && a.token == token) {
             Some(a) if !a.revoked => Auth::Ok(a.member.clone()),
             _ => Auth::InvalidToken,
         }
     }
 
     fn member_for_token(&self, token: &str) -> Option<String> {
-        self.accounts
-            .iter()
-            .find(|a| a.token == token)
-            .map(|a| a.member.id.clone())
+        self.accounts.iter().find(|a| a.token == token).map(|a| a.member.id.clone())
     }
 
     pub(crate) fn board(&self, id_or_short_link: &str) -> Option<&TrelloBoard> {
-        self.boards
-            .iter()
-            .find(|b| b.id == id_or_short_link || b.short_link == id_or_short_link)
+        self.boards.iter().find(|b| b.id == id_or_short_link || b.short_link == id_or_short_link)
     }
 
     pub(crate) fn member_boards(&self, member_id: &str) -> impl Iterator<Item = &TrelloBoard> {
-        self.boards
-            .iter()
-            .filter(move |b| b.members.iter().any(|m| m == member_id))
+        self.boards.iter().filter(move |b| b.members.iter().any(|m| m == member_id))
     }
 
     pub(crate) fn board_lists(&self, board_id: &str) -> impl Iterator<Item = &TrelloList> {
@@ -147,10 +136,7 @@ impl Data {
     }
 
     pub(crate) fn list_pos(&self, list_id: &str) -> f64 {
-        self.lists
-            .iter()
-            .find(|l| l.id == list_id)
-            .map_or(f64::MAX, |l| l.pos)
+        self.lists.iter().find(|l| l.id == list_id).map_or(f64::MAX, |l| l.pos)
     }
 }
 
@@ -184,12 +170,7 @@ impl FakeState {
                 full_name: format!("Fake {username}"),
                 url: format!("https://trello.com/{username}"),
             };
-            s.trello.accounts.push(Account {
-                key: key.to_owned(),
-                token: token.to_owned(),
-                revoked: false,
-                member,
-            });
+            s.trello.accounts.push(Account { key: key.to_owned(), token: token.to_owned(), revoked: false, member });
             id
         })
     }
@@ -205,10 +186,7 @@ impl FakeState {
                 id: id.clone(),
                 name: name.to_owned(),
                 desc: String::new(),
-                url: format!(
-                    "https://trello.com/b/{short_link}/{}",
-                    slug(name).to_lowercase()
-                ),
+                url: format!("https://trello.com/b/{short_link}/{}", slug(name).to_lowercase()),
                 short_link,
                 closed: false,
                 date_last_activity: Utc::now(),
@@ -244,8 +222,7 @@ impl FakeState {
             let id = trello_id(s, created);
             let short_link = short_code(s.next_seq(), 8);
             let id_short = s.trello.board_cards(board_id).count() as u64 + 1;
-            let pos = 16384.0 * s.trello.cards.iter().filter(|c| c.id_list == list).count() as f64
-                + 16384.0;
+            let pos = 16384.0 * s.trello.cards.iter().filter(|c| c.id_list == list).count() as f64 + 16384.0;
             let slug = slug(name).to_lowercase();
             s.trello.cards.push(TrelloCard {
                 url: format!("https://trello.com/c/{short_link}/{id_short}-{slug}"),
@@ -273,9 +250,7 @@ impl FakeState {
 
     /// Adds `n` cards named "Card 1" … "Card n", created in that order; returns their ids.
     pub fn add_trello_cards(&self, board_id: &str, n: usize) -> Vec<String> {
-        (1..=n)
-            .map(|i| self.add_trello_card(board_id, &format!("Card {i}")))
-            .collect()
+        (1..=n).map(|i| self.add_trello_card(board_id, &format!("Card {i}"))).collect()
     }
 
     /// Sets a card's (and its board's) `dateLastActivity` to now. Returns whether it exists.
@@ -301,21 +276,18 @@ impl FakeState {
 
     /// Edits a board (e.g. `|b| b.closed = true`). Returns whether it exists.
     pub fn update_trello_board(&self, board_id: &str, edit: impl FnOnce(&mut TrelloBoard)) -> bool {
-        self.with(
-            |s| match s.trello.boards.iter_mut().find(|b| b.id == board_id) {
-                Some(b) => {
-                    edit(b);
-                    true
-                }
-                None => false,
-            },
-        )
+        self.with(|s| match s.trello.boards.iter_mut().find(|b| b.id == board_id) {
+            Some(b) => {
+                edit(b);
+                true
+            }
+            None => false,
+        })
     }
 
     /// A board's lists (open and closed), in board order.
     pub fn trello_lists(&self, board_id: &str) -> Vec<TrelloList> {
-        let mut lists: Vec<TrelloList> =
-            self.with(|s| s.trello.board_lists(board_id).cloned().collect());
+        let mut lists: Vec<TrelloList> = self.with(|s| s.trello.board_lists(board_id).cloned().collect());
         lists.sort_by(|a, b| a.pos.total_cmp(&b.pos));
         lists
     }
@@ -326,8 +298,7 @@ impl FakeState {
 
     /// All cards of a board (open and closed), oldest (smallest id) first.
     pub fn trello_cards(&self, board_id: &str) -> Vec<TrelloCard> {
-        let mut cards: Vec<TrelloCard> =
-            self.with(|s| s.trello.board_cards(board_id).cloned().collect());
+        let mut cards: Vec<TrelloCard> = self.with(|s| s.trello.board_cards(board_id).cloned().collect());
         cards.sort_by(|a, b| a.id.cmp(&b.id));
         cards
     }

@@ -11,10 +11,7 @@ pub async fn start() -> FakeProviders {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .expect("reqwest client")
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().expect("reqwest client")
 }
 
 /// Asserts that `ids` has no duplicates and equals `expected` as a set.

@@ -6,6 +6,9 @@ use serde::Deserialize;
 use super::{RetryPolicy, VerifyError, send_with_retry};
 use crate::domain::Account;
 
+mod sync;
+pub use sync::TrelloConnector;
+
 pub(crate) fn auth_header(key: &str, token: &str) -> String {
     format!("OAuth oauth_consumer_key=\"{key}\", oauth_token=\"{token}\"")
 }
@@ -20,12 +23,7 @@ struct Member {
 }
 
 /// `GET /1/members/me`: whose token this is.
-pub async fn verify(
-    http: &reqwest::Client,
-    base: &str,
-    key: &str,
-    token: &str,
-) -> Result<Account, VerifyError> {
+pub async fn verify(http: &reqwest::Client, base: &str, key: &str, token: &str) -> Result<Account, VerifyError> {
     let url = format!("{base}/1/members/me");
     let response = send_with_retry(&RetryPolicy::default(), || {
         http.get(&url)
@@ -34,9 +32,7 @@ pub async fn verify(
     })
     .await?;
     if response.status() == reqwest::StatusCode::BAD_REQUEST {
-        return Err(VerifyError::Rejected(
-            "Trello did not accept the API key or token".into(),
-        ));
+        return Err(VerifyError::Rejected("Trello did not accept the API key or token".into()));
     }
     let member: Member = response
         .error_for_status()
@@ -46,10 +42,7 @@ pub async fn verify(
         .map_err(|_| VerifyError::Unavailable("unexpected answer from Trello".into()))?;
     Ok(Account {
         id: member.id,
-        name: member
-            .full_name
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| member.username.clone()),
+        name: member.full_name.filter(|n| !n.is_empty()).unwrap_or_else(|| member.username.clone()),
         workspace: Some(format!("@{}", member.username)),
     })
 }

@@ -5,6 +5,9 @@ use serde::Deserialize;
 use super::{RetryPolicy, VerifyError, send_with_retry};
 use crate::domain::Account;
 
+mod sync;
+pub use sync::AsanaConnector;
+
 #[derive(Deserialize)]
 struct Envelope<T> {
     data: T,
@@ -26,16 +29,10 @@ struct Me {
 }
 
 /// `GET /users/me`.
-pub async fn verify(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-) -> Result<Account, VerifyError> {
+pub async fn verify(http: &reqwest::Client, base: &str, token: &str) -> Result<Account, VerifyError> {
     let url = format!("{base}/users/me");
     let response = send_with_retry(&RetryPolicy::default(), || {
-        http.get(&url)
-            .bearer_auth(token)
-            .query(&[("opt_fields", "gid,name,workspaces.name")])
+        http.get(&url).bearer_auth(token).query(&[("opt_fields", "gid,name,workspaces.name")])
     })
     .await?;
     let me: Envelope<Me> = response
@@ -44,12 +41,7 @@ pub async fn verify(
         .json()
         .await
         .map_err(|_| VerifyError::Unavailable("unexpected answer from Asana".into()))?;
-    let workspaces: Vec<String> = me
-        .data
-        .workspaces
-        .into_iter()
-        .filter_map(|w| w.name)
-        .collect();
+    let workspaces: Vec<String> = me.data.workspaces.into_iter().filter_map(|w| w.name).collect();
     Ok(Account {
         name: me.data.name.unwrap_or_else(|| me.data.gid.clone()),
         id: me.data.gid,

@@ -5,6 +5,9 @@ use serde::Deserialize;
 use super::{RetryPolicy, VerifyError, send_with_retry};
 use crate::domain::Account;
 
+mod sync;
+pub use sync::NotionConnector;
+
 pub(crate) const NOTION_VERSION: &str = "2022-06-28";
 
 #[derive(Deserialize)]
@@ -23,16 +26,10 @@ struct User {
 }
 
 /// `GET /v1/users/me`: the integration's bot user and its workspace.
-pub async fn verify(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-) -> Result<Account, VerifyError> {
+pub async fn verify(http: &reqwest::Client, base: &str, token: &str) -> Result<Account, VerifyError> {
     let url = format!("{base}/v1/users/me");
     let response = send_with_retry(&RetryPolicy::default(), || {
-        http.get(&url)
-            .bearer_auth(token)
-            .header("Notion-Version", NOTION_VERSION)
+        http.get(&url).bearer_auth(token).header("Notion-Version", NOTION_VERSION)
     })
     .await?;
     let user: User = response

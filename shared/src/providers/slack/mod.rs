@@ -5,6 +5,9 @@ use serde::Deserialize;
 use super::{ProviderError, RetryPolicy, VerifyError, send_with_retry};
 use crate::domain::Account;
 
+mod sync;
+pub use sync::SlackConnector;
+
 /// Slack's error codes that mean the token itself is no good.
 pub(crate) fn is_auth_error(code: &str) -> bool {
     matches!(
@@ -37,20 +40,11 @@ struct AuthTest {
 }
 
 /// `POST auth.test`: checks the token and names its team and user.
-pub async fn verify(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-) -> Result<Account, VerifyError> {
+pub async fn verify(http: &reqwest::Client, base: &str, token: &str) -> Result<Account, VerifyError> {
     let url = format!("{base}/auth.test");
-    let response = send_with_retry(&RetryPolicy::default(), || {
-        http.post(&url).bearer_auth(token)
-    })
-    .await?;
-    let body: AuthTest = response
-        .json()
-        .await
-        .map_err(|_| VerifyError::Unavailable("unexpected answer from Slack".into()))?;
+    let response = send_with_retry(&RetryPolicy::default(), || http.post(&url).bearer_auth(token)).await?;
+    let body: AuthTest =
+        response.json().await.map_err(|_| VerifyError::Unavailable("unexpected answer from Slack".into()))?;
     if !body.ok {
         let code = body.error.unwrap_or_else(|| "unknown_error".into());
         return Err(if is_auth_error(&code) {
@@ -61,9 +55,5 @@ pub async fn verify(
     }
     let team_id = body.team_id.unwrap_or_default();
     let user_id = body.user_id.unwrap_or_default();
-    Ok(Account {
-        id: format!("{team_id}:{user_id}"),
-        name: body.user.unwrap_or(user_id),
-        workspace: body.team,
-    })
+    Ok(Account { id: format!("{team_id}:{user_id}"), name: body.user.unwrap_or(user_id), workspace: body.team })
 }

@@ -1,0 +1,8 @@
+//! Lambdas `sync-api` (trigger and history), `sync-worker` (SQS) and `sync-scheduler`
+//! (EventBridge). The logic is in `integrations::sync`; this crate maps it to events.
+
+mod api;
+mod worker;
+
+pub use api::{router, routes};
+pub use worker::{handle_schedule, handle_sqs_event};

@@ -1,0 +1,59 @@
+//! `sync-worker` and `sync-scheduler`: event handlers over the sync engine.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use integrations::AppState;
+use integrations::domain::SyncJob;
+use integrations::sync::{JobOutcome, SchedulerReport, fail_dead_letter, run_job, run_scheduler};
+
+/// Handles a batch from the sync queue (or, for messages whose source is `dlq_arn`, from its
+/// dead-letter queue). Only failed messages are reported, so SQS redelivers just those.
+pub async fn handle_sqs_event(state: &AppState, dlq_arn: Option<&str>, event: SqsEvent) -> SqsBatchResponse {
+    let results = futures::future::join_all(event.records.iter().map(|m| handle_message(state, dlq_arn, m))).await;
+    let mut response = SqsBatchResponse::default();
+    for (message, ok) in event.records.iter().zip(results) {
+        if !ok {
+            response.add_failure(message.message_id.clone().unwrap_or_default());
+        }
+    }
+    response
+}
+
+/// `true` when the message is done with (acknowledge it), `false` to have it delivered again.
+async fn handle_message(state: &AppState, dlq_arn: Option<&str>, message: &SqsMessage) -> bool {
+    let from_dlq = dlq_arn.is_some() && message.event_source_arn.as_deref() == dlq_arn;
+    let body = message.body.as_deref().unwrap_or_default();
+    let job: SyncJob = match serde_json::from_str(body) {
+        Ok(job) => job,
+        Err(e) if from_dlq => {
+            // Nothing identifies a run: keep the evidence in the log and let it go.
+            tracing::error!(message_id = ?message.message_id, error = %e, body, "unreadable dead letter removed");
+            return true;
+        }
+        Err(e) => {
+            // Not acknowledged: after the queue's max receives it moves to the DLQ.
+            tracing::error!(message_id = ?message.message_id, error = %e, "unreadable sync job");
+            return false;
+        }
+    };
+    let outcome = if from_dlq {
+        let receives = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok());
+        fail_dead_letter(state, &job, receives).await
+    } else {
+        run_job(state, &job).await
+    };
+    match outcome {
+        Ok(JobOutcome::Finished(_) | JobOutcome::AlreadyFinished) => true,
+        Ok(JobOutcome::Retry(_)) => false,
+        Err(e) => {
+            tracing::error!(sync = %job.sync_id, error = %e, "sync job failed; it will be delivered again");
+            false
+        }
+    }
+}
+
+/// One scheduler pass (an EventBridge schedule event; its content does not matter).
+pub async fn handle_schedule(state: &AppState) -> Result<SchedulerReport, integrations::store::StoreError> {
+    let report = run_scheduler(state, integrations::store::attrs::now()).await?;
+    tracing::info!(?report, "scheduler pass");
+    Ok(report)
+}

@@ -1,0 +1,184 @@
+//! Notion sync: the pages and databases shared with the integration (`POST /v1/search`),
+//! most recently edited first.
+//!
+//! Cursor: `{"since": t|null, "newest": t|null, "startCursor": cursor|null}`: `since` from the
+//! saved state, `newest` the latest `last_edited_time` read so far this run.
+//! State: `{"since": <newest last_edited_time read>}`; as results come newest first, an
+//! incremental run stops at the first result edited at or before it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::NOTION_VERSION;
+use crate::providers::{ProviderError, send_with_retry};
+use crate::sync::{ConnectorConfig, Page, Record, RecordKind};
+
+/// Notion's maximum `page_size`.
+const MAX_RESULTS_PER_PAGE: u32 = 100;
+
+pub struct NotionConnector {
+    config: ConnectorConfig,
+    token: SecretString,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Cursor {
+    #[serde(default)]
+    since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    newest: Option<DateTime<Utc>>,
+    #[serde(default)]
+    start_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SearchAnswer {
+    #[serde(default)]
+    results: Vec<Value>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw).ok().map(|t| t.with_timezone(&Utc))
+}
+
+impl Cursor {
+    fn page(self, records: Vec<Record>) -> Page {
+        Page { records, next: Some(serde_json::to_value(&self).unwrap_or_default()), ..Page::default() }
+    }
+
+    fn finish(self, records: Vec<Record>) -> Page {
+        let since = self.newest.max(self.since);
+        Page { records, state: Some(json!({ "since": since.map(rfc3339) })), ..Page::default() }
+    }
+}
+
+impl NotionConnector {
+    pub fn new(config: ConnectorConfig, token: &str) -> Self {
+        Self { config, token: SecretString::from(token.to_owned()) }
+    }
+
+    /// The first cursor: the first search page, stopping at the saved `since` (if any).
+    pub fn start(&self, state: Option<&Value>) -> Value {
+        let since = state.and_then(|s| s.get("since")).and_then(Value::as_str).and_then(parse_time);
+        serde_json::to_value(Cursor { since, ..Cursor::default() }).unwrap_or_default()
+    }
+
+    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+        let mut cursor: Cursor = serde_json::from_value(cursor.clone())
+            .map_err(|_| ProviderError::Unexpected("not a Notion sync cursor".into()))?;
+        let mut body = json!({
+            "page_size": self.config.page_size.clamp(1, MAX_RESULTS_PER_PAGE),
+            "sort": {"timestamp": "last_edited_time", "direction": "descending"},
+        });
+        if let Some(start) = &cursor.start_cursor {
+            body["start_cursor"] = Value::String(start.clone());
+        }
+        let url = format!("{}/v1/search", self.config.base_url.trim_end_matches('/'));
+        let response = send_with_retry(&self.config.retry, || {
+            self.config
+                .http
+                .post(&url)
+                .bearer_auth(self.token.expose_secret())
+                .header("Notion-Version", NOTION_VERSION)
+                .json(&body)
+        })
+        .await?;
+        let status = response.status();
+        if status == StatusCode::BAD_REQUEST && cursor.start_cursor.is_some() {
+            // A stale start cursor: search again from the top (records are idempotent).
+            cursor.start_cursor = None;
+            return Ok(cursor.page(Vec::new()));
+        }
+        if !status.is_success() {
+            let code = response.json::<ErrorAnswer>().await.ok().and_then(|e| e.code).unwrap_or_default();
+            return Err(ProviderError::Unexpected(format!("Notion answered HTTP {status} to the search ({code})")));
+        }
+        let answer: SearchAnswer = response
+            .json()
+            .await
+            .map_err(|_| ProviderError::Unexpected("Notion sent an unreadable search answer".into()))?;
+
+        let mut records = Vec::with_capacity(answer.results.len());
+        let mut reached_since = false;
+        for result in &answer.results {
+            let edited = result.get("last_edited_time").and_then(Value::as_str).and_then(parse_time);
+            if let (Some(edited), Some(since)) = (edited, cursor.since)
+                && edited <= since
+            {
+                reached_since = true;
+                break;
+            }
+            let Some(record) = record(result, edited) else {
+                return Err(ProviderError::Unexpected("Notion sent a search result without an id".into()));
+            };
+            cursor.newest = cursor.newest.max(edited);
+            records.push(record);
+        }
+        match answer.next_cursor.filter(|_| answer.has_more) {
+            Some(next) if !reached_since => {
+                cursor.start_cursor = Some(next);
+                Ok(cursor.page(records))
+            }
+            _ => Ok(cursor.finish(records)),
+        }
+    }
+}
+
+/// The plain text of a rich-text array.
+fn plain_text(rich: Option<&Value>) -> String {
+    rich.and_then(Value::as_array)
+        .map(|parts| parts.iter().filter_map(|p| p.get("plain_text").and_then(Value::as_str)).collect())
+        .unwrap_or_default()
+}
+
+fn title(result: &Value, object: &str) -> String {
+    let rich = if object == "page" {
+        result
+            .get("properties")
+            .and_then(Value::as_object)
+            .and_then(|props| props.values().find(|p| p.get("type").and_then(Value::as_str) == Some("title")))
+            .and_then(|p| p.get("title"))
+    } else {
+        result.get("title")
+    };
+    let text = plain_text(rich);
+    if text.trim().is_empty() { "Untitled".to_owned() } else { text }
+}
+
+fn record(result: &Value, edited: Option<DateTime<Utc>>) -> Option<Record> {
+    let id = result.get("id").and_then(Value::as_str)?;
+    let object = result.get("object").and_then(Value::as_str).unwrap_or("page");
+    let flag = |name: &str| result.get(name).and_then(Value::as_bool).unwrap_or(false);
+    let status = if flag("archived") || flag("in_trash") { "archived" } else { "open" };
+    let mut data = Map::new();
+    data.insert("object".into(), Value::String(object.to_owned()));
+    Some(Record {
+        kind: RecordKind::Page,
+        external_id: id.to_owned(),
+        title: title(result, object),
+        url: result.get("url").and_then(Value::as_str).map(str::to_owned),
+        container: Some("Notion".to_owned()),
+        status: Some(status.to_owned()),
+        due_at: None,
+        updated_at: edited,
+        data,
+    })
+}

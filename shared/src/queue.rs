@@ -1,0 +1,66 @@
+//! The SQS queue of sync jobs.
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use crate::domain::{SyncId, SyncJob};
+
+#[derive(Debug, thiserror::Error)]
+#[error("SQS request failed: {0}")]
+pub struct QueueError(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+#[derive(Clone)]
+pub struct SyncQueue {
+    client: Client,
+    url: String,
+}
+
+impl SyncQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn send(&self, job: &SyncJob) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(serde_json::to_string(job).expect("jobs serialise"))
+            .send()
+            .await
+            .map_err(|e| QueueError(Box::new(e)))?;
+        Ok(())
+    }
+
+    /// Sends jobs with SendMessageBatch, ten at a time; returns the runs whose job was not sent.
+    pub async fn send_batch(&self, jobs: &[SyncJob]) -> Vec<(SyncId, String)> {
+        let mut failed = Vec::new();
+        for chunk in jobs.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, job)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(serde_json::to_string(job).expect("jobs serialise"))
+                        .build()
+                        .expect("entry")
+                })
+                .collect();
+            match self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await {
+                Ok(out) => {
+                    for f in out.failed() {
+                        if let Some(job) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
+                            failed.push((job.sync_id.clone(), f.message().unwrap_or("not sent").to_owned()));
+                        }
+                    }
+                }
+                Err(e) => failed.extend(chunk.iter().map(|job| (job.sync_id.clone(), e.to_string()))),
+            }
+        }
+        failed
+    }
+}

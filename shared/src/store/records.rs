@@ -1,0 +1,325 @@
+//! Synced records: `REC#{connectionId}#{kind}#{externalId}`, upserted in batches.
+//!
+//! Each page is classified against what is stored (BatchGetItem of the keys, comparing a
+//! content hash), then only new and changed records are written with BatchWriteItem in
+//! requests of 25, retrying unprocessed items with backoff. Replaying a page is harmless.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, WriteRequest};
+use sha2::{Digest, Sha256};
+
+use super::attrs::{Item, get_s, opt_s, s, ts};
+use super::{Store, StoreError, keys, table};
+use crate::domain::{ConnectionId, Counts, SyncId, UserId};
+use crate::sync::{Record, RecordKey, RecordKind};
+
+/// DynamoDB's limits per request.
+pub const BATCH_WRITE_MAX: usize = 25;
+const BATCH_GET_MAX: usize = 100;
+const MAX_BATCH_ATTEMPTS: u32 = 8;
+
+fn record_sk(connection: &ConnectionId, kind: RecordKind, external_id: &str) -> String {
+    format!("REC#{connection}#{}#{external_id}", kind.as_str())
+}
+
+fn content_hash(record: &Record) -> String {
+    let json = serde_json::to_vec(record).expect("records serialise");
+    Sha256::digest(&json).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn to_item(user: &UserId, connection: &ConnectionId, sync: &SyncId, record: &Record, hash: &str) -> Item {
+    let mut item = Item::from([
+        (table::PK.into(), s(keys::user(user))),
+        (table::SK.into(), s(record_sk(connection, record.kind, &record.external_id))),
+        ("entity".into(), s("record")),
+        ("connectionId".into(), s(connection.as_str())),
+        ("kind".into(), s(record.kind.as_str())),
+        ("externalId".into(), s(&record.external_id)),
+        ("title".into(), s(&record.title)),
+        ("contentHash".into(), s(hash)),
+        ("lastSeenSync".into(), s(sync.as_str())),
+        ("syncedAt".into(), ts(super::attrs::now())),
+    ]);
+    for (name, value) in
+        [("url", &record.url), ("container", &record.container), ("status", &record.status), ("dueAt", &record.due_at)]
+    {
+        if let Some(v) = value {
+            item.insert(name.into(), s(v));
+        }
+    }
+    if let Some(at) = record.updated_at {
+        item.insert("updatedAt".into(), ts(at));
+    }
+    if !record.data.is_empty() {
+        item.insert("data".into(), s(serde_json::Value::Object(record.data.clone()).to_string()));
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<Record, StoreError> {
+    Ok(Record {
+        kind: RecordKind::parse(get_s(item, "kind")?).ok_or_else(|| StoreError::Corrupt("record kind".into()))?,
+        external_id: get_s(item, "externalId")?.to_owned(),
+        title: get_s(item, "title")?.to_owned(),
+        url: opt_s(item, "url").map(str::to_owned),
+        container: opt_s(item, "container").map(str::to_owned),
+        status: opt_s(item, "status").map(str::to_owned),
+        due_at: opt_s(item, "dueAt").map(str::to_owned),
+        updated_at: super::attrs::opt_ts(item, "updatedAt"),
+        data: opt_s(item, "data").and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or_default(),
+    })
+}
+
+fn key(user: &UserId, sk: String) -> HashMap<String, AttributeValue> {
+    HashMap::from([(table::PK.into(), s(keys::user(user))), (table::SK.into(), s(sk))])
+}
+
+async fn backoff(attempt: u32) {
+    let millis = 25u64 << attempt.min(6);
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+impl Store {
+    /// Upserts one page of records and says what each was: created, updated or unchanged.
+    /// With `refresh_unchanged` (full syncs) unchanged records are written too, to mark them
+    /// seen by this run, so the end-of-run sweep keeps them.
+    pub async fn upsert_records(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        sync: &SyncId,
+        records: &[Record],
+        refresh_unchanged: bool,
+    ) -> Result<Counts, StoreError> {
+        // The last occurrence of a key in a page wins (a batch may not name a key twice).
+        let mut unique: Vec<(String, &Record)> = Vec::with_capacity(records.len());
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for record in records {
+            let sk = record_sk(connection, record.kind, &record.external_id);
+            match index.get(&sk) {
+                Some(&i) => unique[i].1 = record,
+                None => {
+                    index.insert(sk.clone(), unique.len());
+                    unique.push((sk, record));
+                }
+            }
+        }
+        let stored = self.stored_hashes(user, unique.iter().map(|(sk, _)| sk.clone()).collect()).await?;
+        let mut counts = Counts::default();
+        let mut writes = Vec::new();
+        for (sk, record) in &unique {
+            let hash = content_hash(record);
+            let changed = match stored.get(sk) {
+                None => {
+                    counts.created += 1;
+                    true
+                }
+                Some(old) if *old != hash => {
+                    counts.updated += 1;
+                    true
+                }
+                Some(_) => {
+                    counts.unchanged += 1;
+                    false
+                }
+            };
+            if changed || refresh_unchanged {
+                let item = to_item(user, connection, sync, record, &hash);
+                writes.push(
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put request"))
+                        .build(),
+                );
+            }
+        }
+        self.batch_write(writes).await?;
+        Ok(counts)
+    }
+
+    /// Deletes the records a provider reported as deleted; counts those that existed.
+    pub async fn delete_records(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        deleted: &[RecordKey],
+    ) -> Result<u64, StoreError> {
+        let mut sks: Vec<String> = deleted.iter().map(|k| record_sk(connection, k.kind, &k.external_id)).collect();
+        sks.sort();
+        sks.dedup();
+        let stored = self.stored_hashes(user, sks).await?;
+        let writes = stored.keys().map(|sk| delete_request(user, sk.clone())).collect();
+        self.batch_write(writes).await?;
+        Ok(stored.len() as u64)
+    }
+
+    /// After a full sync: removes the connection's records that this run did not see.
+    pub async fn sweep_unseen_records(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        sync: &SyncId,
+    ) -> Result<u64, StoreError> {
+        let stale: Vec<String> = self
+            .record_items(user, connection, Some("SK, lastSeenSync"))
+            .await?
+            .into_iter()
+            .filter(|item| opt_s(item, "lastSeenSync") != Some(sync.as_str()))
+            .filter_map(|item| opt_s(&item, table::SK).map(str::to_owned))
+            .collect();
+        let count = stale.len() as u64;
+        self.batch_write(stale.into_iter().map(|sk| delete_request(user, sk)).collect()).await?;
+        Ok(count)
+    }
+
+    /// A connection's records (for checks and exports).
+    pub async fn list_records(&self, user: &UserId, connection: &ConnectionId) -> Result<Vec<Record>, StoreError> {
+        self.record_items(user, connection, None).await?.iter().map(from_item).collect()
+    }
+
+    /// Removes everything a connection synced, and its run history (on disconnect).
+    pub async fn delete_connection_data(&self, user: &UserId, connection: &ConnectionId) -> Result<(), StoreError> {
+        for prefix in [format!("REC#{connection}#"), format!("SYNC#{connection}#")] {
+            let sks = self.sort_keys(user, &prefix).await?;
+            self.batch_write(sks.into_iter().map(|sk| delete_request(user, sk)).collect()).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_items(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":prefix", s(format!("REC#{connection}#")))
+            .set_projection_expression(projection.map(str::to_owned))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items.into_iter().map(|i| i.map_err(StoreError::aws)).collect()
+    }
+
+    async fn sort_keys(&self, user: &UserId, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .projection_expression("SK")
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items.into_iter().map(|i| Ok(get_s(&i.map_err(StoreError::aws)?, table::SK)?.to_owned())).collect()
+    }
+
+    /// The stored content hash of each of these records that exists.
+    async fn stored_hashes(&self, user: &UserId, sks: Vec<String>) -> Result<HashMap<String, String>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in sks.chunks(BATCH_GET_MAX) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|sk| key(user, sk.clone())).collect()))
+                    .projection_expression("SK, contentHash")
+                    .build()
+                    .expect("keys"),
+            );
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(StoreError::aws)?;
+                for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                    if let (Some(sk), Some(hash)) = (opt_s(item, table::SK), opt_s(item, "contentHash")) {
+                        found.insert(sk.to_owned(), hash.to_owned());
+                    }
+                }
+                pending =
+                    out.unprocessed_keys().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()).cloned();
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt >= MAX_BATCH_ATTEMPTS {
+                        return Err(StoreError::Corrupt("BatchGetItem kept leaving keys unprocessed".into()));
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// BatchWriteItem in requests of 25, retrying unprocessed items with backoff.
+    pub(crate) async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in writes.chunks(BATCH_WRITE_MAX) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(StoreError::aws)?;
+                pending = out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt >= MAX_BATCH_ATTEMPTS {
+                        return Err(StoreError::Aws(
+                            format!("{} items stayed unprocessed after {attempt} attempts", pending.len()).into(),
+                        ));
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn delete_request(user: &UserId, sk: String) -> WriteRequest {
+    WriteRequest::builder()
+        .delete_request(DeleteRequest::builder().set_key(Some(key(user, sk))).build().expect("delete request"))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_changes_with_the_content_and_only_with_it() {
+        let record = Record {
+            kind: RecordKind::Task,
+            external_id: "c1".into(),
+            title: "Write the plan".into(),
+            url: None,
+            container: None,
+            status: Some("open".into()),
+            due_at: None,
+            updated_at: None,
+            data: Default::default(),
+        };
+        let mut done = record.clone();
+        done.status = Some("done".into());
+        assert_eq!(content_hash(&record), content_hash(&record.clone()));
+        assert_ne!(content_hash(&record), content_hash(&done));
+    }
+}

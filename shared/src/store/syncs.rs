@@ -1,0 +1,647 @@
+//! Sync runs and their transitions. Each transition is conditional, so every run ends exactly
+//! once however often its message is delivered, and a connection has at most one run in flight.
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::attrs::{Item, get_n, get_s, get_ts, n, now, opt_n, opt_s, opt_ts, s, ts};
+use super::connections::{due_shard, due_sort_key};
+use super::{Store, StoreError, cancelled_conditions, keys, table};
+use crate::domain::{
+    Connection, ConnectionId, ConnectionStatus, Counts, IntegrationId, Progress, SyncId, SyncRun, SyncStatus, Trigger,
+    UserId,
+};
+use crate::sync::SyncMode;
+
+/// A run still in flight this long after it was queued is ended as failed by the scheduler.
+/// Longer than SQS needs to give up on a message (5 receives × 12 minutes of visibility).
+pub const RUN_DEADLINE: Duration = Duration::hours(2);
+/// Finished runs are kept this long (TTL).
+const RUN_RETENTION_DAYS: i64 = 90;
+
+pub(crate) fn run_sk(connection: &ConnectionId, sync: &SyncId) -> String {
+    format!("SYNC#{connection}#{sync}")
+}
+
+fn inflight_key(run: &SyncRun) -> (String, String) {
+    let deadline = run.queued_at + RUN_DEADLINE;
+    (
+        format!("INFLIGHT#{}", due_shard(&run.connection_id)),
+        format!("{}#{}", deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), run.sync_id),
+    )
+}
+
+fn day_key(at: DateTime<Utc>) -> String {
+    format!("DAY#{}", at.date_naive())
+}
+
+fn to_item(run: &SyncRun) -> Item {
+    let (gpk, gsk) = inflight_key(run);
+    Item::from([
+        (table::PK.into(), s(keys::user(&run.user_id))),
+        (table::SK.into(), s(run_sk(&run.connection_id, &run.sync_id))),
+        ("entity".into(), s("sync")),
+        ("userId".into(), s(run.user_id.as_str())),
+        ("syncId".into(), s(run.sync_id.as_str())),
+        ("connectionId".into(), s(run.connection_id.as_str())),
+        ("integrationId".into(), s(run.integration_id.as_str())),
+        ("status".into(), s(run.status.as_str())),
+        ("trigger".into(), s(run.trigger.as_str())),
+        ("mode".into(), s(run.mode.as_str())),
+        ("queuedAt".into(), ts(run.queued_at)),
+        ("phase".into(), s(&run.progress.phase)),
+        ("pages".into(), n(0)),
+        ("items".into(), n(0)),
+        ("attempts".into(), n(0)),
+        (table::GSI1PK.into(), s(gpk)),
+        (table::GSI1SK.into(), s(gsk)),
+    ])
+}
+
+fn from_item(item: &Item) -> Result<SyncRun, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("sync run: {what}"));
+    Ok(SyncRun {
+        user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
+        sync_id: SyncId::parse(get_s(item, "syncId")?).map_err(|_| corrupt("syncId"))?,
+        connection_id: ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
+        integration_id: IntegrationId::parse(get_s(item, "integrationId")?).map_err(|_| corrupt("integrationId"))?,
+        status: SyncStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
+        trigger: match get_s(item, "trigger")? {
+            "schedule" => Trigger::Schedule,
+            _ => Trigger::Manual,
+        },
+        mode: match get_s(item, "mode")? {
+            "full" => SyncMode::Full,
+            _ => SyncMode::Incremental,
+        },
+        queued_at: get_ts(item, "queuedAt")?,
+        started_at: opt_ts(item, "startedAt"),
+        finished_at: opt_ts(item, "finishedAt"),
+        progress: Progress {
+            phase: get_s(item, "phase")?.to_owned(),
+            pages: get_n(item, "pages")?,
+            items: get_n(item, "items")?,
+        },
+        counts: Counts {
+            created: opt_n(item, "created").unwrap_or(0),
+            updated: opt_n(item, "updated").unwrap_or(0),
+            unchanged: opt_n(item, "unchanged").unwrap_or(0),
+            deleted: opt_n(item, "deleted").unwrap_or(0),
+        },
+        duration_ms: opt_n(item, "durationMs"),
+        minutes_saved: opt_n(item, "minutesSaved").unwrap_or(0.0),
+        error: opt_s(item, "error").map(str::to_owned),
+        attempts: opt_n(item, "attempts").unwrap_or(0),
+        cursor: opt_s(item, "cursor").and_then(|raw| serde_json::from_str(raw).ok()),
+    })
+}
+
+/// Why a run could not be queued.
+#[derive(Debug)]
+pub enum QueueRefusal {
+    NotFound,
+    InFlight(Option<SyncId>),
+    NotActive(ConnectionStatus),
+    /// A manual trigger too soon after the previous one: retry after this many seconds.
+    RateLimited(u64),
+}
+
+/// How a run ended, for [`Store::finish_run`].
+pub struct RunOutcome {
+    pub status: SyncStatus,
+    pub counts: Counts,
+    pub minutes_saved: f64,
+    pub error: Option<String>,
+    /// The state the next incremental run starts from (on success).
+    pub sync_state: Option<Value>,
+    /// The connection needs the user to connect again (the provider refused the credential).
+    pub needs_reauth: bool,
+}
+
+/// A connection whose auto-sync is due, as the index holds it.
+#[derive(Debug, Clone)]
+pub struct DueConnection {
+    pub user_id: UserId,
+    pub connection_id: ConnectionId,
+    pub integration_id: IntegrationId,
+    pub interval_minutes: u32,
+    pub next_sync_at: DateTime<Utc>,
+}
+
+fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+impl Store {
+    /// Queues a run: the connection takes the run as its one in-flight sync (and, for a manual
+    /// trigger, checks the minimum gap since the previous one) in the same transaction that
+    /// writes the queued run.
+    pub async fn queue_run(
+        &self,
+        run: &SyncRun,
+        manual_gap: Option<Duration>,
+        next_sync_at: Option<DateTime<Utc>>,
+    ) -> Result<Result<(), QueueRefusal>, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&run.user_id)))
+            .key(table::SK, s(keys::connection(&run.connection_id)))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sid", s(run.sync_id.as_str()))
+            .expression_attribute_values(":active", s(ConnectionStatus::Active.as_str()));
+        let mut condition =
+            "attribute_exists(PK) AND #status = :active AND attribute_not_exists(syncInFlight)".to_owned();
+        let mut set = "SET syncInFlight = :sid".to_owned();
+        if let Some(gap) = manual_gap {
+            condition.push_str(" AND (attribute_not_exists(lastManualSyncAt) OR lastManualSyncAt <= :cutoff)");
+            set.push_str(", lastManualSyncAt = :now");
+            update = update
+                .expression_attribute_values(":cutoff", ts(run.queued_at - gap))
+                .expression_attribute_values(":now", ts(run.queued_at));
+        }
+        if let Some(next) = next_sync_at {
+            set.push_str(", nextSyncAt = :next, GSI1SK = :gsk");
+            update = update
+                .expression_attribute_values(":next", ts(next))
+                .expression_attribute_values(":gsk", s(due_sort_key(next, &run.connection_id)));
+        }
+        let update = update.update_expression(set).condition_expression(condition).build().expect("update");
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(run)))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("put");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(err) if cancelled_conditions(&err).is_some() => {
+                // Say why: the connection as it is now.
+                let refusal = match self.get_connection(&run.user_id, &run.connection_id).await {
+                    Err(StoreError::NotFound) => QueueRefusal::NotFound,
+                    Err(e) => return Err(e),
+                    Ok(c) => refusal_for(&c, run.queued_at, manual_gap),
+                };
+                Ok(Err(refusal))
+            }
+            Err(err) => Err(StoreError::aws(err)),
+        }
+    }
+
+    pub async fn get_run(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        sync: &SyncId,
+    ) -> Result<SyncRun, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(run_sk(connection, sync)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item().map(from_item).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// A connection's runs, newest first, a page at a time. The cursor is opaque to clients.
+    pub async fn list_runs(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        limit: i32,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<SyncRun>, Option<String>), StoreError> {
+        let prefix = format!("SYNC#{connection}#");
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":prefix", s(&prefix))
+            .scan_index_forward(false)
+            .limit(limit);
+        if let Some(cursor) = cursor {
+            let sk = decode_cursor(cursor)
+                .filter(|sk| sk.starts_with(&prefix))
+                .ok_or_else(|| StoreError::Corrupt("invalid cursor".into()))?;
+            query = query.exclusive_start_key(table::PK, s(keys::user(user))).exclusive_start_key(table::SK, s(sk));
+        }
+        let out = query.send().await.map_err(StoreError::aws)?;
+        let runs = out.items().iter().map(from_item).collect::<Result<Vec<_>, _>>()?;
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| k.get(table::SK))
+            .and_then(|v| v.as_s().ok())
+            .map(|sk| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk));
+        Ok((runs, next))
+    }
+
+    /// Moves a queued (or interrupted running) run to running and counts the attempt.
+    /// `Ok(None)`: the run has already ended, so the message is a redelivery to drop.
+    pub async fn start_run(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        sync: &SyncId,
+    ) -> Result<Option<SyncRun>, StoreError> {
+        let started = now();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(run_sk(connection, sync)))
+            .update_expression(
+                "SET #status = :running, startedAt = if_not_exists(startedAt, :now), phase = :fetching, \
+                 attempts = if_not_exists(attempts, :zero) + :one",
+            )
+            .condition_expression("#status IN (:queued, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
+            .expression_attribute_values(":queued", s(SyncStatus::Queued.as_str()))
+            .expression_attribute_values(":fetching", s("fetching"))
+            .expression_attribute_values(":now", ts(started))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes().map(from_item).transpose(),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
+                // Either finished, or gone.
+                match self.get_run(user, connection, sync).await {
+                    Ok(_) | Err(StoreError::NotFound) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// Records a completed page: the cursor after it (written only after its records), and
+    /// progress. Fails with `Conflict` if the run is no longer running.
+    pub async fn save_progress(&self, run: &SyncRun) -> Result<(), StoreError> {
+        let cursor = run.cursor.as_ref().map(Value::to_string).unwrap_or_else(|| "null".into());
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&run.user_id)))
+            .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
+            .update_expression(
+                "SET #cursor = :cursor, pages = :pages, #items = :items, created = :created, updated = :updated, \
+                 unchanged = :unchanged, deleted = :deleted, phase = :phase",
+            )
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#cursor", "cursor")
+            .expression_attribute_names("#items", "items")
+            .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
+            .expression_attribute_values(":cursor", s(cursor))
+            .expression_attribute_values(":pages", n(run.progress.pages))
+            .expression_attribute_values(":items", n(run.progress.items))
+            .expression_attribute_values(":created", n(run.counts.created))
+            .expression_attribute_values(":updated", n(run.counts.updated))
+            .expression_attribute_values(":unchanged", n(run.counts.unchanged))
+            .expression_attribute_values(":deleted", n(run.counts.deleted))
+            .expression_attribute_values(":phase", s(&run.progress.phase))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(is_conditional_failure) {
+                    StoreError::Conflict
+                } else {
+                    StoreError::aws(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Keeps the latest error of a failed attempt on the run (shown if it ends in the DLQ).
+    pub async fn record_attempt_error(&self, run: &SyncRun, error: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&run.user_id)))
+            .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
+            .update_expression("SET lastError = :error")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":error", s(error))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(())
+    }
+
+    pub async fn last_attempt_error(&self, user: &UserId, connection: &ConnectionId, sync: &SyncId) -> Option<String> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(run_sk(connection, sync)))
+            .projection_expression("lastError")
+            .send()
+            .await
+            .ok()?;
+        out.item().and_then(|i| opt_s(i, "lastError")).map(str::to_owned)
+    }
+
+    /// Ends a run exactly once: the run (if still queued or running), the connection (if this
+    /// run is its one in flight: last sync, totals, saved state, maybe `needs_reauth`) and the
+    /// day's rollup, in one transaction. `Ok(false)`: it had already ended.
+    pub async fn finish_run(&self, run: &SyncRun, outcome: &RunOutcome) -> Result<bool, StoreError> {
+        let finished = now();
+        let started = run.started_at.unwrap_or(run.queued_at);
+        let duration_ms = u64::try_from((finished - started).num_milliseconds()).unwrap_or(0);
+        let user_pk = keys::user(&run.user_id);
+        let items = outcome.counts.items();
+        let mut run_update = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(&user_pk))
+            .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
+            .update_expression(
+                "SET #status = :status, finishedAt = :now, durationMs = :duration, minutesSaved = :minutes, \
+                 phase = :done, created = :created, updated = :updated, unchanged = :unchanged, deleted = :deleted, \
+                 #items = :items, expiresAt = :expires REMOVE GSI1PK, GSI1SK, #cursor",
+            )
+            .condition_expression("#status IN (:queued, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#items", "items")
+            .expression_attribute_names("#cursor", "cursor")
+            .expression_attribute_values(":status", s(outcome.status.as_str()))
+            .expression_attribute_values(":queued", s(SyncStatus::Queued.as_str()))
+            .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
+            .expression_attribute_values(":now", ts(finished))
+            .expression_attribute_values(":duration", n(duration_ms))
+            .expression_attribute_values(":minutes", n(outcome.minutes_saved))
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":created", n(outcome.counts.created))
+            .expression_attribute_values(":updated", n(outcome.counts.updated))
+            .expression_attribute_values(":unchanged", n(outcome.counts.unchanged))
+            .expression_attribute_values(":deleted", n(outcome.counts.deleted))
+            .expression_attribute_values(":items", n(items))
+            .expression_attribute_values(":expires", n(finished.timestamp() + RUN_RETENTION_DAYS * 86_400));
+        if let Some(error) = &outcome.error {
+            run_update = run_update
+                .update_expression(
+                    "SET #status = :status, finishedAt = :now, durationMs = :duration, minutesSaved = :minutes, \
+                     phase = :done, created = :created, updated = :updated, unchanged = :unchanged, \
+                     deleted = :deleted, #items = :items, expiresAt = :expires, #error = :error \
+                     REMOVE GSI1PK, GSI1SK, #cursor",
+                )
+                .expression_attribute_names("#error", "error")
+                .expression_attribute_values(":error", s(error));
+        }
+
+        let mut set = vec![
+            "lastSyncId = :sid",
+            "lastSyncStatus = :status",
+            "lastSyncFinishedAt = :now",
+            "lastSyncItems = :items",
+            "lastSyncMinutesSaved = :minutes",
+            "itemsTotal = if_not_exists(itemsTotal, :zero) + :items",
+            "minutesSavedTotal = if_not_exists(minutesSavedTotal, :zero) + :minutes",
+        ];
+        let mut remove = vec!["syncInFlight"];
+        let mut conn_update = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(&user_pk))
+            .key(table::SK, s(keys::connection(&run.connection_id)))
+            .condition_expression("syncInFlight = :sid")
+            .expression_attribute_values(":sid", s(run.sync_id.as_str()))
+            .expression_attribute_values(":status", s(outcome.status.as_str()))
+            .expression_attribute_values(":now", ts(finished))
+            .expression_attribute_values(":items", n(items))
+            .expression_attribute_values(":minutes", n(outcome.minutes_saved))
+            .expression_attribute_values(":zero", n(0));
+        match &outcome.error {
+            Some(error) => {
+                set.push("lastSyncError = :error");
+                conn_update = conn_update.expression_attribute_values(":error", s(error));
+            }
+            None => remove.push("lastSyncError"),
+        }
+        if let Some(state) = &outcome.sync_state {
+            set.push("syncState = :state");
+            conn_update = conn_update.expression_attribute_values(":state", s(state.to_string()));
+        }
+        if outcome.needs_reauth {
+            set.push("#cstatus = :reauth");
+            set.push("statusReason = :reason");
+            remove.extend(["nextSyncAt", "GSI1PK", "GSI1SK"]);
+            conn_update = conn_update
+                .expression_attribute_names("#cstatus", "status")
+                .expression_attribute_values(":reauth", s(ConnectionStatus::NeedsReauth.as_str()))
+                .expression_attribute_values(
+                    ":reason",
+                    s(outcome.error.clone().unwrap_or_else(|| "The provider refused the credential.".into())),
+                );
+        }
+        let conn_update = conn_update
+            .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
+            .build()
+            .expect("update");
+
+        let day = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(&user_pk))
+            .key(table::SK, s(day_key(finished)))
+            .update_expression("ADD #items :items, minutesSaved :minutes, syncs :one, failures :failed")
+            .expression_attribute_names("#items", "items")
+            .expression_attribute_values(":items", n(items))
+            .expression_attribute_values(":minutes", n(outcome.minutes_saved))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":failed", n(u8::from(outcome.status == SyncStatus::Failed)))
+            .build()
+            .expect("update");
+
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(run_update.build().expect("update")).build())
+            .transact_items(TransactWriteItem::builder().update(conn_update).build())
+            .transact_items(TransactWriteItem::builder().update(day).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match cancelled_conditions(&err) {
+                // The run itself had already ended: nothing to do.
+                Some(failed) if failed.first() == Some(&true) => Ok(false),
+                // The run is live but the connection no longer holds it (disconnected, or
+                // cleared by hand): end the run on its own.
+                Some(_) => self.finish_orphan_run(run, outcome, finished, duration_ms).await,
+                None => Err(StoreError::aws(err)),
+            },
+        }
+    }
+
+    async fn finish_orphan_run(
+        &self,
+        run: &SyncRun,
+        outcome: &RunOutcome,
+        finished: DateTime<Utc>,
+        duration_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&run.user_id)))
+            .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
+            .update_expression(
+                "SET #status = :status, finishedAt = :now, durationMs = :duration, phase = :done, #error = :error \
+                 REMOVE GSI1PK, GSI1SK, #cursor",
+            )
+            .condition_expression("#status IN (:queued, :running)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_names("#cursor", "cursor")
+            .expression_attribute_values(":status", s(outcome.status.as_str()))
+            .expression_attribute_values(":queued", s(SyncStatus::Queued.as_str()))
+            .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
+            .expression_attribute_values(":now", ts(finished))
+            .expression_attribute_values(":duration", n(duration_ms))
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(
+                ":error",
+                s(outcome.error.clone().unwrap_or_else(|| "The connection was removed during the sync.".into())),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(false),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// The saved incremental state of a connection (what its last successful run left).
+    pub async fn sync_state(&self, user: &UserId, connection: &ConnectionId) -> Result<Option<Value>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .projection_expression("syncState")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out.item().and_then(|i| opt_s(i, "syncState")).and_then(|raw| serde_json::from_str(raw).ok()))
+    }
+
+    /// Connections of one shard whose auto-sync is due at `now`: reads only due entries.
+    pub async fn due_connections(
+        &self,
+        shard: u32,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<(Vec<DueConnection>, usize), StoreError> {
+        let upper = format!("{}#~", now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(table::GSI1)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
+            .expression_attribute_values(":pk", s(format!("DUE#{shard}")))
+            .expression_attribute_values(":upper", s(upper))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let read = out.items().len();
+        let due = out
+            .items()
+            .iter()
+            .map(|item| {
+                Ok(DueConnection {
+                    user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| StoreError::Corrupt("userId".into()))?,
+                    connection_id: ConnectionId::parse(get_s(item, "connectionId")?)
+                        .map_err(|_| StoreError::Corrupt("connectionId".into()))?,
+                    integration_id: IntegrationId::parse(get_s(item, "integrationId")?)
+                        .map_err(|_| StoreError::Corrupt("integrationId".into()))?,
+                    interval_minutes: get_n(item, "syncIntervalMinutes")?,
+                    next_sync_at: get_ts(item, "nextSyncAt")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((due, read))
+    }
+
+    /// Moves a due connection's next sync forward without queuing one (it had a run in flight).
+    pub async fn postpone_due(&self, due: &DueConnection, next: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&due.user_id)))
+            .key(table::SK, s(keys::connection(&due.connection_id)))
+            .update_expression("SET nextSyncAt = :next, GSI1SK = :gsk")
+            .condition_expression("nextSyncAt = :expected")
+            .expression_attribute_values(":next", ts(next))
+            .expression_attribute_values(":gsk", s(due_sort_key(next, &due.connection_id)))
+            .expression_attribute_values(":expected", ts(due.next_sync_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// Runs of one shard still in flight past their deadline.
+    pub async fn overdue_runs(&self, shard: u32, now: DateTime<Utc>) -> Result<Vec<SyncRun>, StoreError> {
+        let upper = format!("{}#~", now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(table::GSI1)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
+            .expression_attribute_values(":pk", s(format!("INFLIGHT#{shard}")))
+            .expression_attribute_values(":upper", s(upper))
+            .limit(100)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.items().iter().map(from_item).collect()
+    }
+}
+
+fn refusal_for(c: &Connection, now: DateTime<Utc>, manual_gap: Option<Duration>) -> QueueRefusal {
+    if c.status != ConnectionStatus::Active {
+        return QueueRefusal::NotActive(c.status);
+    }
+    if c.sync_in_flight.is_some() {
+        return QueueRefusal::InFlight(c.sync_in_flight.clone());
+    }
+    if let (Some(gap), Some(last)) = (manual_gap, c.last_manual_sync_at) {
+        let wait = (last + gap - now).num_seconds().max(1);
+        return QueueRefusal::RateLimited(u64::try_from(wait).unwrap_or(1));
+    }
+    // The condition failed but nothing explains it now: it changed in between.
+    QueueRefusal::InFlight(None)
+}
+
+fn decode_cursor(cursor: &str) -> Option<String> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes).ok()
+}

@@ -1,0 +1,192 @@
+//! Runs one job: from the queued run to its recorded outcome, page by page.
+
+use serde_json::Value;
+
+use super::connector::{Connector, ConnectorConfig};
+use super::record::SyncMode;
+use crate::config::AppState;
+use crate::domain::{ConnectionStatus, Counts, SyncJob, SyncRun, SyncStatus};
+use crate::providers::ProviderError;
+use crate::store::{RunOutcome, StoreError};
+use crate::vault::VaultError;
+
+/// What became of a job, for the worker to acknowledge or not.
+#[derive(Debug, PartialEq)]
+pub enum JobOutcome {
+    /// The run ended (succeeded or failed) with this delivery.
+    Finished(SyncStatus),
+    /// The run had already ended: a redelivered message, acknowledged and dropped.
+    AlreadyFinished,
+    /// A passing failure: leave the message for SQS to deliver again (the run stays running
+    /// and resumes from its last saved cursor).
+    Retry(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Time saved: every record the run brought in or changed, at the catalog's rate. Records that
+/// were read but had not changed saved nobody any time.
+pub fn minutes_saved(counts: &Counts, minutes_per_item: f64) -> f64 {
+    let changed = counts.created + counts.updated + counts.deleted;
+    (changed as f64 * minutes_per_item * 100.0).round() / 100.0
+}
+
+fn failed(error: impl Into<String>, counts: Counts, needs_reauth: bool) -> RunOutcome {
+    RunOutcome {
+        status: SyncStatus::Failed,
+        counts,
+        minutes_saved: 0.0,
+        error: Some(error.into()),
+        sync_state: None,
+        needs_reauth,
+    }
+}
+
+async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<JobOutcome, SyncError> {
+    let status = outcome.status;
+    if state.store.finish_run(run, &outcome).await? {
+        tracing::info!(sync = %run.sync_id, status = status.as_str(), items = outcome.counts.items(), "sync run ended");
+        Ok(JobOutcome::Finished(status))
+    } else {
+        Ok(JobOutcome::AlreadyFinished)
+    }
+}
+
+#[tracing::instrument(skip_all, fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id))]
+pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, SyncError> {
+    let Some(mut run) = state.store.start_run(&job.user_id, &job.connection_id, &job.sync_id).await? else {
+        tracing::info!("redelivered job of a finished run; dropped");
+        return Ok(JobOutcome::AlreadyFinished);
+    };
+    let connection = match state.store.get_connection(&job.user_id, &job.connection_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => {
+            return end(state, &run, failed("The connection was removed.", run.counts, false)).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if connection.status != ConnectionStatus::Active {
+        let reason = connection
+            .status_reason
+            .clone()
+            .unwrap_or_else(|| format!("The connection is {}.", connection.status.as_str()));
+        return end(state, &run, failed(reason, run.counts, false)).await;
+    }
+    let Some(integration) = state.catalog.find(connection.integration_id.as_str()) else {
+        return end(state, &run, failed("The integration is no longer offered.", run.counts, false)).await;
+    };
+    let credentials = match state.vault.read(&connection.secret_id).await {
+        Ok(c) => c,
+        Err(VaultError::NotFound | VaultError::Unreadable) => {
+            let reason = "The stored credential is missing; connect again.";
+            return end(state, &run, failed(reason, run.counts, true)).await;
+        }
+        Err(e) => return Ok(JobOutcome::Retry(e.to_string())),
+    };
+    let config = ConnectorConfig {
+        http: state.http.clone(),
+        base_url: state.endpoints.api_base(integration),
+        page_size: state.sync.page_size,
+        retry: state.sync.retry,
+    };
+    let Some(connector) = Connector::for_integration(integration.id.as_str(), config, &credentials) else {
+        let reason = format!("{} has nothing to sync.", integration.name);
+        return end(state, &run, failed(reason, run.counts, false)).await;
+    };
+
+    let mut cursor: Value = match run.cursor.take() {
+        Some(saved) => saved,
+        None => {
+            let saved_state = state.store.sync_state(&job.user_id, &job.connection_id).await?;
+            connector.start(saved_state.as_ref(), run.mode)
+        }
+    };
+    let full = run.mode == SyncMode::Full;
+    let final_state = loop {
+        let page = match connector.fetch_page(&cursor).await {
+            Ok(page) => page,
+            Err(ProviderError::Unauthorized(reason)) => {
+                let message = format!("{} refused the credential ({reason}); connect it again.", integration.name);
+                return end(state, &run, failed(message, run.counts, true)).await;
+            }
+            Err(e @ ProviderError::Unexpected(_)) => {
+                return end(state, &run, failed(e.to_string(), run.counts, false)).await;
+            }
+            Err(passing) => {
+                let message = passing.to_string();
+                state.store.record_attempt_error(&run, &message).await?;
+                tracing::warn!(error = %message, "provider failed; the job will be delivered again");
+                return Ok(JobOutcome::Retry(message));
+            }
+        };
+        let written =
+            state.store.upsert_records(&job.user_id, &job.connection_id, &run.sync_id, &page.records, full).await?;
+        run.counts.add(written);
+        if !page.deleted.is_empty() {
+            run.counts.deleted += state.store.delete_records(&job.user_id, &job.connection_id, &page.deleted).await?;
+        }
+        run.progress.pages += 1;
+        run.progress.items = run.counts.items();
+        match page.next {
+            Some(next) => {
+                // The cursor is saved only now, after the records before it are written.
+                run.cursor = Some(next.clone());
+                match state.store.save_progress(&run).await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict) => return Ok(JobOutcome::AlreadyFinished),
+                    Err(e) => return Err(e.into()),
+                }
+                cursor = next;
+            }
+            None => break page.state,
+        }
+    };
+    if full {
+        run.progress.phase = "finishing".into();
+        run.counts.deleted += state.store.sweep_unseen_records(&job.user_id, &job.connection_id, &run.sync_id).await?;
+    }
+    let outcome = RunOutcome {
+        status: SyncStatus::Succeeded,
+        counts: run.counts,
+        minutes_saved: minutes_saved(&run.counts, integration.minutes_saved_per_item),
+        error: None,
+        sync_state: final_state,
+        needs_reauth: false,
+    };
+    end(state, &run, outcome).await
+}
+
+/// A job that reached the dead-letter queue: its run ends as failed, with the last error.
+pub async fn fail_dead_letter(state: &AppState, job: &SyncJob, receives: Option<u32>) -> Result<JobOutcome, SyncError> {
+    let run = match state.store.get_run(&job.user_id, &job.connection_id, &job.sync_id).await {
+        Ok(run) => run,
+        Err(StoreError::NotFound) => return Ok(JobOutcome::AlreadyFinished),
+        Err(e) => return Err(e.into()),
+    };
+    if run.status.is_finished() {
+        return Ok(JobOutcome::AlreadyFinished);
+    }
+    let last = state
+        .store
+        .last_attempt_error(&job.user_id, &job.connection_id, &job.sync_id)
+        .await
+        .unwrap_or_else(|| "the worker did not finish it".into());
+    let attempts = receives.map(|n| format!(" after {n} attempts")).unwrap_or_default();
+    end(state, &run, failed(format!("Gave up{attempts}: {last}"), run.counts, false)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_saved_counts_changed_records_only() {
+        let counts = Counts { created: 10, updated: 5, unchanged: 100, deleted: 1 };
+        assert_eq!(minutes_saved(&counts, 2.0), 32.0);
+        assert_eq!(minutes_saved(&Counts::default(), 2.0), 0.0);
+    }
+}

@@ -1,0 +1,13 @@
+//! The sync engine: from a queued run to its one recorded outcome.
+
+mod connector;
+mod engine;
+mod record;
+mod schedule;
+mod trigger;
+
+pub use connector::{Connector, ConnectorConfig};
+pub use engine::{JobOutcome, SyncError, fail_dead_letter, minutes_saved, run_job};
+pub use record::{Page, Record, RecordKey, RecordKind, SyncMode, clip};
+pub use schedule::{SchedulerReport, run_scheduler};
+pub use trigger::{MANUAL_SYNC_GAP, TriggerError, trigger_sync};

@@ -1,0 +1,110 @@
+//! A manual sync: queued at once, one in flight per connection, at most one a minute.
+
+use axum::http::StatusCode;
+use chrono::Duration;
+
+use crate::auth::Caller;
+use crate::config::AppState;
+use crate::domain::{ConnectionId, ConnectionStatus, SyncId, SyncRun, SyncStatus, Trigger};
+use crate::http::Problem;
+use crate::store::{QueueRefusal, RunOutcome, StoreError};
+use crate::sync::SyncMode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("there is no such connection")]
+    NotFound,
+    #[error("a sync of this connection is already in progress")]
+    InFlight(Option<SyncId>),
+    #[error("the connection is {}; reconnect it before syncing", .0.as_str())]
+    NotActive(ConnectionStatus),
+    #[error("this connection was synced moments ago; you can sync again in {0} seconds")]
+    RateLimited(u64),
+    #[error("{0} has nothing to sync")]
+    NothingToSync(String),
+    #[error("sync is not configured on this service")]
+    NoQueue,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the sync could not be queued: {0}")]
+    Queue(String),
+}
+
+impl From<TriggerError> for Problem {
+    fn from(e: TriggerError) -> Self {
+        let detail = e.to_string();
+        match e {
+            TriggerError::NotFound => Problem::not_found(detail),
+            TriggerError::InFlight(id) => {
+                let p = Problem::conflict("sync-in-progress", "A sync is already running", detail);
+                match id {
+                    Some(id) => p.with("syncId", id),
+                    None => p,
+                }
+            }
+            TriggerError::NotActive(_) => Problem::conflict("connection-not-active", "Reconnect first", detail),
+            TriggerError::RateLimited(secs) => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "sync-rate-limited", "Synced moments ago", detail)
+                    .retry_after(secs)
+            }
+            TriggerError::NothingToSync(_) => Problem::unprocessable("nothing-to-sync", "Nothing to sync", detail),
+            TriggerError::Store(cause) => Problem::unavailable(&cause),
+            TriggerError::NoQueue | TriggerError::Queue(_) => Problem::unavailable(&detail),
+        }
+    }
+}
+
+/// Minimum time between two manual syncs of one connection.
+pub const MANUAL_SYNC_GAP: Duration = Duration::seconds(60);
+
+#[tracing::instrument(skip_all, fields(user = %caller.user_id, connection = %connection_id))]
+pub async fn trigger_sync(
+    state: &AppState,
+    caller: &Caller,
+    connection_id: &ConnectionId,
+    mode: SyncMode,
+) -> Result<SyncRun, TriggerError> {
+    let queue = state.queue.as_ref().ok_or(TriggerError::NoQueue)?;
+    let connection = match state.store.get_connection(&caller.user_id, connection_id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(TriggerError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let integration = state
+        .catalog
+        .find(connection.integration_id.as_str())
+        .ok_or_else(|| TriggerError::NothingToSync(connection.integration_id.to_string()))?;
+    if !super::connector::can_sync(integration.id.as_str(), connection.auth_kind) {
+        return Err(TriggerError::NothingToSync(integration.name.clone()));
+    }
+    let run = SyncRun::queued(
+        caller.user_id.clone(),
+        connection_id.clone(),
+        connection.integration_id.clone(),
+        Trigger::Manual,
+        mode,
+        crate::store::attrs::now(),
+    );
+    match state.store.queue_run(&run, Some(MANUAL_SYNC_GAP), None).await? {
+        Ok(()) => {}
+        Err(QueueRefusal::NotFound) => return Err(TriggerError::NotFound),
+        Err(QueueRefusal::InFlight(id)) => return Err(TriggerError::InFlight(id)),
+        Err(QueueRefusal::NotActive(status)) => return Err(TriggerError::NotActive(status)),
+        Err(QueueRefusal::RateLimited(secs)) => return Err(TriggerError::RateLimited(secs)),
+    }
+    if let Err(e) = queue.send(&run.job()).await {
+        // The run must not stay "queued" with no message behind it.
+        let outcome = RunOutcome {
+            status: SyncStatus::Failed,
+            counts: Default::default(),
+            minutes_saved: 0.0,
+            error: Some("The sync could not be queued.".into()),
+            sync_state: None,
+            needs_reauth: false,
+        };
+        state.store.finish_run(&run, &outcome).await?;
+        return Err(TriggerError::Queue(e.to_string()));
+    }
+    tracing::info!(sync = %run.sync_id, "sync queued");
+    Ok(run)
+}
