@@ -73,7 +73,7 @@ impl Config {
                         reason: "use a whole number from 1 to 1000".into(),
                     })?,
                 },
-                retry: RetryPolicy::default(),
+                ..SyncOptions::default()
             },
         })
     }
@@ -99,11 +99,13 @@ pub struct SyncOptions {
     /// Items asked for per provider request (`SYNC_PAGE_SIZE`, default 100).
     pub page_size: u32,
     pub retry: RetryPolicy,
+    /// Minimum time between two manual syncs of one connection.
+    pub manual_gap: chrono::Duration,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        Self { page_size: 100, retry: RetryPolicy::default() }
+        Self { page_size: 100, retry: RetryPolicy::default(), manual_gap: chrono::Duration::seconds(60) }
     }
 }
 

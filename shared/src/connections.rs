@@ -342,6 +342,8 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
         current.status = ConnectionStatus::Disconnecting;
     }
     state.vault.delete(&current.secret_id).await?;
+    // What it synced goes with it (before the connection item, so a retry can finish it).
+    state.store.delete_connection_data(&caller.user_id, id).await?;
     state.store.delete_connection(&current, None).await?;
     Ok(())
 }

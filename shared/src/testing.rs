@@ -37,6 +37,16 @@ pub struct TestEnv {
     pub aws: aws_config::SdkConfig,
     pub table: String,
     pub secrets_prefix: String,
+    pub queues: Option<TestQueues>,
+}
+
+/// A sync queue and its dead-letter queue, made for one test.
+#[derive(Debug, Clone)]
+pub struct TestQueues {
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub dlq_arn: String,
 }
 
 impl TestEnv {
@@ -57,7 +67,75 @@ impl TestEnv {
             queue: None,
             sync: crate::config::SyncOptions::default(),
         };
-        Self { state, aws, table, secrets_prefix }
+        Self { state, aws, table, secrets_prefix, queues: None }
+    }
+
+    /// Gives the state a sync queue whose messages move to a dead-letter queue after
+    /// `max_receives` receives.
+    pub async fn add_queues(&mut self, max_receives: u32) -> TestQueues {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let name = self.table.clone();
+        let arn_of = |url: String| {
+            let sqs = sqs.clone();
+            async move {
+                let out = sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(QueueAttributeName::QueueArn)
+                    .send()
+                    .await
+                    .expect("queue attributes");
+                out.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().expect("queue arn")
+            }
+        };
+        let dlq_url =
+            sqs.create_queue().queue_name(format!("{name}-dlq")).send().await.expect("dlq").queue_url.unwrap();
+        let dlq_arn = arn_of(dlq_url.clone()).await;
+        let redrive =
+            serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string() });
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .unwrap();
+        let queue_arn = arn_of(queue_url.clone()).await;
+        self.state.queue = Some(crate::queue::SyncQueue::new(sqs, &queue_url));
+        let queues = TestQueues { queue_url, queue_arn, dlq_url, dlq_arn };
+        self.queues = Some(queues.clone());
+        queues
+    }
+
+    /// The sync jobs waiting on the test queue (received and deleted).
+    pub async fn take_jobs(&self) -> Vec<crate::domain::SyncJob> {
+        let queues = self.queues.as_ref().expect("add_queues first");
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let mut jobs = Vec::new();
+        loop {
+            let out = sqs
+                .receive_message()
+                .queue_url(&queues.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            if out.messages().is_empty() {
+                return jobs;
+            }
+            for m in out.messages() {
+                jobs.push(serde_json::from_str(m.body().unwrap_or_default()).expect("a sync job"));
+                sqs.delete_message()
+                    .queue_url(&queues.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
     }
 
     /// Points an integration's connector at a fake.
@@ -106,5 +184,11 @@ impl TestEnv {
             let _ = self.secrets().delete_secret().secret_id(name).force_delete_without_recovery(true).send().await;
         }
         let _ = self.dynamo().delete_table().table_name(&self.table).send().await;
+        if let Some(q) = &self.queues {
+            let sqs = aws_sdk_sqs::Client::new(&self.aws);
+            for url in [&q.queue_url, &q.dlq_url] {
+                let _ = sqs.delete_queue().queue_url(url).send().await;
+            }
+        }
     }
 }

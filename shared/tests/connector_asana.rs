@@ -54,11 +54,7 @@ async fn continue_sync(
             }
             None => {
                 let state = page.state.expect("the last page carries the state");
-                return Ok(Run {
-                    records,
-                    state,
-                    pages,
-                });
+                return Ok(Run { records, state, pages });
             }
         }
     }
@@ -76,10 +72,7 @@ fn titles(records: &[Record]) -> HashSet<String> {
 
 /// The demo tasks assigned to the demo user: "Task 1…120" and "Side task 1…30".
 fn my_demo_tasks() -> HashSet<String> {
-    (1..=120)
-        .map(|i| format!("Task {i}"))
-        .chain((1..=30).map(|i| format!("Side task {i}")))
-        .collect()
+    (1..=120).map(|i| format!("Task {i}")).chain((1..=30).map(|i| format!("Side task {i}"))).collect()
 }
 
 fn modified_since(state: &Value) -> DateTime<Utc> {
@@ -116,28 +109,15 @@ async fn a_full_sync_returns_every_task_assigned_to_the_user_exactly_once() {
         }
     }
 
-    let done = run
-        .records
-        .iter()
-        .filter(|r| r.status.as_deref() == Some("done"))
-        .count();
+    let done = run.records.iter().filter(|r| r.status.as_deref() == Some("done")).count();
     assert_eq!(done, 18 + 5);
     let record = run.records.iter().find(|r| r.title == "Task 1").unwrap();
     let task = state.asana_task(&record.external_id).unwrap();
     assert_eq!(record.status.as_deref(), Some("done"));
     assert_eq!(record.due_at.as_deref(), Some("2030-01-01"));
     assert_eq!(record.container.as_deref(), Some("Fake Demo Workspace"));
-    assert_eq!(
-        record.url,
-        Some(format!(
-            "https://app.asana.com/0/{}/{}",
-            seed.asana_project_gids[0], task.gid
-        ))
-    );
-    assert_eq!(
-        record.updated_at.map(|t| t.timestamp_millis()),
-        Some(task.modified_at.timestamp_millis())
-    );
+    assert_eq!(record.url, Some(format!("https://app.asana.com/0/{}/{}", seed.asana_project_gids[0], task.gid)));
+    assert_eq!(record.updated_at.map(|t| t.timestamp_millis()), Some(task.modified_at.timestamp_millis()));
     assert_eq!(record.data["projects"], json!(["Website Relaunch"]));
     assert_eq!(record.data["notes"], "Fake notes for Task 1.");
     let side = run.records.iter().find(|r| r.title == "Side task 2").unwrap();
@@ -158,18 +138,14 @@ async fn an_incremental_sync_returns_only_the_tasks_modified_since_the_previous_
     tokio::time::sleep(Duration::from_millis(5)).await;
     let touched = first.records.iter().find(|r| r.title == "Task 42").unwrap();
     assert!(fakes.state().touch_asana_task(&touched.external_id));
-    let added = fakes.state().add_asana_task(
-        demo::ASANA_TOKEN,
-        &seed.asana_workspace_gids[1],
-        "A new task",
-    );
+    let added = fakes.state().add_asana_task(demo::ASANA_TOKEN, &seed.asana_workspace_gids[1], "A new task");
     let asked_before = fakes.state().requests(Provider::Asana).len();
+    // (The state is to the millisecond, rounded down: a change in the very millisecond a run
+    // starts is read again by the next run.)
+    tokio::time::sleep(Duration::from_millis(5)).await;
 
     let second = sync(&c, Some(&first.state)).await.unwrap();
-    assert_eq!(
-        ids(&second.records),
-        HashSet::from([touched.external_id.clone(), added])
-    );
+    assert_eq!(ids(&second.records), HashSet::from([touched.external_id.clone(), added]));
     let since = fakes.state().requests(Provider::Asana)[asked_before..]
         .iter()
         .filter(|r| r.path == "/tasks")
@@ -206,14 +182,7 @@ async fn an_account_without_tasks_gives_no_records_and_a_usable_state() {
 #[tokio::test]
 async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
     let (fakes, _) = demo_fakes().await;
-    fakes.state().fail_next(
-        Provider::Asana,
-        "/tasks",
-        Fault::RateLimited {
-            retry_after_secs: 1,
-        },
-        1,
-    );
+    fakes.state().fail_next(Provider::Asana, "/tasks", Fault::RateLimited { retry_after_secs: 1 }, 1);
     let started = Instant::now();
     let run = sync(&connector(&fakes, 50), None).await.unwrap();
 
@@ -232,12 +201,8 @@ async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
 #[tokio::test]
 async fn a_server_error_is_retried_and_the_sync_completes() {
     let (fakes, _) = demo_fakes().await;
-    fakes
-        .state()
-        .fail_next(Provider::Asana, "/users/me", Fault::ServerError, 1);
-    fakes
-        .state()
-        .fail_next(Provider::Asana, "/tasks", Fault::ServerError, 2);
+    fakes.state().fail_next(Provider::Asana, "/users/me", Fault::ServerError, 1);
+    fakes.state().fail_next(Provider::Asana, "/tasks", Fault::ServerError, 2);
     let run = sync(&connector(&fakes, 50), None).await.unwrap();
 
     ids(&run.records);
@@ -291,8 +256,5 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     // The state is the start of the run, not of its resumption.
     let started = started_state["startedAt"].as_str().unwrap();
     let started = DateTime::parse_from_rfc3339(started).unwrap();
-    assert_eq!(
-        modified_since(&run.state).timestamp_millis(),
-        started.timestamp_millis()
-    );
+    assert_eq!(modified_since(&run.state).timestamp_millis(), started.timestamp_millis());
 }

@@ -10,4 +10,4 @@ pub use connector::{Connector, ConnectorConfig};
 pub use engine::{JobOutcome, SyncError, fail_dead_letter, minutes_saved, run_job};
 pub use record::{Page, Record, RecordKey, RecordKind, SyncMode, clip};
 pub use schedule::{SchedulerReport, run_scheduler};
-pub use trigger::{MANUAL_SYNC_GAP, TriggerError, trigger_sync};
+pub use trigger::{TriggerError, trigger_sync};

@@ -1,7 +1,6 @@
 //! A manual sync: queued at once, one in flight per connection, at most one a minute.
 
 use axum::http::StatusCode;
-use chrono::Duration;
 
 use crate::auth::Caller;
 use crate::config::AppState;
@@ -54,9 +53,6 @@ impl From<TriggerError> for Problem {
     }
 }
 
-/// Minimum time between two manual syncs of one connection.
-pub const MANUAL_SYNC_GAP: Duration = Duration::seconds(60);
-
 #[tracing::instrument(skip_all, fields(user = %caller.user_id, connection = %connection_id))]
 pub async fn trigger_sync(
     state: &AppState,
@@ -85,7 +81,7 @@ pub async fn trigger_sync(
         mode,
         crate::store::attrs::now(),
     );
-    match state.store.queue_run(&run, Some(MANUAL_SYNC_GAP), None).await? {
+    match state.store.queue_run(&run, Some(state.sync.manual_gap), None).await? {
         Ok(()) => {}
         Err(QueueRefusal::NotFound) => return Err(TriggerError::NotFound),
         Err(QueueRefusal::InFlight(id)) => return Err(TriggerError::InFlight(id)),

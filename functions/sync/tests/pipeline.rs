@@ -1,0 +1,379 @@
+//! The sync pipeline against the emulator (DynamoDB, SQS, Secrets Manager) and a fake Trello:
+//! trigger through the API, the job from the queue, the worker's engine, the recorded outcome.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use fake_providers::{FakeProviders, Fault, Provider};
+use http_body_util::BodyExt;
+use integrations::auth::Caller;
+use integrations::connections::{ConnectRequest, connect};
+use integrations::domain::{ConnectionId, ConnectionStatus, Plan, SyncId, SyncJob, SyncStatus, UserId};
+use integrations::providers::RetryPolicy;
+use integrations::sync::{JobOutcome, fail_dead_letter, run_job};
+use integrations::testing::TestEnv;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const KEY: &str = "0123456789abcdef";
+const TOKEN: &str = "pipeline-test-token-0001";
+
+struct Pipeline {
+    env: TestEnv,
+    fakes: FakeProviders,
+    board: String,
+    connection: ConnectionId,
+}
+
+impl Pipeline {
+    /// A Trello account with one board of `cards` cards, connected; pages of 40.
+    async fn start(cards: usize) -> Pipeline {
+        let fakes = FakeProviders::start().await;
+        fakes.state().add_trello_account(KEY, TOKEN, "ada");
+        let board = fakes.state().add_trello_board(TOKEN, "Operations");
+        fakes.state().add_trello_cards(&board, cards);
+        let mut env = TestEnv::new().await;
+        env.use_provider("trello", fakes.base_url(Provider::Trello));
+        env.add_queues(3).await;
+        env.state.sync.page_size = 40;
+        env.state.sync.manual_gap = chrono::Duration::zero();
+        env.state.sync.retry = RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+            max_retry_after: Duration::from_secs(2),
+        };
+        let request: ConnectRequest = serde_json::from_value(json!({
+            "integrationId": "trello",
+            "credentials": { "apiKey": KEY, "token": TOKEN },
+        }))
+        .unwrap();
+        let connection = connect(&env.state, &caller(), request).await.expect("connect").connection_id;
+        Pipeline { env, fakes, board, connection }
+    }
+
+    async fn call(&self, method: Method, path: &str, user: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", self.env.token(user, Plan::Free)));
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        let response = sync::router(self.env.state.clone()).oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let mut value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if let Some(r) = retry_after {
+            value["_retryAfterHeader"] = json!(r.to_str().unwrap());
+        }
+        (status, value)
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/integrations/{}{rest}", self.connection)
+    }
+
+    /// Triggers a sync through the API and returns the job the queue received.
+    async fn trigger(&self, mode: &str) -> SyncJob {
+        let (status, run) = self.call(Method::POST, &self.path("/sync"), "ada", Some(json!({ "mode": mode }))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{run}");
+        let jobs = self.env.take_jobs().await;
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].sync_id.as_str(), run["syncId"].as_str().unwrap());
+        jobs[0].clone()
+    }
+
+    async fn run(&self, job: &SyncJob) -> Value {
+        let (status, run) = self.call(Method::GET, &self.path(&format!("/syncs/{}", job.sync_id)), "ada", None).await;
+        assert_eq!(status, StatusCode::OK);
+        run
+    }
+
+    async fn record_count(&self) -> usize {
+        self.env.state.store.list_records(&user(), &self.connection).await.unwrap().len()
+    }
+
+    async fn connection(&self) -> integrations::domain::Connection {
+        self.env.state.store.get_connection(&user(), &self.connection).await.unwrap()
+    }
+}
+
+fn user() -> UserId {
+    UserId::parse("ada").unwrap()
+}
+
+fn caller() -> Caller {
+    Caller { user_id: user(), plan: Plan::Free }
+}
+
+#[tokio::test]
+async fn a_full_sync_of_several_pages_stores_every_card_once_with_counts_and_time_saved() {
+    let p = Pipeline::start(130).await;
+    let job = p.trigger("full").await;
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+
+    let run = p.run(&job).await;
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["counts"], json!({ "created": 130, "updated": 0, "unchanged": 0, "deleted": 0 }));
+    assert!(run["progress"]["pages"].as_u64().unwrap() >= 4, "{run}");
+    assert_eq!(run["minutesSaved"], 260.0, "130 cards × 2 minutes");
+    assert!(run["durationMs"].is_u64());
+    assert_eq!(p.record_count().await, 130);
+
+    let c = p.connection().await;
+    assert_eq!(c.items_total, 130);
+    assert_eq!(c.minutes_saved_total, 260.0);
+    assert_eq!(c.last_sync.unwrap().status, "succeeded");
+    assert!(c.sync_in_flight.is_none());
+
+    let stats = integrations::insights::stats(&p.env.state, &caller()).await.unwrap();
+    assert_eq!(stats.items_processed, 130);
+    assert_eq!(stats.minutes_saved, 260.0);
+    assert_eq!((stats.last_7_days.syncs, stats.last_7_days.items, stats.last_7_days.failures), (1, 130, 0));
+    assert_eq!(stats.time_saved_by_day.last().unwrap().minutes_saved, 260.0);
+    assert_eq!(stats.recent_activity[0].items, 130);
+
+    // Disconnecting removes what the connection synced and its history.
+    integrations::connections::disconnect(&p.env.state, &caller(), &p.connection).await.unwrap();
+    assert_eq!(p.env.state.store.list_records(&user(), &p.connection).await.unwrap().len(), 0);
+    let (runs, _) = p.env.state.store.list_runs(&user(), &p.connection, 10, None).await.unwrap();
+    assert!(runs.is_empty());
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_incremental_sync_picks_up_only_what_changed() {
+    let p = Pipeline::start(60).await;
+    let first = p.trigger("incremental").await;
+    run_job(&p.env.state, &first).await.unwrap();
+    let cards = p.fakes.state().trello_cards(&p.board);
+    for card in cards.iter().take(3) {
+        p.fakes.state().update_trello_card(&card.id, |c| c.name.push_str(" (edited)"));
+        p.fakes.state().touch_trello_card(&card.id);
+    }
+    p.fakes.state().add_trello_cards(&p.board, 2);
+
+    let second = p.trigger("incremental").await;
+    assert_eq!(run_job(&p.env.state, &second).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    let run = p.run(&second).await;
+    assert_eq!(run["counts"], json!({ "created": 2, "updated": 3, "unchanged": 0, "deleted": 0 }), "{run}");
+    assert_eq!(p.record_count().await, 62);
+    assert_eq!(p.connection().await.items_total, 65);
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_full_resync_removes_cards_that_are_gone_only_after_the_new_data_is_in() {
+    let p = Pipeline::start(50).await;
+    run_job(&p.env.state, &p.trigger("full").await).await.unwrap();
+    // Four cards leave the board (moved to someone else's board): gone for this account.
+    p.fakes.state().add_trello_account("fedcba9876543210", "someone-elses-token-0001", "grace");
+    let elsewhere = p.fakes.state().add_trello_board("someone-elses-token-0001", "Elsewhere");
+    let cards = p.fakes.state().trello_cards(&p.board);
+    for card in cards.iter().take(4) {
+        p.fakes.state().update_trello_card(&card.id, |c| c.id_board = elsewhere.clone());
+    }
+    let job = p.trigger("full").await;
+    // Until the run ends, nothing is removed: a failure halfway keeps the old data.
+    p.fakes.state().fail_next(Provider::Trello, "/1/boards", Fault::ServerError, 100);
+    assert!(matches!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Retry(_)));
+    assert_eq!(p.record_count().await, 50);
+    p.fakes.state().clear_faults();
+    run_job(&p.env.state, &job).await.unwrap();
+    let run = p.run(&job).await;
+    assert_eq!(run["counts"]["deleted"], 4, "{run}");
+    assert_eq!(run["counts"]["unchanged"], 46, "{run}");
+    assert_eq!(p.record_count().await, 46);
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_triggers_at_once_queue_one_run_and_the_other_is_told_which() {
+    let p = Pipeline::start(5).await;
+    let path = p.path("/sync");
+    let (a, b) = tokio::join!(p.call(Method::POST, &path, "ada", None), p.call(Method::POST, &path, "ada", None));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::ACCEPTED, StatusCode::CONFLICT]);
+    let (accepted, conflict) = if a.0 == StatusCode::ACCEPTED { (a.1, b.1) } else { (b.1, a.1) };
+    assert_eq!(conflict["type"], "/problems/sync-in-progress");
+    assert_eq!(conflict["syncId"], accepted["syncId"]);
+    assert_eq!(p.env.take_jobs().await.len(), 1, "one message queued");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_manual_trigger_within_the_minimum_gap_is_429_with_retry_after() {
+    let mut p = Pipeline::start(3).await;
+    p.env.state.sync.manual_gap = chrono::Duration::seconds(60);
+    run_job(&p.env.state, &p.trigger("incremental").await).await.unwrap();
+    let (status, problem) = p.call(Method::POST, &p.path("/sync"), "ada", None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
+    let secs: u64 = problem["_retryAfterHeader"].as_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&secs));
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_message_after_success_is_dropped_without_a_second_run() {
+    let p = Pipeline::start(45).await;
+    let job = p.trigger("incremental").await;
+    run_job(&p.env.state, &job).await.unwrap();
+    let requests = p.fakes.state().requests(Provider::Trello).len();
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::AlreadyFinished);
+    assert_eq!(p.fakes.state().requests(Provider::Trello).len(), requests, "no provider call");
+    assert_eq!(p.connection().await.items_total, 45);
+    let (_, history) = p.call(Method::GET, &p.path("/syncs"), "ada", None).await;
+    assert_eq!(history["syncs"].as_array().unwrap().len(), 1);
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_is_resumed_by_redelivery_and_ends_once_with_no_card_lost_or_doubled() {
+    let p = Pipeline::start(200).await;
+    let job = p.trigger("full").await;
+    // Slow card pages down so the worker can be killed between them.
+    p.fakes.state().fail_next(Provider::Trello, "/1/boards", Fault::Timeout { millis: 150 }, 50);
+    let state = p.env.state.clone();
+    let worker = {
+        let job = job.clone();
+        tokio::spawn(async move { run_job(&state, &job).await })
+    };
+    loop {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+        if run.progress.pages >= 3 {
+            worker.abort();
+            break;
+        }
+    }
+    let _ = worker.await;
+    let interrupted = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+    assert_eq!(interrupted.status, SyncStatus::Running);
+    p.fakes.state().clear_faults();
+
+    // SQS delivers the message again.
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+    assert_eq!(run.attempts, 2);
+    assert_eq!(p.record_count().await, 200);
+    assert_eq!(run.counts.created + run.counts.unchanged, 200, "{:?}", run.counts);
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::AlreadyFinished);
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_revoked_token_fails_the_run_and_asks_the_user_to_reconnect() {
+    let p = Pipeline::start(10).await;
+    p.fakes.state().revoke(Provider::Trello, TOKEN);
+    let job = p.trigger("incremental").await;
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
+    let c = p.connection().await;
+    assert_eq!(c.status, ConnectionStatus::NeedsReauth);
+    assert!(c.status_reason.unwrap().contains("connect it again"));
+    assert!(c.sync_in_flight.is_none());
+    let (status, problem) = p.call(Method::POST, &p.path("/sync"), "ada", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(problem["type"], "/problems/connection-not-active");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_provider_error_then_success_completes_and_a_lasting_one_ends_in_the_dead_letter_path() {
+    let p = Pipeline::start(10).await;
+    p.fakes.state().fail_next(Provider::Trello, "/1/members", Fault::ServerError, 1);
+    let job = p.trigger("incremental").await;
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+
+    p.fakes.state().fail_next(Provider::Trello, "/1/members", Fault::ServerError, 100);
+    let job = p.trigger("full").await;
+    assert!(matches!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Retry(_)));
+    let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+    assert_eq!(run.status, SyncStatus::Running, "left for redelivery");
+    assert_eq!(fail_dead_letter(&p.env.state, &job, Some(5)).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
+    let run = p.run(&job).await;
+    assert_eq!(run["status"], "failed");
+    assert!(run["error"].as_str().unwrap().starts_with("Gave up after 5 attempts: the provider failed"), "{run}");
+    assert!(p.connection().await.sync_in_flight.is_none());
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_history_pages_newest_first_with_an_opaque_cursor() {
+    let p = Pipeline::start(2).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let job = p.trigger("incremental").await;
+        run_job(&p.env.state, &job).await.unwrap();
+        ids.push(job.sync_id.to_string());
+    }
+    let (_, first) = p.call(Method::GET, &p.path("/syncs?limit=2"), "ada", None).await;
+    let got: Vec<_> = first["syncs"].as_array().unwrap().iter().map(|r| r["syncId"].as_str().unwrap()).collect();
+    assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let (_, second) = p.call(Method::GET, &p.path(&format!("/syncs?limit=2&cursor={cursor}")), "ada", None).await;
+    assert_eq!(second["syncs"][0]["syncId"], ids[0].as_str());
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_sync_requests_are_problems_and_other_users_see_nothing() {
+    let p = Pipeline::start(1).await;
+    let unknown = SyncId::generate();
+    let cases = [
+        (Method::POST, p.path("/sync"), "ada", Some(json!({ "mode": "sideways" })), StatusCode::UNPROCESSABLE_ENTITY),
+        (Method::POST, p.path("/sync"), "ada", Some(json!({ "extra": true })), StatusCode::UNPROCESSABLE_ENTITY),
+        (Method::POST, p.path("/sync"), "mallory", None, StatusCode::NOT_FOUND),
+        (Method::GET, p.path("/syncs"), "mallory", None, StatusCode::NOT_FOUND),
+        (Method::GET, p.path(&format!("/syncs/{unknown}")), "ada", None, StatusCode::NOT_FOUND),
+        (Method::GET, p.path("/syncs/not-a-ulid"), "ada", None, StatusCode::BAD_REQUEST),
+        (Method::GET, p.path("/syncs?cursor=bm9wZQ"), "ada", None, StatusCode::BAD_REQUEST),
+        (Method::GET, p.path("/syncs?limit=0"), "ada", None, StatusCode::BAD_REQUEST),
+        (Method::GET, "/api/v1/integrations/nope/syncs".to_owned(), "ada", None, StatusCode::BAD_REQUEST),
+        (Method::DELETE, p.path("/sync"), "ada", None, StatusCode::METHOD_NOT_ALLOWED),
+    ];
+    for (method, path, user, body, expected) in cases {
+        let (status, problem) = p.call(method.clone(), &path, user, body).await;
+        assert_eq!(status, expected, "{method} {path}: {problem}");
+        assert_eq!(problem["status"], expected.as_u16());
+    }
+    // Malformed JSON is a 400.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(p.path("/sync"))
+        .header("authorization", format!("Bearer {}", p.env.token("ada", Plan::Free)))
+        .body(Body::from("{"))
+        .unwrap();
+    let response = sync::router(p.env.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_webhook_connection_has_nothing_to_sync() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(3).await;
+    let request: ConnectRequest = serde_json::from_value(json!({
+        "integrationId": "microsoft-teams",
+        "credentials": { "webhookUrl": "https://contoso.webhook.office.com/webhookb2/a/IncomingWebhook/b/c" },
+    }))
+    .unwrap();
+    let c = connect(&env.state, &caller(), request).await.unwrap();
+    let response = sync::router(env.state.clone())
+        .oneshot(
+            Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/v1/integrations/{}/sync", c.connection_id))
+                .header("authorization", format!("Bearer {}", env.token("ada", Plan::Free)))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    env.cleanup().await;
+}
