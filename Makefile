@@ -38,13 +38,19 @@ test: $(VENV)/.installed
 emulator: $(VENV)/.installed
 	@source infra/local/scripts/env.sh && $(VENV)/bin/moto_server -H 127.0.0.1 -p $${EMULATOR_PORT}
 
+## Sync throughput (BatchWrite against per-item writes) and each function's init time and RSS.
+bench: $(VENV)/.installed
+	@infra/local/scripts/bench.sh
+
 ## Release packages for Lambda (arm64, LTO, stripped) under target/lambda/.
 build: $(VENV)/.installed-build
 	@infra/local/scripts/build.sh
 
-## Deploy with SAM (needs AWS credentials and the SAM CLI).
-deploy: build
+## Deploy with SAM (needs AWS credentials and the SAM CLI), then upload the page.
+deploy: $(VENV)/.installed-build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build --beta-features
 	sam deploy --guided
+	infra/deploy/deploy.sh
 
 clean-local:
 	rm -rf .local

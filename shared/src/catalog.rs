@@ -38,7 +38,35 @@ pub struct OauthEndpoints {
     pub token_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoke_url: Option<String>,
+    /// OpenID Connect userinfo, where the account is read from after sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_url: Option<String>,
     pub scopes: Vec<String>,
+    /// How the provider wants scopes joined in the authorize URL (Slack: commas).
+    #[serde(default = "space", skip_serializing_if = "is_space")]
+    pub scope_separator: String,
+    /// Provider-specific authorize parameters (Google `access_type=offline`, Notion `owner=user`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_params: BTreeMap<String, String>,
+    /// How the client authenticates at the token endpoint: `post` (form body) or `basic`.
+    #[serde(default = "post", skip_serializing_if = "is_post")]
+    pub client_auth: String,
+}
+
+fn space() -> String {
+    " ".into()
+}
+
+fn is_space(s: &str) -> bool {
+    s == " "
+}
+
+fn post() -> String {
+    "post".into()
+}
+
+fn is_post(s: &str) -> bool {
+    s == "post"
 }
 
 /// One field of an API-key connect form: enough for a page to render it without special code.

@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use crate::auth::Authenticator;
 use crate::catalog::{Catalog, ProviderEndpoints};
+use crate::oauth::OAuthClients;
 use crate::providers::RetryPolicy;
 use crate::queue::SyncQueue;
 use crate::store::Store;
@@ -91,6 +92,8 @@ pub struct AppState {
     /// The sync queue (functions that queue syncs: sync-api, sync-scheduler).
     pub queue: Option<SyncQueue>,
     pub sync: SyncOptions,
+    /// OAuth clients of the integrations that sign in.
+    pub oauth: OAuthClients,
 }
 
 /// How the worker pages through providers.
@@ -129,6 +132,7 @@ impl AppState {
             }),
             queue: config.sync_queue_url.as_ref().map(|url| SyncQueue::new(aws_sdk_sqs::Client::new(aws), url)),
             sync: config.sync,
+            oauth: OAuthClients::from_env(Catalog::get()),
         }
     }
 
@@ -136,7 +140,26 @@ impl AppState {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(&config, &aws))
+        let mut state = Self::new(&config, &aws);
+        // In AWS the OAuth client ids and secrets live in one secret (only the functions that
+        // sign users in or refresh tokens are given it).
+        if let Ok(secret_id) = std::env::var("OAUTH_CLIENTS_SECRET_ID")
+            && !secret_id.is_empty()
+        {
+            let out = aws_sdk_secretsmanager::Client::new(&aws)
+                .get_secret_value()
+                .secret_id(&secret_id)
+                .send()
+                .await
+                .map_err(|e| ConfigError::Invalid { name: "OAUTH_CLIENTS_SECRET_ID", reason: e.to_string() })?;
+            let json: serde_json::Value =
+                serde_json::from_str(out.secret_string().unwrap_or("{}")).map_err(|_| ConfigError::Invalid {
+                    name: "OAUTH_CLIENTS_SECRET_ID",
+                    reason: "the secret is not a JSON object".into(),
+                })?;
+            state.oauth = OAuthClients::from_json_and_env(state.catalog, &json);
+        }
+        Ok(state)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::config::AppState;
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint};
 use crate::http::Problem;
 use crate::providers::{self, VerifyError};
-use crate::store::{ConnectOutcome, NewConnection, SettingsChange, StoreError};
+use crate::store::{AuditAction, ConnectOutcome, NewConnection, SettingsChange, StoreError};
 use crate::vault::{Credentials, VaultError};
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +28,12 @@ pub struct SettingsInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectRequest {
     pub integration_id: String,
+    /// Sign-in flows: the page to come back to (a path on this site).
+    #[serde(default)]
+    pub return_url: Option<String>,
+    /// Restore this connection (after the provider stopped accepting its credentials).
+    #[serde(default)]
+    pub connection_id: Option<String>,
     #[serde(default)]
     pub credentials: Option<BTreeMap<String, String>>,
     #[serde(default)]
@@ -55,6 +61,8 @@ pub enum ConnectError {
     OauthNotAvailable(String),
     #[error("{0} cannot be connected with a key or token")]
     ApiKeyNotSupported(String),
+    #[error("there is no such connection to reconnect")]
+    UnknownConnection,
     #[error("some credential fields are not valid")]
     InvalidFields(Vec<FieldError>),
     #[error("{0}")]
@@ -89,6 +97,7 @@ impl From<ConnectError> for Problem {
             ConnectError::OauthNotAvailable(_) => {
                 Problem::unprocessable("oauth-not-configured", "Sign-in connect is not available", detail)
             }
+            ConnectError::UnknownConnection => Problem::not_found(detail),
             ConnectError::ApiKeyNotSupported(_) => {
                 Problem::unprocessable("api-key-not-supported", "Connect by signing in", detail)
             }
@@ -187,10 +196,33 @@ fn hint_for(integration: &Integration, credentials: &Credentials) -> String {
         .unwrap_or_else(|| "••••".into())
 }
 
-/// Connects an integration with a key or token: rules first, then the provider's word on the
-/// credential, then the secret, then the connection (and, if that fails, the secret again).
+/// What a connect request leads to.
+pub enum ConnectResult {
+    /// Connected with a key or token (or reconnected).
+    Connected(Box<Connection>),
+    /// Sign in with the provider: send the browser there (and set the flow's cookie).
+    Authorize(crate::oauth::OAuthStart),
+}
+
+impl ConnectResult {
+    /// The connection, when the request connected one.
+    pub fn into_connection(self) -> Option<Connection> {
+        match self {
+            ConnectResult::Connected(c) => Some(*c),
+            ConnectResult::Authorize(_) => None,
+        }
+    }
+}
+
+/// Connects an integration: with a key or token (checked with the provider first, then the
+/// secret, then the connection — and if that fails, the secret is removed again), or by
+/// starting the provider's sign-in. With `connectionId`, an existing connection is restored.
 #[tracing::instrument(skip_all, fields(user = %caller.user_id, integration = %request.integration_id))]
-pub async fn connect(state: &AppState, caller: &Caller, request: ConnectRequest) -> Result<Connection, ConnectError> {
+pub async fn connect(
+    state: &AppState,
+    caller: &Caller,
+    request: ConnectRequest,
+) -> Result<ConnectResult, ConnectError> {
     let integration = state
         .catalog
         .find(&request.integration_id)
@@ -202,37 +234,46 @@ pub async fn connect(state: &AppState, caller: &Caller, request: ConnectRequest)
         }
         _ => {}
     }
+    let reconnect = request
+        .connection_id
+        .as_deref()
+        .map(ConnectionId::parse)
+        .transpose()
+        .map_err(|e| ConnectError::InvalidSettings(e.to_string()))?;
+    let limit = caller.plan.connection_limit();
+    if reconnect.is_none()
+        && let Some(limit) = limit
+        && state.store.connection_count(&caller.user_id).await? >= limit
+    {
+        // Cheap early answer before calling the provider; the transaction enforces it for real.
+        return Err(ConnectError::LimitReached { plan: caller.plan, limit });
+    }
     let Some(raw_credentials) = request.credentials else {
-        return Err(if integration.supports(AuthMode::Oauth2) {
-            ConnectError::OauthNotAvailable(integration.name.clone())
-        } else {
-            ConnectError::InvalidFields(vec![FieldError {
-                field: "credentials".into(),
-                message: format!("{} needs its credential fields", integration.name),
-            }])
-        });
+        if integration.supports(AuthMode::Oauth2) {
+            let start =
+                crate::oauth::start_oauth(state, caller, integration, request.return_url.as_deref(), reconnect).await?;
+            return Ok(ConnectResult::Authorize(start));
+        }
+        return Err(ConnectError::InvalidFields(vec![FieldError {
+            field: "credentials".into(),
+            message: format!("{} needs its credential fields", integration.name),
+        }]));
     };
     if !integration.supports(AuthMode::ApiKey) {
         return Err(ConnectError::ApiKeyNotSupported(integration.name.clone()));
     }
-    let settings_input = request.settings.unwrap_or_default();
-    let change = settings_change(settings_input)?;
     let credentials = parse_credentials(integration, raw_credentials)?;
-
-    // Cheap early answer before calling the provider; the transaction enforces it for real.
-    let limit = caller.plan.connection_limit();
-    if let Some(limit) = limit
-        && state.store.connection_count(&caller.user_id).await? >= limit
-    {
-        return Err(ConnectError::LimitReached { plan: caller.plan, limit });
-    }
-
     let base = state.endpoints.api_base(integration);
     let account = providers::verify(&state.http, &base, integration, &credentials).await.map_err(|e| match e {
         VerifyError::Rejected(reason) => ConnectError::Rejected { integration: integration.name.clone(), reason },
         VerifyError::Unsupported(_) => ConnectError::ApiKeyNotSupported(integration.name.clone()),
         unavailable => ConnectError::ProviderUnavailable(unavailable),
     })?;
+    if let Some(id) = reconnect {
+        return reconnect_with_key(state, caller, integration, &id, credentials, account).await;
+    }
+    let settings_input = request.settings.unwrap_or_default();
+    let change = settings_change(settings_input)?;
 
     let connection_id = ConnectionId::generate();
     let secret_id = state.vault.create(&caller.user_id, &connection_id, &credentials).await?;
@@ -253,7 +294,7 @@ pub async fn connect(state: &AppState, caller: &Caller, request: ConnectRequest)
     };
     let outcome = state.store.insert_connection(new).await;
     let outcome = match outcome {
-        Ok(ConnectOutcome::Created(connection)) => return Ok(*connection),
+        Ok(ConnectOutcome::Created(connection)) => return Ok(ConnectResult::Connected(connection)),
         Ok(ConnectOutcome::AlreadyConnected { existing }) => {
             ConnectError::AlreadyConnected { integration: integration.name.clone(), existing }
         }
@@ -267,6 +308,33 @@ pub async fn connect(state: &AppState, caller: &Caller, request: ConnectRequest)
         tracing::error!(connection = %connection_id, error = %e, "could not remove the secret of a connection that was not stored");
     }
     Err(outcome)
+}
+
+/// New credentials for an existing connection (after the provider refused the old ones): the
+/// same account only; the connection keeps its id, settings and history.
+async fn reconnect_with_key(
+    state: &AppState,
+    caller: &Caller,
+    integration: &Integration,
+    id: &ConnectionId,
+    credentials: Credentials,
+    account: crate::domain::Account,
+) -> Result<ConnectResult, ConnectError> {
+    let current = match state.store.get_connection(&caller.user_id, id).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound) => return Err(ConnectError::UnknownConnection),
+        Err(e) => return Err(e.into()),
+    };
+    if current.integration_id != integration.id || current.account.id != account.id {
+        return Err(ConnectError::Rejected {
+            integration: integration.name.clone(),
+            reason: format!("these credentials belong to another account than {}", current.account.name),
+        });
+    }
+    state.vault.put(&current.secret_id, &credentials).await?;
+    let restored = state.store.reactivate(&current).await?;
+    state.store.write_audit(&caller.user_id, AuditAction::Reconnected, id, &integration.id, None).await?;
+    Ok(ConnectResult::Connected(Box::new(restored)))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -341,10 +409,27 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
         state.store.mark_disconnecting(&current).await?;
         current.status = ConnectionStatus::Disconnecting;
     }
+    // Revoke the grant where the provider offers it; a failure does not block the disconnect
+    // but is kept in the audit entry.
+    let mut audit_detail = None;
+    if let Some(integration) = state.catalog.find(current.integration_id.as_str()) {
+        match state.vault.read(&current.secret_id).await {
+            Ok(credentials) => match crate::oauth::revoke(state, integration, &credentials).await {
+                Ok(true) => audit_detail = Some("access revoked at the provider".to_owned()),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocation at the provider failed");
+                    audit_detail = Some(format!("revocation at the provider failed: {e}"));
+                }
+            },
+            Err(VaultError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     state.vault.delete(&current.secret_id).await?;
     // What it synced goes with it (before the connection item, so a retry can finish it).
     state.store.delete_connection_data(&caller.user_id, id).await?;
-    state.store.delete_connection(&current, None).await?;
+    state.store.delete_connection(&current, audit_detail.as_deref()).await?;
     Ok(())
 }
 

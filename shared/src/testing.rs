@@ -66,6 +66,7 @@ impl TestEnv {
             auth: Arc::new(Authenticator::DevToken { secret: SecretString::from(TEST_JWT_SECRET) }),
             queue: None,
             sync: crate::config::SyncOptions::default(),
+            oauth: crate::oauth::OAuthClients::default(),
         };
         Self { state, aws, table, secrets_prefix, queues: None }
     }

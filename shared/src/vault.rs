@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
@@ -14,12 +15,41 @@ use crate::domain::{ConnectionId, UserId};
 pub enum Credentials {
     /// The fields of an API-key connect form (`apiKey`, `token`, `webhookUrl`, …).
     ApiKey(BTreeMap<String, SecretString>),
+    /// An OAuth token set, stored as one value so a rotated refresh token is never separated
+    /// from its access token.
+    OAuth(TokenSet),
+}
+
+/// OAuth tokens as the provider granted them.
+#[derive(Clone)]
+pub struct TokenSet {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
+}
+
+impl TokenSet {
+    /// Whether the access token expires within `margin` (tokens without an expiry never do).
+    pub fn expires_within(&self, margin: chrono::Duration, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now + margin)
+    }
 }
 
 impl Credentials {
     pub fn field(&self, name: &str) -> Option<&str> {
         match self {
             Credentials::ApiKey(fields) => fields.get(name).map(|v| v.expose_secret()),
+            Credentials::OAuth(_) => None,
+        }
+    }
+
+    /// The token a provider takes as `Authorization: Bearer`: an OAuth access token, or the
+    /// `token` field of an API-key connection.
+    pub fn bearer_token(&self) -> Option<&str> {
+        match self {
+            Credentials::ApiKey(fields) => fields.get("token").map(|v| v.expose_secret()),
+            Credentials::OAuth(tokens) => Some(tokens.access_token.expose_secret()),
         }
     }
 
@@ -30,6 +60,13 @@ impl Credentials {
                     fields.iter().map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned()))).collect();
                 json!({ "kind": "api_key", "fields": fields })
             }
+            Credentials::OAuth(t) => json!({
+                "kind": "oauth2",
+                "accessToken": t.access_token.expose_secret(),
+                "refreshToken": t.refresh_token.as_ref().map(|r| r.expose_secret().to_owned()),
+                "expiresAt": t.expires_at.map(|at| at.to_rfc3339()),
+                "scopes": t.scopes,
+            }),
         };
         SecretString::from(value.to_string())
     }
@@ -46,6 +83,21 @@ impl Credentials {
                     .filter_map(|(k, v)| Some((k.clone(), SecretString::from(v.as_str()?.to_owned()))))
                     .collect();
                 Ok(Credentials::ApiKey(fields))
+            }
+            Some("oauth2") => {
+                let text = |name: &str| value.get(name).and_then(Value::as_str);
+                Ok(Credentials::OAuth(TokenSet {
+                    access_token: SecretString::from(text("accessToken").ok_or(VaultError::Unreadable)?.to_owned()),
+                    refresh_token: text("refreshToken").map(|r| SecretString::from(r.to_owned())),
+                    expires_at: text("expiresAt")
+                        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+                        .map(|at| at.with_timezone(&Utc)),
+                    scopes: value
+                        .get("scopes")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                        .unwrap_or_default(),
+                }))
             }
             _ => Err(VaultError::Unreadable),
         }
@@ -103,6 +155,18 @@ impl Vault {
         Ok(name)
     }
 
+    /// Replaces the secret's value (a refreshed token set), in one write.
+    pub async fn put(&self, secret_id: &str, credentials: &Credentials) -> Result<(), VaultError> {
+        self.client
+            .put_secret_value()
+            .secret_id(secret_id)
+            .secret_string(credentials.to_secret_json().expose_secret())
+            .send()
+            .await
+            .map_err(aws)?;
+        Ok(())
+    }
+
     pub async fn read(&self, secret_id: &str) -> Result<Credentials, VaultError> {
         let out = self.client.get_secret_value().secret_id(secret_id).send().await.map_err(|e| {
             if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
@@ -138,6 +202,24 @@ mod tests {
         let back = Credentials::from_secret_json(creds.to_secret_json().expose_secret()).unwrap();
         assert_eq!(back.field("apiKey"), Some("k1"));
         assert_eq!(back.field("token"), Some("t1"));
+    }
+
+    #[test]
+    fn an_oauth_token_set_keeps_access_and_refresh_tokens_together() {
+        let creds = Credentials::OAuth(TokenSet {
+            access_token: SecretString::from("at"),
+            refresh_token: Some(SecretString::from("rt")),
+            expires_at: Some("2026-11-29T10:00:00Z".parse().unwrap()),
+            scopes: vec!["a".into(), "b".into()],
+        });
+        let Credentials::OAuth(back) = Credentials::from_secret_json(creds.to_secret_json().expose_secret()).unwrap()
+        else {
+            panic!("expected oauth");
+        };
+        assert_eq!(back.access_token.expose_secret(), "at");
+        assert_eq!(back.refresh_token.unwrap().expose_secret(), "rt");
+        assert_eq!(back.scopes, ["a", "b"]);
+        assert!(back.expires_at.is_some());
     }
 
     #[test]

@@ -2,14 +2,16 @@
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, extract::State};
 use integrations::AppState;
 use integrations::auth::Caller;
-use integrations::connections::{self, ConnectRequest, SettingsInput};
+use integrations::connections::{self, ConnectRequest, ConnectResult, SettingsInput};
 use integrations::domain::{Connection, ConnectionId};
-use integrations::http::{ApiJson, ApiPath, Problem, with_problem_fallbacks};
+use integrations::http::{ApiJson, ApiPath, ApiQuery, Problem, with_problem_fallbacks};
+use integrations::oauth::{CallbackOutcome, CallbackQuery, binding_cookie_name, complete_oauth};
 use serde_json::json;
 
 /// The function's router: its routes plus problem+json answers for unknown routes and methods.
@@ -22,6 +24,7 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/integrations/connected", get(list_connections))
         .route("/api/v1/integrations/connect", post(connect_integration))
+        .route("/api/v1/integrations/oauth/callback", get(oauth_callback))
         .route(
             "/api/v1/integrations/{connectionId}",
             get(get_connection).patch(configure_connection).delete(disconnect_connection),
@@ -44,9 +47,52 @@ async fn connect_integration(
     caller: Caller,
     ApiJson(request): ApiJson<ConnectRequest>,
 ) -> Result<impl IntoResponse, Problem> {
-    let connection = connections::connect(&state, &caller, request).await?;
-    let location = format!("/api/v1/integrations/{}", connection.connection_id);
-    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], Json(connection)))
+    match connections::connect(&state, &caller, request).await? {
+        ConnectResult::Connected(connection) => {
+            let location = format!("/api/v1/integrations/{}", connection.connection_id);
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(json!(connection))).into_response())
+        }
+        ConnectResult::Authorize(start) => {
+            // Binds the flow to this browser; sent back only to the callback, for ten minutes.
+            let cookie = format!(
+                "{}={}; Path=/api/v1/integrations/oauth/callback; Max-Age=600; HttpOnly; Secure; SameSite=Lax",
+                start.cookie_name, start.cookie_value
+            );
+            let body = Json(json!({ "authorizationUrl": start.authorization_url }));
+            Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], body).into_response())
+        }
+    }
+}
+
+/// The provider sends the browser here after sign-in. There is no API token on this request:
+/// the one-time state is what identifies the user.
+async fn oauth_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<CallbackQuery>,
+) -> Result<Response, Problem> {
+    let binding = query.state.as_deref().map(binding_cookie_name).and_then(|name| cookie(&headers, &name));
+    match complete_oauth(&state, query, binding.as_deref()).await {
+        Ok(CallbackOutcome::Redirect(to)) => Ok((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()),
+        Ok(CallbackOutcome::InvalidState(why)) => {
+            let wants_html = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"));
+            if wants_html {
+                let page = format!(
+                    "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign-in not completed</title>\
+                     <body style=\"font-family:system-ui;max-width:36rem;margin:4rem auto;padding:0 1rem\">\
+                     <h1>Sign-in not completed</h1><p>{why}</p><p>Nothing was connected.</p>\
+                     <p><a href=\"/integrations\">Back to your integrations</a></p></body></html>"
+                );
+                Ok((StatusCode::BAD_REQUEST, Html(page)).into_response())
+            } else {
+                Err(Problem::bad_request(why).with("nothingStored", true))
+            }
+        }
+        Err(e) => Err(Problem::unavailable(&e)),
+    }
 }
 
 async fn get_connection(
@@ -76,4 +122,15 @@ async fn disconnect_connection(
     let id = parse_id(&id)?;
     connections::disconnect(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
 }

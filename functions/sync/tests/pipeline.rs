@@ -49,7 +49,8 @@ impl Pipeline {
             "credentials": { "apiKey": KEY, "token": TOKEN },
         }))
         .unwrap();
-        let connection = connect(&env.state, &caller(), request).await.expect("connect").connection_id;
+        let connection =
+            connect(&env.state, &caller(), request).await.expect("connect").into_connection().unwrap().connection_id;
         Pipeline { env, fakes, board, connection }
     }
 
@@ -362,7 +363,7 @@ async fn a_webhook_connection_has_nothing_to_sync() {
         "credentials": { "webhookUrl": "https://contoso.webhook.office.com/webhookb2/a/IncomingWebhook/b/c" },
     }))
     .unwrap();
-    let c = connect(&env.state, &caller(), request).await.unwrap();
+    let c = connect(&env.state, &caller(), request).await.unwrap().into_connection().unwrap();
     let response = sync::router(env.state.clone())
         .oneshot(
             Request::builder()

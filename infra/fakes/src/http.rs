@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::state::{FakeState, Fault, Provider, RecordedRequest};
 use crate::util::{encode_pairs, json_response, mask, parse_pairs};
-use crate::{asana, notion, slack, trello};
+use crate::{asana, google, graph, notion, oauth, slack, trello};
 
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -62,6 +62,7 @@ pub(crate) fn router(state: FakeState) -> Router {
         .route("/_fake/{provider}/faults", post(add_fault).delete(clear_faults))
         .route("/_fake/{provider}/requests", get(requests))
         .route("/_fake/{provider}/touch", post(touch))
+        .merge(oauth::routes())
         .fallback(dispatch)
         .with_state(state)
 }
@@ -104,6 +105,10 @@ fn handle(provider: Provider, state: &FakeState, req: &ApiRequest) -> Response {
         Provider::Slack => slack::handle(state, req),
         Provider::Asana => asana::handle(state, req),
         Provider::Notion => notion::handle(state, req),
+        Provider::GoogleCalendar | Provider::GoogleDrive | Provider::GoogleUserinfo => {
+            google::handle(provider, state, req)
+        }
+        Provider::MicrosoftGraph => graph::handle(state, req),
     }
 }
 
@@ -113,6 +118,8 @@ fn rate_limited(provider: Provider, secs: u64) -> Response {
         Provider::Slack => slack::rate_limited(secs),
         Provider::Asana => asana::rate_limited(secs),
         Provider::Notion => notion::rate_limited(secs),
+        Provider::GoogleCalendar | Provider::GoogleDrive | Provider::GoogleUserinfo => google::rate_limited(secs),
+        Provider::MicrosoftGraph => graph::rate_limited(secs),
     }
 }
 
@@ -122,11 +129,16 @@ fn server_error(provider: Provider) -> Response {
         Provider::Slack => slack::server_error(),
         Provider::Asana => asana::server_error(),
         Provider::Notion => notion::server_error(),
+        Provider::GoogleCalendar | Provider::GoogleDrive | Provider::GoogleUserinfo => google::server_error(),
+        Provider::MicrosoftGraph => graph::server_error(),
     }
 }
 
 fn is_secret_param(name: &str) -> bool {
-    matches!(name, "token" | "key" | "access_token")
+    matches!(
+        name,
+        "token" | "key" | "access_token" | "refresh_token" | "client_secret" | "code" | "code_verifier" | "id_token"
+    )
 }
 
 fn masked_pairs(pairs: &[(String, String)]) -> Vec<(String, String)> {
@@ -183,7 +195,7 @@ fn credential_of(provider: Provider, req: &ApiRequest) -> Option<String> {
 
 // ---- control API -------------------------------------------------------------------------
 
-fn control_error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn control_error(status: StatusCode, message: impl Into<String>) -> Response {
     json_response(status, json!({"ok": false, "error": message.into()}))
 }
 
@@ -191,7 +203,7 @@ fn parse_provider(name: &str) -> Result<Provider, Response> {
     name.parse().map_err(|e: String| control_error(StatusCode::NOT_FOUND, e))
 }
 
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
+pub(crate) fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| control_error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
@@ -296,9 +308,11 @@ async fn touch(State(state): State<FakeState>, Path(p): Path<String>, body: Byte
     };
     let touched = match provider {
         Provider::Trello => state.touch_trello_card(&b.id),
-        Provider::Slack => false,
+        Provider::Slack | Provider::MicrosoftGraph | Provider::GoogleUserinfo => false,
         Provider::Asana => state.touch_asana_task(&b.id),
         Provider::Notion => state.touch_notion_page(&b.id),
+        Provider::GoogleCalendar => state.update_calendar_event(&b.id, |_| {}),
+        Provider::GoogleDrive => state.modify_drive_file(&b.id, |_| {}),
     };
     json_response(StatusCode::OK, json!({"ok": true, "touched": touched}))
 }

@@ -1,4 +1,6 @@
-//! Local fakes of the Trello, Slack, Asana and Notion HTTP APIs.
+//! Local fakes of the Trello, Slack, Asana, Notion, Google Calendar/Drive and Microsoft Graph
+//! (Teams) HTTP APIs, and of the OAuth 2.0 authorization servers of Google, Microsoft, Slack,
+//! Asana and Notion.
 //!
 //! One axum server answers, under a per-provider base path, in the shapes the providers
 //! document, so clients can be pointed at it through their base-URL configuration:
@@ -9,6 +11,16 @@
 //! | Slack    | `{url}/slack/api`               | `https://slack.com/api`        |
 //! | Asana    | `{url}/asana/api/1.0`           | `https://app.asana.com/api/1.0`|
 //! | Notion   | `{url}/notion`                  | `https://api.notion.com`       |
+//! | Google Calendar | `{url}/google/calendar/v3` | `https://www.googleapis.com/calendar/v3` |
+//! | Google Drive    | `{url}/google/drive/v3`    | `https://www.googleapis.com/drive/v3`    |
+//! | Google userinfo | `{url}/google/oauth2/v3`   | `https://www.googleapis.com/oauth2/v3`   |
+//! | Microsoft Graph | `{url}/graph/v1.0`         | `https://graph.microsoft.com/v1.0`       |
+//!
+//! The OAuth servers are at [`FakeProviders::oauth_url`] (`{url}/oauth/{provider}`): `GET
+//! /authorize` (consents at once, PKCE S256 required), `POST /token`, `POST /revoke`; their access
+//! tokens work on the provider's data API above. Steer them with [`FakeState::deny_next_consent`],
+//! [`FakeState::set_token_lifetime`], [`FakeState::expire_access_tokens`], … and inspect them with
+//! [`FakeState::token_requests`] and [`FakeState::revocations`].
 //!
 //! Seed and inspect data through [`FakeState`]; inject failures with [`FakeState::fail_next`].
 //! A separately running server is steered through `/_fake/…` (see the README of this crate's
@@ -30,8 +42,11 @@
 
 mod asana;
 pub mod demo;
+mod google;
+mod graph;
 mod http;
 mod notion;
+mod oauth;
 mod slack;
 mod state;
 mod trello;
@@ -44,7 +59,10 @@ use tokio::task::JoinHandle;
 
 pub use asana::{AsanaProject, AsanaTask, AsanaUser, AsanaWorkspace};
 pub use demo::DemoSeed;
+pub use google::{CalendarEvent, DriveFile, EventStatus, EventTime};
+pub use graph::{TeamsChannel, TeamsMessage, TeamsTeam};
 pub use notion::{NotionItem, NotionKind, NotionParent};
+pub use oauth::{OAuthProvider, OAuthUser, TokenRequest};
 pub use slack::{SlackChannel, SlackMessage};
 pub use state::{FakeState, Fault, Provider, RecordedRequest};
 pub use trello::{TrelloBoard, TrelloCard, TrelloLabel, TrelloList, TrelloMember};
@@ -108,6 +126,12 @@ impl FakeProviders {
 
     /// The provider's base URL on this server, e.g. `http://127.0.0.1:PORT/trello`.
     pub fn base_url(&self, provider: Provider) -> String {
+        format!("{}{}", self.url(), provider.base_path())
+    }
+
+    /// The OAuth authorization server's base URL, e.g. `http://127.0.0.1:PORT/oauth/google`
+    /// (endpoints `/authorize`, `/token`, `/revoke`).
+    pub fn oauth_url(&self, provider: OAuthProvider) -> String {
         format!("{}{}", self.url(), provider.base_path())
     }
 

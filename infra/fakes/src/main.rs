@@ -4,19 +4,24 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use fake_providers::{FakeProviders, FakeState, Provider, demo};
+use fake_providers::{FakeProviders, FakeState, OAuthProvider, Provider, demo};
 
 const USAGE: &str = "\
 usage: fake-providers [--addr HOST:PORT] [--empty]
 
-Serves local fakes of the Trello, Slack, Asana and Notion APIs.
+Serves local fakes of the Trello, Slack, Asana, Notion, Google Calendar/Drive and Microsoft Graph
+APIs, and OAuth 2.0 servers for Google, Microsoft, Slack, Asana and Notion under /oauth/{provider}.
   --addr HOST:PORT  address to listen on (default 127.0.0.1:4010; env FAKE_PROVIDERS_ADDR)
   --empty           start without the demo data
 
 Control API: POST /_fake/reset, POST /_fake/seed-demo, POST /_fake/{provider}/revoke {\"token\"},
 POST /_fake/{provider}/faults {\"pathPrefix\",\"fault\":\"rate_limited|server_error|timeout\",
 \"retryAfterSecs\",\"millis\",\"times\"}, DELETE /_fake/{provider}/faults,
-GET /_fake/{provider}/requests, POST /_fake/{provider}/touch {\"id\"}, GET /_fake/health";
+GET /_fake/{provider}/requests, POST /_fake/{provider}/touch {\"id\"}, GET /_fake/health;
+OAuth: GET|POST /_fake/oauth/{p}/user {\"id\",\"name\",\"email\"}, POST /_fake/oauth/{p}/attach
+{\"accountToken\"}, POST /_fake/oauth/{p}/deny-next, POST /_fake/oauth/{p}/lifetime {\"secs\"},
+GET /_fake/oauth/{p}/token-requests, GET /_fake/oauth/{p}/revocations,
+POST /_fake/oauth/{p}/revoke-grant {\"token\"}, POST /_fake/oauth/{p}/expire";
 
 struct Options {
     addr: SocketAddr,
@@ -94,17 +99,29 @@ async fn main() -> ExitCode {
     }
     println!("fake-providers listening on {}", fake.url());
     for p in Provider::ALL {
-        println!("  {:<7} {}", p.as_str(), fake.base_url(p));
+        println!("  {:<15} {}", p.as_str(), fake.base_url(p));
+    }
+    for p in OAuthProvider::ALL {
+        println!(
+            "  oauth {:<9} {} (client id {}, secret {})",
+            p.as_str(),
+            fake.oauth_url(p),
+            p.client_id(),
+            p.client_secret()
+        );
     }
     if opts.seed {
         println!(
-            "demo credentials: trello key={} token={}; slack {}; asana {}; notion {} (Notion-Version {})",
+            "demo credentials: trello key={} token={}; slack {}; asana {}; notion {} (Notion-Version {}); \
+             google {}; microsoft graph {}",
             demo::TRELLO_KEY,
             demo::TRELLO_TOKEN,
             demo::SLACK_TOKEN,
             demo::ASANA_TOKEN,
             demo::NOTION_TOKEN,
-            demo::NOTION_VERSION
+            demo::NOTION_VERSION,
+            demo::GOOGLE_TOKEN,
+            demo::MICROSOFT_TOKEN
         );
     }
     shutdown_signal().await;

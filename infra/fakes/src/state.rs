@@ -7,28 +7,50 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{asana, notion, slack, trello};
+use crate::oauth::OAuthProvider;
+use crate::{asana, google, graph, notion, oauth, slack, trello};
 
-/// One of the faked providers.
+/// One of the faked data APIs (each with its own base URL on the fake server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Provider {
     Trello,
     Slack,
     Asana,
     Notion,
+    /// Google Calendar API v3.
+    GoogleCalendar,
+    /// Google Drive API v3.
+    GoogleDrive,
+    /// Microsoft Graph v1.0 (users, Teams).
+    MicrosoftGraph,
+    /// Google's OpenID Connect userinfo endpoint (`/oauth2/v3/userinfo`).
+    GoogleUserinfo,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 4] = [Provider::Trello, Provider::Slack, Provider::Asana, Provider::Notion];
+    pub const ALL: [Provider; 8] = [
+        Provider::Trello,
+        Provider::Slack,
+        Provider::Asana,
+        Provider::Notion,
+        Provider::GoogleCalendar,
+        Provider::GoogleDrive,
+        Provider::MicrosoftGraph,
+        Provider::GoogleUserinfo,
+    ];
 
-    /// Lower-case name, as used in `/_fake/{provider}/…`.
+    /// Lower-case name, as used in `/_fake/{provider}/…` (`google-calendar`, `microsoft-graph`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Trello => "trello",
             Provider::Slack => "slack",
             Provider::Asana => "asana",
             Provider::Notion => "notion",
+            Provider::GoogleCalendar => "google-calendar",
+            Provider::GoogleDrive => "google-drive",
+            Provider::MicrosoftGraph => "microsoft-graph",
+            Provider::GoogleUserinfo => "google-userinfo",
         }
     }
 
@@ -39,6 +61,10 @@ impl Provider {
             Provider::Slack => "/slack/api",
             Provider::Asana => "/asana/api/1.0",
             Provider::Notion => "/notion",
+            Provider::GoogleCalendar => "/google/calendar/v3",
+            Provider::GoogleDrive => "/google/drive/v3",
+            Provider::MicrosoftGraph => "/graph/v1.0",
+            Provider::GoogleUserinfo => "/google/oauth2/v3",
         }
     }
 
@@ -49,6 +75,22 @@ impl Provider {
             Provider::Slack => "https://slack.com/api",
             Provider::Asana => "https://app.asana.com/api/1.0",
             Provider::Notion => "https://api.notion.com",
+            Provider::GoogleCalendar => "https://www.googleapis.com/calendar/v3",
+            Provider::GoogleDrive => "https://www.googleapis.com/drive/v3",
+            Provider::MicrosoftGraph => "https://graph.microsoft.com/v1.0",
+            Provider::GoogleUserinfo => "https://www.googleapis.com/oauth2/v3",
+        }
+    }
+
+    /// The OAuth server whose access tokens this API accepts (Trello has none here).
+    pub fn oauth(self) -> Option<OAuthProvider> {
+        match self {
+            Provider::Trello => None,
+            Provider::Slack => Some(OAuthProvider::Slack),
+            Provider::Asana => Some(OAuthProvider::Asana),
+            Provider::Notion => Some(OAuthProvider::Notion),
+            Provider::GoogleCalendar | Provider::GoogleDrive | Provider::GoogleUserinfo => Some(OAuthProvider::Google),
+            Provider::MicrosoftGraph => Some(OAuthProvider::Microsoft),
         }
     }
 
@@ -67,6 +109,11 @@ impl Provider {
     }
 }
 
+/// `Google-Calendar`, `google_calendar` and `googlecalendar` all name the same provider.
+pub(crate) fn normalized_name(s: &str) -> String {
+    s.trim().chars().filter(|c| !matches!(c, '-' | '_' | ' ')).flat_map(char::to_lowercase).collect()
+}
+
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -76,9 +123,10 @@ impl fmt::Display for Provider {
 impl FromStr for Provider {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = normalized_name(s);
         Provider::ALL
             .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .find(|p| normalized_name(p.as_str()) == wanted)
             .ok_or_else(|| format!("unknown provider `{s}`"))
     }
 }
@@ -151,6 +199,9 @@ pub(crate) struct Inner {
     pub slack: slack::Data,
     pub asana: asana::Data,
     pub notion: notion::Data,
+    pub google: google::Data,
+    pub graph: graph::Data,
+    pub oauth: oauth::Data,
     pub faults: Vec<FaultRule>,
     pub requests: Vec<RecordedRequest>,
 }
@@ -198,14 +249,21 @@ impl FakeState {
         });
     }
 
-    /// Revokes a credential: Trello token, Slack/Asana/Notion bearer token.
+    /// Revokes a credential: Trello token, Slack/Asana/Notion/Google/Graph bearer token, or a
+    /// token issued by the provider's OAuth server (its whole grant is revoked then).
     /// Returns whether such a credential was known.
     pub fn revoke(&self, provider: Provider, token: &str) -> bool {
-        self.with(|s| match provider {
-            Provider::Trello => s.trello.revoke(token),
-            Provider::Slack => s.slack.revoke(token),
-            Provider::Asana => s.asana.revoke(token),
-            Provider::Notion => s.notion.revoke(token),
+        self.with(|s| {
+            let by_oauth = provider.oauth().is_some_and(|p| s.oauth.revoke_token(p, token));
+            let by_account = match provider {
+                Provider::Trello => s.trello.revoke(token),
+                Provider::Slack => s.slack.revoke(token),
+                Provider::Asana => s.asana.revoke(token),
+                Provider::Notion => s.notion.revoke(token),
+                Provider::GoogleCalendar | Provider::GoogleDrive | Provider::GoogleUserinfo => s.google.revoke(token),
+                Provider::MicrosoftGraph => s.graph.revoke(token),
+            };
+            by_oauth || by_account
         })
     }
 
@@ -280,6 +338,11 @@ mod tests {
         assert_eq!(Provider::split_path("/asana/api/1.0/tasks"), Some((Provider::Asana, "/tasks".to_owned())));
         assert_eq!(Provider::split_path("/trellox/1"), None);
         assert_eq!(Provider::split_path("/nowhere"), None);
+        assert_eq!(
+            Provider::split_path("/google/calendar/v3/calendars/primary/events"),
+            Some((Provider::GoogleCalendar, "/calendars/primary/events".to_owned()))
+        );
+        assert_eq!(Provider::split_path("/graph/v1.0/me"), Some((Provider::MicrosoftGraph, "/me".to_owned())));
     }
 
     #[test]
@@ -297,5 +360,7 @@ mod tests {
     fn provider_names_parse_case_insensitively() {
         assert_eq!("Notion".parse::<Provider>(), Ok(Provider::Notion));
         assert!("jira".parse::<Provider>().is_err());
+        assert_eq!("google_calendar".parse::<Provider>(), Ok(Provider::GoogleCalendar));
+        assert_eq!("microsoft-graph".parse::<Provider>(), Ok(Provider::MicrosoftGraph));
     }
 }

@@ -59,6 +59,41 @@ pub(crate) fn short_code(seed: u64, len: usize) -> String {
         .collect()
 }
 
+/// A random-looking code of `len` base-62 characters, unique per `seq` (and per call, as the
+/// clock is mixed in). Used for authorization codes and OAuth tokens.
+pub(crate) fn random_code(seq: u64, len: usize) -> String {
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64;
+    let mut out = String::with_capacity(len);
+    let mut round = 0u64;
+    while out.len() < len {
+        out.push_str(&short_code(mix(seq) ^ mix(nanos.wrapping_add(round)), 10.min(len - out.len())));
+        round += 1;
+    }
+    out
+}
+
+/// Decodes `%XX` escapes of a URL path segment (`19%3Aabc%40thread.tacv2` → `19:abc@thread.tacv2`);
+/// invalid escapes are kept as they are.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Masks a secret for anything that is exposed (recorded requests, logs).
 pub(crate) fn mask(secret: &str) -> String {
     let prefix: String = secret.chars().take(4).collect();
@@ -125,6 +160,15 @@ pub(crate) fn text_response(status: StatusCode, body: &str) -> Response {
     resp
 }
 
+/// `302 Found` to `location`.
+pub(crate) fn redirect(location: &str) -> Response {
+    let mut resp = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
 pub(crate) fn with_retry_after(mut resp: Response, secs: u64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -159,6 +203,18 @@ mod tests {
         assert!(parse_datetime("2024-01-02T03:04:05.678Z").is_some());
         assert!(parse_datetime("2024-01-02").is_some());
         assert!(parse_datetime("yesterday").is_none());
+    }
+
+    #[test]
+    fn percent_escapes_in_path_segments_are_decoded() {
+        assert_eq!(percent_decode("19%3Aabc%40thread.tacv2"), "19:abc@thread.tacv2");
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn random_codes_have_the_asked_length_and_differ() {
+        assert_eq!(random_code(1, 43).len(), 43);
+        assert_ne!(random_code(1, 20), random_code(2, 20));
     }
 
     #[test]

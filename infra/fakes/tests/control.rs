@@ -161,3 +161,43 @@ async fn reset_forgets_every_account() {
     let nowhere = client().get(format!("{}/jira/rest", fake.url())).send().await.unwrap();
     assert_eq!(nowhere.status(), 404);
 }
+
+#[tokio::test]
+async fn the_seeded_demo_has_a_google_user_a_microsoft_user_and_oauth_users_attached_to_them() {
+    let fake = start().await;
+    let seeded = control(&fake, "/seed-demo", json!({})).await;
+    assert_eq!(seeded["demo"]["calendarEventIds"].as_array().unwrap().len(), 40);
+    assert_eq!(seeded["demo"]["driveFileIds"].as_array().unwrap().len(), 30);
+    assert_eq!(seeded["demo"]["teamsChannelIds"].as_array().unwrap().len(), 4);
+
+    let get = |url: String, token: &'static str| async move {
+        client().get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap()
+    };
+    let events = get(
+        format!("{}/calendars/primary/events?maxResults=2500", fake.base_url(Provider::GoogleCalendar)),
+        demo::GOOGLE_TOKEN,
+    )
+    .await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 38, "40 events, 2 of them cancelled");
+    let files = get(
+        format!("{}/files?q=trashed%3Dfalse&pageSize=1000", fake.base_url(Provider::GoogleDrive)),
+        demo::GOOGLE_TOKEN,
+    )
+    .await;
+    assert_eq!(files["files"].as_array().unwrap().len(), 28, "30 files, 2 of them trashed");
+
+    let graph = fake.base_url(Provider::MicrosoftGraph);
+    let teams = get(format!("{graph}/me/joinedTeams"), demo::MICROSOFT_TOKEN).await;
+    let team = teams["value"][0]["id"].as_str().unwrap().to_owned();
+    let channels = get(format!("{graph}/teams/{team}/channels"), demo::MICROSOFT_TOKEN).await;
+    let channel = channels["value"][0]["id"].as_str().unwrap().to_owned();
+    let messages =
+        get(format!("{graph}/teams/{team}/channels/{channel}/messages?$top=50"), demo::MICROSOFT_TOKEN).await;
+    assert_eq!(messages["value"].as_array().unwrap().len(), 30);
+
+    for p in fake_providers::OAuthProvider::ALL {
+        assert_eq!(fake.state().oauth_user(p).email, "demo.user@example.com", "{p}");
+    }
+    let asana = fake.state().oauth_user(fake_providers::OAuthProvider::Asana);
+    assert_eq!(asana.id, seeded["demo"]["asanaUserGid"].as_str().unwrap());
+}

@@ -23,3 +23,7 @@ echo "==> cfn-lint template.yaml"
 pid="$(start_emulator)"; [ -n "$pid" ] && pids+=("$pid")
 echo "==> cargo test (emulator on 127.0.0.1:${EMULATOR_PORT})"
 cargo test --workspace
+
+echo "==> browser tests of the page (Chromium via playwright-core)"
+cargo build --quiet --bin dev-server --bin fake-providers
+(cd web && npm ci --no-audit --no-fund --loglevel=error && node --test tests/)

@@ -33,7 +33,7 @@ async fn a_job_that_keeps_failing_reaches_the_dead_letter_queue_and_its_run_is_m
         "credentials": { "apiKey": "0123456789abcdef", "token": "queue-test-token-0001" },
     }))
     .unwrap();
-    let connection = connect(&env.state, &caller, request).await.unwrap();
+    let connection = connect(&env.state, &caller, request).await.unwrap().into_connection().unwrap();
     fakes.state().fail_next(Provider::Trello, "/", Fault::ServerError, 1000);
     let run = trigger_sync(&env.state, &caller, &connection.connection_id, SyncMode::Incremental).await.unwrap();
 

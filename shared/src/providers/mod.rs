@@ -2,6 +2,8 @@
 //! come from the catalog, overridable with `{PROVIDER}_API_BASE_URL`.
 
 pub mod asana;
+pub mod google;
+pub mod microsoft;
 pub mod notion;
 mod retry;
 pub mod slack;
@@ -57,9 +59,9 @@ pub async fn verify(
     let field = |name: &str| credentials.field(name).unwrap_or_default();
     match integration.id.as_str() {
         "trello" => trello::verify(http, base, field("apiKey"), field("token")).await,
-        "slack" => slack::verify(http, base, field("token")).await,
-        "asana" => asana::verify(http, base, field("token")).await,
-        "notion" => notion::verify(http, base, field("token")).await,
+        "slack" => slack::verify(http, base, credentials.bearer_token().unwrap_or_default()).await,
+        "asana" => asana::verify(http, base, credentials.bearer_token().unwrap_or_default()).await,
+        "notion" => notion::verify(http, base, credentials.bearer_token().unwrap_or_default()).await,
         "microsoft-teams" | "zapier" => Ok(webhook::account(field("webhookUrl"))),
         other => Err(VerifyError::Unsupported(other.to_owned())),
     }

@@ -15,6 +15,7 @@ const RETENTION_DAYS: i64 = 365;
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     Connected,
+    Reconnected,
     SettingsChanged,
     Disconnected,
 }
@@ -23,6 +24,7 @@ impl AuditAction {
     fn as_str(self) -> &'static str {
         match self {
             AuditAction::Connected => "connected",
+            AuditAction::Reconnected => "reconnected",
             AuditAction::SettingsChanged => "settings_changed",
             AuditAction::Disconnected => "disconnected",
         }
@@ -69,6 +71,27 @@ pub(crate) fn audit_put(
 }
 
 impl Store {
+    /// An audit entry on its own (for changes that are not a transaction of their own).
+    pub async fn write_audit(
+        &self,
+        user: &UserId,
+        action: AuditAction,
+        connection: &ConnectionId,
+        integration: &IntegrationId,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let put = audit_put(&self.table, user, action, connection, integration, detail);
+        let put = put.put.expect("an audit entry is a put");
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(())
+    }
+
     /// The caller's audit trail, newest first.
     pub async fn audit_entries(&self, user: &UserId, limit: i32) -> Result<Vec<AuditEntry>, StoreError> {
         let out = self

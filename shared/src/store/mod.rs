@@ -4,6 +4,7 @@ pub mod attrs;
 mod audit;
 mod connections;
 mod insights;
+mod oauth;
 mod records;
 mod syncs;
 pub mod table;
@@ -15,6 +16,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 pub use audit::{AuditAction, AuditEntry};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
+pub use oauth::{OAUTH_STATE_TTL, OAuthState};
 pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};
 
 use crate::domain::{ConnectionId, IntegrationId, UserId};

@@ -303,7 +303,7 @@ impl Store {
             .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
             .update_expression(
                 "SET #cursor = :cursor, pages = :pages, #items = :items, created = :created, updated = :updated, \
-                 unchanged = :unchanged, deleted = :deleted, phase = :phase",
+                 unchanged = :unchanged, deleted = :deleted, phase = :phase, #mode = :mode",
             )
             .condition_expression("#status = :running")
             .expression_attribute_names("#status", "status")
@@ -318,6 +318,8 @@ impl Store {
             .expression_attribute_values(":unchanged", n(run.counts.unchanged))
             .expression_attribute_values(":deleted", n(run.counts.deleted))
             .expression_attribute_values(":phase", s(&run.progress.phase))
+            .expression_attribute_names("#mode", "mode")
+            .expression_attribute_values(":mode", s(run.mode.as_str()))
             .send()
             .await
             .map_err(|e| {

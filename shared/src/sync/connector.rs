@@ -7,6 +7,8 @@
 use serde_json::Value;
 
 use super::record::{Page, SyncMode};
+use crate::providers::google::{calendar::CalendarConnector, drive::DriveConnector};
+use crate::providers::microsoft::teams::TeamsConnector;
 use crate::providers::{ProviderError, asana, notion, slack, trello};
 use crate::vault::Credentials;
 
@@ -25,7 +27,11 @@ pub struct ConnectorConfig {
 /// Zapier webhook only receives posts.)
 pub fn can_sync(integration: &str, auth: crate::catalog::AuthMode) -> bool {
     use crate::catalog::AuthMode;
-    matches!((integration, auth), ("trello" | "slack" | "asana" | "notion", AuthMode::ApiKey))
+    matches!(
+        (integration, auth),
+        ("trello" | "slack" | "asana" | "notion", AuthMode::ApiKey)
+            | ("google-calendar" | "google-drive" | "microsoft-teams" | "slack" | "asana" | "notion", AuthMode::Oauth2)
+    )
 }
 
 pub enum Connector {
@@ -33,6 +39,9 @@ pub enum Connector {
     Slack(slack::SlackConnector),
     Asana(asana::AsanaConnector),
     Notion(notion::NotionConnector),
+    GoogleCalendar(CalendarConnector),
+    GoogleDrive(DriveConnector),
+    MicrosoftTeams(TeamsConnector),
 }
 
 impl Connector {
@@ -40,11 +49,16 @@ impl Connector {
     /// has nothing to sync (webhook-only integrations).
     pub fn for_integration(integration: &str, config: ConnectorConfig, credentials: &Credentials) -> Option<Self> {
         let field = |name: &str| credentials.field(name).map(str::to_owned);
+        let bearer = || credentials.bearer_token().map(str::to_owned);
         Some(match integration {
             "trello" => Connector::Trello(trello::TrelloConnector::new(config, &field("apiKey")?, &field("token")?)),
-            "slack" => Connector::Slack(slack::SlackConnector::new(config, &field("token")?)),
-            "asana" => Connector::Asana(asana::AsanaConnector::new(config, &field("token")?)),
-            "notion" => Connector::Notion(notion::NotionConnector::new(config, &field("token")?)),
+            "slack" => Connector::Slack(slack::SlackConnector::new(config, &bearer()?)),
+            "asana" => Connector::Asana(asana::AsanaConnector::new(config, &bearer()?)),
+            "notion" => Connector::Notion(notion::NotionConnector::new(config, &bearer()?)),
+            "google-calendar" => Connector::GoogleCalendar(CalendarConnector::new(config, &bearer()?)),
+            "google-drive" => Connector::GoogleDrive(DriveConnector::new(config, &bearer()?)),
+            // Only an OAuth connection has a token; a webhook connection has nothing to sync.
+            "microsoft-teams" => Connector::MicrosoftTeams(TeamsConnector::new(config, &bearer()?)),
             _ => return None,
         })
     }
@@ -60,6 +74,9 @@ impl Connector {
             Connector::Slack(c) => c.start(state),
             Connector::Asana(c) => c.start(state),
             Connector::Notion(c) => c.start(state),
+            Connector::GoogleCalendar(c) => c.start(state),
+            Connector::GoogleDrive(c) => c.start(state),
+            Connector::MicrosoftTeams(c) => c.start(state),
         }
     }
 
@@ -69,6 +86,9 @@ impl Connector {
             Connector::Slack(c) => c.fetch_page(cursor).await,
             Connector::Asana(c) => c.fetch_page(cursor).await,
             Connector::Notion(c) => c.fetch_page(cursor).await,
+            Connector::GoogleCalendar(c) => c.fetch_page(cursor).await,
+            Connector::GoogleDrive(c) => c.fetch_page(cursor).await,
+            Connector::MicrosoftTeams(c) => c.fetch_page(cursor).await,
         }
     }
 }

@@ -4,11 +4,13 @@ use serde_json::Value;
 
 use super::connector::{Connector, ConnectorConfig};
 use super::record::SyncMode;
+use crate::catalog::AuthMode;
 use crate::config::AppState;
 use crate::domain::{ConnectionStatus, Counts, SyncJob, SyncRun, SyncStatus};
+use crate::oauth::{REFRESH_MARGIN, TokenError, fresh_credentials};
 use crate::providers::ProviderError;
 use crate::store::{RunOutcome, StoreError};
-use crate::vault::VaultError;
+use crate::vault::{Credentials, VaultError};
 
 /// What became of a job, for the worker to acknowledge or not.
 #[derive(Debug, PartialEq)]
@@ -79,9 +81,10 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
     let Some(integration) = state.catalog.find(connection.integration_id.as_str()) else {
         return end(state, &run, failed("The integration is no longer offered.", run.counts, false)).await;
     };
-    let credentials = match state.vault.read(&connection.secret_id).await {
+    let mut credentials = match fresh_credentials(state, &connection, None).await {
         Ok(c) => c,
-        Err(VaultError::NotFound | VaultError::Unreadable) => {
+        Err(TokenError::Revoked(reason)) => return end(state, &run, failed(reason, run.counts, true)).await,
+        Err(TokenError::Vault(VaultError::NotFound | VaultError::Unreadable)) => {
             let reason = "The stored credential is missing; connect again.";
             return end(state, &run, failed(reason, run.counts, true)).await;
         }
@@ -93,7 +96,7 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
         page_size: state.sync.page_size,
         retry: state.sync.retry,
     };
-    let Some(connector) = Connector::for_integration(integration.id.as_str(), config, &credentials) else {
+    let Some(mut connector) = Connector::for_integration(integration.id.as_str(), config.clone(), &credentials) else {
         let reason = format!("{} has nothing to sync.", integration.name);
         return end(state, &run, failed(reason, run.counts, false)).await;
     };
@@ -105,10 +108,43 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
             connector.start(saved_state.as_ref(), run.mode)
         }
     };
-    let full = run.mode == SyncMode::Full;
+    let mut full = run.mode == SyncMode::Full;
+    let mut retried_with_fresh_token = false;
     let final_state = loop {
+        // An OAuth token about to expire is refreshed between pages (once for all workers).
+        if let Credentials::OAuth(tokens) = &credentials
+            && tokens.expires_within(REFRESH_MARGIN, crate::store::attrs::now())
+        {
+            match fresh_credentials(state, &connection, None).await {
+                Ok(fresh) => credentials = fresh,
+                Err(TokenError::Revoked(reason)) => return end(state, &run, failed(reason, run.counts, true)).await,
+                Err(e) => return retry_later(state, &run, e.to_string()).await,
+            }
+            connector = Connector::for_integration(integration.id.as_str(), config.clone(), &credentials)
+                .expect("the same integration has the same connector");
+        }
         let page = match connector.fetch_page(&cursor).await {
-            Ok(page) => page,
+            Ok(page) => {
+                retried_with_fresh_token = false;
+                page
+            }
+            Err(ProviderError::Unauthorized(_))
+                if connection.auth_kind == AuthMode::Oauth2 && !retried_with_fresh_token =>
+            {
+                // The access token was refused before its time: refresh it once and try again.
+                let rejected = credentials.bearer_token().map(str::to_owned);
+                match fresh_credentials(state, &connection, rejected.as_deref()).await {
+                    Ok(fresh) => credentials = fresh,
+                    Err(TokenError::Revoked(reason)) => {
+                        return end(state, &run, failed(reason, run.counts, true)).await;
+                    }
+                    Err(e) => return retry_later(state, &run, e.to_string()).await,
+                }
+                connector = Connector::for_integration(integration.id.as_str(), config.clone(), &credentials)
+                    .expect("the same integration has the same connector");
+                retried_with_fresh_token = true;
+                continue;
+            }
             Err(ProviderError::Unauthorized(reason)) => {
                 let message = format!("{} refused the credential ({reason}); connect it again.", integration.name);
                 return end(state, &run, failed(message, run.counts, true)).await;
@@ -116,13 +152,13 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
             Err(e @ ProviderError::Unexpected(_)) => {
                 return end(state, &run, failed(e.to_string(), run.counts, false)).await;
             }
-            Err(passing) => {
-                let message = passing.to_string();
-                state.store.record_attempt_error(&run, &message).await?;
-                tracing::warn!(error = %message, "provider failed; the job will be delivered again");
-                return Ok(JobOutcome::Retry(message));
-            }
+            Err(passing) => return retry_later(state, &run, passing.to_string()).await,
         };
+        if page.full_listing && !full {
+            tracing::info!("the provider asked for a full resync");
+            full = true;
+            run.mode = SyncMode::Full;
+        }
         let written =
             state.store.upsert_records(&job.user_id, &job.connection_id, &run.sync_id, &page.records, full).await?;
         run.counts.add(written);
@@ -158,6 +194,13 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
         needs_reauth: false,
     };
     end(state, &run, outcome).await
+}
+
+/// A passing failure: the error is kept on the run and the message is left for redelivery.
+async fn retry_later(state: &AppState, run: &SyncRun, message: String) -> Result<JobOutcome, SyncError> {
+    state.store.record_attempt_error(run, &message).await?;
+    tracing::warn!(error = %message, "the job will be delivered again");
+    Ok(JobOutcome::Retry(message))
 }
 
 /// A job that reached the dead-letter queue: its run ends as failed, with the last error.

@@ -73,6 +73,10 @@ pub struct Page {
     pub next: Option<Value>,
     /// With the last page: what the next incremental sync starts from (saved on the connection).
     pub state: Option<Value>,
+    /// The provider invalidated the incremental state (Google Calendar's 410): from this page
+    /// on the connector lists everything, so the run finishes as a full sync — existing records
+    /// stay until the new listing is complete, then those it did not see are removed.
+    pub full_listing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Account, AsanaTask, Data};
 use crate::http::ApiRequest;
+use crate::oauth::OAuthProvider;
 use crate::state::{FakeState, Provider};
 use crate::util::{
     b64url_decode, b64url_encode, encode_pairs, iso_ms, json_response, parse_datetime, with_retry_after,
@@ -53,7 +54,8 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
             None => Provider::Asana.real_base_url().to_owned(),
         };
         let data = &s.asana;
-        let account = match req.bearer() {
+        let token = req.bearer().and_then(|t| s.oauth.resolve(OAuthProvider::Asana, t).ok());
+        let account = match token {
             Some(t) => data.accounts.iter().find(|a| a.token == t && !a.revoked),
             None => None,
         };

@@ -88,31 +88,37 @@ fn gid(s: &mut Inner) -> String {
     (1_208_000_000_000_000u64 + s.next_seq()).to_string()
 }
 
+/// Registers a user (with gid `gid`, or a new one) reachable with `token`; returns the gid.
+pub(crate) fn new_account(s: &mut Inner, token: &str, gid: Option<&str>, name: &str, email: &str) -> String {
+    let gid = gid.map_or_else(|| self::gid(s), str::to_owned);
+    s.asana.accounts.push(Account {
+        token: token.to_owned(),
+        revoked: false,
+        user: AsanaUser { gid: gid.clone(), name: name.to_owned(), email: email.to_owned() },
+        workspace_gids: Vec::new(),
+    });
+    gid
+}
+
+/// Adds a workspace with the user of `token` as a member; returns its gid.
+pub(crate) fn new_workspace(s: &mut Inner, token: &str, name: &str) -> String {
+    let gid = gid(s);
+    s.asana.workspaces.push(AsanaWorkspace { gid: gid.clone(), name: name.to_owned() });
+    for a in s.asana.accounts.iter_mut().filter(|a| a.token == token) {
+        a.workspace_gids.push(gid.clone());
+    }
+    gid
+}
+
 impl FakeState {
     /// Registers a user reachable with the personal access token `token`; returns the user gid.
     pub fn add_asana_account(&self, token: &str, name: &str, email: &str) -> String {
-        self.with(|s| {
-            let gid = gid(s);
-            s.asana.accounts.push(Account {
-                token: token.to_owned(),
-                revoked: false,
-                user: AsanaUser { gid: gid.clone(), name: name.to_owned(), email: email.to_owned() },
-                workspace_gids: Vec::new(),
-            });
-            gid
-        })
+        self.with(|s| new_account(s, token, None, name, email))
     }
 
     /// Adds a workspace with the user of `token` as a member; returns its gid.
     pub fn add_asana_workspace(&self, token: &str, name: &str) -> String {
-        self.with(|s| {
-            let gid = gid(s);
-            s.asana.workspaces.push(AsanaWorkspace { gid: gid.clone(), name: name.to_owned() });
-            for a in s.asana.accounts.iter_mut().filter(|a| a.token == token) {
-                a.workspace_gids.push(gid.clone());
-            }
-            gid
-        })
+        self.with(|s| new_workspace(s, token, name))
     }
 
     /// Adds a project to a workspace; returns its gid.

@@ -1,4 +1,6 @@
-//! Notion API (`https://api.notion.com/v1`): `GET /v1/users/me`, `POST /v1/search`.
+//! Notion API (`https://api.notion.com/v1`): `GET /v1/users/me`, `POST /v1/search`, and the
+//! OAuth endpoints `/v1/oauth/authorize`, `/v1/oauth/token`, `/v1/oauth/revoke` (served by
+//! `crate::oauth`).
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -7,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Account, NotionItem, NotionKind, NotionParent};
 use crate::http::ApiRequest;
+use crate::oauth::OAuthProvider;
 use crate::state::FakeState;
 use crate::util::{iso_ms, json_response, mix, uuid_from, with_retry_after};
 
@@ -41,6 +44,16 @@ pub(crate) fn server_error() -> Response {
 pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
     let path = req.path.trim_end_matches('/');
     let route = match (&req.method, path) {
+        // The OAuth endpoints live under the API's base URL too (HTTP Basic client auth).
+        (&Method::POST, "/v1/oauth/token") => {
+            return crate::oauth::token_endpoint(state, OAuthProvider::Notion, &req.headers, &req.query, &req.body);
+        }
+        (&Method::POST, "/v1/oauth/revoke") => {
+            return crate::oauth::revoke_endpoint(state, OAuthProvider::Notion, &req.headers, &req.query, &req.body);
+        }
+        (&Method::GET, "/v1/oauth/authorize") => {
+            return crate::oauth::authorize(state, OAuthProvider::Notion, &req.query);
+        }
         (&Method::GET, "/v1/users/me") => Route::Me,
         (&Method::POST, "/v1/search") => Route::Search,
         _ => {
@@ -48,7 +61,8 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
         }
     };
     state.with(|s| {
-        let account = req.bearer().and_then(|t| s.notion.accounts.iter().find(|a| a.token == t && !a.revoked));
+        let token = req.bearer().and_then(|t| s.oauth.resolve(OAuthProvider::Notion, t).ok());
+        let account = token.and_then(|t| s.notion.accounts.iter().find(|a| a.token == t && !a.revoked));
         let Some(account) = account else {
             return error(StatusCode::UNAUTHORIZED, "unauthorized", "API token is invalid.");
         };

@@ -4,7 +4,7 @@ mod api;
 
 use chrono::{DateTime, Utc};
 
-use crate::state::FakeState;
+use crate::state::{FakeState, Inner};
 use crate::util::{slug, uuid_from};
 
 pub(crate) use api::{handle, rate_limited, server_error};
@@ -42,6 +42,7 @@ pub(crate) struct Account {
     pub revoked: bool,
     pub bot_id: String,
     pub bot_name: String,
+    pub workspace_id: String,
     pub workspace_name: String,
 }
 
@@ -69,20 +70,26 @@ impl Data {
     }
 }
 
+/// Registers an integration reachable with `token` in a new workspace; returns the bot id.
+pub(crate) fn new_account(s: &mut Inner, token: &str, workspace_name: &str) -> String {
+    let seq = s.next_seq();
+    let bot_id = uuid_from(seq);
+    let workspace_id = uuid_from(seq ^ 0x5750_0000_0000_0000);
+    s.notion.accounts.push(Account {
+        token: token.to_owned(),
+        revoked: false,
+        bot_id: bot_id.clone(),
+        bot_name: format!("{workspace_name} Integration"),
+        workspace_id,
+        workspace_name: workspace_name.to_owned(),
+    });
+    bot_id
+}
+
 impl FakeState {
     /// Registers an integration (bot) reachable with `token` in a workspace; returns the bot id.
     pub fn add_notion_account(&self, token: &str, workspace_name: &str) -> String {
-        self.with(|s| {
-            let bot_id = uuid_from(s.next_seq());
-            s.notion.accounts.push(Account {
-                token: token.to_owned(),
-                revoked: false,
-                bot_id: bot_id.clone(),
-                bot_name: format!("{workspace_name} Integration"),
-                workspace_name: workspace_name.to_owned(),
-            });
-            bot_id
-        })
+        self.with(|s| new_account(s, token, workspace_name))
     }
 
     fn add_notion_item(&self, token: &str, kind: NotionKind, title: &str) -> String {

@@ -1,5 +1,6 @@
 //! Slack Web API methods (`https://slack.com/api/{method}`): auth.test, conversations.list,
-//! conversations.history. GET with a query string and POST with a form (or JSON) body both work.
+//! conversations.history, and the OAuth methods oauth.v2.access and auth.revoke (served by
+//! `crate::oauth`). GET with a query string and POST with a form (or JSON) body both work.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -7,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Account, ChannelRec, micros_to_ts, ts_to_micros};
 use crate::http::ApiRequest;
+use crate::oauth::{OAuthProvider, Rejected};
 use crate::state::FakeState;
 use crate::util::{b64_decode, b64_encode, json_response, parse_pairs, truthy, with_retry_after};
 
@@ -76,10 +78,23 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
                 .collect();
             json_response(StatusCode::OK, json!({"ok": true, "args": echoed}))
         }
+        "oauth.v2.access" => {
+            crate::oauth::token_endpoint(state, OAuthProvider::Slack, &req.headers, &req.query, &req.body)
+        }
+        "auth.revoke" => {
+            let token = req.bearer().or_else(|| args.get("token"));
+            crate::oauth::slack_auth_revoke(state, token, truthy(args.get("test")))
+        }
         "auth.test" | "conversations.list" | "conversations.history" => {
             let token = req.bearer().or_else(|| args.get("token"));
             state.with(|s| {
-                let account = match token {
+                let token = match token.map(|t| s.oauth.resolve(OAuthProvider::Slack, t)) {
+                    None => None,
+                    Some(Ok(t)) => Some(t),
+                    Some(Err(Rejected::Expired)) => return error("token_expired"),
+                    Some(Err(Rejected::Revoked)) => return error("token_revoked"),
+                };
+                let account = match token.as_deref() {
                     None => return error("not_authed"),
                     Some(t) => match s.slack.accounts.iter().find(|a| a.token == t) {
                         None => return error("invalid_auth"),

@@ -96,6 +96,25 @@ fn slack_id(s: &mut Inner, prefix: char) -> String {
     format!("{prefix}0FAKE{:05}", s.next_seq())
 }
 
+/// Registers a workspace whose bot is reachable with `token`; returns the team id.
+pub(crate) fn new_account(s: &mut Inner, token: &str, team_name: &str) -> String {
+    let team_id = slack_id(s, 'T');
+    let user_id = slack_id(s, 'U');
+    let bot_id = slack_id(s, 'B');
+    let domain = crate::util::slug(team_name).to_lowercase();
+    s.slack.accounts.push(Account {
+        token: token.to_owned(),
+        revoked: false,
+        team_id: team_id.clone(),
+        team: team_name.to_owned(),
+        domain,
+        user_id,
+        user: "fake-bot".to_owned(),
+        bot_id,
+    });
+    team_id
+}
+
 fn insert_message(rec: &mut ChannelRec, at_micros: u64, user: &str, text: &str) -> String {
     let mut micros = at_micros;
     while rec.messages.iter().any(|(m, _)| *m == micros) {
@@ -121,23 +140,7 @@ fn now_micros() -> u64 {
 impl FakeState {
     /// Registers a Slack workspace reachable with the bot `token`; returns its team id.
     pub fn add_slack_account(&self, token: &str, team_name: &str) -> String {
-        self.with(|s| {
-            let team_id = slack_id(s, 'T');
-            let user_id = slack_id(s, 'U');
-            let bot_id = slack_id(s, 'B');
-            let domain = crate::util::slug(team_name).to_lowercase();
-            s.slack.accounts.push(Account {
-                token: token.to_owned(),
-                revoked: false,
-                team_id: team_id.clone(),
-                team: team_name.to_owned(),
-                domain,
-                user_id,
-                user: "fake-bot".to_owned(),
-                bot_id,
-            });
-            team_id
-        })
+        self.with(|s| new_account(s, token, team_name))
     }
 
     /// Adds a public channel (the bot is a member) to the workspace of `token`; returns its id.

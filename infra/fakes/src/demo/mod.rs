@@ -1,4 +1,7 @@
-//! The demo data set: one account per provider with fixed, obviously fake credentials.
+//! The demo data set: one account per provider with fixed, obviously fake credentials, and the
+//! fake OAuth clients' credentials. The Google, Microsoft and OAuth parts are in `more.rs`.
+
+mod more;
 
 use chrono::{Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -14,6 +17,22 @@ pub const ASANA_TOKEN: &str = "fake-asana-pat";
 pub const NOTION_TOKEN: &str = "secret_fake_notion";
 /// A Notion-Version the fake accepts (any `YYYY-MM-DD` is accepted).
 pub const NOTION_VERSION: &str = "2022-06-28";
+/// Bearer token of the demo Google user (Calendar, Drive, userinfo).
+pub const GOOGLE_TOKEN: &str = "ya29.fake-google-demo";
+/// Bearer token of the demo Microsoft 365 user (Graph).
+pub const MICROSOFT_TOKEN: &str = "fake-graph-demo-token";
+
+/// OAuth client credentials the fake authorization servers accept (see `OAuthProvider::client_id`).
+pub const GOOGLE_CLIENT_ID: &str = "fake-google-client-id";
+pub const GOOGLE_CLIENT_SECRET: &str = "fake-google-client-secret";
+pub const MICROSOFT_CLIENT_ID: &str = "fake-microsoft-client-id";
+pub const MICROSOFT_CLIENT_SECRET: &str = "fake-microsoft-client-secret";
+pub const SLACK_CLIENT_ID: &str = "fake-slack-client-id";
+pub const SLACK_CLIENT_SECRET: &str = "fake-slack-client-secret";
+pub const ASANA_CLIENT_ID: &str = "fake-asana-client-id";
+pub const ASANA_CLIENT_SECRET: &str = "fake-asana-client-secret";
+pub const NOTION_CLIENT_ID: &str = "fake-notion-client-id";
+pub const NOTION_CLIENT_SECRET: &str = "fake-notion-client-secret";
 
 /// Ids of what [`FakeState::seed_demo`] created.
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +54,16 @@ pub struct DemoSeed {
     /// 230 pages (3 of them in the trash, so 227 searchable) and 4 databases.
     pub notion_page_ids: Vec<String>,
     pub notion_database_ids: Vec<String>,
+    pub google_user_sub: String,
+    /// 40 events: 30 upcoming (3 of them all-day), 8 past, 2 cancelled.
+    pub calendar_event_ids: Vec<String>,
+    /// 30 files: 3 folders, docs, sheets and PDFs in them; 2 trashed.
+    pub drive_file_ids: Vec<String>,
+    pub microsoft_user_id: String,
+    /// `[Fake Product Team, Fake Support Team]`.
+    pub teams_team_ids: Vec<String>,
+    /// 2 channels per team (`General`, then a topic channel), 30 messages each.
+    pub teams_channel_ids: Vec<String>,
 }
 
 impl FakeState {
@@ -46,6 +75,9 @@ impl FakeState {
         let (slack_team_id, slack_channel_ids) = self.seed_slack();
         let (asana_user_gid, asana_workspace_gids, asana_project_gids) = self.seed_asana();
         let (notion_bot_id, notion_page_ids, notion_database_ids) = self.seed_notion();
+        let (google_user_sub, calendar_event_ids, drive_file_ids) = self.seed_google();
+        let (microsoft_user_id, teams_team_ids, teams_channel_ids) = self.seed_microsoft();
+        self.seed_oauth_users();
         DemoSeed {
             trello_member_id,
             trello_board_ids,
@@ -57,6 +89,12 @@ impl FakeState {
             notion_bot_id,
             notion_page_ids,
             notion_database_ids,
+            google_user_sub,
+            calendar_event_ids,
+            drive_file_ids,
+            microsoft_user_id,
+            teams_team_ids,
+            teams_channel_ids,
         }
     }
 

@@ -1,0 +1,422 @@
+//! OAuth connections through the connections router, against a fake authorization server per
+//! provider family and the emulator: consent with PKCE and a one-time state, the callback,
+//! refresh without races, rotation, revoked grants, re-consent and revocation on disconnect.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use fake_providers::{FakeProviders, OAuthProvider, Provider};
+use http_body_util::BodyExt;
+use integrations::catalog::Catalog;
+use integrations::domain::{ConnectionId, ConnectionStatus, Plan, UserId};
+use integrations::oauth::{OAuthClient, OAuthClients, TokenError, fresh_credentials};
+use integrations::testing::TestEnv;
+use integrations::vault::Credentials;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const REDIRECT: &str = "http://127.0.0.1:3000/api/v1/integrations/oauth/callback";
+
+struct App {
+    env: TestEnv,
+    fakes: FakeProviders,
+}
+
+/// The shipped catalog, with Asana and Notion open (they are coming soon in the product, but
+/// their sign-in is built and tested).
+fn catalog_with_everything_open() -> &'static Catalog {
+    let json = include_str!("../../../shared/catalog.json").replace("\"coming-soon\"", "\"available\"");
+    Box::leak(Box::new(Catalog::parse(&json).unwrap()))
+}
+
+fn client(fakes: &FakeProviders, p: OAuthProvider) -> OAuthClient {
+    let base = fakes.oauth_url(p);
+    let (authorize_url, token_url, revoke_url, userinfo_url) = match p {
+        OAuthProvider::Google => (
+            format!("{base}/authorize"),
+            format!("{base}/token"),
+            Some(format!("{base}/revoke")),
+            Some(format!("{}/userinfo", fakes.base_url(Provider::GoogleUserinfo))),
+        ),
+        OAuthProvider::Microsoft => {
+            (format!("{base}/common/oauth2/v2.0/authorize"), format!("{base}/common/oauth2/v2.0/token"), None, None)
+        }
+        OAuthProvider::Slack => (
+            format!("{base}/authorize"),
+            format!("{}/oauth.v2.access", fakes.base_url(Provider::Slack)),
+            Some(format!("{}/auth.revoke", fakes.base_url(Provider::Slack))),
+            None,
+        ),
+        OAuthProvider::Asana => {
+            (format!("{base}/authorize"), format!("{base}/token"), Some(format!("{base}/revoke")), None)
+        }
+        OAuthProvider::Notion => (format!("{base}/authorize"), format!("{base}/token"), None, None),
+    };
+    OAuthClient {
+        client_id: p.client_id().to_owned(),
+        client_secret: SecretString::from(p.client_secret().to_owned()),
+        authorize_url,
+        token_url,
+        revoke_url,
+        userinfo_url,
+        redirect_url: REDIRECT.into(),
+        basic_auth: p == OAuthProvider::Notion,
+    }
+}
+
+impl App {
+    async fn start() -> App {
+        let fakes = FakeProviders::start().await;
+        fakes.state().seed_demo();
+        let mut env = TestEnv::new().await;
+        env.state.catalog = catalog_with_everything_open();
+        let clients = OAuthClients::default()
+            .with_client("google-calendar", client(&fakes, OAuthProvider::Google))
+            .with_client("google-drive", client(&fakes, OAuthProvider::Google))
+            .with_client("microsoft-teams", client(&fakes, OAuthProvider::Microsoft))
+            .with_client("slack", client(&fakes, OAuthProvider::Slack))
+            .with_client("asana", client(&fakes, OAuthProvider::Asana))
+            .with_client("notion", client(&fakes, OAuthProvider::Notion));
+        env.state.oauth = clients;
+        for (integration, provider) in [
+            ("google-calendar", Provider::GoogleCalendar),
+            ("google-drive", Provider::GoogleDrive),
+            ("microsoft-teams", Provider::MicrosoftGraph),
+            ("slack", Provider::Slack),
+            ("asana", Provider::Asana),
+            ("notion", Provider::Notion),
+        ] {
+            env.use_provider(integration, fakes.base_url(provider));
+        }
+        App { env, fakes }
+    }
+
+    fn router(&self) -> Router {
+        connections::router(self.env.state.clone())
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let response = self.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// `POST /connect` without credentials: the authorize URL and the flow's cookie.
+    async fn start_sign_in(&self, user: &str, body: Value) -> (String, String) {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/integrations/connect")
+            .header("authorization", format!("Bearer {}", self.env.token(user, Plan::Free)))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let (status, headers, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cookie = headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+        (body["authorizationUrl"].as_str().unwrap().to_owned(), cookie)
+    }
+
+    /// The user's browser at the provider: consent, and the redirect back with code and state.
+    async fn consent(&self, authorize_url: &str) -> String {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let response = http.get(authorize_url).send().await.unwrap();
+        assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with(REDIRECT), "{location}");
+        location[REDIRECT.len()..].to_owned()
+    }
+
+    /// The browser arriving at the callback; returns the status and where it is sent.
+    async fn callback(&self, query: &str, cookie: Option<&str>) -> (StatusCode, String) {
+        let mut request = Request::builder()
+            .uri(format!("/api/v1/integrations/oauth/callback{query}"))
+            .header("accept", "application/json");
+        if let Some(c) = cookie {
+            request = request.header(header::COOKIE, c);
+        }
+        let (status, headers, body) = self.send(request.body(Body::empty()).unwrap()).await;
+        let location =
+            headers.get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned()).unwrap_or(body.to_string());
+        (status, location)
+    }
+
+    /// The whole sign-in; returns the new (or restored) connection id.
+    async fn sign_in(&self, user: &str, body: Value) -> ConnectionId {
+        let (url, cookie) = self.start_sign_in(user, body).await;
+        let query = self.consent(&url).await;
+        let (status, location) = self.callback(&query, Some(&cookie)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        let connected = location.split("connected=").nth(1).expect(&location).split('&').next().unwrap();
+        ConnectionId::parse(connected).unwrap()
+    }
+
+    async fn connections(&self, user: &str) -> Vec<integrations::domain::Connection> {
+        self.env.state.store.list_connections(&UserId::parse(user).unwrap()).await.unwrap()
+    }
+
+    async fn tokens(&self, user: &str, id: &ConnectionId) -> integrations::vault::TokenSet {
+        let c = self.env.state.store.get_connection(&UserId::parse(user).unwrap(), id).await.unwrap();
+        match self.env.state.vault.read(&c.secret_id).await.unwrap() {
+            Credentials::OAuth(t) => t,
+            Credentials::ApiKey(_) => panic!("expected OAuth tokens"),
+        }
+    }
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn google_calendar_connects_through_consent_with_pkce_and_keeps_the_tokens_in_the_vault() {
+    let app = App::start().await;
+    let (url, cookie) = app.start_sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    assert_eq!(query_param(&url, "client_id").as_deref(), Some(OAuthProvider::Google.client_id()));
+    assert_eq!(query_param(&url, "redirect_uri").as_deref(), Some(REDIRECT));
+    assert_eq!(query_param(&url, "code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(query_param(&url, "access_type").as_deref(), Some("offline"));
+    assert_eq!(query_param(&url, "prompt").as_deref(), Some("consent"));
+    assert!(query_param(&url, "scope").unwrap().contains("calendar.readonly"));
+    assert!(query_param(&url, "state").unwrap().len() >= 16);
+    assert!(cookie.starts_with("doo_oauth_"));
+
+    let query = app.consent(&url).await;
+    let (status, location) = app.callback(&query, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/integrations?connected="), "{location}");
+    assert!(location.ends_with("&integration=google-calendar"));
+
+    let connections = app.connections("ada").await;
+    assert_eq!(connections.len(), 1);
+    let c = &connections[0];
+    assert_eq!(c.auth_kind, integrations::catalog::AuthMode::Oauth2);
+    assert_eq!(c.account.name, app.fakes.state().oauth_user(OAuthProvider::Google).email);
+    let tokens = app.tokens("ada", &c.connection_id).await;
+    assert!(tokens.refresh_token.is_some());
+    assert!(tokens.expires_at.is_some());
+    assert!(tokens.scopes.iter().any(|s| s.contains("calendar.readonly")), "{:?}", tokens.scopes);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_provider_family_signs_in_and_names_the_account() {
+    let app = App::start().await;
+    for (i, integration) in ["microsoft-teams", "slack", "asana", "notion", "google-drive"].iter().enumerate() {
+        let user = format!("user-{i}");
+        let id = app.sign_in(&user, json!({ "integrationId": integration, "returnUrl": "/integrations" })).await;
+        let c = app.env.state.store.get_connection(&UserId::parse(&user).unwrap(), &id).await.unwrap();
+        assert_eq!(c.integration_id.as_str(), *integration);
+        assert!(!c.account.id.is_empty() && !c.account.name.is_empty(), "{integration}: {:?}", c.account);
+        assert_eq!(c.status, ConnectionStatus::Active);
+    }
+    // Slack asks for its scopes comma-separated.
+    let (url, _) = app.start_sign_in("slacker", json!({ "integrationId": "slack" })).await;
+    assert!(query_param(&url, "scope").unwrap().contains("channels:read,channels:history"));
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_unknown_tampered_reused_or_expired_state_is_refused_and_nothing_is_stored() {
+    let app = App::start().await;
+    let (url, cookie) = app.start_sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let query = app.consent(&url).await;
+    let state = query_param(&format!("http://x/{query}"), "state").unwrap();
+    let code = query_param(&format!("http://x/{query}"), "code").unwrap();
+
+    let tampered = format!("?code={code}&state={}x", state);
+    assert_eq!(app.callback(&tampered, Some(&cookie)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.callback(&format!("?code={code}"), Some(&cookie)).await.0, StatusCode::BAD_REQUEST);
+
+    assert_eq!(app.callback(&query, Some(&cookie)).await.0, StatusCode::SEE_OTHER);
+    let (status, body) = app.callback(&query, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a state is good once");
+    assert!(body.contains("already used"), "{body}");
+    assert_eq!(app.connections("ada").await.len(), 1);
+
+    // Expired: the state item outlived its ten minutes.
+    let (url, cookie) = app.start_sign_in("grace", json!({ "integrationId": "google-calendar" })).await;
+    let state = query_param(&url, "state").unwrap();
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    app.env
+        .dynamo()
+        .update_item()
+        .table_name(&app.env.table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("OAUTH#{state}")))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("OAUTH".into()))
+        .update_expression("SET validUntil = :past")
+        .expression_attribute_values(":past", aws_sdk_dynamodb::types::AttributeValue::S(past))
+        .send()
+        .await
+        .unwrap();
+    let query = app.consent(&url).await;
+    let (status, body) = app.callback(&query, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("ten minutes"), "{body}");
+    assert!(app.connections("grace").await.is_empty());
+    assert!(app.env.secret_names().await.len() == 1, "only ada's secret");
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_sign_in_completed_in_another_browser_is_refused() {
+    let app = App::start().await;
+    // Mallory starts a flow and sends the link to Ada, whose browser lacks Mallory's cookie.
+    let (url, _mallorys_cookie) = app.start_sign_in("mallory", json!({ "integrationId": "google-calendar" })).await;
+    let (_, adas_cookie) = app.start_sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let query = app.consent(&url).await;
+    let (status, body) = app.callback(&query, Some(&adas_cookie)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("another browser"), "{body}");
+    let (status, _) = app.callback(&query, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(app.connections("mallory").await.is_empty());
+    assert!(app.connections("ada").await.is_empty());
+    assert!(app.env.secret_names().await.is_empty());
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn declining_consent_comes_back_as_declined_and_stores_nothing() {
+    let app = App::start().await;
+    app.fakes.state().deny_next_consent(OAuthProvider::Google);
+    let (url, cookie) = app.start_sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let query = app.consent(&url).await;
+    let (status, location) = app.callback(&query, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/integrations?oauthError=access_denied&integration=google-calendar");
+    assert!(app.connections("ada").await.is_empty());
+    assert!(app.env.secret_names().await.is_empty());
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_integration_without_a_configured_client_says_so_and_return_urls_stay_on_site() {
+    let mut app = App::start().await;
+    app.env.state.oauth = OAuthClients::default();
+    let token = app.env.token("ada", Plan::Free);
+    let request = |body: Value| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/integrations/connect")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, _, body) = app.send(request(json!({ "integrationId": "google-drive" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["type"], "/problems/oauth-not-configured");
+    app.env.state.oauth =
+        OAuthClients::default().with_client("google-drive", client(&app.fakes, OAuthProvider::Google));
+    let (status, _, body) =
+        app.send(request(json!({ "integrationId": "google-drive", "returnUrl": "https://evil.example/" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_refreshes_make_exactly_one_token_request() {
+    let app = App::start().await;
+    let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let user = UserId::parse("ada").unwrap();
+    let connection = app.env.state.store.get_connection(&user, &id).await.unwrap();
+    // The access token is about to expire.
+    let mut tokens = app.tokens("ada", &id).await;
+    let old_access = tokens.access_token.expose_secret().to_owned();
+    tokens.expires_at = Some(chrono::Utc::now() + chrono::Duration::seconds(30));
+    app.env.state.vault.put(&connection.secret_id, &Credentials::OAuth(tokens)).await.unwrap();
+    let before = app.fakes.state().token_requests(OAuthProvider::Google).len();
+
+    let refreshes = (0..20).map(|_| fresh_credentials(&app.env.state, &connection, None));
+    let results = futures::future::join_all(refreshes).await;
+    let access: Vec<String> = results.into_iter().map(|r| r.unwrap().bearer_token().unwrap().to_owned()).collect();
+    let grants: Vec<_> = app.fakes.state().token_requests(OAuthProvider::Google)[before..].to_vec();
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0].grant_type, "refresh_token");
+    assert!(access.iter().all(|a| *a == access[0] && *a != old_access), "everyone got the one new token");
+    let fresh = app.tokens("ada", &id).await;
+    assert!(fresh.expires_at.unwrap() > chrono::Utc::now() + chrono::Duration::minutes(10));
+    assert!(fresh.refresh_token.is_some(), "Google's refresh answer has no refresh token: the old one is kept");
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_stored_with_its_access_token() {
+    let app = App::start().await;
+    let id = app.sign_in("ada", json!({ "integrationId": "microsoft-teams" })).await;
+    let connection = app.env.state.store.get_connection(&UserId::parse("ada").unwrap(), &id).await.unwrap();
+    let before = app.tokens("ada", &id).await;
+    let old_refresh = before.refresh_token.as_ref().unwrap().expose_secret().to_owned();
+    let rejected = before.access_token.expose_secret().to_owned();
+    let fresh = fresh_credentials(&app.env.state, &connection, Some(&rejected)).await.unwrap();
+    let after = app.tokens("ada", &id).await;
+    assert_eq!(fresh.bearer_token(), Some(after.access_token.expose_secret()));
+    assert_ne!(after.refresh_token.as_ref().unwrap().expose_secret(), old_refresh, "rotated");
+    // The old refresh token no longer works at the provider: only the stored pair is usable.
+    assert!(!app.fakes.state().revoke_grant(OAuthProvider::Microsoft, &old_refresh));
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_revoked_grant_asks_for_reconnection_and_re_consent_keeps_the_connection() {
+    let app = App::start().await;
+    let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let user = UserId::parse("ada").unwrap();
+    let connection = app.env.state.store.get_connection(&user, &id).await.unwrap();
+    let tokens = app.tokens("ada", &id).await;
+    assert!(
+        app.fakes.state().revoke_grant(OAuthProvider::Google, tokens.refresh_token.as_ref().unwrap().expose_secret())
+    );
+
+    let rejected = tokens.access_token.expose_secret().to_owned();
+    let result = fresh_credentials(&app.env.state, &connection, Some(&rejected)).await;
+    assert!(matches!(result, Err(TokenError::Revoked(_))), "{:?}", result.err());
+    let c = app.env.state.store.get_connection(&user, &id).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::NeedsReauth);
+    assert!(c.status_reason.unwrap().contains("Reconnect"));
+
+    let again = app.sign_in("ada", json!({ "integrationId": "google-calendar", "connectionId": id.to_string() })).await;
+    assert_eq!(again, id, "the same connection, with its history");
+    let c = app.env.state.store.get_connection(&user, &id).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Active);
+    assert_eq!(app.connections("ada").await.len(), 1);
+    assert_ne!(app.tokens("ada", &id).await.access_token.expose_secret(), rejected);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn disconnect_revokes_at_the_provider_and_deletes_the_secret() {
+    let app = App::start().await;
+    let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let request = Request::builder()
+        .method(Method::DELETE)
+        .uri(format!("/api/v1/integrations/{id}"))
+        .header("authorization", format!("Bearer {}", app.env.token("ada", Plan::Free)))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = app.send(request).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(app.fakes.state().revocations(OAuthProvider::Google).len(), 1);
+    assert!(app.env.secret_names().await.is_empty());
+    let audit = app.env.state.store.audit_entries(&UserId::parse("ada").unwrap(), 5).await.unwrap();
+    assert_eq!(audit[0].action, "disconnected");
+    assert_eq!(audit[0].detail.as_deref(), Some("access revoked at the provider"));
+
+    // A provider that fails to revoke does not block the disconnect; the audit says so.
+    let id = app.sign_in("ada", json!({ "integrationId": "slack" })).await;
+    app.fakes.state().fail_next(Provider::Slack, "/auth.revoke", fake_providers::Fault::ServerError, 10);
+    let request = Request::builder()
+        .method(Method::DELETE)
+        .uri(format!("/api/v1/integrations/{id}"))
+        .header("authorization", format!("Bearer {}", app.env.token("ada", Plan::Free)))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.0, StatusCode::NO_CONTENT);
+    let audit = app.env.state.store.audit_entries(&UserId::parse("ada").unwrap(), 5).await.unwrap();
+    assert!(audit[0].detail.as_deref().unwrap().starts_with("revocation at the provider failed"), "{:?}", audit[0]);
+    assert!(app.env.secret_names().await.is_empty());
+    app.env.cleanup().await;
+}

@@ -1,0 +1,187 @@
+//! `make bench`: measures, in one run,
+//! - sync throughput for 10,000 records: the worker's path (BatchGetItem + BatchWriteItem in
+//!   25s) against writing the same records one PutItem at a time, on the local emulator;
+//! - a whole sync of 10,000 Trello cards through the engine, against the fake API;
+//! - each Lambda binary's init (exec until its first poll of the Runtime API) and its RSS then.
+//!
+//! Numbers from the emulator measure our request pattern, not DynamoDB's latency.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aws_sdk_dynamodb::types::AttributeValue;
+use fake_providers::{FakeProviders, Provider};
+use integrations::domain::{ConnectionId, Plan, SyncId, UserId};
+use integrations::sync::{Record, RecordKind, run_job};
+use integrations::testing::TestEnv;
+
+const RECORDS: usize = 10_000;
+
+fn records(n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| Record {
+            kind: RecordKind::Task,
+            external_id: format!("card-{i:05}"),
+            title: format!("Follow up on item {i}"),
+            url: Some(format!("https://trello.com/c/{i:08x}")),
+            container: Some("Operations".into()),
+            status: Some("open".into()),
+            due_at: None,
+            updated_at: Some(chrono::Utc::now()),
+            data: Default::default(),
+        })
+        .collect()
+}
+
+async fn batch_writes(env: &TestEnv) -> anyhow::Result<f64> {
+    let user = UserId::parse("bench-batch")?;
+    let connection = ConnectionId::generate();
+    let sync = SyncId::generate();
+    let all = records(RECORDS);
+    let started = Instant::now();
+    for page in all.chunks(100) {
+        env.state.store.upsert_records(&user, &connection, &sync, page, false).await?;
+    }
+    Ok(RECORDS as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn per_item_writes(env: &TestEnv) -> anyhow::Result<f64> {
+    let client = env.dynamo();
+    let all = records(RECORDS);
+    let started = Instant::now();
+    for r in &all {
+        client
+            .put_item()
+            .table_name(&env.table)
+            .item("PK", AttributeValue::S("USER#bench-single".into()))
+            .item("SK", AttributeValue::S(format!("REC#x#task#{}", r.external_id)))
+            .item("title", AttributeValue::S(r.title.clone()))
+            .item("url", AttributeValue::S(r.url.clone().unwrap_or_default()))
+            .item("container", AttributeValue::S("Operations".into()))
+            .item("status", AttributeValue::S("open".into()))
+            .send()
+            .await?;
+    }
+    Ok(RECORDS as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn whole_sync(env: &mut TestEnv) -> anyhow::Result<(f64, u64)> {
+    let fakes = FakeProviders::start().await;
+    let (key, token) = ("0123456789abcdef", "bench-token-0000000001");
+    fakes.state().add_trello_account(key, token, "bench");
+    let board = fakes.state().add_trello_board(token, "Bench");
+    fakes.state().add_trello_cards(&board, RECORDS);
+    env.use_provider("trello", fakes.base_url(Provider::Trello));
+    env.add_queues(5).await;
+    env.state.sync.page_size = 1000;
+    env.state.sync.manual_gap = chrono::Duration::zero();
+    let caller = integrations::auth::Caller { user_id: UserId::parse("bench-sync")?, plan: Plan::Premium };
+    let request = serde_json::from_value(serde_json::json!({
+        "integrationId": "trello", "credentials": { "apiKey": key, "token": token }
+    }))?;
+    let connection = integrations::connections::connect(&env.state, &caller, request)
+        .await
+        .context("connect")?
+        .into_connection()
+        .context("connected")?;
+    let run = integrations::sync::trigger_sync(&env.state, &caller, &connection.connection_id, Default::default())
+        .await
+        .context("trigger")?;
+    let started = Instant::now();
+    run_job(&env.state, &run.job()).await.context("sync")?;
+    let secs = started.elapsed().as_secs_f64();
+    let done = env.state.store.get_run(&caller.user_id, &connection.connection_id, &run.sync_id).await?;
+    Ok((done.counts.items() as f64 / secs, done.progress.pages))
+}
+
+/// A minimal Lambda Runtime API: records when the first `GET …/invocation/next` arrives.
+async fn runtime_api() -> anyhow::Result<(SocketAddr, tokio::sync::mpsc::Receiver<Instant>)> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let app = axum::Router::new().route(
+        "/2018-06-01/runtime/invocation/next",
+        axum::routing::get(move || {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(Instant::now()).await;
+                // Hold the poll open, as Lambda does between invocations.
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((addr, rx))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+async fn cold_start(binary: &Path, runs: usize, env: &TestEnv) -> anyhow::Result<(Duration, u64)> {
+    let (addr, mut polls) = runtime_api().await?;
+    let mut inits = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut child = Command::new(binary)
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AUTH_MODE", "apigateway")
+            .env("TABLE_NAME", &env.table)
+            .env("SECRETS_PREFIX", &env.secrets_prefix)
+            .env("SYNC_QUEUE_URL", "http://127.0.0.1:1/000000000000/bench")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let polled = tokio::time::timeout(Duration::from_secs(10), polls.recv()).await?.context("no poll")?;
+        inits.push(polled - started);
+        rss.push(rss_kib(child.id()).unwrap_or(0));
+        child.kill()?;
+        child.wait()?;
+    }
+    inits.sort();
+    rss.sort_unstable();
+    Ok((inits[runs / 2], rss[runs / 2]))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let bin_dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/release".into()));
+    let mut env = TestEnv::new().await;
+    println!("Director of One — Integrations: benchmark ({RECORDS} records, local emulator)\n");
+
+    let batched = batch_writes(&env).await?;
+    let single = per_item_writes(&env).await?;
+    println!("record writes, 10,000 records");
+    println!("  BatchGetItem + BatchWriteItem (25 per request): {batched:>8.0} records/s");
+    println!("  one PutItem per record:                         {single:>8.0} records/s");
+    println!("  batched / per-item:                             {:>8.1}×\n", batched / single);
+
+    let (rate, pages) = whole_sync(&mut env).await?;
+    println!("whole sync through the engine (fake Trello, pages of 1000)");
+    println!("  10,000 cards in {pages} pages:                    {rate:>8.0} records/s\n");
+
+    println!("Lambda init (exec → first Runtime API poll, SDK clients built), median of 9; RSS then");
+    for name in ["catalog", "connections", "sync-api", "sync-worker", "sync-scheduler"] {
+        let path = bin_dir.join(name);
+        if !path.exists() {
+            println!("  {name:<16} not built ({})", path.display());
+            continue;
+        }
+        let (init, rss) = cold_start(&path, 9, &env).await?;
+        println!("  {name:<16} {:>6.1} ms   {:>6.1} MiB", init.as_secs_f64() * 1000.0, rss as f64 / 1024.0);
+    }
+    env.cleanup().await;
+    Ok(())
+}

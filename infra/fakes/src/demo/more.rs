@@ -1,0 +1,130 @@
+//! Demo data for Google (Calendar, Drive) and Microsoft Graph (Teams), and the fake OAuth users
+//! attached to every demo account.
+
+use chrono::{Duration, Timelike, Utc};
+
+use super::{ASANA_TOKEN, GOOGLE_TOKEN, MICROSOFT_TOKEN, NOTION_TOKEN, SLACK_TOKEN};
+use crate::google::EventTime;
+use crate::oauth::{OAuthProvider, OAuthUser};
+use crate::state::FakeState;
+
+const DEMO_NAME: &str = "Demo User";
+const DEMO_EMAIL: &str = "demo.user@example.com";
+
+impl FakeState {
+    pub(super) fn seed_google(&self) -> (String, Vec<String>, Vec<String>) {
+        let sub = self.add_google_account(GOOGLE_TOKEN, DEMO_EMAIL, DEMO_NAME);
+        let now = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
+        let today_9 = now.date_naive().and_hms_opt(9, 0, 0).map_or(now, |t| t.and_utc());
+        let mut events = Vec::new();
+        // 30 upcoming (every tenth all-day), 8 past, 2 cancelled.
+        for i in 0..40i64 {
+            let (day, title) = match i {
+                0..30 => (i + 1, format!("Upcoming meeting {}", i + 1)),
+                30..38 => (29 - i, format!("Past meeting {}", i - 29)),
+                _ => (i - 30, format!("Cancelled meeting {}", i - 37)),
+            };
+            let start = today_9 + Duration::days(day) + Duration::hours(i % 8);
+            let id = self.add_calendar_event(GOOGLE_TOKEN, &title, start, start + Duration::minutes(30 + 15 * (i % 3)));
+            let created = now - Duration::days(40 - i) - Duration::hours(3);
+            self.update_calendar_event(&id, |e| {
+                e.created = created;
+                e.updated = created + Duration::hours(1);
+                if i % 10 == 9 {
+                    let date = start.date_naive();
+                    e.start = EventTime::Date(date);
+                    e.end = EventTime::Date(date.succ_opt().unwrap_or(date));
+                }
+                if i % 4 == 0 {
+                    e.description = Some(format!("Fake agenda for {title}."));
+                    e.location = Some("Fake Room 1".to_owned());
+                    e.attendees = vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()];
+                }
+            });
+            if i >= 38 {
+                self.cancel_calendar_event(&id);
+            }
+            events.push(id);
+        }
+
+        let mut files = Vec::new();
+        let folders: Vec<String> = ["Projects", "Finance", "Archive"]
+            .into_iter()
+            .map(|name| self.add_drive_file(GOOGLE_TOKEN, name, "application/vnd.google-apps.folder"))
+            .collect();
+        files.extend(folders.iter().cloned());
+        let kinds = [
+            ("Doc", "application/vnd.google-apps.document"),
+            ("Sheet", "application/vnd.google-apps.spreadsheet"),
+            ("Report", "application/pdf"),
+        ];
+        for i in 0..27usize {
+            let (kind, mime) = kinds[i % kinds.len()];
+            let id = self.add_drive_file(GOOGLE_TOKEN, &format!("Demo {kind} {}", i + 1), mime);
+            let created = now - Duration::hours(6 * (27 - i) as i64);
+            let parent = folders[i % folders.len()].clone();
+            self.modify_drive_file(&id, |f| {
+                f.created_time = created;
+                f.modified_time = created + Duration::minutes(45);
+                f.parents = vec![parent];
+            });
+            if i % 13 == 12 {
+                self.trash_drive_file(&id);
+            }
+            files.push(id);
+        }
+        (sub, events, files)
+    }
+
+    pub(super) fn seed_microsoft(&self) -> (String, Vec<String>, Vec<String>) {
+        let user = self.add_microsoft_account(MICROSOFT_TOKEN, DEMO_NAME, DEMO_EMAIL);
+        let now = Utc::now();
+        let mut teams = Vec::new();
+        let mut channels = Vec::new();
+        for (team_name, topic) in [("Fake Product Team", "Roadmap"), ("Fake Support Team", "Escalations")] {
+            let team = self.add_team(MICROSOFT_TOKEN, team_name);
+            for channel_name in ["General", topic] {
+                let channel = self.add_channel(&team, channel_name);
+                let mut ids = Vec::new();
+                for i in 0..30i64 {
+                    let at = now - Duration::minutes(20 * (30 - i));
+                    let from = if i % 2 == 0 { "Alice (fake)" } else { "Bob (fake)" };
+                    let html = format!("<p>{channel_name} message {}</p>", i + 1);
+                    ids.push(self.add_channel_message_at(&channel, at, from, &html));
+                }
+                self.edit_channel_message(&channel, &ids[5], "<p>An edited fake message</p>");
+                self.delete_channel_message(&channel, &ids[7]);
+                channels.push(channel);
+            }
+            teams.push(team);
+        }
+        (user, teams, channels)
+    }
+
+    /// The fake user of every OAuth server is the demo account's user, and its grants act as
+    /// that account.
+    pub(super) fn seed_oauth_users(&self) {
+        let (asana_gid, google_sub, microsoft_id) = self.with(|s| {
+            let asana = s.asana.accounts.iter().find(|a| a.token == ASANA_TOKEN).map(|a| a.user.gid.clone());
+            let google = s.google.accounts.iter().find(|a| a.token == GOOGLE_TOKEN).map(|a| a.sub.clone());
+            let graph = s.graph.accounts.iter().find(|a| a.token == MICROSOFT_TOKEN).map(|a| a.id.clone());
+            (asana, google, graph)
+        });
+        let user = |id: Option<String>, p: OAuthProvider| OAuthUser {
+            id: id.unwrap_or_else(|| self.oauth_user(p).id),
+            name: DEMO_NAME.to_owned(),
+            email: DEMO_EMAIL.to_owned(),
+        };
+        let demo = [
+            (OAuthProvider::Google, google_sub, GOOGLE_TOKEN),
+            (OAuthProvider::Microsoft, microsoft_id, MICROSOFT_TOKEN),
+            (OAuthProvider::Slack, Some("U0FAKEALICE".to_owned()), SLACK_TOKEN),
+            (OAuthProvider::Asana, asana_gid, ASANA_TOKEN),
+            (OAuthProvider::Notion, None, NOTION_TOKEN),
+        ];
+        for (p, id, token) in demo {
+            self.set_oauth_user(p, user(id, p));
+            self.attach_oauth_account(p, token);
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Microsoft Graph v1.0 (`https://graph.microsoft.com/v1.0`): `GET /me`, `/me/joinedTeams`,
+//! `/teams/{id}/channels`, `/teams/{id}/channels/{id}/messages` (`$top`, `@odata.nextLink` with
+//! `$skiptoken`) and `/teams/{id}/channels/{id}/messages/{id}`.
+
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::{Account, ChannelRec, TENANT_ID, TeamsMessage};
+use crate::http::ApiRequest;
+use crate::oauth::{OAuthProvider, Rejected};
+use crate::state::{FakeState, Inner, Provider};
+use crate::util::{
+    b64url_decode, b64url_encode, iso_ms, json_response, mix, percent_decode, uuid_from, with_retry_after,
+};
+
+const DEFAULT_TOP: usize = 20;
+const MAX_TOP: usize = 50;
+
+type Reply = Result<Response, Response>;
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let now = Utc::now();
+    let seed = now.timestamp_micros() as u64;
+    let body = json!({"error": {"code": code, "message": message, "innerError": {
+        "date": now.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        "request-id": uuid_from(mix(seed)), "client-request-id": uuid_from(mix(seed ^ 1)),
+    }}});
+    json_response(status, body)
+}
+
+fn not_found(message: &str) -> Response {
+    error(StatusCode::NOT_FOUND, "NotFound", message)
+}
+
+pub(crate) fn rate_limited(secs: u64) -> Response {
+    let msg = "Application is over its MailboxConcurrency limit.";
+    with_retry_after(error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", msg), secs)
+}
+
+pub(crate) fn server_error() -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "An internal server error occurred.")
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut resp = error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message);
+    let value = HeaderValue::from_static(
+        "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", \
+         client_id=\"00000003-0000-0000-c000-000000000000\"",
+    );
+    resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    resp
+}
+
+fn authenticate<'a>(s: &'a Inner, req: &ApiRequest) -> Result<&'a Account, Response> {
+    let Some(token) = req.bearer() else {
+        return Err(unauthorized("Access token is empty."));
+    };
+    let token = match s.oauth.resolve(OAuthProvider::Microsoft, token) {
+        Ok(t) => t,
+        Err(Rejected::Expired) => return Err(unauthorized("Lifetime validation failed, the token is expired.")),
+        Err(Rejected::Revoked) => return Err(unauthorized("Access token has been revoked.")),
+    };
+    s.graph
+        .accounts
+        .iter()
+        .find(|a| a.token == token && !a.revoked)
+        .ok_or_else(|| unauthorized("IDX14100: JWT is not well formed, there are no dots (.)."))
+}
+
+pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
+    state.with(|s| {
+        let base = match &s.base_url {
+            Some(u) => format!("{u}{}", Provider::MicrosoftGraph.base_path()),
+            None => Provider::MicrosoftGraph.real_base_url().to_owned(),
+        };
+        let account = match authenticate(s, req) {
+            Ok(a) => a,
+            Err(r) => return r,
+        };
+        if req.method != Method::GET {
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Request_BadRequest",
+                "Specified HTTP method is not allowed.",
+            );
+        }
+        let segments: Vec<String> = req.path.trim_matches('/').split('/').map(percent_decode).collect();
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let reply = match segments[..] {
+            ["me"] => Ok(ok(json!({
+                "@odata.context": format!("{base}/$metadata#users/$entity"),
+                "businessPhones": [], "displayName": account.display_name, "givenName": null,
+                "jobTitle": null, "mail": account.mail, "mobilePhone": null, "officeLocation": null,
+                "preferredLanguage": "en-US", "surname": null, "userPrincipalName": account.mail,
+                "id": account.id,
+            }))),
+            ["me", "joinedTeams"] => {
+                let teams: Vec<Value> = account
+                    .team_ids
+                    .iter()
+                    .filter_map(|id| s.graph.teams.iter().find(|t| &t.id == id))
+                    .map(|t| {
+                        json!({"id": t.id, "displayName": t.display_name, "description": t.description,
+                                    "isArchived": false, "tenantId": TENANT_ID, "visibility": null, "webUrl": null})
+                    })
+                    .collect();
+                Ok(ok(json!({"@odata.context": format!("{base}/$metadata#teams"), "@odata.count": teams.len(),
+                             "value": teams})))
+            }
+            ["teams", team, "channels", ..] => channels_route(s, account, &base, req, team, &segments[3..]),
+            _ => {
+                let segment = segments.first().copied().unwrap_or_default();
+                Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("Resource not found for the segment '{segment}'."),
+                ))
+            }
+        };
+        reply.unwrap_or_else(|e| e)
+    })
+}
+
+fn ok(body: Value) -> Response {
+    json_response(StatusCode::OK, body)
+}
+
+fn channels_route(s: &Inner, account: &Account, base: &str, req: &ApiRequest, team: &str, rest: &[&str]) -> Reply {
+    if !s.graph.teams.iter().any(|t| t.id == team) {
+        return Err(not_found(&format!("No team found with Group Id {team}")));
+    }
+    if !account.team_ids.iter().any(|t| t == team) {
+        return Err(error(StatusCode::FORBIDDEN, "Forbidden", "Forbidden"));
+    }
+    let in_team = |id: &str| s.graph.channels.iter().find(|c| c.channel.id == id && c.channel.team_id == team);
+    let channel_missing = |id: &str| not_found(&format!("Channel {id} not found in team {team}."));
+    match rest {
+        [] => {
+            let value: Vec<Value> = s
+                .graph
+                .channels
+                .iter()
+                .filter(|c| c.channel.team_id == team)
+                .map(|c| {
+                    let ch = &c.channel;
+                    json!({"id": ch.id, "createdDateTime": null, "displayName": ch.display_name,
+                           "description": ch.description, "isFavoriteByDefault": null, "email": "",
+                           "tenantId": TENANT_ID, "membershipType": ch.membership_type,
+                           "webUrl": format!("https://teams.microsoft.com/l/channel/{}/{}?groupId={team}&tenantId={TENANT_ID}",
+                                             ch.id, ch.display_name.replace(' ', "%20"))})
+                })
+                .collect();
+            Ok(ok(json!({"@odata.context": format!("{base}/$metadata#teams('{team}')/channels"),
+                         "@odata.count": value.len(), "value": value})))
+        }
+        [channel, "messages"] => match in_team(channel) {
+            Some(rec) => messages(rec, base, req),
+            None => Err(channel_missing(channel)),
+        },
+        [channel, "messages", id] => match in_team(channel) {
+            Some(rec) => match rec.messages.iter().find(|m| m.id == *id) {
+                Some(m) => Ok(ok(message_json(m, rec))),
+                None => Err(not_found(&format!("Message {id} not found."))),
+            },
+            None => Err(channel_missing(channel)),
+        },
+        _ => Err(error(StatusCode::BAD_REQUEST, "BadRequest", "Resource not found for the segment 'channels'.")),
+    }
+}
+
+/// Newest first; `$skiptoken` names the last message of the previous page.
+fn messages(rec: &ChannelRec, base: &str, req: &ApiRequest) -> Reply {
+    let top = match req.param("$top").filter(|v| !v.is_empty()) {
+        None => DEFAULT_TOP,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_TOP).contains(&n) => n,
+            _ => {
+                let msg = format!("Invalid page size specified: '{v}'. Must be between 1 and {MAX_TOP} inclusive.");
+                return Err(error(StatusCode::BAD_REQUEST, "BadRequest", &msg));
+            }
+        },
+    };
+    let after = match req.param("$skiptoken").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(t) => {
+            let parsed = b64url_decode(t).and_then(|d| d.strip_prefix("after:").and_then(|n| n.parse::<i64>().ok()));
+            Some(parsed.ok_or_else(|| error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid skip token."))?)
+        }
+    };
+    let ch = &rec.channel;
+    let matching: Vec<&TeamsMessage> = rec
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| after.is_none_or(|a| m.id.parse::<i64>().is_ok_and(|id| id < a)))
+        .collect();
+    let value: Vec<Value> = matching.iter().take(top).map(|m| message_json(m, rec)).collect();
+    let path = format!("{base}/teams/{}/channels/{}/messages", ch.team_id, ch.id);
+    let mut body = json!({"@odata.context": format!("{base}/$metadata#teams('{}')/channels('{}')/messages", ch.team_id, ch.id),
+                          "@odata.count": value.len(), "value": value});
+    if matching.len() > top
+        && let Some(last) = matching.get(top - 1)
+    {
+        let token = b64url_encode(&format!("after:{}", last.id));
+        body["@odata.nextLink"] = json!(format!("{path}?$top={top}&$skiptoken={token}"));
+    }
+    Ok(ok(body))
+}
+
+fn message_json(m: &TeamsMessage, rec: &ChannelRec) -> Value {
+    let ch = &rec.channel;
+    json!({
+        "id": m.id, "replyToId": null, "etag": m.last_modified.timestamp_millis().to_string(),
+        "messageType": "message", "createdDateTime": iso_ms(&m.created),
+        "lastModifiedDateTime": iso_ms(&m.last_modified),
+        "lastEditedDateTime": m.last_edited.as_ref().map(iso_ms),
+        "deletedDateTime": m.deleted.as_ref().map(iso_ms), "subject": m.subject, "summary": null,
+        "chatId": null, "importance": m.importance, "locale": "en-us",
+        "webUrl": format!("https://teams.microsoft.com/l/message/{}/{}?groupId={}&tenantId={TENANT_ID}&createdTime={}&parentMessageId={}",
+                          ch.id, m.id, ch.team_id, m.id, m.id),
+        "policyViolation": null, "eventDetail": null,
+        "from": {"application": null, "device": null, "user": {
+            "@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": m.from_id,
+            "displayName": m.from_name, "userIdentityType": "aadUser", "tenantId": TENANT_ID,
+        }},
+        "body": {"contentType": m.content_type, "content": m.content},
+        "channelIdentity": {"teamId": ch.team_id, "channelId": ch.id},
+        "attachments": [], "mentions": [], "reactions": [],
+    })
+}

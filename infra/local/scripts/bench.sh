@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `make bench`: sync throughput and Lambda cold start, measured here (see infra/bench).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+EMULATOR_PORT="${BENCH_EMULATOR_PORT:-4598}"
+source infra/local/scripts/env.sh
+
+pids=()
+trap '[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
+echo "==> building release binaries (LTO; the first build takes a few minutes)"
+cargo build --quiet --release --bin catalog --bin connections --bin sync-api --bin sync-worker --bin sync-scheduler --bin bench
+pid="$(start_emulator)"; [ -n "$pid" ] && pids+=("$pid")
+target/release/bench target/release
+if ls target/lambda/*/bootstrap.zip >/dev/null 2>&1; then
+  echo
+  echo "Lambda packages (from make build: arm64, zipped)"
+  ls -l target/lambda/*/bootstrap.zip | awk '{ printf "  %-44s %6.2f MB\n", $9, $5 / 1048576 }'
+fi

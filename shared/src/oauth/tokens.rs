@@ -1,0 +1,193 @@
+//! Keeping OAuth tokens fresh without races, and revoking them.
+//!
+//! Before a provider call, a token that expires within a margin is refreshed. Of all the
+//! workers and API calls that notice at once, one takes a lease on the connection (a
+//! conditional write with an expiry) and refreshes; the others wait and read the secret again.
+//! A rotated refresh token is stored in the same secret value as its access token.
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use oauth2::{RefreshToken, RequestTokenError};
+use secrecy::ExposeSecret;
+
+use super::flow::{describe_token_error, token_set};
+use super::{TokenResponse, http_client};
+use crate::catalog::Integration;
+use crate::config::AppState;
+use crate::domain::{Connection, ConnectionStatus};
+use crate::store::StoreError;
+use crate::store::attrs::now;
+use crate::vault::{Credentials, TokenSet, VaultError};
+
+/// Refresh when the access token has less than this left.
+pub const REFRESH_MARGIN: Duration = Duration::minutes(2);
+/// How long one refresher may hold the lease before another may take over.
+const LEASE: Duration = Duration::seconds(20);
+const WAIT_STEP: StdDuration = StdDuration::from_millis(100);
+const WAIT_STEPS: u32 = 150;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The provider no longer honours the grant: the connection now needs the user.
+    #[error("{0}")]
+    Revoked(String),
+    /// Could not refresh now (network, provider, another refresher too slow): try later.
+    #[error("the token could not be refreshed now: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The connection's credentials, with an OAuth access token that is good for a while yet.
+/// `rejected`: an access token the provider just refused, which must not be returned again.
+pub async fn fresh_credentials(
+    state: &AppState,
+    connection: &Connection,
+    rejected: Option<&str>,
+) -> Result<Credentials, TokenError> {
+    let credentials = state.vault.read(&connection.secret_id).await?;
+    let Credentials::OAuth(tokens) = &credentials else { return Ok(credentials) };
+    if is_usable(tokens, rejected) {
+        return Ok(credentials);
+    }
+    let integration = state
+        .catalog
+        .find(connection.integration_id.as_str())
+        .ok_or_else(|| TokenError::Unavailable("the integration is no longer offered".into()))?;
+    let owner = ulid::Ulid::new().to_string();
+    if state.store.acquire_refresh_lease(&connection.user_id, &connection.connection_id, &owner, LEASE).await? {
+        let result = refresh_under_lease(state, integration, connection, rejected).await;
+        state.store.release_refresh_lease(&connection.user_id, &connection.connection_id, &owner).await?;
+        return result;
+    }
+    // Someone else is refreshing: wait for the secret to change.
+    for _ in 0..WAIT_STEPS {
+        tokio::time::sleep(WAIT_STEP).await;
+        if let Credentials::OAuth(tokens) = state.vault.read(&connection.secret_id).await?
+            && is_usable(&tokens, rejected)
+        {
+            return Ok(Credentials::OAuth(tokens));
+        }
+        let current = state.store.get_connection(&connection.user_id, &connection.connection_id).await?;
+        if current.status == ConnectionStatus::NeedsReauth {
+            return Err(TokenError::Revoked(current.status_reason.unwrap_or_else(|| "Sign in again.".into())));
+        }
+    }
+    Err(TokenError::Unavailable("another refresh did not finish in time".into()))
+}
+
+fn is_usable(tokens: &TokenSet, rejected: Option<&str>) -> bool {
+    !tokens.expires_within(REFRESH_MARGIN, now()) && rejected != Some(tokens.access_token.expose_secret())
+}
+
+async fn refresh_under_lease(
+    state: &AppState,
+    integration: &Integration,
+    connection: &Connection,
+    rejected: Option<&str>,
+) -> Result<Credentials, TokenError> {
+    // Read again under the lease: the previous holder may have just refreshed.
+    let Credentials::OAuth(tokens) = state.vault.read(&connection.secret_id).await? else {
+        return Err(TokenError::Unavailable("the credential is not an OAuth token".into()));
+    };
+    if is_usable(&tokens, rejected) {
+        return Ok(Credentials::OAuth(tokens));
+    }
+    match refresh_now(state, integration, &tokens).await {
+        Ok(fresh) => {
+            let credentials = Credentials::OAuth(fresh);
+            state.vault.put(&connection.secret_id, &credentials).await?;
+            tracing::info!(connection = %connection.connection_id, "access token refreshed");
+            Ok(credentials)
+        }
+        Err(TokenError::Revoked(reason)) => {
+            state.store.mark_needs_reauth(&connection.user_id, &connection.connection_id, &reason).await?;
+            Err(TokenError::Revoked(reason))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One refresh-token grant at the provider's token endpoint.
+pub async fn refresh_now(
+    state: &AppState,
+    integration: &Integration,
+    tokens: &TokenSet,
+) -> Result<TokenSet, TokenError> {
+    let revoked = || {
+        TokenError::Revoked(format!(
+            "{} no longer accepts this connection's sign-in (it was revoked or expired). Reconnect it.",
+            integration.name
+        ))
+    };
+    let Some(refresh_token) = &tokens.refresh_token else { return Err(revoked()) };
+    let client = state
+        .oauth
+        .get(integration)
+        .ok_or_else(|| TokenError::Unavailable(format!("{} sign-in is not configured", integration.name)))?;
+    let http = state.oauth.http();
+    let oauth_client = client.client().map_err(|e| TokenError::Unavailable(e.to_string()))?;
+    let refresh = RefreshToken::new(refresh_token.expose_secret().to_owned());
+    let result: Result<TokenResponse, _> =
+        oauth_client.exchange_refresh_token(&refresh).request_async(&http_client(http)).await;
+    match result {
+        Ok(response) => Ok(token_set(&response, Some(refresh_token), &tokens.scopes)),
+        Err(RequestTokenError::ServerResponse(r))
+            if matches!(r.error(), oauth2::basic::BasicErrorResponseType::InvalidGrant) =>
+        {
+            Err(revoked())
+        }
+        Err(RequestTokenError::Parse(e, body)) => {
+            let slack_code = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned));
+            match slack_code.as_deref() {
+                Some("invalid_refresh_token" | "invalid_grant" | "token_revoked" | "invalid_code") => Err(revoked()),
+                _ => Err(TokenError::Unavailable(describe_token_error::<reqwest::Error>(RequestTokenError::Parse(
+                    e, body,
+                )))),
+            }
+        }
+        Err(other) => Err(TokenError::Unavailable(describe_token_error(other))),
+    }
+}
+
+/// Revokes the grant at the provider where it offers revocation (Google, Slack, Asana).
+/// `Ok(false)`: the provider offers none.
+pub async fn revoke(state: &AppState, integration: &Integration, credentials: &Credentials) -> Result<bool, String> {
+    let Credentials::OAuth(tokens) = credentials else { return Ok(false) };
+    let Some(client) = state.oauth.get(integration) else { return Ok(false) };
+    let Some(url) = &client.revoke_url else { return Ok(false) };
+    let http = state.oauth.http();
+    let access = tokens.access_token.expose_secret();
+    let refresh = tokens.refresh_token.as_ref().map(|r| r.expose_secret());
+    let request = match integration.id.as_str() {
+        // Slack: a Web API method called with the token itself.
+        "slack" => http.post(url).bearer_auth(access),
+        // Google: RFC 7009 style; revoking the refresh token ends the whole grant.
+        "google-calendar" | "google-drive" => http.post(url).form(&[("token", refresh.unwrap_or(access))]),
+        // Asana: the client authenticates the revocation.
+        "asana" => http.post(url).form(&[
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.expose_secret()),
+            ("token", refresh.unwrap_or(access)),
+        ]),
+        _ => return Ok(false),
+    };
+    let response = request.send().await.map_err(|_| "the revocation request failed".to_owned())?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("the provider answered HTTP {status}"));
+    }
+    if integration.id.as_str() == "slack" {
+        let body: serde_json::Value = response.json().await.map_err(|_| "unreadable answer".to_owned())?;
+        if body.get("ok") != Some(&serde_json::Value::Bool(true)) {
+            let code = body.get("error").and_then(|e| e.as_str()).unwrap_or("unknown_error");
+            return Err(format!("Slack answered {code}"));
+        }
+    }
+    Ok(true)
+}

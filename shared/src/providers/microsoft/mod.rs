@@ -1,0 +1,115 @@
+//! Microsoft Graph: whose account an OAuth grant belongs to (`GET /me`), the sync of Teams
+//! channel messages (`teams.rs`), and message bodies as plain text. Auth: the OAuth access token
+//! as a bearer token.
+
+use serde::Deserialize;
+
+use super::{RetryPolicy, VerifyError, send_with_retry};
+use crate::domain::Account;
+
+pub mod teams;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Me {
+    id: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    user_principal_name: Option<String>,
+    #[serde(default)]
+    mail: Option<String>,
+}
+
+pub async fn me(http: &reqwest::Client, graph_base: &str, token: &str) -> Result<Account, VerifyError> {
+    let url = format!("{graph_base}/me");
+    let response = send_with_retry(&RetryPolicy::default(), || http.get(&url).bearer_auth(token)).await?;
+    let me: Me = response
+        .error_for_status()
+        .map_err(|e| VerifyError::Unavailable(format!("HTTP {}", e.status().unwrap_or_default())))?
+        .json()
+        .await
+        .map_err(|_| VerifyError::Unavailable("unexpected answer from Microsoft Graph".into()))?;
+    let login = me.mail.or(me.user_principal_name);
+    Ok(Account {
+        name: me.display_name.or_else(|| login.clone()).unwrap_or_else(|| me.id.clone()),
+        workspace: login.and_then(|l| l.split_once('@').map(|(_, domain)| domain.to_owned())),
+        id: me.id,
+    })
+}
+
+/// The text of an HTML body: tags dropped (block ends become spaces), the common entities
+/// decoded, whitespace collapsed.
+pub(crate) fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = rest[open + 1..open + close].trim_start_matches('/').to_ascii_lowercase();
+        let name = tag.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or_default();
+        if matches!(name, "br" | "p" | "div" | "li" | "tr" | "td" | "th" | "blockquote" | "h1" | "h2" | "h3" | "hr") {
+            text.push(' ');
+        }
+        rest = &rest[open + close + 1..];
+    }
+    text.push_str(rest);
+    decode_entities(&text).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let entity = after.find(';').filter(|&end| end <= 10).and_then(|end| Some((entity(&after[..end])?, end)));
+        match entity {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn entity(name: &str) -> Option<char> {
+    Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        _ => {
+            let code = name.strip_prefix('#')?;
+            let code = match code.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => code.parse().ok()?,
+            };
+            char::from_u32(code)?
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_bodies_become_plain_text() {
+        let html = "<p>Hello <b>team</b>,</p><p>ship it&nbsp;&amp; tell me&#33;</p>";
+        assert_eq!(plain_text(html), "Hello team, ship it & tell me!");
+        assert_eq!(plain_text("a<br/>b &lt;c&gt; &unknown; & d"), "a b <c> &unknown; & d");
+        assert_eq!(plain_text("<div>unclosed <span"), "unclosed");
+    }
+}

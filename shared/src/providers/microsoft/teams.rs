@@ -1,0 +1,367 @@
+//! Microsoft Teams sync through Microsoft Graph: the teams the user joined (`GET
+//! /me/joinedTeams`), the channels of each (`GET /teams/{id}/channels`) and the messages of each
+//! channel (`GET /teams/{id}/channels/{id}/messages?$top=…`, newest first, paged with
+//! `@odata.nextLink`).
+//!
+//! A next link is an absolute URL: it is followed as given, but only if it is under the
+//! configured base URL, so the token never goes anywhere else. Incremental: per channel, the
+//! newest `lastModifiedDateTime` read; the next run stops reading a channel at the first
+//! message not newer than that. A message with `deletedDateTime` is a deletion.
+//!
+//! Cursor: `{"teams": [{"id","name"}]|null, "team": i, "channels": [{"id","name"}]|null,
+//! "channel": j, "nextLink": url|null, "newest": t|null, "since": {channel: t}, "seen": {channel: t}}`:
+//! `teams` is null until `/me/joinedTeams` was read, `channels` until the team's channels were;
+//! `since` is the saved state, `seen` the next one.
+//! State: `{"since": {channel_id: newest lastModifiedDateTime read}}`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::plain_text;
+use crate::providers::{ProviderError, send_with_retry};
+use crate::sync::{ConnectorConfig, Page, Record, RecordKey, RecordKind, clip};
+
+/// Graph's maximum `$top` of channel messages.
+const MAX_MESSAGES_PER_PAGE: u32 = 50;
+const TITLE_MAX: usize = 200;
+const TEXT_MAX: usize = 4000;
+const NO_TEXT: &str = "(no text)";
+
+pub struct TeamsConnector {
+    config: ConnectorConfig,
+    token: SecretString,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Cursor {
+    /// The teams joined (`None` until listed); the one at `team` is being read.
+    #[serde(default)]
+    teams: Option<Vec<Named>>,
+    #[serde(default)]
+    team: usize,
+    /// The channels of that team (`None` until listed); the one at `channel` is being read.
+    #[serde(default)]
+    channels: Option<Vec<Named>>,
+    #[serde(default)]
+    channel: usize,
+    /// The next page of that channel's messages (`None`: its first page).
+    #[serde(default)]
+    next_link: Option<String>,
+    /// The newest `lastModifiedDateTime` read so far in that channel.
+    #[serde(default)]
+    newest: Option<DateTime<Utc>>,
+    /// The saved state: per channel, the time after which a message is new.
+    #[serde(default)]
+    since: BTreeMap<String, DateTime<Utc>>,
+    /// The next state, for the channels read so far.
+    #[serde(default)]
+    seen: BTreeMap<String, DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Named {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Collection<T> {
+    #[serde(default = "Vec::new")]
+    value: Vec<T>,
+    #[serde(default, rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Entity {
+    id: String,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+impl From<Entity> for Named {
+    fn from(e: Entity) -> Self {
+        Named { name: e.display_name.filter(|n| !n.is_empty()).unwrap_or_else(|| e.id.clone()), id: e.id }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Message {
+    id: String,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    web_url: Option<String>,
+    #[serde(default)]
+    created_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    last_modified_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    deleted_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    from: Option<Sender>,
+    #[serde(default)]
+    body: Option<Body>,
+}
+
+impl Message {
+    fn modified(&self) -> Option<DateTime<Utc>> {
+        self.last_modified_date_time.or(self.created_date_time)
+    }
+}
+
+#[derive(Deserialize)]
+struct Sender {
+    #[serde(default)]
+    user: Option<Entity>,
+    #[serde(default)]
+    application: Option<Entity>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body {
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+}
+
+impl Cursor {
+    fn done(&self) -> bool {
+        self.teams.as_ref().is_some_and(|t| self.team >= t.len())
+    }
+
+    fn next_team(&mut self) {
+        self.team += 1;
+        self.channels = None;
+        self.channel = 0;
+        self.next_link = None;
+        self.newest = None;
+    }
+
+    /// Done with the channel being read: record its newest time and move to the next one.
+    fn finish_channel(&mut self, channel_id: &str) {
+        let newest = match (self.since.get(channel_id).copied(), self.newest.take()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(newest) = newest {
+            self.seen.insert(channel_id.to_owned(), newest);
+        }
+        self.next_link = None;
+        self.channel += 1;
+        if self.channels.as_ref().is_none_or(|c| self.channel >= c.len()) {
+            self.next_team();
+        }
+    }
+
+    /// The page carrying `records`: with the next cursor, or with the state when all is read.
+    fn into_page(self, records: Vec<Record>, deleted: Vec<RecordKey>) -> Page {
+        if self.done() {
+            Page { records, deleted, state: Some(json!({ "since": self.seen })), ..Page::default() }
+        } else {
+            let next = Some(serde_json::to_value(&self).unwrap_or_default());
+            Page { records, deleted, next, ..Page::default() }
+        }
+    }
+}
+
+impl TeamsConnector {
+    pub fn new(config: ConnectorConfig, token: &str) -> Self {
+        Self { config, token: SecretString::from(token.to_owned()) }
+    }
+
+    /// The first cursor: the joined teams, with the saved per-channel times (if any).
+    pub fn start(&self, state: Option<&Value>) -> Value {
+        let since = state
+            .and_then(|s| s.get("since"))
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(channel, t)| {
+                        let t = DateTime::parse_from_rfc3339(t.as_str()?).ok()?;
+                        Some((channel.clone(), t.with_timezone(&Utc)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::to_value(Cursor { since, ..Cursor::default() }).unwrap_or_default()
+    }
+
+    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+        let cursor: Cursor = serde_json::from_value(cursor.clone())
+            .map_err(|_| ProviderError::Unexpected("not a Microsoft Teams sync cursor".into()))?;
+        match (&cursor.teams, &cursor.channels) {
+            (None, _) => self.joined_teams(cursor).await,
+            (Some(_), None) => self.channels(cursor).await,
+            (Some(_), Some(_)) => self.messages(cursor).await,
+        }
+    }
+
+    fn base(&self) -> &str {
+        self.config.base_url.trim_end_matches('/')
+    }
+
+    /// `{base}/{segments…}`, each segment escaped as a path segment.
+    fn url(&self, segments: &[&str]) -> Result<url::Url, ProviderError> {
+        let invalid = || ProviderError::Unexpected("the Microsoft Graph base URL is not usable".into());
+        let mut url = url::Url::parse(self.base()).map_err(|_| invalid())?;
+        url.path_segments_mut().map_err(|_| invalid())?.pop_if_empty().extend(segments);
+        Ok(url)
+    }
+
+    /// A next link is followed only if it is under the configured base URL.
+    fn check_link(&self, link: &str) -> Result<(), ProviderError> {
+        let under_base = link.strip_prefix(self.base()).is_some_and(|rest| rest.starts_with(['/', '?']));
+        if under_base {
+            Ok(())
+        } else {
+            Err(ProviderError::Unexpected("Microsoft Graph sent a next link to another address; not followed".into()))
+        }
+    }
+
+    async fn get(&self, url: &str) -> Result<reqwest::Response, ProviderError> {
+        send_with_retry(&self.config.retry, || self.config.http.get(url).bearer_auth(self.token.expose_secret())).await
+    }
+
+    async fn joined_teams(&self, mut cursor: Cursor) -> Result<Page, ProviderError> {
+        let response = self.get(self.url(&["me", "joinedTeams"])?.as_str()).await?;
+        let teams: Collection<Entity> = read_json(response, "joined teams").await?;
+        cursor.teams = Some(teams.value.into_iter().map(Named::from).collect());
+        cursor.team = 0;
+        cursor.channels = None;
+        Ok(cursor.into_page(Vec::new(), Vec::new()))
+    }
+
+    async fn channels(&self, mut cursor: Cursor) -> Result<Page, ProviderError> {
+        let Some(team) = cursor.teams.as_ref().and_then(|t| t.get(cursor.team)).cloned() else {
+            return Err(ProviderError::Unexpected("Microsoft Teams sync cursor past its teams".into()));
+        };
+        let response = self.get(self.url(&["teams", &team.id, "channels"])?.as_str()).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            // The team went away since it was listed: nothing of it to sync.
+            cursor.next_team();
+            return Ok(cursor.into_page(Vec::new(), Vec::new()));
+        }
+        let channels: Collection<Entity> = read_json(response, "channels").await?;
+        let channels: Vec<Named> = channels.value.into_iter().map(Named::from).collect();
+        if channels.is_empty() {
+            cursor.next_team();
+        } else {
+            cursor.channels = Some(channels);
+            cursor.channel = 0;
+            cursor.next_link = None;
+            cursor.newest = None;
+        }
+        Ok(cursor.into_page(Vec::new(), Vec::new()))
+    }
+
+    async fn messages(&self, mut cursor: Cursor) -> Result<Page, ProviderError> {
+        let team = cursor.teams.as_ref().and_then(|t| t.get(cursor.team)).cloned();
+        let channel = cursor.channels.as_ref().and_then(|c| c.get(cursor.channel)).cloned();
+        let (Some(team), Some(channel)) = (team, channel) else {
+            return Err(ProviderError::Unexpected("Microsoft Teams sync cursor past its channels".into()));
+        };
+        let url = match &cursor.next_link {
+            Some(link) => {
+                self.check_link(link)?;
+                link.clone()
+            }
+            None => {
+                let mut url = self.url(&["teams", &team.id, "channels", &channel.id, "messages"])?;
+                let top = self.config.page_size.clamp(1, MAX_MESSAGES_PER_PAGE);
+                url.set_query(Some(&format!("$top={top}")));
+                url.into()
+            }
+        };
+        let response = self.get(&url).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            // The channel went away since it was listed.
+            cursor.finish_channel(&channel.id);
+            return Ok(cursor.into_page(Vec::new(), Vec::new()));
+        }
+        let messages: Collection<Message> = read_json(response, "channel messages").await?;
+        let since = cursor.since.get(&channel.id).copied();
+        let container = format!("{} / {}", team.name, channel.name);
+        let (mut records, mut deleted, mut reached_since) = (Vec::new(), Vec::new(), false);
+        for message in messages.value {
+            let modified = message.modified();
+            if let (Some(since), Some(modified)) = (since, modified)
+                && modified <= since
+            {
+                // Newest first: the rest was read by an earlier run.
+                reached_since = true;
+                break;
+            }
+            cursor.newest = cursor.newest.max(modified);
+            let external_id = format!("{}:{}:{}", team.id, channel.id, message.id);
+            if message.deleted_date_time.is_some() {
+                deleted.push(RecordKey { kind: RecordKind::Message, external_id });
+            } else {
+                records.push(record(message, external_id, &container));
+            }
+        }
+        match messages.next_link.filter(|_| !reached_since) {
+            Some(link) => {
+                self.check_link(&link)?;
+                cursor.next_link = Some(link);
+            }
+            None => cursor.finish_channel(&channel.id),
+        }
+        Ok(cursor.into_page(records, deleted))
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(response: reqwest::Response, what: &str) -> Result<T, ProviderError> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ProviderError::Unexpected(format!("Microsoft Graph answered HTTP {status} to the {what} request")));
+    }
+    response
+        .json()
+        .await
+        .map_err(|_| ProviderError::Unexpected(format!("Microsoft Graph sent an unreadable {what} answer")))
+}
+
+fn record(message: Message, external_id: String, container: &str) -> Record {
+    let updated_at = message.modified();
+    let text = match message.body {
+        Some(Body { content: Some(content), content_type }) => match content_type.as_deref() {
+            Some(t) if t.eq_ignore_ascii_case("text") => content.split_whitespace().collect::<Vec<_>>().join(" "),
+            _ => plain_text(&content),
+        },
+        _ => String::new(),
+    };
+    let title = match message.subject.filter(|s| !s.trim().is_empty()) {
+        Some(subject) => clip(subject.trim(), TITLE_MAX),
+        None if text.is_empty() => NO_TEXT.to_owned(),
+        None => clip(&text, TITLE_MAX),
+    };
+    let mut data = Map::new();
+    let from = message.from.and_then(|f| f.user.or(f.application)).and_then(|e| e.display_name);
+    if let Some(from) = from {
+        data.insert("from".into(), Value::String(from));
+    }
+    data.insert("text".into(), Value::String(clip(&text, TEXT_MAX)));
+    Record {
+        kind: RecordKind::Message,
+        external_id,
+        title,
+        url: message.web_url,
+        container: Some(container.to_owned()),
+        status: None,
+        due_at: None,
+        updated_at,
+        data,
+    }
+}

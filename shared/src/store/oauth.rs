@@ -1,0 +1,228 @@
+//! OAuth state items (one-time, ten minutes) and the refresh lease on a connection.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::attrs::{Item, get_s, get_ts, n, now, opt_s, s, ts};
+use super::connections::{due_shard, due_sort_key};
+use super::{Store, StoreError, keys, table};
+use crate::domain::{Connection, ConnectionId, ConnectionStatus, IntegrationId, Plan, UserId};
+
+pub const OAUTH_STATE_TTL: Duration = Duration::minutes(10);
+
+/// What the authorize step remembers until the provider sends the user back.
+#[derive(Debug, Clone)]
+pub struct OAuthState {
+    pub state: String,
+    /// SHA-256 of the value of the cookie set in the browser that started the flow.
+    pub binding_hash: String,
+    pub user_id: UserId,
+    pub integration_id: IntegrationId,
+    /// The PKCE code verifier: proves at the token endpoint that we started this flow.
+    pub verifier: String,
+    pub scopes: Vec<String>,
+    pub return_url: String,
+    /// Re-consent of an existing connection (keeps its id and history).
+    pub reconnect: Option<ConnectionId>,
+    /// The plan when the flow started (the callback carries no token to read it from).
+    pub plan: Plan,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+impl Store {
+    pub async fn put_oauth_state(&self, st: &OAuthState) -> Result<(), StoreError> {
+        let mut item = Item::from([
+            (table::PK.into(), s(format!("OAUTH#{}", st.state))),
+            (table::SK.into(), s("OAUTH")),
+            ("userId".into(), s(st.user_id.as_str())),
+            ("integrationId".into(), s(st.integration_id.as_str())),
+            ("verifier".into(), s(&st.verifier)),
+            ("bindingHash".into(), s(&st.binding_hash)),
+            ("scopes".into(), s(st.scopes.join(" "))),
+            ("returnUrl".into(), s(&st.return_url)),
+            ("plan".into(), s(if st.plan == Plan::Premium { "premium" } else { "free" })),
+            ("validUntil".into(), ts(st.expires_at)),
+            (table::TTL_ATTRIBUTE.into(), n(st.expires_at.timestamp())),
+        ]);
+        if let Some(id) = &st.reconnect {
+            item.insert("reconnect".into(), s(id.as_str()));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(())
+    }
+
+    /// Takes a state item out, so it can be used once only. `None`: unknown or already used.
+    /// (An expired one is returned; the caller checks `expires_at`, as TTL deletion lags.)
+    pub async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(table::PK, s(format!("OAUTH#{state}")))
+            .key(table::SK, s("OAUTH"))
+            .condition_expression("attribute_exists(PK)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        let item = match result {
+            Ok(out) => out.attributes,
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => return Ok(None),
+            Err(e) => return Err(StoreError::aws(e)),
+        };
+        let Some(item) = item else { return Ok(None) };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("oauth state: {what}"));
+        Ok(Some(OAuthState {
+            state: state.to_owned(),
+            binding_hash: get_s(&item, "bindingHash")?.to_owned(),
+            user_id: UserId::parse(get_s(&item, "userId")?).map_err(|_| corrupt("userId"))?,
+            integration_id: IntegrationId::parse(get_s(&item, "integrationId")?).map_err(|_| corrupt("integration"))?,
+            verifier: get_s(&item, "verifier")?.to_owned(),
+            scopes: get_s(&item, "scopes")?.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            return_url: get_s(&item, "returnUrl")?.to_owned(),
+            reconnect: opt_s(&item, "reconnect").and_then(|id| ConnectionId::parse(id).ok()),
+            plan: if opt_s(&item, "plan") == Some("premium") { Plan::Premium } else { Plan::Free },
+            expires_at: get_ts(&item, "validUntil")?,
+        }))
+    }
+
+    /// Elects one refresher of a connection's token: `true` for the caller that got the lease.
+    pub async fn acquire_refresh_lease(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        owner: &str,
+        hold: Duration,
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("SET refreshLeaseOwner = :owner, refreshLeaseUntil = :until")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(refreshLeaseUntil) OR refreshLeaseUntil < :now)",
+            )
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", ts(at + hold))
+            .expression_attribute_values(":now", ts(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(false),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    pub async fn release_refresh_lease(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("REMOVE refreshLeaseOwner, refreshLeaseUntil")
+            .condition_expression("refreshLeaseOwner = :owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(()),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// The provider no longer accepts the connection's grant: the user must sign in again.
+    pub async fn mark_needs_reauth(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression(
+                "SET #status = :reauth, statusReason = :reason, #version = #version + :one \
+                 REMOVE nextSyncAt, GSI1PK, GSI1SK",
+            )
+            .condition_expression("attribute_exists(PK) AND #status <> :disconnecting")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":reauth", s(ConnectionStatus::NeedsReauth.as_str()))
+            .expression_attribute_values(":disconnecting", s(ConnectionStatus::Disconnecting.as_str()))
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(()),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// After a successful re-consent: active again, back in the schedule if auto-sync is on.
+    pub async fn reactivate(&self, current: &Connection) -> Result<Connection, StoreError> {
+        let at = now();
+        let mut next = current.clone();
+        next.status = ConnectionStatus::Active;
+        next.status_reason = None;
+        next.updated_at = at;
+        next.version += 1;
+        next.next_sync_at = current
+            .settings
+            .auto_sync
+            .then(|| at + Duration::minutes(i64::from(current.settings.sync_interval_minutes)));
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&current.user_id)))
+            .key(table::SK, s(keys::connection(&current.connection_id)))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":active", s(ConnectionStatus::Active.as_str()))
+            .expression_attribute_values(":now", ts(at))
+            .expression_attribute_values(":expected", n(current.version))
+            .expression_attribute_values(":one", n(1));
+        let set = "SET #status = :active, updatedAt = :now, #version = #version + :one";
+        update = match next.next_sync_at {
+            Some(at) => update
+                .update_expression(format!(
+                    "{set}, nextSyncAt = :next, GSI1PK = :gpk, GSI1SK = :gsk REMOVE statusReason, syncInFlight"
+                ))
+                .expression_attribute_values(":next", ts(at))
+                .expression_attribute_values(":gpk", s(format!("DUE#{}", due_shard(&current.connection_id))))
+                .expression_attribute_values(":gsk", s(due_sort_key(at, &current.connection_id))),
+            None => update.update_expression(format!("{set} REMOVE statusReason")),
+        };
+        match update.send().await {
+            Ok(_) => Ok(next),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+}
