@@ -27,10 +27,9 @@ if [ "${FAKE_PROVIDERS:-0}" = 1 ]; then
   target/debug/fake-providers --addr "$fakes" > .local/fake-providers.log 2>&1 &
   pids+=($!)
   wait_for_url "http://$fakes/" 20
-  export TRELLO_API_BASE_URL="http://$fakes/trello"
-  export SLACK_API_BASE_URL="http://$fakes/slack/api"
-  export ASANA_API_BASE_URL="http://$fakes/asana/api/1.0"
-  export NOTION_API_BASE_URL="http://$fakes/notion"
+  # Every connector and OAuth client points at the fakes; the callback at this dev server.
+  while IFS='=' read -r name value; do export "$name=$value"; done \
+    < <(infra/local/scripts/fake-env.sh "$fakes" "${DEV_SERVER_ADDR:-127.0.0.1:3000}")
   echo "    demo credentials: see infra/fakes/README.md"
 fi
 

@@ -378,7 +378,7 @@ impl Store {
             .update_expression(
                 "SET #status = :status, finishedAt = :now, durationMs = :duration, minutesSaved = :minutes, \
                  phase = :done, created = :created, updated = :updated, unchanged = :unchanged, deleted = :deleted, \
-                 #items = :items, expiresAt = :expires REMOVE GSI1PK, GSI1SK, #cursor",
+                 #items = :items, pages = :pages, expiresAt = :expires REMOVE GSI1PK, GSI1SK, #cursor",
             )
             .condition_expression("#status IN (:queued, :running)")
             .expression_attribute_names("#status", "status")
@@ -396,13 +396,14 @@ impl Store {
             .expression_attribute_values(":unchanged", n(outcome.counts.unchanged))
             .expression_attribute_values(":deleted", n(outcome.counts.deleted))
             .expression_attribute_values(":items", n(items))
+            .expression_attribute_values(":pages", n(run.progress.pages))
             .expression_attribute_values(":expires", n(finished.timestamp() + RUN_RETENTION_DAYS * 86_400));
         if let Some(error) = &outcome.error {
             run_update = run_update
                 .update_expression(
                     "SET #status = :status, finishedAt = :now, durationMs = :duration, minutesSaved = :minutes, \
                      phase = :done, created = :created, updated = :updated, unchanged = :unchanged, \
-                     deleted = :deleted, #items = :items, expiresAt = :expires, #error = :error \
+                     deleted = :deleted, #items = :items, pages = :pages, expiresAt = :expires, #error = :error \
                      REMOVE GSI1PK, GSI1SK, #cursor",
                 )
                 .expression_attribute_names("#error", "error")

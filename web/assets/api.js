@@ -1,0 +1,75 @@
+// The Integrations API client: same-origin, bearer token, problem+json errors.
+// A 401 signs in again once and retries; a second 401 becomes a "session-expired" error.
+
+import { getToken, reauthenticate } from './auth.js';
+import { ApiError, errorFromResponse, networkError } from './problem.js';
+
+export const BASE = '/api/v1/integrations';
+
+async function send(method, path, body, token) {
+  const headers = { Accept: 'application/json, application/problem+json', Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  try {
+    return await fetch(`${BASE}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw networkError();
+  }
+}
+
+function sessionExpired() {
+  return new ApiError({
+    status: 401,
+    type: 'session-expired',
+    title: 'Your session has ended',
+    detail: 'We tried to sign you in again but it did not work. Please sign in again.',
+  });
+}
+
+/** Calls the API; resolves to the parsed JSON (null for 204) or throws an ApiError. */
+export async function request(method, path, body) {
+  let response = await send(method, path, body, await getToken());
+  if (response.status === 401) {
+    const token = await reauthenticate();
+    if (!token) throw sessionExpired();
+    response = await send(method, path, body, token);
+    if (response.status === 401) throw sessionExpired();
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  if (response.status === 204) return null;
+  const text = await response.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError({
+      status: response.status,
+      type: 'bad-response',
+      title: 'The server sent something unexpected',
+      detail: 'Please reload the page and try again.',
+    });
+  }
+}
+
+const id = encodeURIComponent;
+
+export const api = {
+  available: (category) => request('GET', `/available${category ? `?category=${id(category)}` : ''}`),
+  connected: () => request('GET', '/connected'),
+  stats: () => request('GET', '/stats'),
+  recommendations: () => request('GET', '/recommendations'),
+  connect: (body) => request('POST', '/connect', body),
+  connection: (connectionId) => request('GET', `/${id(connectionId)}`),
+  update: (connectionId, changes) => request('PATCH', `/${id(connectionId)}`, changes),
+  disconnect: (connectionId) => request('DELETE', `/${id(connectionId)}`),
+  sync: (connectionId, mode = 'incremental') => request('POST', `/${id(connectionId)}/sync`, { mode }),
+  syncs: (connectionId, cursor) => request(
+    'GET',
+    `/${id(connectionId)}/syncs?limit=10${cursor ? `&cursor=${id(cursor)}` : ''}`,
+  ),
+  syncRun: (connectionId, syncId) => request('GET', `/${id(connectionId)}/syncs/${id(syncId)}`),
+};

@@ -1,0 +1,72 @@
+// The page's data, loaded from the API, and who to tell when it changes.
+// Each resource is { status: 'idle'|'loading'|'ready'|'error', data, error }.
+
+import { api } from './api.js';
+
+const resource = () => ({ status: 'idle', data: null, error: null });
+
+export const state = {
+  user: null,
+  catalog: resource(), // { categories, integrations }
+  connections: resource(), // [Connection]
+  stats: resource(),
+  recommendations: resource(), // [Recommendation]
+};
+
+const listeners = new Map();
+
+/** Calls fn(value) whenever state[key] changes. */
+export function on(key, fn) {
+  if (!listeners.has(key)) listeners.set(key, new Set());
+  listeners.get(key).add(fn);
+}
+
+export function set(key, value) {
+  state[key] = value;
+  for (const fn of listeners.get(key) || []) fn(value);
+}
+
+async function load(key, fetcher) {
+  set(key, { ...state[key], status: 'loading' });
+  try {
+    set(key, { status: 'ready', data: await fetcher(), error: null });
+  } catch (error) {
+    set(key, { status: 'error', data: state[key].data, error });
+  }
+}
+
+export const loadCatalog = () => load('catalog', () => api.available());
+export const loadConnections = () => load('connections', async () => (await api.connected()).connections || []);
+export const loadStats = () => load('stats', () => api.stats());
+export const loadRecommendations = () => load('recommendations', async () => (await api.recommendations()).recommendations || []);
+
+/** After connecting, disconnecting or syncing: the numbers and suggestions change too. */
+export function refreshSummary() {
+  return Promise.all([loadStats(), loadRecommendations()]);
+}
+
+export function integration(id) {
+  return state.catalog.data?.integrations?.find((i) => i.id === id) || null;
+}
+
+export function categoryName(id) {
+  return state.catalog.data?.categories?.find((c) => c.id === id)?.name || id;
+}
+
+export function connectionsFor(integrationId) {
+  return (state.connections.data || []).filter((c) => c.integrationId === integrationId);
+}
+
+/** Puts a fresh copy of one connection into the list (added or replaced). */
+export function putConnection(connection) {
+  const list = [...(state.connections.data || [])];
+  const at = list.findIndex((c) => c.connectionId === connection.connectionId);
+  if (at >= 0) list[at] = connection;
+  else list.push(connection);
+  set('connections', { status: 'ready', data: list, error: null });
+}
+
+export function dropConnection(connectionId) {
+  const list = (state.connections.data || []).filter((c) => c.connectionId !== connectionId);
+  set('connections', { ...state.connections, data: list });
+}

@@ -1,0 +1,182 @@
+// Live sync status for one connection: starts a sync (POST …/sync), follows the run by polling
+// GET …/syncs/{syncId} about once a second while it is queued or running (a progress bar with
+// "N items so far"), then shows the result. Handles "already running" (follows that run) and
+// "rate limited" (says when the next sync is possible).
+
+import { api } from './api.js';
+import { h } from './dom.js';
+import { icon } from './icons.js';
+import * as fmt from './format.js';
+import { describe } from './problem.js';
+
+const POLL_MS = 1000;
+const TERMINAL = new Set(['succeeded', 'failed']);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function syncErrorText(error) {
+  if (!error) return '';
+  if (typeof error === 'string') return error;
+  return error.message || error.detail || error.title || error.code || '';
+}
+
+/** "12 new, 30 updated, 100 unchanged, 1 removed". */
+export function countsText(counts) {
+  if (!counts) return '';
+  return [
+    counts.created ? `${fmt.count(counts.created)} new` : null,
+    counts.updated ? `${fmt.count(counts.updated)} updated` : null,
+    counts.unchanged ? `${fmt.count(counts.unchanged)} unchanged` : null,
+    counts.deleted ? `${fmt.count(counts.deleted)} removed` : null,
+  ].filter(Boolean).join(', ');
+}
+
+export function runItems(run) {
+  return Number(run?.progress?.items ?? 0) || [run?.counts?.created, run?.counts?.updated, run?.counts?.unchanged]
+    .reduce((a, b) => a + (Number(b) || 0), 0);
+}
+
+/**
+ * The sync area of a connection row.
+ * ctx: { connection(), name(), onBusy(bool), onChange(), onFinished(run) }
+ */
+export function createSyncPanel(ctx) {
+  const slug = () => ctx.connection().integrationId;
+  const label = h('p', { class: 'sync-progress__label' });
+  const bar = h('div', {
+    class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuenow': '0', 'aria-valuetext': 'Starting',
+  }, h('span', { class: 'progress__bar' }));
+  const progress = h('div', { class: 'sync-progress', hidden: true }, label, bar);
+  const outcome = h('div', { class: 'sync-outcome', role: 'status', 'aria-live': 'polite' });
+  const el = h('div', { class: 'sync-panel' }, progress, outcome);
+
+  let followingId = null;
+  let stopped = false;
+  let unblockTimer = null;
+  let blockedUntil = 0;
+
+  const setTestIds = () => {
+    progress.setAttribute('data-testid', `sync-progress-${slug()}`);
+    outcome.setAttribute('data-testid', `sync-result-${slug()}`);
+    bar.setAttribute('aria-label', `${ctx.name()} sync progress`);
+  };
+  setTestIds();
+
+  function say(tone, lead, detail, actions = []) {
+    outcome.replaceChildren(h('div', { class: ['sync-outcome__msg', `sync-outcome__msg--${tone}`] },
+      icon(tone === 'ok' ? 'check' : tone === 'info' ? 'info' : 'alert', { size: 17 }),
+      h('div', {}, h('p', { class: 'sync-outcome__lead' }, lead), detail ? h('p', { class: 'sync-outcome__detail' }, detail) : null,
+        actions.length ? h('div', { class: 'sync-outcome__actions' }, actions) : null)));
+  }
+
+  function showProgress(run) {
+    const n = runItems(run);
+    const queued = run.status === 'queued';
+    const text = queued ? 'Waiting for its turn…' : `${fmt.items(n)} so far`;
+    label.replaceChildren(h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+      h('strong', {}, queued ? 'Queued' : 'Syncing'), ` — ${text}`);
+    bar.setAttribute('aria-valuenow', String(n));
+    bar.setAttribute('aria-valuetext', queued ? 'Queued' : `${fmt.items(n)} so far`);
+    bar.classList.toggle('progress--queued', queued);
+    progress.hidden = false;
+  }
+
+  function finish(run) {
+    progress.hidden = true;
+    followingId = null;
+    ctx.onBusy(false);
+    if (run.status === 'succeeded') {
+      const counts = countsText(run.counts);
+      say('ok', `Synced ${fmt.items(runItems(run))} — saved ${fmt.duration(run.minutesSaved)}`,
+        [counts, run.durationMs != null ? `took ${fmt.elapsed(run.durationMs)}` : null].filter(Boolean).join(' · '));
+    } else {
+      say('danger', 'The sync did not finish', `${syncErrorText(run.error) || 'The provider did not answer as expected.'} Nothing already synced was lost — try again in a few minutes.`);
+    }
+    ctx.onFinished(run);
+  }
+
+  async function poll(syncId) {
+    let misses = 0;
+    while (!stopped && followingId === syncId) {
+      await sleep(POLL_MS);
+      if (stopped || followingId !== syncId) return;
+      try {
+        const run = await api.syncRun(ctx.connection().connectionId, syncId);
+        misses = 0;
+        if (TERMINAL.has(run.status)) return finish(run);
+        showProgress(run);
+      } catch (error) {
+        misses += 1;
+        if (error.isNetwork && misses < 4) continue;
+        progress.hidden = true;
+        followingId = null;
+        ctx.onBusy(false);
+        const m = describe(error, 'We lost track of this sync');
+        say('danger', m.lead, m.detail, [h('button', {
+          type: 'button', class: 'btn btn--small btn--secondary', onClick: () => follow({ syncId, status: 'queued' }),
+        }, 'Check again')]);
+        return;
+      }
+    }
+  }
+
+  /** Shows and follows a run (a SyncRun, or at least { syncId }). */
+  function follow(run, note = null) {
+    if (!run?.syncId) return;
+    stopped = false;
+    followingId = run.syncId;
+    ctx.onBusy(true);
+    outcome.replaceChildren();
+    if (note) say('info', note);
+    if (TERMINAL.has(run.status)) return finish(run);
+    showProgress({ status: 'queued', ...run });
+    poll(run.syncId);
+  }
+
+  function blockUntil(seconds) {
+    blockedUntil = Date.now() + seconds * 1000;
+    clearTimeout(unblockTimer);
+    unblockTimer = setTimeout(() => { blockedUntil = 0; ctx.onChange(); }, seconds * 1000);
+    ctx.onChange();
+    return new Date(blockedUntil);
+  }
+
+  async function start(mode = 'incremental') {
+    if (followingId) return;
+    ctx.onBusy(true);
+    outcome.replaceChildren();
+    showProgress({ status: 'queued' });
+    const connectionId = ctx.connection().connectionId;
+    try {
+      follow(await api.sync(connectionId, mode));
+    } catch (error) {
+      progress.hidden = true;
+      ctx.onBusy(false);
+      if (error.kind === 'sync-in-progress' && error.extensions.syncId) {
+        follow({ syncId: error.extensions.syncId, status: 'running' }, 'A sync was already running — showing its progress.');
+        return;
+      }
+      if (error.kind === 'sync-rate-limited' || error.status === 429) {
+        const seconds = Number(error.retryAfterSeconds ?? error.extensions.retryAfterSeconds) || 60;
+        const until = blockUntil(seconds);
+        say('info', `${ctx.name()} was synced moments ago`, `You can sync again in ${fmt.wait(seconds)} (at ${fmt.clock(until)}).`);
+        return;
+      }
+      const m = describe(error, `We couldn’t start a sync for ${ctx.name()}`);
+      say('danger', m.lead, m.detail);
+    }
+  }
+
+  return {
+    el,
+    start,
+    follow,
+    get running() { return Boolean(followingId); },
+    get blocked() { return blockedUntil > Date.now(); },
+    refresh: setTestIds,
+    stop() {
+      stopped = true;
+      followingId = null;
+      clearTimeout(unblockTimer);
+    },
+  };
+}

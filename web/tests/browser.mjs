@@ -1,0 +1,64 @@
+// Browser helpers for the page tests: Debian's Chromium through playwright-core, one fresh
+// context (and so one fresh sessionStorage) per test, a distinct user per test, screenshots.
+
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { WEB_DIR } from './stack.mjs';
+
+export const OUTPUT_DIR = path.join(WEB_DIR, 'test-output');
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+let counter = 0;
+/** A user id of its own for each test, so tests never see each other's connections. */
+export function uniqueUser(name) {
+  counter += 1;
+  return `web-${name}-${Date.now().toString(36)}-${counter}`.slice(0, 100);
+}
+
+/**
+ * Opens /integrations signed in as a new user (the page honours ?user= in dev mode).
+ * Returns { page, context, user, errors } — errors collects uncaught page errors.
+ */
+export async function openPage(browser, stack, { name, width = 1280, height = 900 }) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const errors = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  const user = uniqueUser(name);
+  await page.goto(`${stack.baseUrl}/integrations?user=${encodeURIComponent(user)}`);
+  await page.getByTestId('user-name').waitFor();
+  return { page, context, user, errors };
+}
+
+/** Saves web/test-output/<name>.png (the whole page, or just the viewport). */
+export async function screenshot(page, name, { fullPage = true } = {}) {
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(OUTPUT_DIR, `${name}.png`), fullPage });
+}
+
+/** Calls the API from inside the page, as the page's signed-in user. */
+export function apiFromPage(page, method, apiPath, body) {
+  return page.evaluate(async ({ method, apiPath, body }) => {
+    const { token } = JSON.parse(sessionStorage.getItem('doo.session'));
+    const response = await fetch(`/api/v1/integrations${apiPath}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  }, { method, apiPath, body });
+}
+
+/** The fake providers' demo Trello credentials. */
+export const TRELLO_DEMO = { apiKey: 'fake-trello-key', token: 'fake-trello-token' };

@@ -1,0 +1,147 @@
+// The local stack for the browser tests, on free ports of its own: the AWS emulator (moto),
+// the fake provider APIs and the dev server (API + page). startStack() waits until each one
+// answers; stop() ends them all (also when the test process exits early).
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(WEB_DIR, '..');
+
+const BIN = {
+  moto: path.join(ROOT, '.venv/bin/moto_server'),
+  fakes: path.join(ROOT, 'target/debug/fake-providers'),
+  dev: path.join(ROOT, 'target/debug/dev-server'),
+};
+
+const children = new Set();
+
+/** A port nobody listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function launch(name, command, args, env) {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.label = name;
+  child.log = '';
+  const keep = (chunk) => {
+    child.log = (child.log + chunk.toString()).slice(-8000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    children.delete(child);
+    resolve({ code, signal });
+  }));
+  child.on('error', (error) => keep(`\n[${name}] could not start: ${error.message}\n`));
+  children.add(child);
+  return child;
+}
+
+async function waitFor(url, child, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  let dead = null;
+  child.exited.then((status) => { dead = status; });
+  while (Date.now() < deadline) {
+    if (dead) {
+      throw new Error(`${child.label} exited (${dead.code ?? dead.signal}) before answering at ${url}:\n${child.log}`);
+    }
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(2000) });
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+  }
+  throw new Error(`${child.label} did not answer at ${url} within ${timeoutMs / 1000}s:\n${child.log}`);
+}
+
+async function end(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+// If the test process goes away without calling stop(), take the stack with it.
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+/** Starts the emulator, the fakes and the dev server; resolves to { baseUrl, fakesUrl, stop }. */
+export async function startStack() {
+  const missing = Object.entries(BIN).filter(([, file]) => !existsSync(file));
+  if (missing.length) {
+    throw new Error(`missing ${missing.map(([, f]) => path.relative(ROOT, f)).join(', ')}: run \`make tools\` `
+      + 'and `cargo build --bin dev-server --bin fake-providers` in the repository root first');
+  }
+  const [emulatorPort, fakesPort, devPort] = [await freePort(), await freePort(), await freePort()];
+  const emulator = `http://127.0.0.1:${emulatorPort}`;
+  const fakes = `http://127.0.0.1:${fakesPort}`;
+  const baseUrl = `http://127.0.0.1:${devPort}`;
+  const started = [];
+  const stop = async () => {
+    await Promise.all(started.reverse().map(end));
+  };
+
+  try {
+    const base = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG || 'C.UTF-8' };
+    const moto = launch('AWS emulator', BIN.moto, ['-H', '127.0.0.1', '-p', String(emulatorPort)], base);
+    started.push(moto);
+    const fakeProviders = launch('fake providers', BIN.fakes, ['--addr', `127.0.0.1:${fakesPort}`], base);
+    started.push(fakeProviders);
+    await Promise.all([waitFor(`${emulator}/moto-api/`, moto), waitFor(`${fakes}/_fake/health`, fakeProviders)]);
+
+    const dev = launch('dev server', BIN.dev, [], {
+      ...base,
+      RUST_LOG: process.env.RUST_LOG || 'warn',
+      AWS_ENDPOINT_URL: emulator,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_REGION: 'us-east-1',
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      TABLE_NAME: 'web-tests',
+      SECRETS_PREFIX: 'web-tests',
+      SYNC_QUEUE_NAME: 'web-tests-sync',
+      SYNC_DLQ_NAME: 'web-tests-dlq',
+      SYNC_QUEUE_URL: `${emulator}/123456789012/web-tests-sync`,
+      AUTH_MODE: 'dev',
+      DEV_JWT_SECRET: randomBytes(16).toString('hex'),
+      DEV_SERVER_ADDR: `127.0.0.1:${devPort}`,
+      WEB_DIR,
+      TRELLO_API_BASE_URL: `${fakes}/trello`,
+      SLACK_API_BASE_URL: `${fakes}/slack/api`,
+      ASANA_API_BASE_URL: `${fakes}/asana/api/1.0`,
+      NOTION_API_BASE_URL: `${fakes}/notion`,
+    });
+    started.push(dev);
+    await waitFor(`${baseUrl}/integrations`, dev);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { baseUrl, fakesUrl: fakes, emulatorUrl: emulator, stop };
+}
