@@ -198,8 +198,10 @@ fn hint_for(integration: &Integration, credentials: &Credentials) -> String {
 
 /// What a connect request leads to.
 pub enum ConnectResult {
-    /// Connected with a key or token (or reconnected).
+    /// Connected with a key or token.
     Connected(Box<Connection>),
+    /// An existing connection restored with new credentials.
+    Reconnected(Box<Connection>),
     /// Sign in with the provider: send the browser there (and set the flow's cookie).
     Authorize(crate::oauth::OAuthStart),
 }
@@ -208,7 +210,7 @@ impl ConnectResult {
     /// The connection, when the request connected one.
     pub fn into_connection(self) -> Option<Connection> {
         match self {
-            ConnectResult::Connected(c) => Some(*c),
+            ConnectResult::Connected(c) | ConnectResult::Reconnected(c) => Some(*c),
             ConnectResult::Authorize(_) => None,
         }
     }
@@ -262,6 +264,12 @@ pub async fn connect(
     if !integration.supports(AuthMode::ApiKey) {
         return Err(ConnectError::ApiKeyNotSupported(integration.name.clone()));
     }
+    if reconnect.is_some() && request.settings.is_some() {
+        return Err(ConnectError::InvalidSettings(
+            "a reconnect keeps the connection's settings; change them with PATCH".into(),
+        ));
+    }
+    let change = settings_change(request.settings.unwrap_or_default())?;
     let credentials = parse_credentials(integration, raw_credentials)?;
     let base = state.endpoints.api_base(integration);
     let account = providers::verify(&state.http, &base, integration, &credentials).await.map_err(|e| match e {
@@ -272,8 +280,6 @@ pub async fn connect(
     if let Some(id) = reconnect {
         return reconnect_with_key(state, caller, integration, &id, credentials, account).await;
     }
-    let settings_input = request.settings.unwrap_or_default();
-    let change = settings_change(settings_input)?;
 
     let connection_id = ConnectionId::generate();
     let secret_id = state.vault.create(&caller.user_id, &connection_id, &credentials).await?;
@@ -334,7 +340,7 @@ async fn reconnect_with_key(
     state.vault.put(&current.secret_id, &credentials).await?;
     let restored = state.store.reactivate(&current).await?;
     state.store.write_audit(&caller.user_id, AuditAction::Reconnected, id, &integration.id, None).await?;
-    Ok(ConnectResult::Connected(Box::new(restored)))
+    Ok(ConnectResult::Reconnected(Box::new(restored)))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -111,6 +111,7 @@ fn json_problem(rejection: JsonRejection) -> Problem {
     };
     let (kind, title) = match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "The body must be JSON"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "The body is too large"),
         StatusCode::UNPROCESSABLE_ENTITY => ("invalid-body", "The body does not have the expected fields"),
         _ => ("malformed-json", "The body is not valid JSON"),
     };

@@ -52,6 +52,7 @@ async fn connect_integration(
             let location = format!("/api/v1/integrations/{}", connection.connection_id);
             Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(json!(connection))).into_response())
         }
+        ConnectResult::Reconnected(connection) => Ok((StatusCode::OK, Json(json!(connection))).into_response()),
         ConnectResult::Authorize(start) => {
             // Binds the flow to this browser; sent back only to the callback, for ten minutes.
             let cookie = format!(

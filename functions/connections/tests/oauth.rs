@@ -420,3 +420,71 @@ async fn disconnect_revokes_at_the_provider_and_deletes_the_secret() {
     assert!(app.env.secret_names().await.is_empty());
     app.env.cleanup().await;
 }
+
+/// Signs in and runs the first sync through the queue's job and the worker's engine.
+async fn first_sync(app: &App, user: &str, integration: &str) -> (ConnectionId, integrations::domain::SyncRun) {
+    let id = app.sign_in(user, json!({ "integrationId": integration })).await;
+    let caller = integrations::auth::Caller { user_id: UserId::parse(user).unwrap(), plan: Plan::Free };
+    let run = integrations::sync::trigger_sync(&app.env.state, &caller, &id, Default::default()).await.unwrap();
+    let job = app.env.take_jobs().await.pop().expect("a queued job");
+    assert_eq!(job.sync_id, run.sync_id);
+    integrations::sync::run_job(&app.env.state, &job).await.unwrap();
+    let run = app.env.state.store.get_run(&caller.user_id, &id, &run.sync_id).await.unwrap();
+    (id, run)
+}
+
+#[tokio::test]
+async fn every_provider_family_goes_from_sign_in_to_a_first_sync_with_data() {
+    let mut app = App::start().await;
+    app.env.add_queues(3).await;
+    for (i, integration) in
+        ["google-calendar", "google-drive", "microsoft-teams", "slack", "asana", "notion"].iter().enumerate()
+    {
+        let (_, run) = first_sync(&app, &format!("family-{i}"), integration).await;
+        assert_eq!(run.status, integrations::domain::SyncStatus::Succeeded, "{integration}: {:?}", run.error);
+        assert!(run.counts.created > 0, "{integration} brought records in: {:?}", run.counts);
+        assert!(run.minutes_saved > 0.0);
+    }
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_token_that_expires_mid_sync_is_refreshed_and_the_sync_completes() {
+    let mut app = App::start().await;
+    app.env.add_queues(3).await;
+    app.env.state.sync.page_size = 5;
+    let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let caller = integrations::auth::Caller { user_id: UserId::parse("ada").unwrap(), plan: Plan::Free };
+    let run = integrations::sync::trigger_sync(&app.env.state, &caller, &id, Default::default()).await.unwrap();
+    let job = app.env.take_jobs().await.pop().unwrap();
+    // Slow the pages down, and revoke the access token at the provider once two are in.
+    app.fakes.state().fail_next(
+        Provider::GoogleCalendar,
+        "/calendars",
+        fake_providers::Fault::Timeout { millis: 120 },
+        30,
+    );
+    let before = app.fakes.state().token_requests(OAuthProvider::Google).len();
+    let state = app.env.state.clone();
+    let worker = tokio::spawn(async move { integrations::sync::run_job(&state, &job).await });
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        let current = app.env.state.store.get_run(&caller.user_id, &id, &run.sync_id).await.unwrap();
+        if current.progress.pages >= 2 {
+            break;
+        }
+    }
+    assert!(app.fakes.state().expire_access_tokens(OAuthProvider::Google) > 0);
+    let outcome = worker.await.unwrap().unwrap();
+    assert_eq!(outcome, integrations::sync::JobOutcome::Finished(integrations::domain::SyncStatus::Succeeded));
+    let refreshes = app.fakes.state().token_requests(OAuthProvider::Google)[before..]
+        .iter()
+        .filter(|r| r.grant_type == "refresh_token")
+        .count();
+    assert_eq!(refreshes, 1);
+    let done = app.env.state.store.get_run(&caller.user_id, &id, &run.sync_id).await.unwrap();
+    let events = app.env.state.store.list_records(&caller.user_id, &id).await.unwrap().len() as u64;
+    assert_eq!(done.counts.created, events);
+    assert!(events >= 30, "every current event of the demo calendar: {events}");
+    app.env.cleanup().await;
+}

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use integrations::AppState;
@@ -56,9 +56,22 @@ async fn start_sync(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, Problem> {
     let id = ConnectionId::parse(&id).map_err(bad_path)?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !body.iter().all(u8::is_ascii_whitespace) && !is_json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "The body must be JSON",
+            "Send the body as JSON with Content-Type: application/json.",
+        ));
+    }
     let body: StartBody = parse_optional_json(&body)?.unwrap_or_default();
     let run = trigger_sync(&state, &caller, &id, body.mode).await?;
     let location = format!("/api/v1/integrations/{id}/syncs/{}", run.sync_id);
@@ -86,7 +99,9 @@ async fn list_syncs(
     }
     let (runs, next) = match state.store.list_runs(&caller.user_id, &id, limit, query.cursor.as_deref()).await {
         Ok(page) => page,
-        Err(StoreError::Corrupt(_)) => return Err(Problem::bad_request("The cursor is not valid for this history.")),
+        Err(StoreError::InvalidCursor) => {
+            return Err(Problem::bad_request("The cursor is not valid for this history."));
+        }
         Err(e) => return Err(Problem::unavailable(&e)),
     };
     // An empty first page may mean the connection is not the caller's: then it is a 404.

@@ -347,10 +347,21 @@ async fn bad_sync_requests_are_problems_and_other_users_see_nothing() {
         .method(Method::POST)
         .uri(p.path("/sync"))
         .header("authorization", format!("Bearer {}", p.env.token("ada", Plan::Free)))
+        .header("content-type", "application/json")
         .body(Body::from("{"))
         .unwrap();
     let response = sync::router(p.env.state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // A body that is not declared as JSON is refused as such.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(p.path("/sync"))
+        .header("authorization", format!("Bearer {}", p.env.token("ada", Plan::Free)))
+        .header("content-type", "text/plain")
+        .body(Body::from(r#"{"mode":"full"}"#))
+        .unwrap();
+    let response = sync::router(p.env.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     p.env.cleanup().await;
 }
 

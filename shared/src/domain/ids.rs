@@ -20,9 +20,9 @@ macro_rules! string_id {
 
         impl $name {
             pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-                let check: fn(&str) -> Result<(), &'static str> = $check;
-                check(raw).map_err(|reason| InvalidId { what: $what, reason })?;
-                Ok(Self(raw.to_owned()))
+                let check: fn(&str) -> Result<String, &'static str> = $check;
+                let canonical = check(raw).map_err(|reason| InvalidId { what: $what, reason })?;
+                Ok(Self(canonical))
             }
 
             pub fn as_str(&self) -> &str {
@@ -45,8 +45,15 @@ macro_rules! string_id {
     };
 }
 
-fn ulid_text(raw: &str) -> Result<(), &'static str> {
-    ulid::Ulid::from_string(raw).map(|_| ()).map_err(|_| "must be a 26-character ULID")
+/// ULIDs in their canonical (upper-case) spelling, so `01abc…` and `01ABC…` name the same thing.
+fn ulid_text(raw: &str) -> Result<String, &'static str> {
+    let ulid = ulid::Ulid::from_string(raw).map_err(|_| "must be a 26-character ULID")?;
+    let canonical = ulid.to_string();
+    // A first character above 7 overflows 128 bits: refuse it rather than wrap around.
+    if !canonical.eq_ignore_ascii_case(raw) {
+        return Err("must be a 26-character ULID");
+    }
+    Ok(canonical)
 }
 
 string_id!(
@@ -61,7 +68,7 @@ string_id!(
         } else if !raw.chars().all(ok_char) {
             Err("may only contain letters, digits and - _ . @ + =")
         } else {
-            Ok(())
+            Ok(raw.to_owned())
         }
     }
 );
@@ -75,7 +82,7 @@ string_id!(
         if raw.is_empty() || raw.len() > 64 || !raw.chars().all(ok_char) {
             Err("must be lower-case letters, digits and dashes")
         } else {
-            Ok(())
+            Ok(raw.to_owned())
         }
     }
 );
@@ -131,6 +138,8 @@ mod tests {
         let id = ConnectionId::generate();
         assert_eq!(ConnectionId::parse(id.as_str()).unwrap(), id);
         assert!(ConnectionId::parse("not-a-ulid").is_err());
+        assert_eq!(ConnectionId::parse(&id.as_str().to_lowercase()).unwrap(), id, "case does not matter");
+        assert!(ConnectionId::parse("ZZZZZZZZZZZZZZZZZZZZZZZZZZ").is_err(), "overflows 128 bits");
         assert!(ConnectionId::parse("01HZZZZZZZZZZZZZZZZZZZZZZZ#").is_err());
     }
 

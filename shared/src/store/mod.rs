@@ -36,6 +36,9 @@ pub enum StoreError {
     Conflict,
     #[error("stored item is not readable: {0}")]
     Corrupt(String),
+    /// A paging cursor that this listing did not hand out.
+    #[error("the cursor is not valid for this listing")]
+    InvalidCursor,
     #[error("DynamoDB request failed: {0}")]
     Aws(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

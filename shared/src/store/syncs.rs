@@ -234,9 +234,7 @@ impl Store {
             .scan_index_forward(false)
             .limit(limit);
         if let Some(cursor) = cursor {
-            let sk = decode_cursor(cursor)
-                .filter(|sk| sk.starts_with(&prefix))
-                .ok_or_else(|| StoreError::Corrupt("invalid cursor".into()))?;
+            let sk = decode_cursor(cursor).filter(|sk| sk.starts_with(&prefix)).ok_or(StoreError::InvalidCursor)?;
             query = query.exclusive_start_key(table::PK, s(keys::user(user))).exclusive_start_key(table::SK, s(sk));
         }
         let out = query.send().await.map_err(StoreError::aws)?;
