@@ -15,6 +15,9 @@ async function send(method, path, body, token) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
+      // Same-origin cookies are stored and sent: POST /connect for a sign-in sets the cookie
+      // that binds the provider's sign-in to this browser (checked by the OAuth callback).
+      credentials: 'same-origin',
     });
   } catch {
     throw networkError();
@@ -62,6 +65,7 @@ export const api = {
   connected: () => request('GET', '/connected'),
   stats: () => request('GET', '/stats'),
   recommendations: () => request('GET', '/recommendations'),
+  /** Connect with { integrationId, credentials?, settings?, returnUrl? }; with connectionId, reconnect that one. */
   connect: (body) => request('POST', '/connect', body),
   connection: (connectionId) => request('GET', `/${id(connectionId)}`),
   update: (connectionId, changes) => request('PATCH', `/${id(connectionId)}`, changes),

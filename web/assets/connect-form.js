@@ -46,8 +46,12 @@ function credentialField(field) {
   };
 }
 
-/** Builds the form. Returns { form, validate(), values(), settings(), showError(name, msg), clearErrors(), focus(name) }. */
-export function credentialsForm(integration, { onSubmit, submitLabel = 'Connect' }) {
+/**
+ * Builds the form (withOptions: false leaves out name and sync options, e.g. when
+ * reconnecting, where they stay as they are).
+ * Returns { form, validate(), values(), settings(), showError(name, msg), clearErrors(), focus(name) }.
+ */
+export function credentialsForm(integration, { onSubmit, submitLabel = 'Connect', withOptions = true }) {
   const fields = (integration.credentialFields || []).map(credentialField);
   for (const f of fields) {
     f.el = h('div', { class: 'field' },
@@ -71,7 +75,7 @@ export function credentialsForm(integration, { onSubmit, submitLabel = 'Connect'
   const submit = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'connect-submit' }, submitLabel);
   const form = h('form', { class: 'connect-form', novalidate: true, 'data-testid': 'connect-form' },
     fields.map((f) => f.el),
-    h('details', { class: 'connect-form__options' },
+    !withOptions ? null : h('details', { class: 'connect-form__options' },
       h('summary', {}, 'Name and sync options'),
       h('div', { class: 'field' },
         h('label', { class: 'field__label', for: displayName.id }, 'Name ', h('span', { class: 'field__optional' }, '(optional)')),

@@ -14,19 +14,37 @@ import { createHistory } from './history.js';
 import { notify } from './notices.js';
 import { dropConnection, integration as findIntegration, loadConnections, putConnection, refreshSummary } from './store.js';
 
+// The status pill, and the reason in words when something needs attention: the connection's
+// statusReason (why it needs reconnecting) or the last sync's error.
 function statusOf(conn, syncing) {
   if (conn.status === 'disconnecting') return { label: 'Disconnecting…', tone: 'neutral' };
-  if (conn.status === 'needs_reauth') return { label: 'Needs you', tone: 'warning', reason: conn.statusReason || `Sign in again to keep ${conn.displayName} syncing.` };
+  if (conn.status === 'needs_reauth') {
+    const how = conn.authKind === 'oauth2' ? 'sign in again' : 'enter a new key';
+    return {
+      label: 'Needs you', tone: 'warning',
+      reason: `${fmt.sentence(conn.statusReason) || `${conn.displayName} no longer accepts the stored sign-in.`} Press Reconnect and ${how} to keep it syncing.`,
+    };
+  }
   if (syncing || conn.syncInFlight) return { label: 'Syncing', tone: 'info' };
-  if (conn.lastSync?.status === 'failed') return { label: 'Error', tone: 'danger', reason: syncErrorText(conn.lastSync.error) || conn.statusReason || 'The last sync did not finish.' };
+  // A failure from before the connection last changed (e.g. it was reconnected since) is only
+  // mentioned in the last-sync line.
+  const failedSinceChange = conn.lastSync?.status === 'failed'
+    && !(Date.parse(conn.updatedAt) > Date.parse(conn.lastSync.finishedAt));
+  if (failedSinceChange) {
+    return { label: 'Error', tone: 'danger', reason: syncErrorText(conn.lastSync.error) || fmt.sentence(conn.statusReason) || 'The last sync did not finish.' };
+  }
   return { label: 'Active', tone: 'ok' };
 }
 
-function lastSyncText(conn) {
+function lastSyncText(conn, reasonShown) {
   const last = conn.lastSync;
   if (!last) return 'Not synced yet';
   const ago = fmt.fromNow(last.finishedAt);
-  if (last.status === 'failed') return `Last sync failed ${ago}`;
+  if (last.status === 'failed') {
+    // The error is already the reason above when the sync failed on an active connection.
+    const error = syncErrorText(last.error);
+    return error && !reasonShown.includes(error) ? `Last sync failed ${ago}: ${error}` : `Last sync failed ${ago}.`;
+  }
   return `Last synced ${ago}: ${fmt.items(last.items)}, saved ${fmt.duration(last.minutesSaved)}`;
 }
 
@@ -65,12 +83,15 @@ export function createConnectionRow(initial) {
     onChange: () => update(conn),
     onFinished: async () => {
       history.refresh();
+      refreshSummary();
       try {
-        putConnection(await api.connection(conn.connectionId));
+        const fresh = await api.connection(conn.connectionId);
+        putConnection(fresh);
+        return fresh;
       } catch {
         loadConnections(); // shows its own error if the API is unreachable
+        return null;
       }
-      refreshSummary();
     },
   });
   const history = createHistory(() => conn);
@@ -158,10 +179,14 @@ export function createConnectionRow(initial) {
     pill.dataset.testid = `status-${slug()}`;
     render(pill, st.tone === 'info' ? h('span', { class: 'spinner spinner--tiny', 'aria-hidden': 'true' }) : null, st.label);
     reason.hidden = !st.reason;
-    reason.textContent = st.reason ? (st.tone === 'warning' ? `${st.reason} Reconnect to keep it working.` : st.reason) : '';
+    reason.textContent = st.reason || '';
     reason.className = `conn__reason conn__reason--${st.tone}`;
+    reason.dataset.testid = `reason-${slug()}`;
     reconnect.hidden = conn.status !== 'needs_reauth';
-    last.textContent = lastSyncText(conn);
+    reconnect.dataset.testid = `reconnect-${slug()}`;
+    reconnect.setAttribute('aria-label', `Reconnect ${conn.displayName}`);
+    last.textContent = lastSyncText(conn, st.reason || '');
+    last.dataset.testid = `last-sync-${slug()}`;
     totals.textContent = conn.itemsTotal ? `In total: ${fmt.items(conn.itemsTotal)}, ${fmt.duration(conn.minutesSavedTotal)} saved` : '';
     syncBtn.disabled = syncing || busy || conn.status === 'needs_reauth' || panel.blocked;
     syncBtn.dataset.testid = `sync-${slug()}`;

@@ -70,6 +70,17 @@ export const SYNC_INTERVALS = [15, 30, 60, 240, 720, 1440];
 /** The interval choices' labels: "15 min", "1 h", "24 h" (and "1 h 30 min" for odd ones). */
 export const interval = (minutes) => duration(minutes);
 
+/**
+ * A message from the service as a sentence: trimmed, capitalised, with a full stop
+ * ("the connection was removed" → "The connection was removed.").
+ */
+export function sentence(text) {
+  const t = String(text ?? '').trim();
+  if (!t) return '';
+  const first = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(first) ? first : `${first}.`;
+}
+
 /** "Google Calendar" → "GC", for monograms and avatars. */
 export function initials(name) {
   const words = String(name || '?').trim().split(/[\s._@-]+/).filter(Boolean);

@@ -1,6 +1,8 @@
 // API errors: every error the API sends is application/problem+json. This turns answers,
 // network failures and odd responses into one ApiError with words a manager understands.
 
+import { sentence } from './format.js';
+
 export class ApiError extends Error {
   constructor({ status = 0, type = 'about:blank', title, detail = '', extensions = {}, retryAfterSeconds = null }) {
     super(detail || title);
@@ -74,10 +76,6 @@ export async function errorFromResponse(response) {
   });
 }
 
-// Problems that mean "this part of the service is not there yet", rather than the user's doing.
-const NOT_READY = new Set(['not-found', 'method-not-allowed', 'invalid-body', 'not-implemented']);
-
-const sentence = (text) => (text && !/[.!?…]$/.test(text.trim()) ? `${text.trim()}.` : (text || '').trim());
 const joined = (...parts) => parts.filter(Boolean).map(sentence).join(' ');
 
 /**
@@ -88,11 +86,11 @@ export function describe(error, context) {
   if (!(error instanceof ApiError)) {
     return { lead: context || 'Something went wrong', detail: joined('Please reload the page and try again', String(error?.message || '')) };
   }
-  if (NOT_READY.has(error.kind) || error.status === 404 || error.status === 405 || error.status === 501) {
-    const said = [error.title, error.detail].filter(Boolean).join(': ');
+  if (error.status === 404) {
+    // Something the page showed is gone (removed in another tab, or by another device).
     return {
-      lead: context || 'This is not available yet',
-      detail: `This part of the service is not available yet${said ? ` (the server said: ${said.replace(/\.$/, '')})` : ''}.`,
+      lead: context || error.title || 'It is no longer there',
+      detail: joined(error.detail || 'We could not find it', 'Reload the page to see what is there now'),
     };
   }
   if (context) return { lead: context, detail: joined(error.title, error.detail) };

@@ -1,7 +1,9 @@
 // Live sync status for one connection: starts a sync (POST …/sync), follows the run by polling
 // GET …/syncs/{syncId} about once a second while it is queued or running (a progress bar with
-// "N items so far"), then shows the result. Handles "already running" (follows that run) and
-// "rate limited" (says when the next sync is possible).
+// "N items so far"), then shows the result. Polling ends with the run, and pauses while the
+// page is hidden (another tab, minimised, being left): it goes on when the page is visible
+// again. Handles "already running" (follows that run) and "rate limited" (says when the next
+// sync is possible).
 
 import { api } from './api.js';
 import { h } from './dom.js';
@@ -9,14 +11,34 @@ import { icon } from './icons.js';
 import * as fmt from './format.js';
 import { describe } from './problem.js';
 
+// The first look comes quickly (most syncs take well under a second), then once a second.
+const FIRST_POLL_MS = 400;
 const POLL_MS = 1000;
 const TERMINAL = new Set(['succeeded', 'failed']);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const pageVisible = () => document.visibilityState !== 'hidden';
+
+/** Resolves once the page is visible (at once if it is). */
+function whenVisible() {
+  if (pageVisible()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!pageVisible()) return;
+      document.removeEventListener('visibilitychange', check);
+      window.removeEventListener('pageshow', check);
+      resolve();
+    };
+    document.addEventListener('visibilitychange', check);
+    window.addEventListener('pageshow', check);
+  });
+}
+
+/** A run's error (a plain string from the API) as a sentence. */
 export function syncErrorText(error) {
   if (!error) return '';
-  if (typeof error === 'string') return error;
-  return error.message || error.detail || error.title || error.code || '';
+  if (typeof error === 'string') return fmt.sentence(error);
+  return fmt.sentence(error.message || error.detail || error.title || error.code || '');
 }
 
 /** "12 new, 30 updated, 100 unchanged, 1 removed". */
@@ -37,7 +59,7 @@ export function runItems(run) {
 
 /**
  * The sync area of a connection row.
- * ctx: { connection(), name(), onBusy(bool), onChange(), onFinished(run) }
+ * ctx: { connection(), name(), onBusy(bool), onChange(), onFinished(run) → the updated connection }
  */
 export function createSyncPanel(ctx) {
   const slug = () => ctx.connection().integrationId;
@@ -84,20 +106,30 @@ export function createSyncPanel(ctx) {
     progress.hidden = true;
     followingId = null;
     ctx.onBusy(false);
+    const why = syncErrorText(run.error) || 'The provider did not answer as expected.';
     if (run.status === 'succeeded') {
       const counts = countsText(run.counts);
       say('ok', `Synced ${fmt.items(runItems(run))} — saved ${fmt.duration(run.minutesSaved)}`,
         [counts, run.durationMs != null ? `took ${fmt.elapsed(run.durationMs)}` : null].filter(Boolean).join(' · '));
     } else {
-      say('danger', 'The sync did not finish', `${syncErrorText(run.error) || 'The provider did not answer as expected.'} Nothing already synced was lost — try again in a few minutes.`);
+      say('danger', 'The sync did not finish', `${why} Nothing already synced was lost — try again in a few minutes.`);
     }
-    ctx.onFinished(run);
+    Promise.resolve(ctx.onFinished(run)).then((connection) => {
+      // The provider refused the credential: trying again will not help, reconnecting will.
+      if (run.status === 'failed' && connection?.status === 'needs_reauth' && followingId === null) {
+        say('danger', 'The sync did not finish', `${why} Nothing already synced was lost; press Reconnect to sync ${ctx.name()} again.`);
+      }
+    }, () => {});
   }
 
   async function poll(syncId) {
     let misses = 0;
+    let wait = FIRST_POLL_MS;
     while (!stopped && followingId === syncId) {
-      await sleep(POLL_MS);
+      await sleep(wait);
+      wait = POLL_MS;
+      // Nobody is looking: ask again only once the page is visible.
+      if (!pageVisible()) await whenVisible();
       if (stopped || followingId !== syncId) return;
       try {
         const run = await api.syncRun(ctx.connection().connectionId, syncId);

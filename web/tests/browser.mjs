@@ -40,10 +40,12 @@ export async function openPage(browser, stack, { name, width = 1280, height = 90
   return { page, context, user, errors };
 }
 
-/** Saves web/test-output/<name>.png (the whole page, or just the viewport). */
-export async function screenshot(page, name, { fullPage = true } = {}) {
+/** Saves web/test-output/<name>.png: the whole page, just the viewport, or one element (a locator). */
+export async function screenshot(target, name, { fullPage = true } = {}) {
   mkdirSync(OUTPUT_DIR, { recursive: true });
-  await page.screenshot({ path: path.join(OUTPUT_DIR, `${name}.png`), fullPage });
+  const file = path.join(OUTPUT_DIR, `${name}.png`);
+  if (typeof target.mainFrame === 'function') await target.screenshot({ path: file, fullPage });
+  else await target.screenshot({ path: file });
 }
 
 /** Calls the API from inside the page, as the page's signed-in user. */
@@ -52,12 +54,40 @@ export function apiFromPage(page, method, apiPath, body) {
     const { token } = JSON.parse(sessionStorage.getItem('doo.session'));
     const response = await fetch(`/api/v1/integrations${apiPath}`, {
       method,
-      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      // X-Test-Probe tells these apart from the page's own requests (see countRunPolls).
+      headers: { Authorization: `Bearer ${token}`, 'X-Test-Probe': '1', ...(body ? { 'Content-Type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await response.text();
     return { status: response.status, body: text ? JSON.parse(text) : null };
   }, { method, apiPath, body });
+}
+
+/**
+ * Makes the page look hidden (or visible again) to its scripts, as when the user switches tabs:
+ * document.visibilityState / document.hidden report `state` and a visibilitychange event fires.
+ * (Headless Chromium keeps every page visible, so this is how a test hides one.)
+ */
+export function setVisibility(page, state) {
+  return page.evaluate((s) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => s === 'hidden' });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, state);
+}
+
+/**
+ * The times at which the page itself asked for a sync run (GET …/syncs/{syncId}, not the
+ * test's apiFromPage calls). syncIdOf() gives the run's id once it is known.
+ */
+export function countRunPolls(page, syncIdOf) {
+  const seen = [];
+  page.on('request', (request) => {
+    const id = syncIdOf();
+    if (!id || request.method() !== 'GET' || request.headers()['x-test-probe']) return;
+    if (new URL(request.url()).pathname.endsWith(`/syncs/${id}`)) seen.push(Date.now());
+  });
+  return seen;
 }
 
 /** The fake providers' demo Trello credentials. */

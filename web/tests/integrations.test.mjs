@@ -1,11 +1,14 @@
 // Browser tests of the Integrations page against the real local stack (emulator, fake
-// providers, dev server). Run: cd web && npm ci && node --test tests/
+// providers, dev server with its sync worker and scheduler). Run: cd web && npm ci && node --test tests/
 // Each test signs in as its own user and saves web/test-output/<test-name>.png.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startStack } from './stack.mjs';
-import { TRELLO_DEMO, apiFromPage, launchBrowser, openPage, screenshot } from './browser.mjs';
+import {
+  TRELLO_DEMO, apiFromPage, countRunPolls, launchBrowser, openPage, screenshot, setVisibility,
+} from './browser.mjs';
+import * as fmt from '../assets/format.js';
 
 let stack;
 let browser;
@@ -20,12 +23,12 @@ after(async () => {
   await stack?.stop();
 });
 
-/** Runs body({ page, user }) on a fresh page; always saves the screenshot and closes the page. */
+/** Runs body({ page, context, user }) on a fresh page; always saves the screenshot and closes the page. */
 function pageTest(name, body, { width, height, timeout = 60_000 } = {}) {
   test(name, { timeout }, async () => {
     const { page, context, user, errors } = await openPage(browser, stack, { name, width, height });
     try {
-      await body({ page, user });
+      await body({ page, context, user });
       assert.deepEqual(errors, [], 'the page threw no uncaught errors');
     } finally {
       await screenshot(page, name).catch(() => {});
@@ -40,6 +43,147 @@ async function connectTrelloThroughApi(page) {
   const answer = await apiFromPage(page, 'POST', '/connect', { integrationId: 'trello', credentials: TRELLO_DEMO });
   assert.equal(answer.status, 201, `connecting Trello through the API: ${JSON.stringify(answer.body)}`);
   return answer.body;
+}
+
+/** Connects Trello with the demo key and token through the connect dialog; resolves to the new connection. */
+async function connectTrelloThroughForm(page) {
+  await page.getByTestId('connect-trello').click();
+  await page.getByTestId('connect-dialog').waitFor();
+  await page.getByTestId('field-apiKey').fill(TRELLO_DEMO.apiKey);
+  await page.getByTestId('field-token').fill(TRELLO_DEMO.token);
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/integrations/connect') && r.request().method() === 'POST');
+  await page.getByTestId('connect-submit').click();
+  const response = await created;
+  assert.equal(response.status(), 201, `connecting Trello through the form: ${await response.text()}`);
+  await page.getByTestId('connection-trello').waitFor();
+  return response.json();
+}
+
+/** Delays the fake Trello API: the next `times` requests whose path starts with `pathPrefix` wait `millis`. */
+function slowTrello(pathPrefix, millis, times) {
+  return stack.fakes('POST', '/_fake/trello/faults', { pathPrefix, fault: 'timeout', millis, times });
+}
+
+const text = async (locator) => (await locator.innerText()).replace(/\s+/g, ' ').trim();
+
+/** Presses "Sync now" and resolves to the run the API queued (the 202 answer). */
+async function pressSync(page, integrationId) {
+  const queued = page.waitForResponse((r) => /\/sync$/.test(new URL(r.url()).pathname) && r.request().method() === 'POST');
+  await page.getByTestId(`sync-${integrationId}`).click();
+  const response = await queued;
+  assert.equal(response.status(), 202, `POST …/sync: ${await response.text()}`);
+  return response.json();
+}
+
+/**
+ * After a run ended: the page shows what GET …/syncs/{id} says (items, time saved, counts),
+ * the progress bar is gone, and the page stops asking for the run. Resolves to the run.
+ */
+async function expectFinishedRun(page, integrationId, connectionId, syncId, polls) {
+  const result = page.getByTestId(`sync-result-${integrationId}`);
+  await result.getByText(/^Synced /).waitFor();
+  const { status, body: run } = await apiFromPage(page, 'GET', `/${connectionId}/syncs/${syncId}`);
+  assert.equal(status, 200);
+  assert.equal(run.status, 'succeeded', `the run: ${JSON.stringify(run)}`);
+  assert.ok(run.progress.items > 0, 'the run processed items');
+  assert.ok(run.minutesSaved > 0, 'the run saved time');
+  const shown = await text(result);
+  assert.ok(shown.includes(`Synced ${fmt.items(run.progress.items)} — saved ${fmt.duration(run.minutesSaved)}`), shown);
+  const counts = [['created', 'new'], ['updated', 'updated'], ['unchanged', 'unchanged'], ['deleted', 'removed']]
+    .filter(([key]) => run.counts[key] > 0).map(([key, word]) => `${fmt.count(run.counts[key])} ${word}`).join(', ');
+  assert.ok(shown.includes(counts), `"${shown}" shows the counts "${counts}"`);
+  assert.ok(shown.includes(`took ${fmt.elapsed(run.durationMs)}`), shown);
+  assert.equal(await page.getByTestId(`sync-progress-${integrationId}`).isVisible(), false, 'the progress bar is gone');
+  assert.match(await text(page.getByTestId(`status-${integrationId}`)), /Active/);
+  // Polling ended with the run.
+  const asked = polls.length;
+  await page.waitForTimeout(1300); // longer than the page's 1 s between polls
+  assert.equal(polls.length, asked, 'the page stopped asking for the run once it ended');
+  return run;
+}
+
+/** The stats band and the 30-day chart show what GET /stats says, with time saved today. */
+async function expectStatsWithToday(page) {
+  const { body: stats } = await apiFromPage(page, 'GET', '/stats');
+  assert.ok(stats.itemsProcessed > 0 && stats.minutesSaved > 0, `stats: ${JSON.stringify(stats)}`);
+  await page.getByTestId('stat-items').getByText(fmt.count(stats.itemsProcessed), { exact: true }).waitFor();
+  const saved = (await page.getByTestId('stat-time-saved').locator('.stat__value').textContent()).replace(/\s+/g, ' ').trim();
+  assert.equal(saved, fmt.duration(stats.minutesSaved));
+  const today = stats.timeSavedByDay[stats.timeSavedByDay.length - 1];
+  assert.ok(today.minutesSaved > 0, 'the API counts time saved today');
+  const bars = page.locator('[data-testid="time-saved-chart"] svg .chart__bar-group');
+  await bars.first().waitFor();
+  assert.equal(await bars.count(), 30);
+  const last = bars.last();
+  assert.equal(await last.locator('path').getAttribute('class'), 'chart__bar', "today's bar is not the zero line");
+  assert.ok(Number(await last.locator('path').evaluate((p) => p.getBBox().height)) > 2, "today's bar has a height");
+  assert.match(await last.locator('title').textContent(), new RegExp(`${fmt.duration(today.minutesSaved)} saved, ${fmt.items(today.items)}$`));
+  assert.equal(await page.getByTestId('chart-empty').count(), 0);
+  return stats;
+}
+
+/**
+ * In the open connect dialog, presses "Sign in with …" and follows the browser to the fake
+ * authorization server and back. Resolves to { connect, callback, hops }: the POST /connect
+ * response, the callback's response, and the main frame's navigation requests.
+ * Fails with the cookie state if the callback refused the sign-in (binding cookie missing).
+ */
+async function signInThroughProvider(page, context) {
+  const hops = [];
+  const onRequest = (request) => {
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) hops.push(request);
+  };
+  page.on('request', onRequest);
+  try {
+    const connectAnswer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/integrations/connect' && r.request().method() === 'POST');
+    const callbackAnswer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/integrations/oauth/callback');
+    await page.getByTestId('oauth-signin').click();
+    const connect = await connectAnswer;
+    assert.equal(connect.status(), 200, `POST /connect: ${await connect.text().catch(() => '')}`);
+    const callback = await callbackAnswer;
+    if (callback.status() !== 303) {
+      const stored = (await context.cookies()).filter((c) => c.name.startsWith('doo_oauth_'));
+      const sent = (await callback.request().allHeaders()).cookie || 'none';
+      const said = (await callback.text().catch(() => '')).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+      assert.fail(`the OAuth callback answered ${callback.status()} instead of sending the browser back: "${said}". `
+        + `Set-Cookie of POST /connect: ${await connect.headerValue('set-cookie')}. `
+        + `Cookies Chromium stored for the flow: ${stored.length ? JSON.stringify(stored) : 'none (did it refuse the Secure cookie on http://127.0.0.1?)'}. `
+        + `Cookie header sent to the callback: ${sent}.`);
+    }
+    await page.getByTestId('notice-oauth').waitFor();
+    return { connect, callback, hops };
+  } finally {
+    page.off('request', onRequest);
+  }
+}
+
+/** The sign-in went through the fake Google authorization server and came back via the callback. */
+async function expectGoogleRoundTrip({ connect, callback, hops }, { connectionId = null } = {}) {
+  const body = connect.request().postDataJSON();
+  assert.deepEqual(body, { integrationId: 'google-calendar', returnUrl: '/integrations', ...(connectionId ? { connectionId } : {}) });
+  // (The answer's body is gone once the page has left; the browser's first hop is its authorizationUrl.)
+  const urls = hops.map((r) => r.url());
+  const authorizationUrl = urls.find((u) => u.startsWith(`${stack.fakesUrl}/`));
+  assert.ok(authorizationUrl, `the browser went to the fake authorization server: ${urls.join(' → ')}`);
+  const authorize = new URL(authorizationUrl);
+  assert.equal(`${authorize.origin}${authorize.pathname}`, `${stack.fakesUrl}/oauth/google/authorize`);
+  assert.equal(authorize.searchParams.get('client_id'), 'fake-google-client-id');
+  assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
+  assert.equal(authorize.searchParams.get('redirect_uri'), `${stack.baseUrl}/api/v1/integrations/oauth/callback`);
+
+  // The binding cookie: set by the page's fetch, sent back by the browser to the callback only.
+  const setCookie = await connect.headerValue('set-cookie');
+  assert.match(setCookie, /^doo_oauth_[^=]+=[^;]+;/);
+  for (const attribute of ['Path=/api/v1/integrations/oauth/callback', 'HttpOnly', 'Secure', 'SameSite=Lax']) {
+    assert.ok(setCookie.includes(attribute), `the binding cookie has ${attribute}: ${setCookie}`);
+  }
+  const pair = setCookie.split(';')[0];
+  const sent = (await callback.request().allHeaders()).cookie || '';
+  assert.ok(sent.split(/;\s*/).includes(pair), `the callback request carried ${pair} (Cookie: ${sent || 'none'})`);
+
+  const at = (prefix) => urls.findIndex((u) => u.startsWith(prefix));
+  assert.ok(at(`${stack.baseUrl}/api/v1/integrations/oauth/callback?`) > at(authorizationUrl), 'and came back to the callback');
+  return new URL(callback.headers().location, stack.baseUrl);
 }
 
 pageTest('catalog-renders-8-cards', async ({ page }) => {
@@ -173,45 +317,279 @@ pageTest('phone-width', async ({ page }) => {
   await page.keyboard.press('Escape');
 }, { width: 375, height: 812 });
 
-pageTest('oauth-declined-notice', async ({ page, user }) => {
-  // The API sends the browser back here after a provider sign-in; "access_denied" = declined.
-  await page.goto(`${stack.baseUrl}/integrations?user=${user}&oauthError=access_denied&integration=google-calendar`);
-  const notice = page.getByTestId('notice-oauth');
-  await notice.waitFor();
-  assert.match(await notice.innerText(), /You declined access to Google Calendar — nothing was connected/);
+
+pageTest('sync-trello', async ({ page }) => {
+  // Before: nothing saved yet.
+  await page.getByTestId('chart-empty').waitFor();
+  await page.getByTestId('stat-items').getByText('0', { exact: true }).waitFor();
+  const connection = await connectTrelloThroughForm(page);
+  await page.getByTestId('notice-connected').waitFor();
+  assert.match(await text(page.getByTestId('last-sync-trello')), /Not synced yet/);
+
+  // The demo account syncs in well under a second: slow four Trello pages down so the run
+  // can be seen while it runs.
+  await slowTrello('/1/boards/', 700, 4);
+  let syncId = null;
+  const polls = countRunPolls(page, () => syncId);
+  try {
+    const queued = await pressSync(page, 'trello');
+    syncId = queued.syncId;
+    assert.equal(queued.status, 'queued');
+
+    // While it runs: the progress bar, "N items so far", the row's status says Syncing.
+    const progress = page.getByTestId('sync-progress-trello');
+    await progress.waitFor();
+    assert.match(await text(page.getByTestId('status-trello')), /Syncing/);
+    assert.equal(await page.getByTestId('sync-trello').isDisabled(), true, 'Sync now is disabled while it runs');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="sync-progress-trello"] [role=progressbar]')?.getAttribute('aria-valuenow')) > 0);
+    assert.match(await text(progress), /^Syncing — \d+ items so far$/);
+    assert.match(await progress.getByRole('progressbar').getAttribute('aria-valuetext'), /\d+ items so far/);
+    await screenshot(page.getByTestId('connection-trello'), 'sync-trello-running');
+
+    // Finished: the numbers of GET …/syncs/{id}; polling has stopped.
+    const run = await expectFinishedRun(page, 'trello', connection.connectionId, syncId, polls);
+    assert.ok(polls.length >= 2, `the page followed the run (${polls.length} polls)`);
+    assert.match(await text(page.getByTestId('last-sync-trello')),
+      new RegExp(`^Last synced just now: ${fmt.items(run.progress.items)}, saved ${fmt.duration(run.minutesSaved)}$`));
+
+    // History: the run, newest first.
+    const history = page.getByTestId('history-trello');
+    await history.locator('summary').click();
+    const rows = history.getByTestId('history-run');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 1);
+    const row = await text(rows.first());
+    for (const part of ['Done', 'Manual', fmt.items(run.progress.items), `saved ${fmt.duration(run.minutesSaved)}`, `took ${fmt.elapsed(run.durationMs)}`]) {
+      assert.ok(row.includes(part), `the history row "${row}" shows "${part}"`);
+    }
+    const listed = await apiFromPage(page, 'GET', `/${connection.connectionId}/syncs?limit=10`);
+    assert.deepEqual(listed.body.syncs.map((r) => r.syncId), [syncId]);
+
+    // The stats band and the chart: items processed and time saved, a bar for today.
+    const stats = await expectStatsWithToday(page);
+    assert.equal(stats.itemsProcessed, run.progress.items);
+
+    // A second sync right away is refused for a minute: the page says when it can run again.
+    await page.getByTestId('sync-trello').click();
+    await page.getByTestId('sync-result-trello').getByText('Trello was synced moments ago').waitFor();
+    assert.match(await text(page.getByTestId('sync-result-trello')), /You can sync again in (\d+ seconds|1 minute)/);
+    assert.equal(await page.getByTestId('sync-trello').isDisabled(), true);
+  } finally {
+    await stack.fakes('DELETE', '/_fake/trello/faults');
+  }
+});
+
+pageTest('sync-polling-pauses-while-hidden', async ({ page }) => {
+  const connection = await connectTrelloThroughApi(page);
+  await page.reload();
+  await page.getByTestId('connection-trello').waitFor();
+  // Trello answers the first request of the run after 2.5 s: the run is still going when the page is hidden.
+  await slowTrello('/1/members/me/boards', 2500, 1);
+  let syncId = null;
+  const polls = countRunPolls(page, () => syncId);
+  try {
+    syncId = (await pressSync(page, 'trello')).syncId;
+    await page.waitForFunction(() => /Syncing/.test(document.querySelector('[data-testid="sync-progress-trello"]')?.textContent || ''));
+    while (polls.length === 0) await page.waitForTimeout(50); // the page has asked for the run
+
+    await setVisibility(page, 'hidden');
+    const before = polls.length;
+    await page.waitForTimeout(2200); // two of the page's poll intervals
+    // The run ends while nobody looks (the test asks the API itself, which the count leaves out).
+    let meanwhile;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await page.waitForTimeout(150)) {
+      meanwhile = (await apiFromPage(page, 'GET', `/${connection.connectionId}/syncs/${syncId}`)).body;
+      if (meanwhile.status === 'succeeded') break;
+    }
+    assert.equal(meanwhile.status, 'succeeded', 'the run ended while the page was hidden');
+    assert.equal(polls.length, before, 'no polling while the page is hidden');
+    assert.equal(await page.getByTestId('sync-progress-trello').isVisible(), true, 'the page has not seen the end yet');
+
+    const shownAt = Date.now();
+    await setVisibility(page, 'visible');
+    await page.getByTestId('sync-result-trello').getByText(/^Synced /).waitFor({ timeout: 3000 });
+    assert.ok(polls.length > before && polls[before] - shownAt < 1200, 'polling went on as soon as the page was visible');
+    await expectFinishedRun(page, 'trello', connection.connectionId, syncId, polls);
+  } finally {
+    await stack.fakes('DELETE', '/_fake/trello/faults');
+  }
+});
+
+pageTest('oauth-connect-google-calendar', async ({ page, context }) => {
+  await page.getByTestId('connections-empty').waitFor();
+  await page.getByTestId('connect-google-calendar').click();
+  await page.getByTestId('connect-dialog').waitFor();
+  assert.match(await text(page.getByTestId('oauth-signin')), /^Sign in with Google Calendar$/);
+
+  const trip = await signInThroughProvider(page, context);
+  const back = await expectGoogleRoundTrip(trip);
+  assert.equal(back.pathname, '/integrations');
+  assert.equal(back.searchParams.get('integration'), 'google-calendar');
+  const connectionId = back.searchParams.get('connected');
+  assert.ok(connectionId, `the callback sent the browser back with ?connected=… (${back})`);
+
+  // The notice, the query gone from the address bar, the new row with the Google account.
+  assert.match(await text(page.getByTestId('notice-oauth')), /^Google Calendar is connected/);
   assert.equal(new URL(page.url()).search, '', 'the query is removed from the URL');
+  const row = page.getByTestId('connection-google-calendar');
+  await row.waitFor();
+  const { body: { connections } } = await apiFromPage(page, 'GET', '/connected');
+  assert.equal(connections.length, 1);
+  const [connection] = connections;
+  assert.equal(connection.connectionId, connectionId);
+  assert.equal(connection.authKind, 'oauth2');
+  const google = await stack.fakes('GET', '/_fake/oauth/google/user');
+  assert.ok([google.email, google.name].includes(connection.account.name), `the account is the fake Google user's: ${JSON.stringify(connection.account)}`);
+  const shown = await text(row);
+  assert.ok(shown.includes(connection.account.name), `the row shows the account "${connection.account.name}": ${shown}`);
+  assert.match(shown, /signed in with Google Calendar/);
+  assert.match(await text(page.getByTestId('status-google-calendar')), /Active/);
+  await page.getByTestId('card-connected-google-calendar').waitFor();
+  assert.equal(await row.evaluate((el) => el.id), `connection-${connectionId}`);
+
+  // Then sync it: the calendar's events come in.
+  let syncId = null;
+  const polls = countRunPolls(page, () => syncId);
+  syncId = (await pressSync(page, 'google-calendar')).syncId;
+  const run = await expectFinishedRun(page, 'google-calendar', connectionId, syncId, polls);
+  assert.equal(run.integrationId, 'google-calendar');
+  await expectStatsWithToday(page);
+});
+
+pageTest('oauth-declined', async ({ page, context }) => {
+  await page.getByTestId('connections-empty').waitFor();
+  await stack.fakes('POST', '/_fake/oauth/google/deny-next');
+  await page.getByTestId('connect-google-calendar').click();
+  const trip = await signInThroughProvider(page, context).catch(async (error) => {
+    await stack.fakes('POST', '/_fake/seed-demo'); // an unused refusal would hit the next test
+    throw error;
+  });
+  const back = await expectGoogleRoundTrip(trip);
+  assert.equal(back.searchParams.get('oauthError'), 'access_denied');
+  assert.equal(back.searchParams.get('integration'), 'google-calendar');
+  assert.equal(back.searchParams.get('connected'), null);
+
+  const notice = page.getByTestId('notice-oauth');
+  assert.match(await text(notice), /You declined access to Google Calendar — nothing was connected/);
+  assert.equal(new URL(page.url()).search, '', 'the query is removed from the URL');
+  await page.getByTestId('connections-empty').waitFor();
+  await page.getByTestId('connect-google-calendar').waitFor();
+  const connected = await apiFromPage(page, 'GET', '/connected');
+  assert.deepEqual(connected.body.connections, []);
+  await screenshot(page, 'oauth-declined-notice', { fullPage: false });
   await notice.getByTestId('notice-dismiss').click();
   await notice.waitFor({ state: 'detached' });
 });
 
-// The sync endpoints are not in the backend yet: this drives the live sync UI with the
-// contract's answers served by the browser. Replace the mocks once the backend has them.
-pageTest('sync-progress-mocked-api', async ({ page }) => {
-  const connection = await connectTrelloThroughApi(page);
-  const run = (over) => ({
-    syncId: 'sync-1', connectionId: connection.connectionId, integrationId: 'trello', status: 'queued', trigger: 'manual',
-    mode: 'incremental', queuedAt: new Date().toISOString(), progress: { phase: 'cards', pages: 0, items: 0 }, minutesSaved: 0, attempts: 1, ...over,
-  });
-  let polls = 0;
-  await page.route(`**/api/v1/integrations/${connection.connectionId}/sync`, (route) => route.fulfill({
-    status: 202, contentType: 'application/json', body: JSON.stringify(run()),
-  }));
-  await page.route(`**/api/v1/integrations/${connection.connectionId}/syncs/sync-1`, (route) => {
-    polls += 1;
-    const body = polls < 3
-      ? run({ status: 'running', progress: { phase: 'cards', pages: polls, items: polls * 20 } })
-      : run({ status: 'succeeded', finishedAt: new Date().toISOString(), progress: { phase: 'done', pages: 3, items: 42 },
-        counts: { created: 2, updated: 10, unchanged: 30, deleted: 0 }, durationMs: 2100, minutesSaved: 84 });
-    route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
-  });
+pageTest('reconnect-google-calendar', async ({ page, context, user }) => {
+  await page.getByTestId('connect-google-calendar').click();
+  const first = await expectGoogleRoundTrip(await signInThroughProvider(page, context));
+  const connectionId = first.searchParams.get('connected');
+  await page.getByTestId('connection-google-calendar').waitFor();
+
+  // Google refuses the stored sign-in (as when the user removed the app's access).
+  const reason = 'Google Calendar refused the stored sign-in (invalid_grant: Token has been expired or revoked)';
+  await stack.markNeedsReauth(user, connectionId, reason);
   await page.reload();
-  await page.getByTestId('sync-trello').click();
-  const bar = page.getByTestId('sync-progress-trello').getByRole('progressbar');
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="sync-progress-trello"] [role=progressbar]')?.getAttribute('aria-valuenow')) > 0);
-  assert.match(await page.getByTestId('sync-progress-trello').innerText(), /items so far/);
-  assert.match(await bar.getAttribute('aria-valuetext'), /items so far/);
-  const result = page.getByTestId('sync-result-trello');
-  await result.getByText(/Synced 42 items — saved 1 h 24 min/).waitFor();
-  assert.match(await result.innerText(), /2 new, 10 updated, 30 unchanged/);
-  assert.equal(await page.getByTestId('sync-progress-trello').isVisible(), false);
+  await page.getByTestId('reconnect-google-calendar').waitFor();
+  assert.match(await text(page.getByTestId('status-google-calendar')), /Needs you/);
+  assert.equal(await text(page.getByTestId('reason-google-calendar')),
+    'Google Calendar refused the stored sign-in (invalid_grant: Token has been expired or revoked). Press Reconnect and sign in again to keep it syncing.');
+  assert.equal(await page.getByTestId('sync-google-calendar').isDisabled(), true, 'Sync now waits for the reconnect');
+  assert.match(await text(page.getByTestId('stat-connected')), /1 needs your attention/);
+  await screenshot(page.getByTestId('connection-google-calendar'), 'reconnect-google-calendar-needed');
+
+  await page.getByTestId('reconnect-google-calendar').click();
+  const dialog = page.getByTestId('connect-dialog');
+  await dialog.waitFor();
+  assert.match(await text(dialog.locator('.dialog__title')), /^Reconnect Google Calendar$/);
+  assert.ok((await text(dialog)).includes(`${reason}.`), 'the dialog says why');
+  assert.equal(await dialog.getByTestId('mode-key').count(), 0);
+  assert.match(await text(page.getByTestId('oauth-signin')), /^Sign in with Google Calendar again$/);
+
+  const back = await expectGoogleRoundTrip(await signInThroughProvider(page, context), { connectionId });
+  assert.equal(back.searchParams.get('connected'), connectionId, 'the same connection came back');
+  assert.match(await text(page.getByTestId('notice-oauth')), /^Google Calendar is reconnected/);
+  await page.getByTestId('connection-google-calendar').waitFor();
+  assert.match(await text(page.getByTestId('status-google-calendar')), /Active/);
+  assert.equal(await page.getByTestId('reconnect-google-calendar').isVisible(), false);
+  assert.equal(await page.getByTestId('reason-google-calendar').isVisible(), false);
+  const { body: { connections } } = await apiFromPage(page, 'GET', '/connected');
+  assert.equal(connections.length, 1);
+  assert.equal(connections[0].connectionId, connectionId);
+  assert.equal(connections[0].status, 'active');
+  assert.equal(connections[0].statusReason, undefined);
+  assert.equal(await page.getByTestId('sync-google-calendar').isDisabled(), false);
+});
+
+pageTest('reconnect-trello-key', async ({ page, user }) => {
+  const connection = await connectTrelloThroughApi(page);
+  const reason = 'Trello refused the credential (invalid token); connect it again.';
+  await stack.markNeedsReauth(user, connection.connectionId, reason);
+  await page.reload();
+  await page.getByTestId('reconnect-trello').waitFor();
+  assert.match(await text(page.getByTestId('status-trello')), /Needs you/);
+  assert.equal(await text(page.getByTestId('reason-trello')), `${reason} Press Reconnect and enter a new key to keep it syncing.`);
+
+  await page.getByTestId('reconnect-trello').click();
+  const dialog = page.getByTestId('connect-dialog');
+  await dialog.waitFor();
+  assert.match(await text(dialog.locator('.dialog__title')), /^Reconnect Trello$/);
+  assert.equal(await dialog.getByText('Name and sync options').count(), 0, 'settings stay as they are');
+  assert.equal(await page.getByTestId('oauth-signin').count(), 0);
+  await page.getByTestId('field-apiKey').fill(TRELLO_DEMO.apiKey);
+  await page.getByTestId('field-token').fill(TRELLO_DEMO.token);
+  const sent = page.waitForRequest((r) => r.url().endsWith('/api/v1/integrations/connect') && r.method() === 'POST');
+  await page.getByTestId('connect-submit').click();
+  assert.deepEqual((await sent).postDataJSON(), { integrationId: 'trello', credentials: TRELLO_DEMO, connectionId: connection.connectionId });
+
+  await page.getByTestId('notice-reconnected').waitFor();
+  assert.match(await text(page.getByTestId('notice-reconnected')), /^Trello is reconnected/);
+  assert.equal(await dialog.isVisible(), false);
+  assert.match(await text(page.getByTestId('status-trello')), /Active/);
+  assert.equal(await page.getByTestId('reconnect-trello').isVisible(), false);
+  const { body: { connections } } = await apiFromPage(page, 'GET', '/connected');
+  assert.equal(connections.length, 1);
+  assert.equal(connections[0].connectionId, connection.connectionId);
+  assert.equal(connections[0].status, 'active');
+});
+
+// A real failed sync: the fake Trello stops accepting the demo token, the run fails, the service
+// marks the connection as needing a reconnect. The page shows the run's error and the
+// statusReason in words. The token is shared with the other tests, so the fakes' demo data is
+// seeded again (a fresh, accepted token) at the end.
+pageTest('sync-failure-in-words', async ({ page }) => {
+  const connection = await connectTrelloThroughApi(page);
+  await page.reload();
+  await page.getByTestId('connection-trello').waitFor();
+  try {
+    await stack.fakes('POST', '/_fake/trello/revoke', { token: TRELLO_DEMO.token });
+    const syncId = (await pressSync(page, 'trello')).syncId;
+    const result = page.getByTestId('sync-result-trello');
+    await result.getByText('The sync did not finish').waitFor();
+    await page.getByTestId('reconnect-trello').waitFor();
+
+    const { body: run } = await apiFromPage(page, 'GET', `/${connection.connectionId}/syncs/${syncId}`);
+    assert.equal(run.status, 'failed');
+    assert.equal(typeof run.error, 'string');
+    const { body: now } = await apiFromPage(page, 'GET', `/${connection.connectionId}`);
+    assert.equal(now.status, 'needs_reauth');
+    assert.equal(now.lastSync.error, run.error);
+
+    await page.waitForFunction(() => /press Reconnect to sync Trello again/.test(document.querySelector('[data-testid="sync-result-trello"]')?.textContent || ''));
+    assert.ok((await text(result)).includes(fmt.sentence(run.error)), `the result shows the run's error: ${await text(result)}`);
+    assert.match(await text(page.getByTestId('status-trello')), /Needs you/);
+    assert.ok((await text(page.getByTestId('reason-trello'))).startsWith(fmt.sentence(now.statusReason)), 'the reason is the statusReason');
+    assert.match(await text(page.getByTestId('last-sync-trello')), /^Last sync failed just now/);
+    assert.equal(await page.getByTestId('sync-trello').isDisabled(), true);
+
+    const history = page.getByTestId('history-trello');
+    await history.locator('summary').click();
+    await history.getByTestId('history-run').first().waitFor();
+    const row = await text(history.getByTestId('history-run').first());
+    assert.ok(row.startsWith('Failed') && row.includes(fmt.sentence(run.error)), row);
+    assert.match(await text(page.getByTestId('stat-connected')), /1 needs your attention/);
+  } finally {
+    await stack.fakes('POST', '/_fake/seed-demo');
+  }
 });

@@ -1,16 +1,22 @@
 // The local stack for the browser tests, on free ports of its own: the AWS emulator (moto),
-// the fake provider APIs and the dev server (API + page). startStack() waits until each one
-// answers; stop() ends them all (also when the test process exits early).
+// the fake provider APIs and OAuth servers, and the dev server (API + page + sync worker and
+// scheduler, configured for the fakes by infra/local/scripts/fake-env.sh). startStack() waits
+// until each one answers; stop() ends them all (also when the test process exits early).
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = path.resolve(WEB_DIR, '..');
+
+const FAKE_ENV = path.join(ROOT, 'infra/local/scripts/fake-env.sh');
+/** The dev server's DynamoDB table in the emulator. */
+export const TABLE_NAME = 'web-tests';
 
 const BIN = {
   moto: path.join(ROOT, '.venv/bin/moto_server'),
@@ -69,6 +75,38 @@ async function waitFor(url, child, timeoutMs = 60_000) {
   throw new Error(`${child.label} did not answer at ${url} within ${timeoutMs / 1000}s:\n${child.log}`);
 }
 
+/**
+ * The variables that point every connector and OAuth client at the fakes and the OAuth callback
+ * at the dev server: the KEY=VALUE lines infra/local/scripts/fake-env.sh prints (the same ones
+ * `make dev FAKE_PROVIDERS=1` uses), so the list lives in one place.
+ */
+export async function fakeEnv(fakesAddr, devAddr) {
+  const { stdout } = await promisify(execFile)('bash', [FAKE_ENV, fakesAddr, devAddr], { cwd: ROOT });
+  const env = {};
+  for (const line of stdout.split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0) env[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  if (!env.OAUTH_REDIRECT_URL) throw new Error(`${path.relative(ROOT, FAKE_ENV)} printed no OAUTH_REDIRECT_URL:\n${stdout}`);
+  return env;
+}
+
+/** One call of the emulator's DynamoDB JSON API (moto does not check the signature). */
+async function dynamo(emulator, action, body) {
+  const response = await fetch(emulator, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/x-amz-json-1.0',
+      'X-Amz-Target': `DynamoDB_20120810.${action}`,
+      Authorization: 'AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`DynamoDB ${action}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
 async function end(child) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
@@ -88,7 +126,18 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-/** Starts the emulator, the fakes and the dev server; resolves to { baseUrl, fakesUrl, stop }. */
+/**
+ * Starts the emulator, the fakes and the dev server. Resolves to
+ * { baseUrl, fakesUrl, emulatorUrl, fakes(method, path, body), markNeedsReauth(user, id, reason), stop }:
+ * - fakes() calls the fakes' control API (e.g. `stack.fakes('POST', '/_fake/oauth/google/deny-next')`)
+ *   and resolves to its JSON;
+ * - markNeedsReauth() puts a connection in `needs_reauth` with that statusReason, with the same
+ *   update the service makes when a provider refuses a connection's credential during a sync
+ *   (Store::mark_needs_reauth). The reconnect tests use it: the fakes revoke an OAuth grant
+ *   only by one of its tokens, which only the service's vault knows, and a revoked demo token
+ *   stays revoked (seeding the demo data again gives the account a new id, so reconnecting
+ *   it would be "another account").
+ */
 export async function startStack() {
   const missing = Object.entries(BIN).filter(([, file]) => !existsSync(file));
   if (missing.length) {
@@ -123,7 +172,7 @@ export async function startStack() {
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_CONFIG_FILE: '/dev/null',
       AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      TABLE_NAME: 'web-tests',
+      TABLE_NAME,
       SECRETS_PREFIX: 'web-tests',
       SYNC_QUEUE_NAME: 'web-tests-sync',
       SYNC_DLQ_NAME: 'web-tests-dlq',
@@ -132,10 +181,7 @@ export async function startStack() {
       DEV_JWT_SECRET: randomBytes(16).toString('hex'),
       DEV_SERVER_ADDR: `127.0.0.1:${devPort}`,
       WEB_DIR,
-      TRELLO_API_BASE_URL: `${fakes}/trello`,
-      SLACK_API_BASE_URL: `${fakes}/slack/api`,
-      ASANA_API_BASE_URL: `${fakes}/asana/api/1.0`,
-      NOTION_API_BASE_URL: `${fakes}/notion`,
+      ...(await fakeEnv(`127.0.0.1:${fakesPort}`, `127.0.0.1:${devPort}`)),
     });
     started.push(dev);
     await waitFor(`${baseUrl}/integrations`, dev);
@@ -143,5 +189,23 @@ export async function startStack() {
     await stop();
     throw error;
   }
-  return { baseUrl, fakesUrl: fakes, emulatorUrl: emulator, stop };
+  const control = async (method, controlPath, body) => {
+    const response = await fetch(`${fakes}${controlPath}`, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`fakes ${method} ${controlPath}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  const markNeedsReauth = (userId, connectionId, reason) => dynamo(emulator, 'UpdateItem', {
+    TableName: TABLE_NAME,
+    Key: { PK: { S: `USER#${userId}` }, SK: { S: `CONN#${connectionId}` } },
+    UpdateExpression: 'SET #status = :reauth, statusReason = :reason, #version = #version + :one REMOVE nextSyncAt, GSI1PK, GSI1SK',
+    ConditionExpression: 'attribute_exists(PK)',
+    ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
+    ExpressionAttributeValues: { ':reauth': { S: 'needs_reauth' }, ':reason': { S: reason }, ':one': { N: '1' } },
+  });
+  return { baseUrl, fakesUrl: fakes, emulatorUrl: emulator, fakes: control, markNeedsReauth, stop };
 }

@@ -72,9 +72,22 @@ async fn oauth_callback(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> Result<Response, Problem> {
-    let binding = query.state.as_deref().map(binding_cookie_name).and_then(|name| cookie(&headers, &name));
+    let binding_name = query.state.as_deref().map(binding_cookie_name);
+    let binding = binding_name.as_deref().and_then(|name| cookie(&headers, name));
     match complete_oauth(&state, query, binding.as_deref()).await {
-        Ok(CallbackOutcome::Redirect(to)) => Ok((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()),
+        Ok(CallbackOutcome::Redirect(to)) => {
+            // The flow's binding cookie has done its job.
+            let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+            if let Some(name) = &binding_name {
+                let expired = format!(
+                    "{name}=; Path=/api/v1/integrations/oauth/callback; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+                );
+                if let Ok(value) = expired.parse() {
+                    response.headers_mut().insert(header::SET_COOKIE, value);
+                }
+            }
+            Ok(response)
+        }
         Ok(CallbackOutcome::InvalidState(why)) => {
             let wants_html = headers
                 .get(header::ACCEPT)
