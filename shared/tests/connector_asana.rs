@@ -1,69 +1,21 @@
 //! The Asana connector against the fake Asana API, driven page by page as the engine does.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
+use integrations::providers::ProviderError;
 use integrations::providers::asana::AsanaConnector;
-use integrations::providers::{ProviderError, RetryPolicy};
-use integrations::sync::{ConnectorConfig, Record};
+use integrations::sync::{Connector, Record, SyncMode};
 use serde_json::{Value, json};
 
-fn connector(fakes: &FakeProviders, page_size: u32) -> AsanaConnector {
-    let config = ConnectorConfig {
-        http: integrations::providers::http_client(),
-        base_url: fakes.base_url(Provider::Asana),
-        page_size,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_retry_after: Duration::from_secs(5),
-        },
-    };
-    AsanaConnector::new(config, demo::ASANA_TOKEN)
-}
+use common::{Run, config, continue_sync, ids, sync};
 
-struct Run {
-    records: Vec<Record>,
-    state: Value,
-    pages: usize,
-}
-
-/// What the engine does: `start`, then `fetch_page` until there is no next cursor.
-async fn sync(c: &AsanaConnector, state: Option<&Value>) -> Result<Run, ProviderError> {
-    continue_sync(c, c.start(state), Vec::new(), 0).await
-}
-
-async fn continue_sync(
-    c: &AsanaConnector,
-    mut cursor: Value,
-    mut records: Vec<Record>,
-    mut pages: usize,
-) -> Result<Run, ProviderError> {
-    loop {
-        let page = c.fetch_page(&cursor).await?;
-        pages += 1;
-        assert!(pages < 500, "the sync does not end");
-        records.extend(page.records);
-        match page.next {
-            Some(next) => {
-                assert!(page.state.is_none(), "only the last page carries the state");
-                cursor = next;
-            }
-            None => {
-                let state = page.state.expect("the last page carries the state");
-                return Ok(Run { records, state, pages });
-            }
-        }
-    }
-}
-
-fn ids(records: &[Record]) -> HashSet<String> {
-    let set: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
-    assert_eq!(set.len(), records.len(), "a record came twice");
-    set
+fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
+    Connector::Asana(AsanaConnector::new(config(fakes.base_url(Provider::Asana), page_size), demo::ASANA_TOKEN))
 }
 
 fn titles(records: &[Record]) -> HashSet<String> {
@@ -214,7 +166,7 @@ async fn a_server_error_is_retried_and_the_sync_completes() {
 async fn a_revoked_token_is_reported_as_unauthorized() {
     let (fakes, _) = demo_fakes().await;
     let c = connector(&fakes, 50);
-    let page = c.fetch_page(&c.start(None)).await.unwrap();
+    let page = c.fetch_page(&c.start(None, SyncMode::Full)).await.unwrap();
 
     assert!(fakes.state().revoke(Provider::Asana, demo::ASANA_TOKEN));
     let mid_run = c.fetch_page(page.next.as_ref().unwrap()).await;
@@ -233,7 +185,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     let started_state: Value;
     {
         let c = connector(&fakes, 50);
-        let mut cursor = c.start(None);
+        let mut cursor = c.start(None, SyncMode::Full);
         started_state = cursor.clone();
         for _ in 0..3 {
             let page = c.fetch_page(&cursor).await.unwrap();
@@ -248,7 +200,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     let c = connector(&fakes, 50);
     let cursor: Value = serde_json::from_str(&saved).unwrap();
-    let run = continue_sync(&c, cursor, records, 3).await.unwrap();
+    let run = continue_sync(&c, cursor, Run { records, pages: 3, ..Run::default() }).await.unwrap();
     ids(&run.records);
     assert_eq!(titles(&run.records), my_demo_tasks());
     assert_eq!(run.pages, 5);

@@ -1,71 +1,22 @@
 //! The Google Calendar connector against the fake Calendar API, driven page by page as the engine does.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use fake_providers::{DemoSeed, EventStatus, EventTime, FakeProviders, Fault, Provider, demo};
+use integrations::providers::ProviderError;
 use integrations::providers::google::calendar::CalendarConnector;
-use integrations::providers::{ProviderError, RetryPolicy};
-use integrations::sync::{ConnectorConfig, Record, RecordKind};
+use integrations::sync::{Connector, SyncMode};
 use serde_json::Value;
 
-fn connector(fakes: &FakeProviders, page_size: u32) -> CalendarConnector {
-    let config = ConnectorConfig {
-        http: integrations::providers::http_client(),
-        base_url: fakes.base_url(Provider::GoogleCalendar),
-        page_size,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_retry_after: Duration::from_secs(5),
-        },
-    };
-    CalendarConnector::new(config, demo::GOOGLE_TOKEN)
-}
+use common::{Run, config, continue_sync, ids, sync};
 
-struct Run {
-    records: Vec<Record>,
-    deleted: Vec<String>,
-    /// `full_listing` of each page, in order.
-    full_listing: Vec<bool>,
-    state: Value,
-    pages: usize,
-}
-
-/// What the engine does: `start`, then `fetch_page` until there is no next cursor.
-async fn sync(c: &CalendarConnector, state: Option<&Value>) -> Result<Run, ProviderError> {
-    let run = Run { records: Vec::new(), deleted: Vec::new(), full_listing: Vec::new(), state: Value::Null, pages: 0 };
-    continue_sync(c, c.start(state), run).await
-}
-
-async fn continue_sync(c: &CalendarConnector, mut cursor: Value, mut run: Run) -> Result<Run, ProviderError> {
-    loop {
-        let page = c.fetch_page(&cursor).await?;
-        run.pages += 1;
-        assert!(run.pages < 500, "the sync does not end");
-        run.records.extend(page.records);
-        assert!(page.deleted.iter().all(|k| k.kind == RecordKind::Event));
-        run.deleted.extend(page.deleted.into_iter().map(|k| k.external_id));
-        run.full_listing.push(page.full_listing);
-        match page.next {
-            Some(next) => {
-                assert!(page.state.is_none(), "only the last page carries the state");
-                cursor = next;
-            }
-            None => {
-                run.state = page.state.expect("the last page carries the state");
-                return Ok(run);
-            }
-        }
-    }
-}
-
-fn ids(records: &[Record]) -> HashSet<String> {
-    let set: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
-    assert_eq!(set.len(), records.len(), "a record came twice");
-    set
+fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
+    let config = config(fakes.base_url(Provider::GoogleCalendar), page_size);
+    Connector::GoogleCalendar(CalendarConnector::new(config, demo::GOOGLE_TOKEN))
 }
 
 /// The demo events that are not cancelled (38 of 40).
@@ -200,7 +151,7 @@ async fn a_sync_token_expiring_in_the_middle_of_an_incremental_run_restarts_it_a
         assert!(fakes.state().update_calendar_event(id, |e| e.summary.push_str(" (moved)")));
     }
 
-    let cursor = c.start(Some(&first.state));
+    let cursor = c.start(Some(&first.state), SyncMode::Incremental);
     let page = c.fetch_page(&cursor).await.unwrap();
     assert_eq!(page.records.len(), 2);
     assert!(!page.full_listing);
@@ -263,7 +214,7 @@ async fn a_server_error_is_retried_and_the_sync_completes() {
 async fn a_revoked_token_is_reported_as_unauthorized() {
     let (fakes, _) = demo_fakes().await;
     let c = connector(&fakes, 7);
-    let page = c.fetch_page(&c.start(None)).await.unwrap();
+    let page = c.fetch_page(&c.start(None, SyncMode::Full)).await.unwrap();
 
     assert!(fakes.state().revoke(Provider::GoogleCalendar, demo::GOOGLE_TOKEN));
     let mid_run = c.fetch_page(page.next.as_ref().unwrap()).await;
@@ -282,7 +233,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     let saved: String;
     {
         let c = connector(&fakes, 7);
-        cursor = c.start(None);
+        cursor = c.start(None, SyncMode::Full);
         for _ in 0..3 {
             let page = c.fetch_page(&cursor).await.unwrap();
             records.extend(page.records);

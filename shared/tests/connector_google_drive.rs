@@ -1,68 +1,21 @@
 //! The Google Drive connector against the fake Drive API, driven page by page as the engine does.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
+use integrations::providers::ProviderError;
 use integrations::providers::google::drive::DriveConnector;
-use integrations::providers::{ProviderError, RetryPolicy};
-use integrations::sync::{ConnectorConfig, Record, RecordKind};
+use integrations::sync::{Connector, SyncMode};
 use serde_json::Value;
 
-fn connector(fakes: &FakeProviders, page_size: u32) -> DriveConnector {
-    let config = ConnectorConfig {
-        http: integrations::providers::http_client(),
-        base_url: fakes.base_url(Provider::GoogleDrive),
-        page_size,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_retry_after: Duration::from_secs(5),
-        },
-    };
-    DriveConnector::new(config, demo::GOOGLE_TOKEN)
-}
+use common::{Run, config, continue_sync, ids, sync};
 
-#[derive(Default)]
-struct Run {
-    records: Vec<Record>,
-    deleted: Vec<String>,
-    state: Value,
-    pages: usize,
-}
-
-/// What the engine does: `start`, then `fetch_page` until there is no next cursor.
-async fn sync(c: &DriveConnector, state: Option<&Value>) -> Result<Run, ProviderError> {
-    continue_sync(c, c.start(state), Run::default()).await
-}
-
-async fn continue_sync(c: &DriveConnector, mut cursor: Value, mut run: Run) -> Result<Run, ProviderError> {
-    loop {
-        let page = c.fetch_page(&cursor).await?;
-        run.pages += 1;
-        assert!(run.pages < 500, "the sync does not end");
-        assert!(!page.full_listing);
-        run.records.extend(page.records);
-        assert!(page.deleted.iter().all(|k| k.kind == RecordKind::File));
-        run.deleted.extend(page.deleted.into_iter().map(|k| k.external_id));
-        match page.next {
-            Some(next) => {
-                assert!(page.state.is_none(), "only the last page carries the state");
-                cursor = next;
-            }
-            None => {
-                run.state = page.state.expect("the last page carries the state");
-                return Ok(run);
-            }
-        }
-    }
-}
-
-fn ids(records: &[Record]) -> HashSet<String> {
-    let set: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
-    assert_eq!(set.len(), records.len(), "a record came twice");
-    set
+fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
+    let config = config(fakes.base_url(Provider::GoogleDrive), page_size);
+    Connector::GoogleDrive(DriveConnector::new(config, demo::GOOGLE_TOKEN))
 }
 
 /// The demo files (folders included) not in the trash: 28 of 30.
@@ -150,7 +103,7 @@ async fn an_incremental_sync_returns_only_the_changes_with_removed_and_trashed_f
 async fn a_file_changed_while_the_first_sync_lists_the_files_is_seen_by_the_next_sync() {
     let (fakes, _) = demo_fakes().await;
     let c = connector(&fakes, 7);
-    let mut cursor = c.start(None);
+    let mut cursor = c.start(None, SyncMode::Full);
     let mut run = Run::default();
     for _ in 0..3 {
         let page = c.fetch_page(&cursor).await.unwrap();
@@ -217,7 +170,7 @@ async fn a_server_error_is_retried_and_the_sync_completes() {
 async fn a_revoked_token_is_reported_as_unauthorized() {
     let (fakes, _) = demo_fakes().await;
     let c = connector(&fakes, 7);
-    let page = c.fetch_page(&c.start(None)).await.unwrap();
+    let page = c.fetch_page(&c.start(None, SyncMode::Full)).await.unwrap();
 
     assert!(fakes.state().revoke(Provider::GoogleDrive, demo::GOOGLE_TOKEN));
     let mid_run = c.fetch_page(page.next.as_ref().unwrap()).await;
@@ -235,7 +188,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     let saved: String;
     {
         let c = connector(&fakes, 7);
-        cursor = c.start(None);
+        cursor = c.start(None, SyncMode::Full);
         for _ in 0..3 {
             let page = c.fetch_page(&cursor).await.unwrap();
             records.extend(page.records);

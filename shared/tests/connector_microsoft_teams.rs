@@ -1,5 +1,7 @@
 //! The Microsoft Teams connector against the fake Microsoft Graph, driven page by page as the engine does.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -7,69 +9,17 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use fake_providers::{DemoSeed, FakeProviders, Fault, OAuthProvider, Provider, demo};
+use integrations::providers::ProviderError;
 use integrations::providers::microsoft::teams::TeamsConnector;
-use integrations::providers::{ProviderError, RetryPolicy};
-use integrations::sync::{ConnectorConfig, Record, RecordKind};
+use integrations::sync::{Connector, SyncMode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-fn config(base_url: String, page_size: u32) -> ConnectorConfig {
-    ConnectorConfig {
-        http: integrations::providers::http_client(),
-        base_url,
-        page_size,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_retry_after: Duration::from_secs(5),
-        },
-    }
-}
+use common::{Run, config, continue_sync, ids, sync};
 
-fn connector(fakes: &FakeProviders, page_size: u32) -> TeamsConnector {
-    TeamsConnector::new(config(fakes.base_url(Provider::MicrosoftGraph), page_size), demo::MICROSOFT_TOKEN)
-}
-
-#[derive(Debug, Default)]
-struct Run {
-    records: Vec<Record>,
-    deleted: Vec<String>,
-    state: Value,
-    pages: usize,
-}
-
-/// What the engine does: `start`, then `fetch_page` until there is no next cursor.
-async fn sync(c: &TeamsConnector, state: Option<&Value>) -> Result<Run, ProviderError> {
-    continue_sync(c, c.start(state), Run::default()).await
-}
-
-async fn continue_sync(c: &TeamsConnector, mut cursor: Value, mut run: Run) -> Result<Run, ProviderError> {
-    loop {
-        let page = c.fetch_page(&cursor).await?;
-        run.pages += 1;
-        assert!(run.pages < 500, "the sync does not end");
-        assert!(!page.full_listing);
-        run.records.extend(page.records);
-        assert!(page.deleted.iter().all(|k| k.kind == RecordKind::Message));
-        run.deleted.extend(page.deleted.into_iter().map(|k| k.external_id));
-        match page.next {
-            Some(next) => {
-                assert!(page.state.is_none(), "only the last page carries the state");
-                cursor = next;
-            }
-            None => {
-                run.state = page.state.expect("the last page carries the state");
-                return Ok(run);
-            }
-        }
-    }
-}
-
-fn ids(records: &[Record]) -> HashSet<String> {
-    let set: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
-    assert_eq!(set.len(), records.len(), "a record came twice");
-    set
+fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
+    let config = config(fakes.base_url(Provider::MicrosoftGraph), page_size);
+    Connector::MicrosoftTeams(TeamsConnector::new(config, demo::MICROSOFT_TOKEN))
 }
 
 /// The demo channels with their team: two teams, two channels each.
@@ -226,7 +176,7 @@ async fn a_server_error_is_retried_and_the_sync_completes() {
 async fn a_revoked_token_is_reported_as_unauthorized() {
     let (fakes, _) = demo_fakes().await;
     let c = connector(&fakes, 7);
-    let page = c.fetch_page(&c.start(None)).await.unwrap();
+    let page = c.fetch_page(&c.start(None, SyncMode::Full)).await.unwrap();
 
     assert!(fakes.state().revoke(Provider::MicrosoftGraph, demo::MICROSOFT_TOKEN));
     let mid_run = c.fetch_page(page.next.as_ref().unwrap()).await;
@@ -270,7 +220,8 @@ async fn oauth_access_token(fakes: &FakeProviders) -> String {
 async fn an_expired_access_token_is_reported_as_unauthorized() {
     let (fakes, seed) = demo_fakes().await;
     let token = oauth_access_token(&fakes).await;
-    let c = TeamsConnector::new(config(fakes.base_url(Provider::MicrosoftGraph), 50), &token);
+    let config = config(fakes.base_url(Provider::MicrosoftGraph), 50);
+    let c = Connector::MicrosoftTeams(TeamsConnector::new(config, &token));
     let run = sync(&c, None).await.unwrap();
     assert_eq!(ids(&run.records), message_ids(&fakes, &seed, false));
 
@@ -284,7 +235,7 @@ async fn a_next_link_to_another_address_is_refused_and_never_called() {
     let (fakes, _) = demo_fakes().await;
     // Graph answers with links on 127.0.0.1; this connector was configured with `localhost`.
     let elsewhere = fakes.base_url(Provider::MicrosoftGraph).replace("127.0.0.1", "localhost");
-    let c = TeamsConnector::new(config(elsewhere, 7), demo::MICROSOFT_TOKEN);
+    let c = Connector::MicrosoftTeams(TeamsConnector::new(config(elsewhere, 7), demo::MICROSOFT_TOKEN));
     let refused = sync(&c, None).await;
     assert!(matches!(refused, Err(ProviderError::Unexpected(_))), "{refused:?}");
     let requests = fakes.state().requests(Provider::MicrosoftGraph);
@@ -293,7 +244,7 @@ async fn a_next_link_to_another_address_is_refused_and_never_called() {
 
     // A cursor whose next link leaves the base URL is refused before any request.
     let c = connector(&fakes, 7);
-    let mut cursor = c.start(None);
+    let mut cursor = c.start(None, SyncMode::Full);
     let link = loop {
         let page = c.fetch_page(&cursor).await.unwrap();
         cursor = page.next.unwrap();
@@ -322,7 +273,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     let saved: String;
     {
         let c = connector(&fakes, 7);
-        cursor = c.start(None);
+        cursor = c.start(None, SyncMode::Full);
         for _ in 0..6 {
             let page = c.fetch_page(&cursor).await.unwrap();
             records.extend(page.records);

@@ -1,68 +1,20 @@
 //! The Slack connector against the fake Slack Web API, driven page by page as the engine does.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
+use integrations::providers::ProviderError;
 use integrations::providers::slack::SlackConnector;
-use integrations::providers::{ProviderError, RetryPolicy};
-use integrations::sync::{ConnectorConfig, Record};
+use integrations::sync::{Connector, SyncMode};
 use serde_json::{Value, json};
 
-fn connector(fakes: &FakeProviders, page_size: u32) -> SlackConnector {
-    let config = ConnectorConfig {
-        http: integrations::providers::http_client(),
-        base_url: fakes.base_url(Provider::Slack),
-        page_size,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_retry_after: Duration::from_secs(5),
-        },
-    };
-    SlackConnector::new(config, demo::SLACK_TOKEN)
-}
+use common::{Run, config, continue_sync, ids, sync};
 
-struct Run {
-    records: Vec<Record>,
-    state: Value,
-    pages: usize,
-}
-
-/// What the engine does: `start`, then `fetch_page` until there is no next cursor.
-async fn sync(c: &SlackConnector, state: Option<&Value>) -> Result<Run, ProviderError> {
-    continue_sync(c, c.start(state), Vec::new(), 0).await
-}
-
-async fn continue_sync(
-    c: &SlackConnector,
-    mut cursor: Value,
-    mut records: Vec<Record>,
-    mut pages: usize,
-) -> Result<Run, ProviderError> {
-    loop {
-        let page = c.fetch_page(&cursor).await?;
-        pages += 1;
-        assert!(pages < 500, "the sync does not end");
-        records.extend(page.records);
-        match page.next {
-            Some(next) => {
-                assert!(page.state.is_none(), "only the last page carries the state");
-                cursor = next;
-            }
-            None => {
-                let state = page.state.expect("the last page carries the state");
-                return Ok(Run { records, state, pages });
-            }
-        }
-    }
-}
-
-fn ids(records: &[Record]) -> HashSet<String> {
-    let set: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
-    assert_eq!(set.len(), records.len(), "a record came twice");
-    set
+fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
+    Connector::Slack(SlackConnector::new(config(fakes.base_url(Provider::Slack), page_size), demo::SLACK_TOKEN))
 }
 
 /// `{channel}:{ts}` of every message of these channels.
@@ -179,12 +131,12 @@ async fn a_workspace_without_channels_gives_no_records_and_a_usable_state() {
 async fn a_channel_the_bot_left_during_the_run_is_skipped() {
     let (fakes, seed) = demo_fakes().await;
     let c = connector(&fakes, 20);
-    let list = c.fetch_page(&c.start(None)).await.unwrap();
+    let list = c.fetch_page(&c.start(None, SyncMode::Full)).await.unwrap();
     assert!(list.records.is_empty());
 
     let general = &seed.slack_channel_ids[0];
     fakes.state().update_slack_channel(general, |ch| ch.is_member = false);
-    let run = continue_sync(&c, list.next.unwrap(), Vec::new(), 1).await.unwrap();
+    let run = continue_sync(&c, list.next.unwrap(), Run { pages: 1, ..Run::default() }).await.unwrap();
     assert_eq!(ids(&run.records), message_ids(&fakes, &seed.slack_channel_ids[1..3]));
     assert!(run.state["oldest"].get(general).is_none());
 }
@@ -223,7 +175,7 @@ async fn a_server_error_is_retried_and_the_sync_completes() {
 async fn a_revoked_token_is_reported_as_unauthorized() {
     let (fakes, _) = demo_fakes().await;
     let c = connector(&fakes, 20);
-    let page = c.fetch_page(&c.start(None)).await.unwrap();
+    let page = c.fetch_page(&c.start(None, SyncMode::Full)).await.unwrap();
 
     assert!(fakes.state().revoke(Provider::Slack, demo::SLACK_TOKEN));
     let mid_run = c.fetch_page(page.next.as_ref().unwrap()).await;
@@ -244,7 +196,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     let saved: String;
     {
         let c = connector(&fakes, 20);
-        let mut cursor = c.start(None);
+        let mut cursor = c.start(None, SyncMode::Full);
         for _ in 0..6 {
             let page = c.fetch_page(&cursor).await.unwrap();
             records.extend(page.records);
@@ -257,7 +209,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
 
     let c = connector(&fakes, 20);
     let cursor: Value = serde_json::from_str(&saved).unwrap();
-    let run = continue_sync(&c, cursor, records, 6).await.unwrap();
+    let run = continue_sync(&c, cursor, Run { records, pages: 6, ..Run::default() }).await.unwrap();
     assert_eq!(ids(&run.records), message_ids(&fakes, &member_channels(&seed)));
     assert_eq!(run.pages, 19);
     assert_eq!(fakes.state().requests(Provider::Slack).len(), 19);

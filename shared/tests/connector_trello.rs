@@ -1,68 +1,21 @@
 //! The Trello connector against the fake Trello API, driven page by page as the engine does.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
+use integrations::providers::ProviderError;
 use integrations::providers::trello::TrelloConnector;
-use integrations::providers::{ProviderError, RetryPolicy};
-use integrations::sync::{ConnectorConfig, Record};
+use integrations::sync::{Connector, SyncMode};
 use serde_json::{Value, json};
 
-fn connector(fakes: &FakeProviders, page_size: u32) -> TrelloConnector {
-    let config = ConnectorConfig {
-        http: integrations::providers::http_client(),
-        base_url: fakes.base_url(Provider::Trello),
-        page_size,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-            max_retry_after: Duration::from_secs(5),
-        },
-    };
-    TrelloConnector::new(config, demo::TRELLO_KEY, demo::TRELLO_TOKEN)
-}
+use common::{Run, config, continue_sync, ids, sync};
 
-struct Run {
-    records: Vec<Record>,
-    state: Value,
-    pages: usize,
-}
-
-/// What the engine does: `start`, then `fetch_page` until there is no next cursor.
-async fn sync(c: &TrelloConnector, state: Option<&Value>) -> Result<Run, ProviderError> {
-    continue_sync(c, c.start(state), Vec::new(), 0).await
-}
-
-async fn continue_sync(
-    c: &TrelloConnector,
-    mut cursor: Value,
-    mut records: Vec<Record>,
-    mut pages: usize,
-) -> Result<Run, ProviderError> {
-    loop {
-        let page = c.fetch_page(&cursor).await?;
-        pages += 1;
-        assert!(pages < 500, "the sync does not end");
-        records.extend(page.records);
-        match page.next {
-            Some(next) => {
-                assert!(page.state.is_none(), "only the last page carries the state");
-                cursor = next;
-            }
-            None => {
-                let state = page.state.expect("the last page carries the state");
-                return Ok(Run { records, state, pages });
-            }
-        }
-    }
-}
-
-fn ids(records: &[Record]) -> HashSet<String> {
-    let set: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
-    assert_eq!(set.len(), records.len(), "a record came twice");
-    set
+fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
+    let config = config(fakes.base_url(Provider::Trello), page_size);
+    Connector::Trello(TrelloConnector::new(config, demo::TRELLO_KEY, demo::TRELLO_TOKEN))
 }
 
 /// The cards of the open boards (Product Roadmap and Sprint Board), open and archived.
@@ -187,7 +140,7 @@ async fn a_server_error_is_retried_and_the_sync_completes() {
 async fn a_revoked_token_is_reported_as_unauthorized() {
     let (fakes, _) = demo_fakes().await;
     let c = connector(&fakes, 7);
-    let cursor = c.start(None);
+    let cursor = c.start(None, SyncMode::Full);
     let page = c.fetch_page(&cursor).await.unwrap();
 
     assert!(fakes.state().revoke(Provider::Trello, demo::TRELLO_TOKEN));
@@ -208,7 +161,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     let saved: String;
     {
         let c = connector(&fakes, 7);
-        cursor = c.start(None);
+        cursor = c.start(None, SyncMode::Full);
         for _ in 0..5 {
             let page = c.fetch_page(&cursor).await.unwrap();
             records.extend(page.records);
@@ -222,7 +175,7 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     // A new process picks the run up from the stored text.
     let c = connector(&fakes, 7);
     let cursor: Value = serde_json::from_str(&saved).unwrap();
-    let run = continue_sync(&c, cursor, records, 5).await.unwrap();
+    let run = continue_sync(&c, cursor, Run { records, pages: 5, ..Run::default() }).await.unwrap();
     assert_eq!(ids(&run.records), open_board_cards(&fakes, &seed));
     assert_eq!(run.pages, 14);
     assert_eq!(fakes.state().requests(Provider::Trello).len(), 14);

@@ -187,10 +187,11 @@ impl Store {
         Ok(())
     }
 
-    async fn record_items(
+    /// Every item of the user's partition whose sort key starts with `prefix`, paged until done.
+    async fn items_with_prefix(
         &self,
         user: &UserId,
-        connection: &ConnectionId,
+        prefix: &str,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, StoreError> {
         let items = self
@@ -199,7 +200,7 @@ impl Store {
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(keys::user(user)))
-            .expression_attribute_values(":prefix", s(format!("REC#{connection}#")))
+            .expression_attribute_values(":prefix", s(prefix))
             .set_projection_expression(projection.map(str::to_owned))
             .into_paginator()
             .items()
@@ -209,21 +210,18 @@ impl Store {
         items.into_iter().map(|i| i.map_err(StoreError::aws)).collect()
     }
 
+    async fn record_items(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.items_with_prefix(user, &format!("REC#{connection}#"), projection).await
+    }
+
     async fn sort_keys(&self, user: &UserId, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::user(user)))
-            .expression_attribute_values(":prefix", s(prefix))
-            .projection_expression("SK")
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        items.into_iter().map(|i| Ok(get_s(&i.map_err(StoreError::aws)?, table::SK)?.to_owned())).collect()
+        let items = self.items_with_prefix(user, prefix, Some("SK")).await?;
+        items.iter().map(|i| Ok(get_s(i, table::SK)?.to_owned())).collect()
     }
 
     /// The stored content hash of each of these records that exists.

@@ -120,6 +120,21 @@ pub struct RunOutcome {
     pub needs_reauth: bool,
 }
 
+impl RunOutcome {
+    /// A failed run: its error for the user, the counts it reached, and whether the connection
+    /// now needs the user to connect again.
+    pub fn failed(error: impl Into<String>, counts: Counts, needs_reauth: bool) -> Self {
+        Self {
+            status: SyncStatus::Failed,
+            counts,
+            minutes_saved: 0.0,
+            error: Some(error.into()),
+            sync_state: None,
+            needs_reauth,
+        }
+    }
+}
+
 /// A connection whose auto-sync is due, as the index holds it.
 #[derive(Debug, Clone)]
 pub struct DueConnection {

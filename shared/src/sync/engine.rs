@@ -37,17 +37,6 @@ pub fn minutes_saved(counts: &Counts, minutes_per_item: f64) -> f64 {
     (changed as f64 * minutes_per_item * 100.0).round() / 100.0
 }
 
-fn failed(error: impl Into<String>, counts: Counts, needs_reauth: bool) -> RunOutcome {
-    RunOutcome {
-        status: SyncStatus::Failed,
-        counts,
-        minutes_saved: 0.0,
-        error: Some(error.into()),
-        sync_state: None,
-        needs_reauth,
-    }
-}
-
 async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<JobOutcome, SyncError> {
     let status = outcome.status;
     if state.store.finish_run(run, &outcome).await? {
@@ -67,7 +56,7 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
     let connection = match state.store.get_connection(&job.user_id, &job.connection_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => {
-            return end(state, &run, failed("The connection was removed.", run.counts, false)).await;
+            return end(state, &run, RunOutcome::failed("The connection was removed.", run.counts, false)).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -76,17 +65,19 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
             .status_reason
             .clone()
             .unwrap_or_else(|| format!("The connection is {}.", connection.status.as_str()));
-        return end(state, &run, failed(reason, run.counts, false)).await;
+        return end(state, &run, RunOutcome::failed(reason, run.counts, false)).await;
     }
     let Some(integration) = state.catalog.find(connection.integration_id.as_str()) else {
-        return end(state, &run, failed("The integration is no longer offered.", run.counts, false)).await;
+        return end(state, &run, RunOutcome::failed("The integration is no longer offered.", run.counts, false)).await;
     };
     let mut credentials = match fresh_credentials(state, &connection, None).await {
         Ok(c) => c,
-        Err(TokenError::Revoked(reason)) => return end(state, &run, failed(reason, run.counts, true)).await,
+        Err(TokenError::Revoked(reason)) => {
+            return end(state, &run, RunOutcome::failed(reason, run.counts, true)).await;
+        }
         Err(TokenError::Vault(VaultError::NotFound | VaultError::Unreadable)) => {
             let reason = "The stored credential is missing; connect again.";
-            return end(state, &run, failed(reason, run.counts, true)).await;
+            return end(state, &run, RunOutcome::failed(reason, run.counts, true)).await;
         }
         Err(e) => return Ok(JobOutcome::Retry(e.to_string())),
     };
@@ -98,7 +89,7 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
     };
     let Some(mut connector) = Connector::for_integration(integration.id.as_str(), config.clone(), &credentials) else {
         let reason = format!("{} has nothing to sync.", integration.name);
-        return end(state, &run, failed(reason, run.counts, false)).await;
+        return end(state, &run, RunOutcome::failed(reason, run.counts, false)).await;
     };
 
     let mut cursor: Value = match run.cursor.take() {
@@ -117,7 +108,9 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
         {
             match fresh_credentials(state, &connection, None).await {
                 Ok(fresh) => credentials = fresh,
-                Err(TokenError::Revoked(reason)) => return end(state, &run, failed(reason, run.counts, true)).await,
+                Err(TokenError::Revoked(reason)) => {
+                    return end(state, &run, RunOutcome::failed(reason, run.counts, true)).await;
+                }
                 Err(e) => return retry_later(state, &run, e.to_string()).await,
             }
             connector = Connector::for_integration(integration.id.as_str(), config.clone(), &credentials)
@@ -136,7 +129,7 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
                 match fresh_credentials(state, &connection, rejected.as_deref()).await {
                     Ok(fresh) => credentials = fresh,
                     Err(TokenError::Revoked(reason)) => {
-                        return end(state, &run, failed(reason, run.counts, true)).await;
+                        return end(state, &run, RunOutcome::failed(reason, run.counts, true)).await;
                     }
                     Err(e) => return retry_later(state, &run, e.to_string()).await,
                 }
@@ -147,10 +140,10 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
             }
             Err(ProviderError::Unauthorized(reason)) => {
                 let message = format!("{} refused the credential ({reason}); connect it again.", integration.name);
-                return end(state, &run, failed(message, run.counts, true)).await;
+                return end(state, &run, RunOutcome::failed(message, run.counts, true)).await;
             }
             Err(e @ ProviderError::Unexpected(_)) => {
-                return end(state, &run, failed(e.to_string(), run.counts, false)).await;
+                return end(state, &run, RunOutcome::failed(e.to_string(), run.counts, false)).await;
             }
             Err(passing) => return retry_later(state, &run, passing.to_string()).await,
         };
@@ -219,7 +212,7 @@ pub async fn fail_dead_letter(state: &AppState, job: &SyncJob, receives: Option<
         .await
         .unwrap_or_else(|| "the worker did not finish it".into());
     let attempts = receives.map(|n| format!(" after {n} attempts")).unwrap_or_default();
-    end(state, &run, failed(format!("Gave up{attempts}: {last}"), run.counts, false)).await
+    end(state, &run, RunOutcome::failed(format!("Gave up{attempts}: {last}"), run.counts, false)).await
 }
 
 #[cfg(test)]

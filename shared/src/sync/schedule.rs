@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::AppState;
-use crate::domain::{SyncJob, SyncRun, SyncStatus, Trigger};
+use crate::domain::{SyncJob, SyncRun, Trigger};
 use crate::store::{DUE_SHARDS, QueueRefusal, RunOutcome, StoreError};
 use crate::sync::SyncMode;
 
@@ -57,17 +57,11 @@ pub async fn run_scheduler(state: &AppState, now: DateTime<Utc>) -> Result<Sched
             }
         }
         for run in state.store.overdue_runs(shard, now).await? {
-            let outcome = RunOutcome {
-                status: SyncStatus::Failed,
-                counts: run.counts,
-                minutes_saved: 0.0,
-                error: Some(format!(
-                    "The sync did not finish within {} minutes and was stopped.",
-                    crate::store::RUN_DEADLINE.num_minutes()
-                )),
-                sync_state: None,
-                needs_reauth: false,
-            };
+            let error = format!(
+                "The sync did not finish within {} minutes and was stopped.",
+                crate::store::RUN_DEADLINE.num_minutes()
+            );
+            let outcome = RunOutcome::failed(error, run.counts, false);
             if state.store.finish_run(&run, &outcome).await? {
                 report.overdue_failed += 1;
             }
@@ -78,14 +72,7 @@ pub async fn run_scheduler(state: &AppState, now: DateTime<Utc>) -> Result<Sched
     for (sync_id, reason) in &failed {
         if let Some(run) = runs.iter().find(|r| &r.sync_id == sync_id) {
             tracing::error!(sync = %sync_id, %reason, "could not queue a scheduled sync");
-            let outcome = RunOutcome {
-                status: SyncStatus::Failed,
-                counts: Default::default(),
-                minutes_saved: 0.0,
-                error: Some("The sync could not be queued.".into()),
-                sync_state: None,
-                needs_reauth: false,
-            };
+            let outcome = RunOutcome::failed("The sync could not be queued.", Default::default(), false);
             state.store.finish_run(run, &outcome).await?;
         }
     }

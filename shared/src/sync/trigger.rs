@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 
 use crate::auth::Caller;
 use crate::config::AppState;
-use crate::domain::{ConnectionId, ConnectionStatus, SyncId, SyncRun, SyncStatus, Trigger};
+use crate::domain::{ConnectionId, ConnectionStatus, SyncId, SyncRun, Trigger};
 use crate::http::Problem;
 use crate::store::{QueueRefusal, RunOutcome, StoreError};
 use crate::sync::SyncMode;
@@ -90,14 +90,7 @@ pub async fn trigger_sync(
     }
     if let Err(e) = queue.send(&run.job()).await {
         // The run must not stay "queued" with no message behind it.
-        let outcome = RunOutcome {
-            status: SyncStatus::Failed,
-            counts: Default::default(),
-            minutes_saved: 0.0,
-            error: Some("The sync could not be queued.".into()),
-            sync_state: None,
-            needs_reauth: false,
-        };
+        let outcome = RunOutcome::failed("The sync could not be queued.", Default::default(), false);
         state.store.finish_run(&run, &outcome).await?;
         return Err(TriggerError::Queue(e.to_string()));
     }
