@@ -6,13 +6,13 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
+use fake_providers::{FakeProviders, Fault, Provider, demo};
 use integrations::providers::ProviderError;
 use integrations::providers::asana::AsanaConnector;
 use integrations::sync::{Connector, Record, SyncMode};
 use serde_json::{Value, json};
 
-use common::{Run, config, continue_sync, ids, sync};
+use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     Connector::Asana(AsanaConnector::new(config(fakes.base_url(Provider::Asana), page_size), demo::ASANA_TOKEN))
@@ -30,12 +30,6 @@ fn my_demo_tasks() -> HashSet<String> {
 fn modified_since(state: &Value) -> DateTime<Utc> {
     let raw = state["modifiedSince"].as_str().expect("modifiedSince");
     DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&Utc)
-}
-
-async fn demo_fakes() -> (FakeProviders, DemoSeed) {
-    let fakes = FakeProviders::start().await;
-    let seed = fakes.state().seed_demo();
-    (fakes, seed)
 }
 
 #[tokio::test]
@@ -141,12 +135,7 @@ async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
     assert!(started.elapsed() >= Duration::from_secs(1));
     ids(&run.records);
     assert_eq!(titles(&run.records), my_demo_tasks());
-    let limited = fakes
-        .state()
-        .requests(Provider::Asana)
-        .into_iter()
-        .filter(|r| r.fault.as_deref() == Some("rate_limited"))
-        .count();
+    let limited = faults_served(&fakes, Provider::Asana, "rate_limited");
     assert_eq!(limited, 1);
 }
 

@@ -12,7 +12,7 @@ use integrations::providers::google::calendar::CalendarConnector;
 use integrations::sync::{Connector, SyncMode};
 use serde_json::Value;
 
-use common::{Run, config, continue_sync, ids, sync};
+use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     let config = config(fakes.base_url(Provider::GoogleCalendar), page_size);
@@ -26,12 +26,6 @@ fn current_events(fakes: &FakeProviders, seed: &DemoSeed) -> HashSet<String> {
         .filter(|id| fakes.state().calendar_event(id).is_some_and(|e| e.status != EventStatus::Cancelled))
         .cloned()
         .collect()
-}
-
-async fn demo_fakes() -> (FakeProviders, DemoSeed) {
-    let fakes = FakeProviders::start().await;
-    let seed = fakes.state().seed_demo();
-    (fakes, seed)
 }
 
 #[tokio::test]
@@ -191,12 +185,7 @@ async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
 
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(ids(&run.records), current_events(&fakes, &seed));
-    let limited = fakes
-        .state()
-        .requests(Provider::GoogleCalendar)
-        .into_iter()
-        .filter(|r| r.fault.as_deref() == Some("rate_limited"))
-        .count();
+    let limited = faults_served(&fakes, Provider::GoogleCalendar, "rate_limited");
     assert_eq!(limited, 1);
 }
 

@@ -11,7 +11,7 @@ use integrations::providers::google::drive::DriveConnector;
 use integrations::sync::{Connector, SyncMode};
 use serde_json::Value;
 
-use common::{Run, config, continue_sync, ids, sync};
+use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     let config = config(fakes.base_url(Provider::GoogleDrive), page_size);
@@ -21,12 +21,6 @@ fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
 /// The demo files (folders included) not in the trash: 28 of 30.
 fn current_files(fakes: &FakeProviders, seed: &DemoSeed) -> HashSet<String> {
     seed.drive_file_ids.iter().filter(|id| fakes.state().drive_file(id).is_some_and(|f| !f.trashed)).cloned().collect()
-}
-
-async fn demo_fakes() -> (FakeProviders, DemoSeed) {
-    let fakes = FakeProviders::start().await;
-    let seed = fakes.state().seed_demo();
-    (fakes, seed)
 }
 
 #[tokio::test]
@@ -146,12 +140,7 @@ async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
 
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(ids(&run.records), current_files(&fakes, &seed));
-    let limited = fakes
-        .state()
-        .requests(Provider::GoogleDrive)
-        .into_iter()
-        .filter(|r| r.fault.as_deref() == Some("rate_limited"))
-        .count();
+    let limited = faults_served(&fakes, Provider::GoogleDrive, "rate_limited");
     assert_eq!(limited, 1);
 }
 

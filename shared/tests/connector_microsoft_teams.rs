@@ -15,7 +15,7 @@ use integrations::sync::{Connector, SyncMode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use common::{Run, config, continue_sync, ids, sync};
+use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     let config = config(fakes.base_url(Provider::MicrosoftGraph), page_size);
@@ -39,12 +39,6 @@ fn message_ids(fakes: &FakeProviders, seed: &DemoSeed, deleted: bool) -> HashSet
                 .map(move |m| format!("{team}:{ch}:{}", m.id))
         })
         .collect()
-}
-
-async fn demo_fakes() -> (FakeProviders, DemoSeed) {
-    let fakes = FakeProviders::start().await;
-    let seed = fakes.state().seed_demo();
-    (fakes, seed)
 }
 
 #[tokio::test]
@@ -152,12 +146,7 @@ async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
 
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(ids(&run.records), message_ids(&fakes, &seed, false));
-    let limited = fakes
-        .state()
-        .requests(Provider::MicrosoftGraph)
-        .into_iter()
-        .filter(|r| r.fault.as_deref() == Some("rate_limited"))
-        .count();
+    let limited = faults_served(&fakes, Provider::MicrosoftGraph, "rate_limited");
     assert_eq!(limited, 1);
 }
 

@@ -12,7 +12,7 @@ use integrations::providers::notion::NotionConnector;
 use integrations::sync::{Connector, SyncMode};
 use serde_json::{Value, json};
 
-use common::{Run, config, continue_sync, ids, sync};
+use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     Connector::Notion(NotionConnector::new(config(fakes.base_url(Provider::Notion), page_size), demo::NOTION_TOKEN))
@@ -26,12 +26,6 @@ fn searchable(fakes: &FakeProviders, seed: &DemoSeed) -> HashSet<String> {
         .filter(|id| !fakes.state().notion_item(id).unwrap().in_trash)
         .cloned()
         .collect()
-}
-
-async fn demo_fakes() -> (FakeProviders, DemoSeed) {
-    let fakes = FakeProviders::start().await;
-    let seed = fakes.state().seed_demo();
-    (fakes, seed)
 }
 
 #[tokio::test]
@@ -118,12 +112,7 @@ async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
 
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(ids(&run.records), searchable(&fakes, &seed));
-    let limited = fakes
-        .state()
-        .requests(Provider::Notion)
-        .into_iter()
-        .filter(|r| r.fault.as_deref() == Some("rate_limited"))
-        .count();
+    let limited = faults_served(&fakes, Provider::Notion, "rate_limited");
     assert_eq!(limited, 1);
 }
 

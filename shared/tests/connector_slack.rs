@@ -11,7 +11,7 @@ use integrations::providers::slack::SlackConnector;
 use integrations::sync::{Connector, SyncMode};
 use serde_json::{Value, json};
 
-use common::{Run, config, continue_sync, ids, sync};
+use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     Connector::Slack(SlackConnector::new(config(fakes.base_url(Provider::Slack), page_size), demo::SLACK_TOKEN))
@@ -28,12 +28,6 @@ fn message_ids(fakes: &FakeProviders, channels: &[String]) -> HashSet<String> {
 /// general (250), random (30) and secret-project (40): the channels the demo bot is in.
 fn member_channels(seed: &DemoSeed) -> Vec<String> {
     seed.slack_channel_ids[..3].to_vec()
-}
-
-async fn demo_fakes() -> (FakeProviders, DemoSeed) {
-    let fakes = FakeProviders::start().await;
-    let seed = fakes.state().seed_demo();
-    (fakes, seed)
 }
 
 fn history_requests(fakes: &FakeProviders) -> Vec<fake_providers::RecordedRequest> {
@@ -150,12 +144,7 @@ async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
 
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(ids(&run.records), message_ids(&fakes, &member_channels(&seed)));
-    let limited = fakes
-        .state()
-        .requests(Provider::Slack)
-        .into_iter()
-        .filter(|r| r.fault.as_deref() == Some("rate_limited"))
-        .count();
+    let limited = faults_served(&fakes, Provider::Slack, "rate_limited");
     assert_eq!(limited, 1);
 }
 

@@ -11,7 +11,7 @@ use integrations::providers::trello::TrelloConnector;
 use integrations::sync::{Connector, SyncMode};
 use serde_json::{Value, json};
 
-use common::{Run, config, continue_sync, ids, sync};
+use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     let config = config(fakes.base_url(Provider::Trello), page_size);
@@ -21,12 +21,6 @@ fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
 /// The cards of the open boards (Product Roadmap and Sprint Board), open and archived.
 fn open_board_cards(fakes: &FakeProviders, seed: &DemoSeed) -> HashSet<String> {
     seed.trello_board_ids[..2].iter().flat_map(|b| fakes.state().trello_cards(b)).map(|c| c.id).collect()
-}
-
-async fn demo_fakes() -> (FakeProviders, DemoSeed) {
-    let fakes = FakeProviders::start().await;
-    let seed = fakes.state().seed_demo();
-    (fakes, seed)
 }
 
 #[tokio::test]
@@ -116,12 +110,7 @@ async fn a_rate_limit_is_waited_out_and_the_sync_completes() {
 
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(ids(&run.records), open_board_cards(&fakes, &seed));
-    let limited = fakes
-        .state()
-        .requests(Provider::Trello)
-        .into_iter()
-        .filter(|r| r.fault.as_deref() == Some("rate_limited"))
-        .count();
+    let limited = faults_served(&fakes, Provider::Trello, "rate_limited");
     assert_eq!(limited, 1);
 }
 

@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use fake_providers::{DemoSeed, FakeProviders, Provider};
 use integrations::providers::{ProviderError, RetryPolicy};
 use integrations::sync::{Connector, ConnectorConfig, Record, RecordKind, SyncMode};
 use serde_json::Value;
@@ -88,4 +89,16 @@ pub fn ids(records: &[Record]) -> HashSet<String> {
     let set: HashSet<String> = records.iter().map(|r| r.external_id.clone()).collect();
     assert_eq!(set.len(), records.len(), "a record came twice");
     set
+}
+
+/// Fakes of every provider, seeded with the demo data set.
+pub async fn demo_fakes() -> (FakeProviders, DemoSeed) {
+    let fakes = FakeProviders::start().await;
+    let seed = fakes.state().seed_demo();
+    (fakes, seed)
+}
+
+/// How many of a provider's answers were the injected fault `fault` (`rate_limited`, …).
+pub fn faults_served(fakes: &FakeProviders, provider: Provider, fault: &str) -> usize {
+    fakes.state().requests(provider).into_iter().filter(|r| r.fault.as_deref() == Some(fault)).count()
 }
