@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectionId, IntegrationId, SyncId, UserId};
+use super::{ConnectionId, IntegrationId, SyncId, SyncStatus, UserId};
 use crate::catalog::AuthMode;
 
 /// The caller's plan, from the `plan` claim of their token (default free).
@@ -94,7 +94,7 @@ impl Default for SyncSettings {
 #[serde(rename_all = "camelCase")]
 pub struct LastSync {
     pub sync_id: SyncId,
-    pub status: String,
+    pub status: SyncStatus,
     pub finished_at: DateTime<Utc>,
     pub items: u64,
     pub minutes_saved: f64,
