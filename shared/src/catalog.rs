@@ -294,6 +294,11 @@ impl Catalog {
         self.integrations.iter().find(|i| i.id.as_str() == id)
     }
 
+    /// Whether a connection to `integration` made with `mode` has data to sync.
+    pub fn can_sync(&self, integration: &IntegrationId, mode: AuthMode) -> bool {
+        self.find(integration.as_str()).is_some_and(|i| i.syncs_with(mode))
+    }
+
     pub fn is_category(&self, id: &str) -> bool {
         self.categories.iter().any(|c| c.id == id)
     }

@@ -66,6 +66,8 @@ pub enum ConnectError {
     InvalidFields(Vec<FieldError>),
     #[error("{0}")]
     InvalidSettings(String),
+    #[error("{0} connected this way has nothing to sync, so it cannot sync automatically")]
+    NothingToSync(String),
     #[error("{integration} rejected the credential: {reason}")]
     Rejected { integration: String, reason: String },
     #[error("this {integration} account is already connected")]
@@ -220,6 +222,9 @@ pub async fn connect(
         ));
     }
     let change = settings_change(request.settings.unwrap_or_default())?;
+    if change.auto_sync == Some(true) && !integration.syncs_with(AuthMode::ApiKey) {
+        return Err(ConnectError::NothingToSync(integration.name.clone()));
+    }
     let credentials = parse_credentials(integration, raw_credentials)?;
     let base = state.endpoints.api_base(integration);
     let account = integration.provider().verify(&state.http, &base, &credentials).await.map_err(|e| match e {
@@ -338,6 +343,10 @@ pub async fn configure(
     let current = state.store.get_connection(&caller.user_id, id).await?;
     if current.status == ConnectionStatus::Disconnecting {
         return Err(ConnectionError::Disconnecting);
+    }
+    if change.auto_sync == Some(true) && !current.can_sync {
+        let name = state.catalog.find(current.integration_id.as_str()).map_or("This connection", |i| i.name.as_str());
+        return Err(ConnectionError::Invalid(ConnectError::NothingToSync(name.to_owned())));
     }
     Ok(state.store.update_settings(&current, &change).await?)
 }

@@ -23,6 +23,7 @@ impl From<ConnectError> for Problem {
                 Problem::new(ProblemType::InvalidCredentials, detail).with("errors", errors)
             }
             ConnectError::InvalidSettings(_) => Problem::new(ProblemType::InvalidSettings, detail),
+            ConnectError::NothingToSync(_) => Problem::new(ProblemType::NothingToSync, detail),
             ConnectError::Rejected { .. } => Problem::new(ProblemType::CredentialRejected, detail),
             ConnectError::AlreadyConnected { existing, .. } => {
                 let p = Problem::new(ProblemType::AlreadyConnected, detail);
