@@ -11,8 +11,7 @@ use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::domain::{ConnectionId, SyncId, SyncRun};
 use integrations::http::{ApiPath, ApiQuery, Problem, ProblemType, parse_optional_json, with_problem_fallbacks};
-use integrations::store::StoreError;
-use integrations::sync::{SyncMode, trigger_sync};
+use integrations::sync::{self as sync_history, SyncMode, trigger_sync};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -91,25 +90,8 @@ async fn list_syncs(
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, Problem> {
     let id = ConnectionId::parse(&id).map_err(bad_path)?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(Problem::bad_request("limit must be between 1 and 100"));
-    }
-    let (runs, next) = match state.store.list_runs(&caller.user_id, &id, limit, query.cursor.as_deref()).await {
-        Ok(page) => page,
-        Err(StoreError::InvalidCursor) => {
-            return Err(Problem::bad_request("The cursor is not valid for this history."));
-        }
-        Err(e) => return Err(Problem::unavailable(&e)),
-    };
-    // An empty first page may mean the connection is not the caller's: then it is a 404.
-    if runs.is_empty() && query.cursor.is_none() {
-        match state.store.get_connection(&caller.user_id, &id).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => return Err(Problem::not_found("There is no such connection.")),
-            Err(e) => return Err(Problem::unavailable(&e)),
-        }
-    }
+    let (runs, next) =
+        sync_history::list_runs(&state, &caller, &id, query.limit.unwrap_or(20), query.cursor.as_deref()).await?;
     let syncs: Vec<RunView> = runs.iter().map(view).collect();
     Ok(Json(json!({ "syncs": syncs, "nextCursor": next })))
 }
@@ -121,9 +103,6 @@ async fn get_sync(
 ) -> Result<Json<Value>, Problem> {
     let id = ConnectionId::parse(&id).map_err(bad_path)?;
     let sync = SyncId::parse(&sync).map_err(bad_path)?;
-    match state.store.get_run(&caller.user_id, &id, &sync).await {
-        Ok(run) => Ok(Json(serde_json::to_value(view(&run)).expect("runs serialise"))),
-        Err(StoreError::NotFound) => Err(Problem::not_found("There is no such sync.")),
-        Err(e) => Err(Problem::unavailable(&e)),
-    }
+    let run = sync_history::get_run(&state, &caller, &id, &sync).await?;
+    Ok(Json(serde_json::to_value(view(&run)).expect("runs serialise")))
 }

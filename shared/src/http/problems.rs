@@ -2,7 +2,7 @@
 
 use super::{Problem, ProblemType};
 use crate::connections::{ConnectError, ConnectionError};
-use crate::sync::TriggerError;
+use crate::sync::{HistoryError, TriggerError};
 
 impl From<ConnectError> for Problem {
     fn from(e: ConnectError) -> Self {
@@ -73,6 +73,17 @@ impl From<TriggerError> for Problem {
             TriggerError::NothingToSync(_) => Problem::new(ProblemType::NothingToSync, detail),
             TriggerError::Store(cause) => Problem::unavailable(&cause),
             other @ (TriggerError::NoQueue | TriggerError::Queue(_)) => Problem::unavailable(&other),
+        }
+    }
+}
+
+impl From<HistoryError> for Problem {
+    fn from(e: HistoryError) -> Self {
+        let detail = e.to_string();
+        match e {
+            HistoryError::ConnectionNotFound | HistoryError::SyncNotFound => Problem::not_found(detail),
+            HistoryError::InvalidLimit | HistoryError::InvalidCursor => Problem::bad_request(detail),
+            HistoryError::Store(cause) => Problem::unavailable(&cause),
         }
     }
 }
