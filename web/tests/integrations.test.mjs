@@ -616,3 +616,233 @@ pageTest('sync-failure-in-words', async ({ page }) => {
   }
 });
 
+// ---- Two accounts of one tool, webhooks that only receive posts, the API's sync intervals ----
+
+/**
+ * Seeds the fakes' demo data again and resolves to the demo Trello member's id. Each seeding
+ * gives the demo token a new member (a new account for the service) unless it happens within
+ * the same second as the previous one; `other` makes it wait for an id other than that one.
+ */
+async function reseedTrello(other = null) {
+  for (const deadline = Date.now() + 10_000; ; await new Promise((resolve) => setTimeout(resolve, 250))) {
+    const { demo } = await stack.fakes('POST', '/_fake/seed-demo');
+    if (demo.trelloMemberId !== other || Date.now() > deadline) return demo.trelloMemberId;
+  }
+}
+
+/** The values of a <select>'s options, as numbers. */
+const optionValues = (select) => select.locator('option').evaluateAll((options) => options.map((o) => Number(o.value)));
+
+pageTest('two-trello-accounts', async ({ page }) => {
+  // Account one: the demo member. Seeding the demo data again gives the same demo token another
+  // member, which the service sees as a second Trello account.
+  const memberOne = await reseedTrello();
+  const one = await connectTrelloThroughApi(page);
+  const memberTwo = await reseedTrello(memberOne);
+  assert.notEqual(memberTwo, memberOne, 'the fake Trello has a second member for the demo token');
+  await page.reload();
+  await rowOf(page, one.connectionId).waitFor();
+
+  // Account two, through the card's "Add another", with a name of its own.
+  await page.getByTestId('card-connected-trello').waitFor();
+  await page.getByTestId('connect-another-trello').click();
+  await page.getByTestId('connect-dialog').waitFor();
+  await page.getByTestId('field-apiKey').fill(TRELLO_DEMO.apiKey);
+  await page.getByTestId('field-token').fill(TRELLO_DEMO.token);
+  await page.getByTestId('connect-options').locator('summary').click();
+  await page.getByTestId('field-displayName').fill('Trello (work)');
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/integrations/connect') && r.request().method() === 'POST');
+  await page.getByTestId('connect-submit').click();
+  const answer = await created;
+  assert.equal(answer.status(), 201, `connecting the second Trello account: ${await answer.text()}`);
+  const two = await answer.json();
+  assert.notEqual(two.connectionId, one.connectionId);
+
+  // Both rows, each keyed by its connection.
+  await rowOf(page, two.connectionId).waitFor();
+  assert.equal(await rowsOf(page, 'trello').count(), 2);
+  assert.deepEqual((await rowsOf(page, 'trello').evaluateAll((rows) => rows.map((r) => r.dataset.connectionId))).sort(),
+    [one.connectionId, two.connectionId].sort());
+  assert.match(await text(rowOf(page, one.connectionId).locator('.conn__name')), /^Trello$/);
+  assert.match(await text(rowOf(page, two.connectionId).locator('.conn__name')), /^Trello \(work\)$/);
+  const ids = await page.locator('[id]').evaluateAll((els) => els.map((el) => el.id));
+  assert.equal(new Set(ids).size, ids.length, 'no two elements share an id');
+
+  // The card: two connected, one Manage link per connection, each reaching its own row.
+  assert.match(await text(page.getByTestId('card-connected-trello')), /^2 connected$/);
+  for (const { connectionId } of [two, one]) {
+    await page.getByTestId(`manage-${connectionId}`).click();
+    await page.waitForFunction((id) => document.activeElement?.id === `connection-${id}`, connectionId);
+  }
+  assert.match(await text(page.getByTestId(`manage-${two.connectionId}`)), /^Manage Trello \(work\)/);
+  await screenshot(page, 'two-trello-accounts-both', { fullPage: true });
+
+  // Each "Sync now" syncs its own connection, and only that row shows the run.
+  const runs = {};
+  for (const { connectionId } of [two, one]) {
+    let syncId = null;
+    const polls = countRunPolls(page, () => syncId);
+    syncId = (await pressSync(page, connectionId)).syncId;
+    const run = await expectFinishedRun(page, connectionId, syncId, polls);
+    assert.equal(run.connectionId, connectionId);
+    runs[connectionId] = syncId;
+    if (connectionId === two.connectionId) {
+      assert.equal(await text(part(page, 'sync-result', one.connectionId)), '', 'the other row shows no run');
+      assert.match(await text(part(page, 'last-sync', one.connectionId)), /Not synced yet/);
+    }
+  }
+  for (const { connectionId } of [one, two]) {
+    const { body } = await apiFromPage(page, 'GET', `/${connectionId}/syncs?limit=10`);
+    assert.deepEqual(body.syncs.map((r) => r.syncId), [runs[connectionId]], `${connectionId} has only its own run`);
+    const history = part(page, 'history', connectionId);
+    await history.locator('summary').click();
+    await history.getByTestId('history-run').first().waitFor();
+    assert.equal(await history.getByTestId('history-run').count(), 1);
+  }
+
+  // Disconnecting one leaves the other.
+  await part(page, 'disconnect', one.connectionId).click();
+  await page.getByTestId('confirm-disconnect').click();
+  await rowOf(page, one.connectionId).waitFor({ state: 'detached' });
+  await page.getByTestId('notice-disconnected').waitFor();
+  assert.equal(await rowOf(page, two.connectionId).isVisible(), true);
+  assert.equal(await rowsOf(page, 'trello').count(), 1);
+  assert.match(await text(page.getByTestId('card-connected-trello')), /^Connected$/);
+  assert.equal(await page.getByTestId(`manage-${one.connectionId}`).count(), 0);
+  await page.getByTestId(`manage-${two.connectionId}`).click();
+  await page.waitForFunction((id) => document.activeElement?.id === `connection-${id}`, two.connectionId);
+  const { body: { connections } } = await apiFromPage(page, 'GET', '/connected');
+  assert.deepEqual(connections.map((c) => c.connectionId), [two.connectionId]);
+});
+
+/** A Microsoft Teams incoming webhook URL of the form the catalog's pattern accepts (a dummy). */
+const TEAMS_WEBHOOK = 'https://contoso.webhook.office.com/webhookb2/x/IncomingWebhook/y/z';
+
+pageTest('teams-webhook-receives-posts', async ({ page }) => {
+  const { body: catalog } = await apiFromPage(page, 'GET', '/available');
+  const teams = catalog.integrations.find((i) => i.id === 'microsoft-teams');
+  assert.deepEqual(teams.capabilities?.sync, ['oauth2'], 'only Teams sign-ins have something to sync');
+
+  // The connect form for the webhook: no auto-sync options, and it says why.
+  await page.getByTestId('connect-microsoft-teams').click();
+  await page.getByTestId('connect-dialog').waitFor();
+  await page.getByTestId('mode-key').check();
+  assert.equal(await text(page.getByTestId('connect-receives')), fmt.RECEIVES_POSTS);
+  await page.getByTestId('connect-options').locator('summary').click();
+  assert.equal(await page.getByTestId('field-autoSync').count(), 0, 'no auto-sync option');
+  assert.equal(await page.getByTestId('field-syncInterval').count(), 0, 'no interval');
+  await page.getByTestId('field-webhookUrl').fill(TEAMS_WEBHOOK);
+  const sent = page.waitForRequest((r) => r.url().endsWith('/api/v1/integrations/connect') && r.method() === 'POST');
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/integrations/connect') && r.request().method() === 'POST');
+  await page.getByTestId('connect-submit').click();
+  assert.deepEqual((await sent).postDataJSON(), { integrationId: 'microsoft-teams', credentials: { webhookUrl: TEAMS_WEBHOOK } }, 'no sync settings are sent');
+  const answer = await created;
+  assert.equal(answer.status(), 201, `connecting the webhook: ${await answer.text()}`);
+  const connection = await answer.json();
+  assert.equal(connection.canSync, false);
+  const id = connection.connectionId;
+
+  // The row says what it does, and offers nothing about syncing.
+  const row = rowOf(page, id);
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-integration'), 'microsoft-teams');
+  assert.match(await text(part(page, 'status', id)), /^Receives posts$/);
+  assert.equal(await text(part(page, 'receives', id)), fmt.RECEIVES_POSTS);
+  for (const what of ['sync', 'autosync', 'interval', 'history', 'last-sync', 'sync-progress']) {
+    assert.equal(await part(page, what, id).isVisible(), false, `no ${what} on a webhook row`);
+  }
+  assert.equal(await row.getByRole('button', { name: /sync/i }).count(), 0, 'no sync button');
+  assert.equal(await row.getByRole('switch').count(), 0, 'no auto-sync switch');
+  assert.equal(await row.getByText(/Sync history|Not synced yet|Last synced/).filter({ visible: true }).count(), 0);
+  assert.equal(await part(page, 'disconnect', id).isVisible(), true, 'it can still be disconnected');
+  await screenshot(row, 'teams-webhook-row');
+
+  // After a reload too (GET /connected).
+  await page.reload();
+  await part(page, 'receives', id).waitFor();
+  assert.equal(await part(page, 'sync', id).isVisible(), false);
+});
+
+// The page never asks to sync a webhook; if it somehow does (here: it is told the webhook can
+// sync), the API's 409 nothing-to-sync is shown in its words and the row drops its sync controls.
+pageTest('nothing-to-sync-in-words', async ({ page }) => {
+  const { status, body: connection } = await apiFromPage(page, 'POST', '/connect', { integrationId: 'microsoft-teams', credentials: { webhookUrl: TEAMS_WEBHOOK } });
+  assert.equal(status, 201, JSON.stringify(connection));
+  const id = connection.connectionId;
+  const refused = await apiFromPage(page, 'POST', `/${id}/sync`, { mode: 'incremental' });
+  assert.equal(refused.status, 409);
+  assert.match(refused.body.type, /\/problems\/nothing-to-sync$/);
+
+  // The page is told the connection can sync (only its list; GET /{id} tells the truth).
+  await page.route('**/api/v1/integrations/connected', async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    for (const c of body.connections) c.canSync = true;
+    await route.fulfill({ response, json: body });
+  });
+  await page.reload();
+  await part(page, 'sync', id).waitFor();
+  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/integrations/${id}/sync`);
+  await part(page, 'sync', id).click();
+  assert.equal((await answered).status(), 409);
+  const result = part(page, 'sync-result', id);
+  await result.getByText(/has nothing to sync/).waitFor();
+  assert.ok((await text(result)).includes(fmt.sentence(refused.body.detail)), `the problem's detail is shown: ${await text(result)}`);
+  // The row asked for the connection again and now shows what it is.
+  await part(page, 'receives', id).waitFor();
+  assert.equal(await part(page, 'sync', id).isVisible(), false);
+  assert.equal(await result.isVisible(), true, 'the explanation stays');
+});
+
+pageTest('interval-choices-from-api', async ({ page }) => {
+  const { body: catalog } = await apiFromPage(page, 'GET', '/available');
+  const allowed = catalog.syncIntervals;
+  assert.ok(Array.isArray(allowed?.choices) && allowed.choices.length > 0, `GET /available has syncIntervals: ${JSON.stringify(allowed)}`);
+
+  // The connect form offers exactly the API's choices, its default selected.
+  await page.getByTestId('connect-trello').click();
+  await page.getByTestId('connect-options').locator('summary').click();
+  const formSelect = page.getByTestId('field-syncInterval');
+  assert.deepEqual(await optionValues(formSelect), allowed.choices);
+  assert.equal(Number(await formSelect.inputValue()), allowed.defaultMinutes);
+  assert.deepEqual(await formSelect.locator('option').allTextContents(), allowed.choices.map(fmt.interval));
+  await page.keyboard.press('Escape');
+
+  // The row offers exactly the API's choices, and saves the one picked.
+  const connection = await connectTrelloThroughApi(page, { settings: { autoSync: true, syncIntervalMinutes: allowed.defaultMinutes } });
+  const id = connection.connectionId;
+  await page.reload();
+  const select = part(page, 'interval', id);
+  await select.waitFor();
+  assert.deepEqual(await optionValues(select), allowed.choices);
+  assert.equal(Number(await select.inputValue()), allowed.defaultMinutes);
+  const pick = allowed.choices.find((m) => m !== allowed.defaultMinutes);
+  const saved = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/integrations/${id}` && r.request().method() === 'PATCH');
+  await select.selectOption(String(pick));
+  const patch = await saved;
+  assert.equal(patch.status(), 200, await patch.text());
+  assert.deepEqual(patch.request().postDataJSON(), { syncIntervalMinutes: pick });
+  const { body: now } = await apiFromPage(page, 'GET', `/${id}`);
+  assert.equal(now.settings.syncIntervalMinutes, pick);
+
+  // Other choices from the API are other options: the page has no list of its own.
+  const other = [20, 45, 60, 90];
+  await page.route('**/api/v1/integrations/available', async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.syncIntervals = { ...body.syncIntervals, choices: other, defaultMinutes: 45 };
+    await route.fulfill({ response, json: body });
+  });
+  await page.reload();
+  await select.waitFor();
+  await page.waitForFunction((cid) => document.querySelector(`[data-testid="interval-${cid}"]`)?.options.length !== undefined
+    && [...document.querySelector(`[data-testid="interval-${cid}"]`).options].some((o) => o.value === '45'), id);
+  // The connection's own value (not among these) is still shown, as itself.
+  assert.deepEqual(await optionValues(select), [...new Set([...other, pick])].sort((a, b) => a - b));
+  assert.equal(Number(await select.inputValue()), pick);
+  await page.getByTestId('connect-another-trello').click();
+  await page.getByTestId('connect-options').locator('summary').click();
+  assert.deepEqual(await optionValues(page.getByTestId('field-syncInterval')), other);
+  assert.equal(Number(await page.getByTestId('field-syncInterval').inputValue()), 45);
+  await page.keyboard.press('Escape');
+});
