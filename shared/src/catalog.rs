@@ -6,8 +6,10 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::IntegrationId;
+use crate::providers::Registry;
+use crate::sync::RecordKind;
 
-const CATALOG_JSON: &str = include_str!("../catalog.json");
+pub(crate) const CATALOG_JSON: &str = include_str!("../catalog.json");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -22,6 +24,19 @@ pub enum Availability {
 pub enum AuthMode {
     Oauth2,
     ApiKey,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Oauth2 => "oauth2",
+            AuthMode::ApiKey => "api_key",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Oauth2, Self::ApiKey].into_iter().find(|m| m.as_str() == raw)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,13 +109,67 @@ pub struct Integration {
     pub oauth: Option<OauthEndpoints>,
     pub credential_fields: Vec<CredentialField>,
     pub api_base_url: String,
-    pub record_kinds: Vec<String>,
+    pub capabilities: DeclaredCapabilities,
     pub minutes_saved_per_item: f64,
+}
+
+/// What the catalog tells clients an integration can do. The provider's code declares the same
+/// ([`crate::providers::Capabilities`]); the registry refuses to start when they differ.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeclaredCapabilities {
+    /// The auth modes whose connections have data to sync.
+    pub sync: Vec<AuthMode>,
+    pub realtime: bool,
+    pub actions: Vec<String>,
+    pub record_kinds: Vec<RecordKind>,
+}
+
+/// An integration as `GET /available` shows it: what a client needs to offer and connect it,
+/// and none of the service's own configuration (OAuth endpoints, client settings, base URLs).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationView<'a> {
+    pub id: &'a IntegrationId,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub status: Availability,
+    pub features: &'a [String],
+    pub auth_modes: &'a [AuthMode],
+    pub credential_fields: &'a [CredentialField],
+    pub capabilities: &'a DeclaredCapabilities,
+}
+
+impl<'a> From<&'a Integration> for IntegrationView<'a> {
+    fn from(i: &'a Integration) -> Self {
+        Self {
+            id: &i.id,
+            name: &i.name,
+            description: &i.description,
+            category: &i.category,
+            status: i.status,
+            features: &i.features,
+            auth_modes: &i.auth_modes,
+            credential_fields: &i.credential_fields,
+            capabilities: &i.capabilities,
+        }
+    }
 }
 
 impl Integration {
     pub fn supports(&self, mode: AuthMode) -> bool {
         self.auth_modes.contains(&mode)
+    }
+
+    /// The code behind this entry (every entry has one: checked when the catalog loads).
+    pub fn provider(&self) -> &'static dyn crate::providers::Provider {
+        Registry::get().of(self)
+    }
+
+    /// Whether a connection made this way has data to sync.
+    pub fn syncs_with(&self, mode: AuthMode) -> bool {
+        self.provider().capabilities().syncs_with(mode)
     }
 }
 
@@ -161,12 +230,18 @@ pub enum CatalogError {
 }
 
 impl Catalog {
-    /// The catalog compiled into the binary. Parsed and checked on first use; a broken
-    /// catalog is a build defect, caught by the unit tests below, so this panics at start
-    /// rather than serving a half catalog.
+    /// The catalog compiled into the binary. Parsed and checked against the provider registry
+    /// on first use (at start); a broken catalog or one the code does not serve is a build
+    /// defect, caught by the unit tests, so this panics at start rather than serving half of it.
     pub fn get() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
-        CATALOG.get_or_init(|| Catalog::parse(CATALOG_JSON).expect("shared/catalog.json is valid"))
+        CATALOG.get_or_init(|| {
+            let catalog = Catalog::parse(CATALOG_JSON).expect("shared/catalog.json is valid");
+            if let Err(e) = Registry::get().check(&catalog) {
+                panic!("shared/catalog.json and the provider registry disagree: {e}");
+            }
+            catalog
+        })
     }
 
     pub fn parse(json: &str) -> Result<Catalog, CatalogError> {
@@ -217,6 +292,11 @@ impl Catalog {
 
     pub fn find(&self, id: &str) -> Option<&Integration> {
         self.integrations.iter().find(|i| i.id.as_str() == id)
+    }
+
+    /// Whether a connection to `integration` made with `mode` has data to sync.
+    pub fn can_sync(&self, integration: &IntegrationId, mode: AuthMode) -> bool {
+        self.find(integration.as_str()).is_some_and(|i| i.syncs_with(mode))
     }
 
     pub fn is_category(&self, id: &str) -> bool {

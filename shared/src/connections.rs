@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::StatusCode;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -11,8 +10,8 @@ use crate::auth::Caller;
 use crate::catalog::{AuthMode, Availability, Integration};
 use crate::config::AppState;
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint};
-use crate::http::Problem;
-use crate::providers::{self, VerifyError};
+use crate::http::ErrorChain;
+use crate::providers::{Revocation, VerifyError};
 use crate::store::{AuditAction, ConnectOutcome, NewConnection, SettingsChange, StoreError};
 use crate::vault::{Credentials, VaultError};
 
@@ -67,6 +66,8 @@ pub enum ConnectError {
     InvalidFields(Vec<FieldError>),
     #[error("{0}")]
     InvalidSettings(String),
+    #[error("{0} connected this way has nothing to sync, so it cannot sync automatically")]
+    NothingToSync(String),
     #[error("{integration} rejected the credential: {reason}")]
     Rejected { integration: String, reason: String },
     #[error("this {integration} account is already connected")]
@@ -77,55 +78,6 @@ pub enum ConnectError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Vault(#[from] VaultError),
-}
-
-impl From<ConnectError> for Problem {
-    fn from(e: ConnectError) -> Self {
-        let detail = e.to_string();
-        match e {
-            ConnectError::UnknownIntegration(id) => {
-                Problem::unprocessable("unknown-integration", "Unknown integration", detail).with("integrationId", id)
-            }
-            ConnectError::ComingSoon(_) => Problem::conflict("coming-soon", "Not available yet", detail),
-            ConnectError::PremiumRequired(_) => {
-                Problem::new(StatusCode::FORBIDDEN, "premium-required", "Premium plan required", detail)
-            }
-            ConnectError::LimitReached { limit, .. } => {
-                Problem::new(StatusCode::FORBIDDEN, "plan-limit-reached", "Connection limit reached", detail)
-                    .with("limit", limit)
-            }
-            ConnectError::OauthNotAvailable(_) => {
-                Problem::unprocessable("oauth-not-configured", "Sign-in connect is not available", detail)
-            }
-            ConnectError::UnknownConnection => Problem::not_found(detail),
-            ConnectError::ApiKeyNotSupported(_) => {
-                Problem::unprocessable("api-key-not-supported", "Connect by signing in", detail)
-            }
-            ConnectError::InvalidFields(errors) => {
-                Problem::unprocessable("invalid-credentials", "Check the highlighted fields", detail)
-                    .with("errors", errors)
-            }
-            ConnectError::InvalidSettings(_) => Problem::unprocessable("invalid-settings", "Invalid settings", detail),
-            ConnectError::Rejected { .. } => {
-                Problem::unprocessable("credential-rejected", "The provider rejected the credential", detail)
-            }
-            ConnectError::AlreadyConnected { existing, .. } => {
-                let p = Problem::conflict("already-connected", "Already connected", detail);
-                match existing {
-                    Some(id) => p.with("connectionId", id),
-                    None => p,
-                }
-            }
-            ConnectError::ProviderUnavailable(cause) => Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "provider-unavailable",
-                "The provider did not answer",
-                format!("We could not check the credential: {cause}. Nothing was stored; please try again."),
-            ),
-            ConnectError::Store(cause) => Problem::unavailable(&cause),
-            ConnectError::Vault(cause) => Problem::unavailable(&cause),
-        }
-    }
 }
 
 fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError> {
@@ -270,9 +222,12 @@ pub async fn connect(
         ));
     }
     let change = settings_change(request.settings.unwrap_or_default())?;
+    if change.auto_sync == Some(true) && !integration.syncs_with(AuthMode::ApiKey) {
+        return Err(ConnectError::NothingToSync(integration.name.clone()));
+    }
     let credentials = parse_credentials(integration, raw_credentials)?;
     let base = state.endpoints.api_base(integration);
-    let account = providers::verify(&state.http, &base, integration, &credentials).await.map_err(|e| match e {
+    let account = integration.provider().verify(&state.http, &base, &credentials).await.map_err(|e| match e {
         VerifyError::Rejected(reason) => ConnectError::Rejected { integration: integration.name.clone(), reason },
         VerifyError::Unsupported(_) => ConnectError::ApiKeyNotSupported(integration.name.clone()),
         unavailable => ConnectError::ProviderUnavailable(unavailable),
@@ -369,20 +324,6 @@ impl From<StoreError> for ConnectionError {
     }
 }
 
-impl From<ConnectionError> for Problem {
-    fn from(e: ConnectionError) -> Self {
-        let detail = e.to_string();
-        match e {
-            ConnectionError::NotFound => Problem::not_found(detail),
-            ConnectionError::Conflict => Problem::conflict("concurrent-change", "Changed concurrently", detail),
-            ConnectionError::Disconnecting => Problem::conflict("disconnecting", "Being disconnected", detail),
-            ConnectionError::Invalid(e) => e.into(),
-            ConnectionError::Store(cause) => Problem::unavailable(&cause),
-            ConnectionError::Vault(cause) => Problem::unavailable(&cause),
-        }
-    }
-}
-
 pub async fn get(state: &AppState, caller: &Caller, id: &ConnectionId) -> Result<Connection, ConnectionError> {
     Ok(state.store.get_connection(&caller.user_id, id).await?)
 }
@@ -403,6 +344,10 @@ pub async fn configure(
     if current.status == ConnectionStatus::Disconnecting {
         return Err(ConnectionError::Disconnecting);
     }
+    if change.auto_sync == Some(true) && !current.can_sync {
+        let name = state.catalog.find(current.integration_id.as_str()).map_or("This connection", |i| i.name.as_str());
+        return Err(ConnectionError::Invalid(ConnectError::NothingToSync(name.to_owned())));
+    }
     Ok(state.store.update_settings(&current, &change).await?)
 }
 
@@ -421,10 +366,10 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
     if let Some(integration) = state.catalog.find(current.integration_id.as_str()) {
         match state.vault.read(&current.secret_id).await {
             Ok(credentials) => match crate::oauth::revoke(state, integration, &credentials).await {
-                Ok(true) => audit_detail = Some("access revoked at the provider".to_owned()),
-                Ok(false) => {}
+                Ok(Revocation::Revoked) => audit_detail = Some("access revoked at the provider".to_owned()),
+                Ok(Revocation::NotOffered) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "revocation at the provider failed");
+                    tracing::warn!(error = %ErrorChain(&e), "revocation at the provider failed");
                     audit_detail = Some(format!("revocation at the provider failed: {e}"));
                 }
             },

@@ -90,7 +90,7 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
                 integration_id: c.integration_id.to_string(),
                 display_name: c.display_name.clone(),
                 sync_id: last.sync_id.to_string(),
-                status: last.status.clone(),
+                status: last.status.as_str().to_owned(),
                 finished_at: last.finished_at,
                 items: last.items,
                 minutes_saved: last.minutes_saved,

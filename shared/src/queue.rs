@@ -6,7 +6,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use crate::domain::{SyncId, SyncJob};
 
 #[derive(Debug, thiserror::Error)]
-#[error("SQS request failed: {0}")]
+#[error("SQS request failed")]
 pub struct QueueError(#[source] Box<dyn std::error::Error + Send + Sync>);
 
 #[derive(Clone)]

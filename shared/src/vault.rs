@@ -44,11 +44,10 @@ impl Credentials {
         }
     }
 
-    /// The token a provider takes as `Authorization: Bearer`: an OAuth access token, or the
-    /// `token` field of an API-key connection.
-    pub fn bearer_token(&self) -> Option<&str> {
+    /// The OAuth access token (`None` for a token connection).
+    pub fn access_token(&self) -> Option<&str> {
         match self {
-            Credentials::ApiKey(fields) => fields.get("token").map(|v| v.expose_secret()),
+            Credentials::ApiKey(_) => None,
             Credentials::OAuth(tokens) => Some(tokens.access_token.expose_secret()),
         }
     }
@@ -110,7 +109,7 @@ pub enum VaultError {
     NotFound,
     #[error("the secret's value is not in the expected format")]
     Unreadable,
-    #[error("Secrets Manager request failed: {0}")]
+    #[error("Secrets Manager request failed")]
     Aws(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 

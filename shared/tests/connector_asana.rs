@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
-    Connector::Asana(AsanaConnector::new(config(fakes.base_url(Provider::Asana), page_size), demo::ASANA_TOKEN))
+    Connector::new(AsanaConnector::new(config(fakes.base_url(Provider::Asana), page_size), demo::ASANA_TOKEN))
 }
 
 fn titles(records: &[Record]) -> HashSet<String> {

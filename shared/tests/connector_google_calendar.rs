@@ -16,7 +16,7 @@ use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     let config = config(fakes.base_url(Provider::GoogleCalendar), page_size);
-    Connector::GoogleCalendar(CalendarConnector::new(config, demo::GOOGLE_TOKEN))
+    Connector::new(CalendarConnector::new(config, demo::GOOGLE_TOKEN))
 }
 
 /// The demo events that are not cancelled (38 of 40).

@@ -15,7 +15,7 @@ use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     let config = config(fakes.base_url(Provider::GoogleDrive), page_size);
-    Connector::GoogleDrive(DriveConnector::new(config, demo::GOOGLE_TOKEN))
+    Connector::new(DriveConnector::new(config, demo::GOOGLE_TOKEN))
 }
 
 /// The demo files (folders included) not in the trash: 28 of 30.

@@ -19,7 +19,7 @@ use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     let config = config(fakes.base_url(Provider::MicrosoftGraph), page_size);
-    Connector::MicrosoftTeams(TeamsConnector::new(config, demo::MICROSOFT_TOKEN))
+    Connector::new(TeamsConnector::new(config, demo::MICROSOFT_TOKEN))
 }
 
 /// The demo channels with their team: two teams, two channels each.
@@ -210,7 +210,7 @@ async fn an_expired_access_token_is_reported_as_unauthorized() {
     let (fakes, seed) = demo_fakes().await;
     let token = oauth_access_token(&fakes).await;
     let config = config(fakes.base_url(Provider::MicrosoftGraph), 50);
-    let c = Connector::MicrosoftTeams(TeamsConnector::new(config, &token));
+    let c = Connector::new(TeamsConnector::new(config, &token));
     let run = sync(&c, None).await.unwrap();
     assert_eq!(ids(&run.records), message_ids(&fakes, &seed, false));
 
@@ -224,7 +224,7 @@ async fn a_next_link_to_another_address_is_refused_and_never_called() {
     let (fakes, _) = demo_fakes().await;
     // Graph answers with links on 127.0.0.1; this connector was configured with `localhost`.
     let elsewhere = fakes.base_url(Provider::MicrosoftGraph).replace("127.0.0.1", "localhost");
-    let c = Connector::MicrosoftTeams(TeamsConnector::new(config(elsewhere, 7), demo::MICROSOFT_TOKEN));
+    let c = Connector::new(TeamsConnector::new(config(elsewhere, 7), demo::MICROSOFT_TOKEN));
     let refused = sync(&c, None).await;
     assert!(matches!(refused, Err(ProviderError::Unexpected(_))), "{refused:?}");
     let requests = fakes.state().requests(Provider::MicrosoftGraph);

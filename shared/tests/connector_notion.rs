@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
-    Connector::Notion(NotionConnector::new(config(fakes.base_url(Provider::Notion), page_size), demo::NOTION_TOKEN))
+    Connector::new(NotionConnector::new(config(fakes.base_url(Provider::Notion), page_size), demo::NOTION_TOKEN))
 }
 
 /// What search finds in the demo: its pages not in the trash, and its databases.

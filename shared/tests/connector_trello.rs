@@ -15,7 +15,7 @@ use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
 
 fn connector(fakes: &FakeProviders, page_size: u32) -> Connector {
     let config = config(fakes.base_url(Provider::Trello), page_size);
-    Connector::Trello(TrelloConnector::new(config, demo::TRELLO_KEY, demo::TRELLO_TOKEN))
+    Connector::new(TrelloConnector::new(config, demo::TRELLO_KEY, demo::TRELLO_TOKEN))
 }
 
 /// The cards of the open boards (Product Roadmap and Sprint Board), open and archived.

@@ -5,7 +5,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use integrations::AppState;
 use integrations::auth::Caller;
-use integrations::catalog::Integration;
+use integrations::catalog::IntegrationView;
+use integrations::domain::SyncSettings;
 use integrations::http::{ApiPath, ApiQuery, Problem, with_problem_fallbacks};
 use integrations::insights::{self, Stats};
 use serde::Deserialize;
@@ -38,9 +39,11 @@ async fn list_available(
     ApiQuery(query): ApiQuery<CatalogQuery>,
 ) -> Result<Json<Value>, Problem> {
     let catalog = state.catalog;
-    let integrations: Vec<&Integration> = match query.category.as_deref() {
-        None => catalog.integrations().iter().collect(),
-        Some(category) if catalog.is_category(category) => catalog.in_category(category).collect(),
+    let integrations: Vec<IntegrationView> = match query.category.as_deref() {
+        None => catalog.integrations().iter().map(IntegrationView::from).collect(),
+        Some(category) if catalog.is_category(category) => {
+            catalog.in_category(category).map(IntegrationView::from).collect()
+        }
         Some(category) => {
             let valid: Vec<&str> = catalog.categories().iter().map(|c| c.id.as_str()).collect();
             return Err(Problem::bad_request(format!(
@@ -53,6 +56,7 @@ async fn list_available(
     Ok(Json(json!({
         "categories": catalog.categories(),
         "integrations": integrations,
+        "syncIntervals": SyncSettings::intervals(),
     })))
 }
 
@@ -60,12 +64,11 @@ async fn get_available(
     State(state): State<AppState>,
     _caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Integration>, Problem> {
+) -> Result<Json<Value>, Problem> {
     state
         .catalog
         .find(&id)
-        .cloned()
-        .map(Json)
+        .map(|i| Json(json!(IntegrationView::from(i))))
         .ok_or_else(|| Problem::not_found(format!("There is no integration `{id}`.")))
 }
 

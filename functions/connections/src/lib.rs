@@ -10,7 +10,7 @@ use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::connections::{self, ConnectRequest, ConnectResult, SettingsInput};
 use integrations::domain::{Connection, ConnectionId};
-use integrations::http::{ApiJson, ApiPath, ApiQuery, Problem, with_problem_fallbacks};
+use integrations::http::{ApiJson, ApiPath, ApiQuery, Problem, ProblemType, with_problem_fallbacks};
 use integrations::oauth::{CallbackOutcome, CallbackQuery, binding_cookie_name, complete_oauth};
 use serde_json::json;
 
@@ -33,8 +33,7 @@ pub fn routes(state: AppState) -> Router {
 }
 
 fn parse_id(raw: &str) -> Result<ConnectionId, Problem> {
-    ConnectionId::parse(raw)
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-path", "The address is not valid", format!("{e}")))
+    ConnectionId::parse(raw).map_err(|e| Problem::new(ProblemType::InvalidPath, e.to_string()))
 }
 
 async fn list_connections(State(state): State<AppState>, caller: Caller) -> Result<Json<serde_json::Value>, Problem> {

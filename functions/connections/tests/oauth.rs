@@ -332,7 +332,7 @@ async fn twenty_concurrent_refreshes_make_exactly_one_token_request() {
 
     let refreshes = (0..20).map(|_| fresh_credentials(&app.env.state, &connection, None));
     let results = futures::future::join_all(refreshes).await;
-    let access: Vec<String> = results.into_iter().map(|r| r.unwrap().bearer_token().unwrap().to_owned()).collect();
+    let access: Vec<String> = results.into_iter().map(|r| r.unwrap().access_token().unwrap().to_owned()).collect();
     let grants: Vec<_> = app.fakes.state().token_requests(OAuthProvider::Google)[before..].to_vec();
     assert_eq!(grants.len(), 1, "{grants:?}");
     assert_eq!(grants[0].grant_type, "refresh_token");
@@ -353,7 +353,7 @@ async fn a_rotated_refresh_token_is_stored_with_its_access_token() {
     let rejected = before.access_token.expose_secret().to_owned();
     let fresh = fresh_credentials(&app.env.state, &connection, Some(&rejected)).await.unwrap();
     let after = app.tokens("ada", &id).await;
-    assert_eq!(fresh.bearer_token(), Some(after.access_token.expose_secret()));
+    assert_eq!(fresh.access_token(), Some(after.access_token.expose_secret()));
     assert_ne!(after.refresh_token.as_ref().unwrap().expose_secret(), old_refresh, "rotated");
     // The old refresh token no longer works at the provider: only the stored pair is usable.
     assert!(!app.fakes.state().revoke_grant(OAuthProvider::Microsoft, &old_refresh));

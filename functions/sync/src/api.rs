@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::domain::{ConnectionId, SyncId, SyncRun};
-use integrations::http::{ApiPath, ApiQuery, Problem, parse_optional_json, with_problem_fallbacks};
+use integrations::http::{ApiPath, ApiQuery, Problem, ProblemType, parse_optional_json, with_problem_fallbacks};
 use integrations::store::StoreError;
 use integrations::sync::{SyncMode, trigger_sync};
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ pub fn routes(state: AppState) -> Router {
 }
 
 fn bad_path(e: impl std::fmt::Display) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid-path", "The address is not valid", e.to_string())
+    Problem::new(ProblemType::InvalidPath, e.to_string())
 }
 
 #[derive(Serialize)]
@@ -66,9 +66,7 @@ async fn start_sync(
         .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
     if !body.iter().all(u8::is_ascii_whitespace) && !is_json {
         return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "The body must be JSON",
+            ProblemType::UnsupportedMediaType,
             "Send the body as JSON with Content-Type: application/json.",
         ));
     }

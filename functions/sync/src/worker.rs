@@ -52,7 +52,7 @@ async fn handle_message(state: &AppState, dlq_arn: Option<&str>, message: &SqsMe
 }
 
 /// One scheduler pass (an EventBridge schedule event; its content does not matter).
-pub async fn handle_schedule(state: &AppState) -> Result<SchedulerReport, integrations::store::StoreError> {
+pub async fn handle_schedule(state: &AppState) -> Result<SchedulerReport, integrations::sync::SchedulerError> {
     let report = run_scheduler(state, integrations::store::attrs::now()).await?;
     tracing::info!(?report, "scheduler pass");
     Ok(report)

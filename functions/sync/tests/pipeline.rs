@@ -128,7 +128,7 @@ async fn a_full_sync_of_several_pages_stores_every_card_once_with_counts_and_tim
     let c = p.connection().await;
     assert_eq!(c.items_total, 130);
     assert_eq!(c.minutes_saved_total, 260.0);
-    assert_eq!(c.last_sync.unwrap().status, "succeeded");
+    assert_eq!(c.last_sync.unwrap().status, SyncStatus::Succeeded);
     assert!(c.sync_in_flight.is_none());
 
     let stats = integrations::insights::stats(&p.env.state, &caller()).await.unwrap();

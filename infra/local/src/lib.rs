@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use integrations::AppState;
 use integrations::auth::issue_dev_token;
 use integrations::domain::{Plan, UserId};
-use integrations::http::{ApiJson, Problem, with_problem_fallbacks};
+use integrations::http::{ApiJson, Problem, ProblemType, with_problem_fallbacks};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -35,8 +35,7 @@ async fn issue_token(
     State(auth): State<DevAuth>,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<Json<Value>, Problem> {
-    let user = UserId::parse(&request.user_id)
-        .map_err(|e| Problem::unprocessable("invalid-user", "Invalid user id", e.to_string()))?;
+    let user = UserId::parse(&request.user_id).map_err(|e| Problem::new(ProblemType::InvalidUser, e.to_string()))?;
     let token = issue_dev_token(&auth.secret, &user, request.plan, DEV_TOKEN_TTL_SECS);
     Ok(Json(json!({
         "token": token,

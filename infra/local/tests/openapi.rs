@@ -22,7 +22,7 @@ const DOCUMENT: &str = include_str!("../../../openapi.yaml");
 /// Where the problem kinds of `POST /connect` come from: its error mapping, and the shared
 /// extractors and helpers (token, JSON body, `not_found`, `unavailable`).
 const CONNECTIONS_RS: &str = include_str!("../../../shared/src/connections.rs");
-const HTTP_RS: &str = include_str!("../../../shared/src/http.rs");
+const HTTP_RS: &str = include_str!("../../../shared/src/http/mod.rs");
 
 /// Every source that builds a problem some route can answer.
 const PROBLEM_SOURCES: [&str; 7] = [

@@ -75,6 +75,6 @@ async fn a_job_that_keeps_failing_reaches_the_dead_letter_queue_and_its_run_is_m
     assert!(ended.error.as_deref().unwrap().contains("the provider failed"), "{:?}", ended.error);
     let c = env.state.store.get_connection(&caller.user_id, &connection.connection_id).await.unwrap();
     assert!(c.sync_in_flight.is_none());
-    assert_eq!(c.last_sync.unwrap().status, "failed");
+    assert_eq!(c.last_sync.unwrap().status, SyncStatus::Failed);
     env.cleanup().await;
 }

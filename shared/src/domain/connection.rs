@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectionId, IntegrationId, SyncId, UserId};
+use super::{ConnectionId, IntegrationId, SyncId, SyncStatus, UserId};
 use crate::catalog::AuthMode;
 
 /// The caller's plan, from the `plan` claim of their token (default free).
@@ -78,9 +78,31 @@ impl SyncSettings {
     pub const MAX_INTERVAL_MINUTES: u32 = 24 * 60;
     pub const DEFAULT_INTERVAL_MINUTES: u32 = 60;
 
+    /// The intervals a client offers; any whole number of minutes in the bounds is accepted.
+    pub const INTERVAL_CHOICES: [u32; 6] = [15, 30, 60, 240, 720, 1440];
+
     pub fn interval_is_valid(minutes: u32) -> bool {
         (Self::MIN_INTERVAL_MINUTES..=Self::MAX_INTERVAL_MINUTES).contains(&minutes)
     }
+
+    /// The allowed intervals, as `GET /available` tells clients.
+    pub fn intervals() -> IntervalOptions {
+        IntervalOptions {
+            min_minutes: Self::MIN_INTERVAL_MINUTES,
+            max_minutes: Self::MAX_INTERVAL_MINUTES,
+            default_minutes: Self::DEFAULT_INTERVAL_MINUTES,
+            choices: Self::INTERVAL_CHOICES,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntervalOptions {
+    pub min_minutes: u32,
+    pub max_minutes: u32,
+    pub default_minutes: u32,
+    pub choices: [u32; 6],
 }
 
 impl Default for SyncSettings {
@@ -94,7 +116,7 @@ impl Default for SyncSettings {
 #[serde(rename_all = "camelCase")]
 pub struct LastSync {
     pub sync_id: SyncId,
-    pub status: String,
+    pub status: SyncStatus,
     pub finished_at: DateTime<Utc>,
     pub items: u64,
     pub minutes_saved: f64,
@@ -112,6 +134,9 @@ pub struct Connection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     pub auth_kind: AuthMode,
+    /// Whether it has data to sync (its provider's capability for its auth kind): a webhook
+    /// connection only receives posts, and is never offered sync or auto-sync.
+    pub can_sync: bool,
     /// Name of the Secrets Manager secret (never the secret itself); internal, not shown.
     #[serde(skip_serializing)]
     pub secret_id: String,

@@ -6,4 +6,4 @@ mod sync;
 
 pub use connection::{Account, Connection, ConnectionStatus, LastSync, Plan, SyncSettings, credential_hint};
 pub use ids::{ConnectionId, IntegrationId, InvalidId, SyncId, UserId};
-pub use sync::{Counts, Progress, SyncJob, SyncRun, SyncStatus, Trigger};
+pub use sync::{Counts, Phase, Progress, SyncJob, SyncRun, SyncStatus, Trigger};

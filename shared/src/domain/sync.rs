@@ -50,11 +50,38 @@ impl Trigger {
     }
 }
 
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    #[default]
+    Queued,
+    /// Paging through the provider.
+    Fetching,
+    /// Removing what a full listing no longer has.
+    Finishing,
+    Done,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Queued => "queued",
+            Phase::Fetching => "fetching",
+            Phase::Finishing => "finishing",
+            Phase::Done => "done",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Queued, Self::Fetching, Self::Finishing, Self::Done].into_iter().find(|p| p.as_str() == raw)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
-    /// `queued`, `fetching`, `finishing`, `done`.
-    pub phase: String,
+    pub phase: Phase,
     pub pages: u64,
     pub items: u64,
 }
@@ -131,7 +158,7 @@ impl SyncRun {
             queued_at: now,
             started_at: None,
             finished_at: None,
-            progress: Progress { phase: "queued".into(), pages: 0, items: 0 },
+            progress: Progress { phase: Phase::Queued, pages: 0, items: 0 },
             counts: Counts::default(),
             duration_ms: None,
             minutes_saved: 0.0,

@@ -14,7 +14,8 @@ use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
 use crate::connections::ConnectError;
 use crate::domain::{Account, ConnectionId, SyncSettings};
-use crate::providers::{self, VerifyError};
+use crate::http::ErrorChain;
+use crate::providers::{GrantScope, VerifyError};
 use crate::store::attrs::now;
 use crate::store::{ConnectOutcome, NewConnection, OAUTH_STATE_TTL, OAuthState, StoreError};
 use crate::vault::{Credentials, TokenSet};
@@ -230,6 +231,7 @@ pub async fn complete_oauth(
             connection_limit: st.plan.connection_limit(),
         })
         .await;
+    let mut already_connected = false;
     let failure = match outcome {
         Ok(ConnectOutcome::Created(_)) => {
             return Ok(redirect(
@@ -237,16 +239,22 @@ pub async fn complete_oauth(
                 &[("connected", connection_id.as_str()), ("integration", &integration_id)],
             ));
         }
-        Ok(ConnectOutcome::AlreadyConnected { .. }) => fail("already_connected"),
+        Ok(ConnectOutcome::AlreadyConnected { .. }) => {
+            already_connected = true;
+            fail("already_connected")
+        }
         Ok(ConnectOutcome::LimitReached) => fail("plan_limit_reached"),
         Err(e) => {
             tracing::error!(error = %e, "could not store the connection");
             fail("storage_failed")
         }
     };
-    // The connection was not stored: neither its secret nor the grant stays behind.
-    if let Err(e) = super::revoke(state, integration, &credentials).await {
-        tracing::warn!(error = %e, "could not revoke the grant of a connection that was not stored");
+    // The connection was not stored: its secret does not stay behind, and neither does the
+    // grant, unless another connection may hold it (the same account already connected, or a
+    // grant the provider shares between integrations or users).
+    let shared = already_connected || integration.provider().grant_scope() != GrantScope::Connection;
+    if !shared && let Err(e) = super::revoke(state, integration, &credentials).await {
+        tracing::warn!(error = %ErrorChain(&e), "could not revoke the grant of a connection that was not stored");
     }
     if let Err(e) = state.vault.delete(&secret_id).await {
         tracing::error!(connection = %connection_id, error = %e, "could not remove the secret of a connection that was not stored");
@@ -311,25 +319,16 @@ pub(super) fn describe_token_error<E: std::error::Error>(
     }
 }
 
-/// Whose account the grant is for: Google from userinfo, Microsoft from Graph `/me`, the
-/// others through the same check a token connect uses.
+/// Whose account the grant is for, as its provider reads it (userinfo, Graph `/me`, or the
+/// same check a token connect uses).
 async fn account_of(
     state: &AppState,
     integration: &Integration,
     client: &OAuthClient,
     credentials: &Credentials,
 ) -> Result<Account, VerifyError> {
-    let token = credentials.bearer_token().unwrap_or_default();
     let base = state.endpoints.api_base(integration);
-    match integration.id.as_str() {
-        "google-calendar" | "google-drive" => {
-            let url =
-                client.userinfo_url.as_deref().ok_or_else(|| VerifyError::Unsupported("no userinfo URL".into()))?;
-            providers::google::userinfo(&state.http, url, token).await
-        }
-        "microsoft-teams" => providers::microsoft::me(&state.http, &base, token).await,
-        _ => providers::verify(&state.http, &base, integration, credentials).await,
-    }
+    integration.provider().oauth_account(&state.http, &base, client, credentials).await
 }
 
 #[cfg(test)]

@@ -86,11 +86,6 @@ pub struct OAuthClients {
     http: Option<reqwest::Client>,
 }
 
-/// `google-calendar` → `GOOGLE`: providers whose integrations share one OAuth client.
-fn family(integration: &str) -> String {
-    integration.split('-').next().unwrap_or(integration).to_ascii_uppercase()
-}
-
 impl OAuthClients {
     /// Reads each OAuth integration's client from `lookup` (the environment, or the JSON secret
     /// named by `OAUTH_CLIENTS_SECRET_ID`): `{INTEGRATION}_CLIENT_ID` / `_CLIENT_SECRET`, falling
@@ -104,9 +99,11 @@ impl OAuthClients {
         let mut clients = HashMap::new();
         for integration in catalog.integrations() {
             let Some(endpoints) = &integration.oauth else { continue };
+            // `GOOGLE_CLIENT_ID` serves every integration of the provider's OAuth client family.
+            let family = integration.provider().oauth_client_family();
             let var = |suffix: &str| {
                 lookup(&integration.id.env_var(suffix))
-                    .or_else(|| lookup(&format!("{}_{suffix}", family(integration.id.as_str()))))
+                    .or_else(|| family.and_then(|f| lookup(&format!("{f}_{suffix}"))))
             };
             let (Some(client_id), Some(client_secret)) = (var("CLIENT_ID"), var("CLIENT_SECRET")) else { continue };
             clients.insert(
@@ -151,7 +148,7 @@ impl OAuthClients {
         self.clients.get(integration.id.as_str())
     }
 
-    fn http(&self) -> reqwest::Client {
+    pub(crate) fn http(&self) -> reqwest::Client {
         self.http.clone().unwrap_or_else(no_redirects_client)
     }
 }

@@ -16,6 +16,7 @@ use super::{TokenResponse, http_client};
 use crate::catalog::Integration;
 use crate::config::AppState;
 use crate::domain::{Connection, ConnectionStatus};
+use crate::providers::{Revocation, RevokeError};
 use crate::store::StoreError;
 use crate::store::attrs::now;
 use crate::vault::{Credentials, TokenSet, VaultError};
@@ -155,39 +156,13 @@ pub async fn refresh_now(
     }
 }
 
-/// Revokes the grant at the provider where it offers revocation (Google, Slack, Asana).
-/// `Ok(false)`: the provider offers none.
-pub async fn revoke(state: &AppState, integration: &Integration, credentials: &Credentials) -> Result<bool, String> {
-    let Credentials::OAuth(tokens) = credentials else { return Ok(false) };
-    let Some(client) = state.oauth.get(integration) else { return Ok(false) };
-    let Some(url) = &client.revoke_url else { return Ok(false) };
-    let http = state.oauth.http();
-    let access = tokens.access_token.expose_secret();
-    let refresh = tokens.refresh_token.as_ref().map(|r| r.expose_secret());
-    let request = match integration.id.as_str() {
-        // Slack: a Web API method called with the token itself.
-        "slack" => http.post(url).bearer_auth(access),
-        // Google: RFC 7009 style; revoking the refresh token ends the whole grant.
-        "google-calendar" | "google-drive" => http.post(url).form(&[("token", refresh.unwrap_or(access))]),
-        // Asana: the client authenticates the revocation.
-        "asana" => http.post(url).form(&[
-            ("client_id", client.client_id.as_str()),
-            ("client_secret", client.client_secret.expose_secret()),
-            ("token", refresh.unwrap_or(access)),
-        ]),
-        _ => return Ok(false),
-    };
-    let response = request.send().await.map_err(|_| "the revocation request failed".to_owned())?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("the provider answered HTTP {status}"));
-    }
-    if integration.id.as_str() == "slack" {
-        let body: serde_json::Value = response.json().await.map_err(|_| "unreadable answer".to_owned())?;
-        if body.get("ok") != Some(&serde_json::Value::Bool(true)) {
-            let code = body.get("error").and_then(|e| e.as_str()).unwrap_or("unknown_error");
-            return Err(format!("Slack answered {code}"));
-        }
-    }
-    Ok(true)
+/// Revokes the grant at the provider, where the provider offers revocation.
+pub async fn revoke(
+    state: &AppState,
+    integration: &Integration,
+    credentials: &Credentials,
+) -> Result<Revocation, RevokeError> {
+    let Credentials::OAuth(tokens) = credentials else { return Ok(Revocation::NotOffered) };
+    let Some(client) = state.oauth.get(integration) else { return Ok(Revocation::NotOffered) };
+    integration.provider().revoke(&state.oauth.http(), client, tokens).await
 }

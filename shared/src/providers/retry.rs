@@ -6,21 +6,94 @@ use std::time::Duration;
 use rand::Rng;
 use reqwest::{RequestBuilder, Response, StatusCode};
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// What a provider answered when a call failed: its HTTP status and its own error code, where
+/// known, and what it means in words.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Failure {
+    pub status: Option<u16>,
+    /// The provider's own error code (`invalid_auth`, `rate_limited`, `object_not_found`, …).
+    pub code: Option<String>,
+    pub detail: String,
+}
+
+impl Failure {
+    pub fn http(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self { status: Some(status.as_u16()), code: None, detail: detail.into() }
+    }
+
+    pub fn code(code: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { status: None, code: Some(code.into()), detail: detail.into() }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)?;
+        match (&self.code, self.status) {
+            (Some(code), _) if !self.detail.contains(code.as_str()) => write!(f, " ({code})"),
+            (None, Some(status)) if !self.detail.contains(&status.to_string()) => write!(f, " (HTTP {status})"),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(detail: String) -> Self {
+        Self { detail, ..Self::default() }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(detail: &str) -> Self {
+        detail.to_owned().into()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// The credential was refused (401/403, or the provider's equivalent).
     #[error("the provider refused the credential: {0}")]
-    Unauthorized(String),
+    Unauthorized(Failure),
     /// Still rate limited after the retries we allow ourselves; try again after this long.
-    #[error("rate limited by the provider (retry after {0:?})")]
+    #[error("rate limited by the provider (retry after {} s)", .0.as_secs())]
     RateLimited(Duration),
     #[error("the provider failed: {0}")]
-    Server(String),
-    #[error("the provider could not be reached: {0}")]
-    Transport(String),
+    Server(Failure),
+    /// No answer. The source is reqwest's error without its URL (a URL may carry a credential).
+    #[error("the provider could not be reached ({})", if *.timed_out { "timed out" } else { "connection failed" })]
+    Transport {
+        timed_out: bool,
+        #[source]
+        source: reqwest::Error,
+    },
     /// An answer we do not understand (a bug here or a change there): not retried.
     #[error("unexpected answer from the provider: {0}")]
-    Unexpected(String),
+    Unexpected(Failure),
+}
+
+impl ProviderError {
+    /// What happened, in words a manager understands, naming the provider.
+    pub fn user_message(&self, provider: &str) -> String {
+        match self {
+            ProviderError::Unauthorized(_) => format!("{provider} refused the stored credential; connect it again."),
+            ProviderError::RateLimited(wait) => {
+                format!("{provider} asked us to slow down; we will try again in {} seconds.", wait.as_secs().max(1))
+            }
+            ProviderError::Server(failure) => match failure.status {
+                Some(status) => {
+                    format!("{provider} had a problem on its side (it answered {status}); we will try again.")
+                }
+                None => format!("{provider} had a problem on its side; we will try again."),
+            },
+            ProviderError::Transport { timed_out: true, .. } => {
+                format!("{provider} did not answer in time; we will try again.")
+            }
+            ProviderError::Transport { .. } => format!("{provider} could not be reached; we will try again."),
+            ProviderError::Unexpected(failure) => {
+                format!("{provider} answered in a way we did not expect: {failure}.")
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +146,7 @@ pub async fn send_with_retry(
             Ok(response) => match response.status() {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     let status = response.status();
-                    return Err(ProviderError::Unauthorized(format!("HTTP {status}")));
+                    return Err(ProviderError::Unauthorized(Failure::http(status, "the credential was refused")));
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
                     let wait = retry_after(&response).unwrap_or(policy.base_delay);
@@ -84,16 +157,11 @@ pub async fn send_with_retry(
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                status if status.is_server_error() => ProviderError::Server(format!("HTTP {status}")),
+                status if status.is_server_error() => ProviderError::Server(Failure::http(status, "server error")),
                 _ => return Ok(response),
             },
-            Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => {
-                ProviderError::Transport(
-                    // reqwest's error text includes the URL, which may carry a query credential.
-                    if e.is_timeout() { "timed out".into() } else { "connection failed".into() },
-                )
-            }
-            Err(_) => ProviderError::Transport("request failed".into()),
+            // reqwest's error text includes the URL, which may carry a query credential.
+            Err(e) => ProviderError::Transport { timed_out: e.is_timeout(), source: e.without_url() },
         };
         if last {
             return Err(error);

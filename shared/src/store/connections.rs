@@ -8,9 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::attrs::{Item, b, get_b, get_n, get_s, get_ts, n, opt_n, opt_s, opt_ts, s, ts};
 use super::audit::{AuditAction, audit_put};
 use super::{Store, StoreError, cancelled_conditions, keys, table};
-use crate::catalog::AuthMode;
+use crate::catalog::{AuthMode, Catalog};
 use crate::domain::{
-    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, SyncId, SyncSettings, UserId,
+    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, SyncId, SyncSettings, SyncStatus,
+    UserId,
 };
 
 /// Shards of the due-sync index: spreads a busy minute over several partitions.
@@ -63,13 +64,7 @@ fn to_item(c: &Connection) -> Item {
         ("connectionId".into(), s(c.connection_id.as_str())),
         ("integrationId".into(), s(c.integration_id.as_str())),
         ("status".into(), s(c.status.as_str())),
-        (
-            "authKind".into(),
-            s(match c.auth_kind {
-                AuthMode::ApiKey => "api_key",
-                AuthMode::Oauth2 => "oauth2",
-            }),
-        ),
+        ("authKind".into(), s(c.auth_kind.as_str())),
         ("secretId".into(), s(&c.secret_id)),
         ("credentialHint".into(), s(&c.credential_hint)),
         ("accountId".into(), s(&c.account.id)),
@@ -99,7 +94,7 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
     let last_sync = match opt_s(item, "lastSyncId") {
         Some(id) => Some(LastSync {
             sync_id: SyncId::parse(id).map_err(|_| corrupt("lastSyncId"))?,
-            status: get_s(item, "lastSyncStatus")?.to_owned(),
+            status: SyncStatus::parse(get_s(item, "lastSyncStatus")?).ok_or_else(|| corrupt("lastSyncStatus"))?,
             finished_at: get_ts(item, "lastSyncFinishedAt")?,
             items: get_n(item, "lastSyncItems")?,
             minutes_saved: get_n(item, "lastSyncMinutesSaved")?,
@@ -107,16 +102,16 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
         }),
         None => None,
     };
+    let integration_id = IntegrationId::parse(get_s(item, "integrationId")?).map_err(|_| corrupt("integrationId"))?;
+    let auth_kind = AuthMode::parse(get_s(item, "authKind")?).ok_or_else(|| corrupt("authKind"))?;
     Ok(Connection {
+        can_sync: Catalog::get().can_sync(&integration_id, auth_kind),
+        auth_kind,
         user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
         connection_id: ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
-        integration_id: IntegrationId::parse(get_s(item, "integrationId")?).map_err(|_| corrupt("integrationId"))?,
+        integration_id,
         status: ConnectionStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
         status_reason: opt_s(item, "statusReason").map(str::to_owned),
-        auth_kind: match get_s(item, "authKind")? {
-            "oauth2" => AuthMode::Oauth2,
-            _ => AuthMode::ApiKey,
-        },
         secret_id: get_s(item, "secretId")?.to_owned(),
         credential_hint: get_s(item, "credentialHint")?.to_owned(),
         account: Account {
@@ -164,7 +159,9 @@ impl Store {
         let now = super::attrs::now();
         let next_sync_at =
             new.settings.auto_sync.then(|| now + Duration::minutes(i64::from(new.settings.sync_interval_minutes)));
+        let can_sync = Catalog::get().can_sync(&new.integration_id, new.auth_kind);
         let connection = Connection {
+            can_sync,
             user_id: new.user_id,
             connection_id: new.connection_id,
             integration_id: new.integration_id,

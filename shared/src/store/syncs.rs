@@ -1,7 +1,7 @@
 //! Sync runs and their transitions. Each transition is conditional, so every run ends exactly
 //! once however often its message is delivered, and a connection has at most one run in flight.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -9,9 +9,10 @@ use serde_json::Value;
 use super::attrs::{Item, get_n, get_s, get_ts, n, now, opt_n, opt_s, opt_ts, s, ts};
 use super::connections::{due_shard, due_sort_key};
 use super::{Store, StoreError, cancelled_conditions, keys, table};
+use crate::catalog::AuthMode;
 use crate::domain::{
-    Connection, ConnectionId, ConnectionStatus, Counts, IntegrationId, Progress, SyncId, SyncRun, SyncStatus, Trigger,
-    UserId,
+    Connection, ConnectionId, ConnectionStatus, Counts, IntegrationId, Phase, Progress, SyncId, SyncRun, SyncStatus,
+    Trigger, UserId,
 };
 use crate::sync::SyncMode;
 
@@ -51,7 +52,7 @@ fn to_item(run: &SyncRun) -> Item {
         ("trigger".into(), s(run.trigger.as_str())),
         ("mode".into(), s(run.mode.as_str())),
         ("queuedAt".into(), ts(run.queued_at)),
-        ("phase".into(), s(&run.progress.phase)),
+        ("phase".into(), s(run.progress.phase.as_str())),
         ("pages".into(), n(0)),
         ("items".into(), n(0)),
         ("attempts".into(), n(0)),
@@ -80,7 +81,7 @@ fn from_item(item: &Item) -> Result<SyncRun, StoreError> {
         started_at: opt_ts(item, "startedAt"),
         finished_at: opt_ts(item, "finishedAt"),
         progress: Progress {
-            phase: get_s(item, "phase")?.to_owned(),
+            phase: Phase::parse(get_s(item, "phase")?).ok_or_else(|| StoreError::Corrupt("sync run: phase".into()))?,
             pages: get_n(item, "pages")?,
             items: get_n(item, "items")?,
         },
@@ -141,6 +142,7 @@ pub struct DueConnection {
     pub user_id: UserId,
     pub connection_id: ConnectionId,
     pub integration_id: IntegrationId,
+    pub auth_kind: AuthMode,
     pub interval_minutes: u32,
     pub next_sync_at: DateTime<Utc>,
 }
@@ -330,7 +332,7 @@ impl Store {
             .expression_attribute_values(":updated", n(run.counts.updated))
             .expression_attribute_values(":unchanged", n(run.counts.unchanged))
             .expression_attribute_values(":deleted", n(run.counts.deleted))
-            .expression_attribute_values(":phase", s(&run.progress.phase))
+            .expression_attribute_values(":phase", s(run.progress.phase.as_str()))
             .expression_attribute_names("#mode", "mode")
             .expression_attribute_values(":mode", s(run.mode.as_str()))
             .send()
@@ -593,6 +595,8 @@ impl Store {
                         .map_err(|_| StoreError::Corrupt("connectionId".into()))?,
                     integration_id: IntegrationId::parse(get_s(item, "integrationId")?)
                         .map_err(|_| StoreError::Corrupt("integrationId".into()))?,
+                    auth_kind: AuthMode::parse(get_s(item, "authKind")?)
+                        .ok_or_else(|| StoreError::Corrupt("authKind".into()))?,
                     interval_minutes: get_n(item, "syncIntervalMinutes")?,
                     next_sync_at: get_ts(item, "nextSyncAt")?,
                 })
@@ -613,6 +617,30 @@ impl Store {
             .condition_expression("nextSyncAt = :expected")
             .expression_attribute_values(":next", ts(next))
             .expression_attribute_values(":gsk", s(due_sort_key(next, &due.connection_id)))
+            .expression_attribute_values(":expected", ts(due.next_sync_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// Turns auto-sync off for a due connection that has nothing to sync (made before the
+    /// API refused auto-sync for such connections), so the scheduler never reads it again.
+    pub async fn stop_auto_sync(&self, due: &DueConnection) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&due.user_id)))
+            .key(table::SK, s(keys::connection(&due.connection_id)))
+            .update_expression("SET autoSync = :off, #version = #version + :one REMOVE nextSyncAt, GSI1PK, GSI1SK")
+            .condition_expression("nextSyncAt = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":off", AttributeValue::Bool(false))
+            .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":expected", ts(due.next_sync_at))
             .send()
             .await;

@@ -4,11 +4,12 @@ use serde_json::Value;
 
 use super::connector::{Connector, ConnectorConfig};
 use super::record::SyncMode;
-use crate::catalog::AuthMode;
+use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
-use crate::domain::{ConnectionStatus, Counts, SyncJob, SyncRun, SyncStatus};
+use crate::domain::{ConnectionStatus, Counts, Phase, SyncJob, SyncRun, SyncStatus};
+use crate::http::ErrorChain;
 use crate::oauth::{REFRESH_MARGIN, TokenError, fresh_credentials};
-use crate::providers::ProviderError;
+use crate::providers::{ConnectorError, ProviderError};
 use crate::store::{RunOutcome, StoreError};
 use crate::vault::{Credentials, VaultError};
 
@@ -87,9 +88,9 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
         page_size: state.sync.page_size,
         retry: state.sync.retry,
     };
-    let Some(mut connector) = Connector::for_integration(integration.id.as_str(), config.clone(), &credentials) else {
-        let reason = format!("{} has nothing to sync.", integration.name);
-        return end(state, &run, RunOutcome::failed(reason, run.counts, false)).await;
+    let mut connector = match Connector::for_integration(integration, config.clone(), &credentials) {
+        Ok(connector) => connector,
+        Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
     };
 
     let mut cursor: Value = match run.cursor.take() {
@@ -113,8 +114,10 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
                 }
                 Err(e) => return retry_later(state, &run, e.to_string()).await,
             }
-            connector = Connector::for_integration(integration.id.as_str(), config.clone(), &credentials)
-                .expect("the same integration has the same connector");
+            connector = match Connector::for_integration(integration, config.clone(), &credentials) {
+                Ok(connector) => connector,
+                Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
+            };
         }
         let page = match connector.fetch_page(&cursor).await {
             Ok(page) => {
@@ -125,7 +128,7 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
                 if connection.auth_kind == AuthMode::Oauth2 && !retried_with_fresh_token =>
             {
                 // The access token was refused before its time: refresh it once and try again.
-                let rejected = credentials.bearer_token().map(str::to_owned);
+                let rejected = credentials.access_token().map(str::to_owned);
                 match fresh_credentials(state, &connection, rejected.as_deref()).await {
                     Ok(fresh) => credentials = fresh,
                     Err(TokenError::Revoked(reason)) => {
@@ -133,19 +136,27 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
                     }
                     Err(e) => return retry_later(state, &run, e.to_string()).await,
                 }
-                connector = Connector::for_integration(integration.id.as_str(), config.clone(), &credentials)
-                    .expect("the same integration has the same connector");
+                connector = match Connector::for_integration(integration, config.clone(), &credentials) {
+                    Ok(connector) => connector,
+                    Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
+                };
                 retried_with_fresh_token = true;
                 continue;
             }
-            Err(ProviderError::Unauthorized(reason)) => {
-                let message = format!("{} refused the credential ({reason}); connect it again.", integration.name);
+            Err(e @ ProviderError::Unauthorized(_)) => {
+                tracing::warn!(error = %ErrorChain(&e), "the provider refused the credential");
+                let message = e.user_message(&integration.name);
                 return end(state, &run, RunOutcome::failed(message, run.counts, true)).await;
             }
             Err(e @ ProviderError::Unexpected(_)) => {
-                return end(state, &run, RunOutcome::failed(e.to_string(), run.counts, false)).await;
+                tracing::error!(error = %ErrorChain(&e), "the provider's answer could not be used");
+                let message = e.user_message(&integration.name);
+                return end(state, &run, RunOutcome::failed(message, run.counts, false)).await;
             }
-            Err(passing) => return retry_later(state, &run, passing.to_string()).await,
+            Err(passing) => {
+                tracing::warn!(error = %ErrorChain(&passing), "provider call failed");
+                return retry_later(state, &run, passing.user_message(&integration.name)).await;
+            }
         };
         if page.full_listing && !full {
             tracing::info!("the provider asked for a full resync");
@@ -175,7 +186,7 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
         }
     };
     if full {
-        run.progress.phase = "finishing".into();
+        run.progress.phase = Phase::Finishing;
         run.counts.deleted += state.store.sweep_unseen_records(&job.user_id, &job.connection_id, &run.sync_id).await?;
     }
     let outcome = RunOutcome {
@@ -187,6 +198,20 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
         needs_reauth: false,
     };
     end(state, &run, outcome).await
+}
+
+/// The run's end when the connection's credential cannot drive its provider's connector.
+fn cannot_connect(integration: &Integration, error: &ConnectorError, counts: Counts) -> RunOutcome {
+    match error {
+        ConnectorError::NothingToSync => {
+            RunOutcome::failed(format!("{} connected this way has nothing to sync.", integration.name), counts, false)
+        }
+        ConnectorError::MissingField(field) => RunOutcome::failed(
+            format!("The stored {} credential has no `{field}`; connect {} again.", integration.name, integration.name),
+            counts,
+            true,
+        ),
+    }
 }
 
 /// A passing failure: the error is kept on the run and the message is left for redelivery.

@@ -21,22 +21,39 @@ pub struct SchedulerReport {
     pub overdue_failed: usize,
     /// Runs written but whose message could not be sent, ended as failed.
     pub send_failed: usize,
+    /// Due, but connected in a way that has nothing to sync: auto-sync turned off, nothing queued.
+    pub cannot_sync: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("the scheduler has no sync queue: set SYNC_QUEUE_URL")]
+    NoQueue,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Most due connections queued per shard per pass; the rest wait for the next pass.
 const PER_SHARD: i32 = 250;
 
 #[tracing::instrument(skip_all)]
-pub async fn run_scheduler(state: &AppState, now: DateTime<Utc>) -> Result<SchedulerReport, StoreError> {
+pub async fn run_scheduler(state: &AppState, now: DateTime<Utc>) -> Result<SchedulerReport, SchedulerError> {
     let mut report = SchedulerReport::default();
-    let Some(queue) = &state.queue else {
-        return Err(StoreError::Corrupt("SYNC_QUEUE_URL is not configured".into()));
-    };
+    let Some(queue) = &state.queue else { return Err(SchedulerError::NoQueue) };
     let mut runs: Vec<SyncRun> = Vec::new();
     for shard in 0..DUE_SHARDS {
         let (due, read) = state.store.due_connections(shard, now, PER_SHARD).await?;
         report.due_read += read;
         for d in due {
+            let syncs = state.catalog.find(d.integration_id.as_str()).is_some_and(|i| i.syncs_with(d.auth_kind));
+            if !syncs {
+                match state.store.stop_auto_sync(&d).await {
+                    Ok(()) | Err(StoreError::Conflict) => report.cannot_sync += 1,
+                    Err(e) => return Err(e.into()),
+                }
+                tracing::info!(connection = %d.connection_id, "auto-sync turned off: nothing to sync");
+                continue;
+            }
             let interval = Duration::minutes(i64::from(d.interval_minutes));
             let next = now + interval;
             let run = SyncRun::queued(
@@ -51,7 +68,7 @@ pub async fn run_scheduler(state: &AppState, now: DateTime<Utc>) -> Result<Sched
                 Ok(()) => runs.push(run),
                 Err(QueueRefusal::InFlight(_)) => match state.store.postpone_due(&d, next).await {
                     Ok(()) | Err(StoreError::Conflict) => report.postponed += 1,
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 },
                 Err(refusal) => tracing::info!(connection = %d.connection_id, ?refusal, "due connection skipped"),
             }

@@ -1,11 +1,9 @@
 //! A manual sync: queued at once, one in flight per connection, at most one a minute.
 
-use axum::http::StatusCode;
-
 use crate::auth::Caller;
 use crate::config::AppState;
 use crate::domain::{ConnectionId, ConnectionStatus, SyncId, SyncRun, Trigger};
-use crate::http::Problem;
+use crate::queue::QueueError;
 use crate::store::{QueueRefusal, RunOutcome, StoreError};
 use crate::sync::SyncMode;
 
@@ -19,38 +17,14 @@ pub enum TriggerError {
     NotActive(ConnectionStatus),
     #[error("this connection was synced moments ago; you can sync again in {0} seconds")]
     RateLimited(u64),
-    #[error("{0} has nothing to sync")]
+    #[error("{0} connected this way has nothing to sync")]
     NothingToSync(String),
     #[error("sync is not configured on this service")]
     NoQueue,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the sync could not be queued: {0}")]
-    Queue(String),
-}
-
-impl From<TriggerError> for Problem {
-    fn from(e: TriggerError) -> Self {
-        let detail = e.to_string();
-        match e {
-            TriggerError::NotFound => Problem::not_found(detail),
-            TriggerError::InFlight(id) => {
-                let p = Problem::conflict("sync-in-progress", "A sync is already running", detail);
-                match id {
-                    Some(id) => p.with("syncId", id),
-                    None => p,
-                }
-            }
-            TriggerError::NotActive(_) => Problem::conflict("connection-not-active", "Reconnect first", detail),
-            TriggerError::RateLimited(secs) => {
-                Problem::new(StatusCode::TOO_MANY_REQUESTS, "sync-rate-limited", "Synced moments ago", detail)
-                    .retry_after(secs)
-            }
-            TriggerError::NothingToSync(_) => Problem::unprocessable("nothing-to-sync", "Nothing to sync", detail),
-            TriggerError::Store(cause) => Problem::unavailable(&cause),
-            TriggerError::NoQueue | TriggerError::Queue(_) => Problem::unavailable(&detail),
-        }
-    }
+    #[error("the sync could not be queued")]
+    Queue(#[source] QueueError),
 }
 
 #[tracing::instrument(skip_all, fields(user = %caller.user_id, connection = %connection_id))]
@@ -70,7 +44,7 @@ pub async fn trigger_sync(
         .catalog
         .find(connection.integration_id.as_str())
         .ok_or_else(|| TriggerError::NothingToSync(connection.integration_id.to_string()))?;
-    if !super::connector::can_sync(integration.id.as_str(), connection.auth_kind) {
+    if !integration.syncs_with(connection.auth_kind) {
         return Err(TriggerError::NothingToSync(integration.name.clone()));
     }
     let run = SyncRun::queued(
@@ -92,7 +66,7 @@ pub async fn trigger_sync(
         // The run must not stay "queued" with no message behind it.
         let outcome = RunOutcome::failed("The sync could not be queued.", Default::default(), false);
         state.store.finish_run(&run, &outcome).await?;
-        return Err(TriggerError::Queue(e.to_string()));
+        return Err(TriggerError::Queue(e));
     }
     tracing::info!(sync = %run.sync_id, "sync queued");
     Ok(run)

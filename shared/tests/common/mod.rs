@@ -52,13 +52,11 @@ pub async fn continue_sync(c: &Connector, mut cursor: Value, mut run: Run) -> Re
         let page = c.fetch_page(&cursor).await?;
         run.pages += 1;
         assert!(run.pages < 500, "the sync does not end");
-        assert!(
-            !page.full_listing || matches!(c, Connector::GoogleCalendar(_)),
-            "only Google Calendar restarts a run as a full listing"
-        );
         run.full_listing.push(page.full_listing);
         run.records.extend(page.records);
-        assert!(page.deleted.iter().all(|k| k.kind == kind(c)), "a deletion of another kind of record");
+        let kinds: HashSet<RecordKind> =
+            run.records.iter().map(|r| r.kind).chain(page.deleted.iter().map(|k| k.kind)).collect();
+        assert!(kinds.len() <= 1, "a connector syncs one kind of record: {kinds:?}");
         run.deleted.extend(page.deleted.into_iter().map(|k| k.external_id));
         match page.next {
             Some(next) => {
@@ -70,17 +68,6 @@ pub async fn continue_sync(c: &Connector, mut cursor: Value, mut run: Run) -> Re
                 return Ok(run);
             }
         }
-    }
-}
-
-/// The kind of record a connector syncs (and reports deleted).
-fn kind(c: &Connector) -> RecordKind {
-    match c {
-        Connector::Trello(_) | Connector::Asana(_) => RecordKind::Task,
-        Connector::Slack(_) | Connector::MicrosoftTeams(_) => RecordKind::Message,
-        Connector::Notion(_) => RecordKind::Page,
-        Connector::GoogleCalendar(_) => RecordKind::Event,
-        Connector::GoogleDrive(_) => RecordKind::File,
     }
 }
 

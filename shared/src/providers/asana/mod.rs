@@ -1,12 +1,84 @@
 //! Asana REST API (https://developers.asana.com/reference). Answers are wrapped in `data`.
 
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{RetryPolicy, VerifyError, send_with_retry};
+use super::{
+    Capabilities, ConnectorError, Provider, RetryPolicy, Revocation, RevokeError, SyncConnector, VerifyError, bearer,
+    read_json, send_with_retry,
+};
+use crate::catalog::AuthMode;
 use crate::domain::Account;
+use crate::oauth::OAuthClient;
+use crate::sync::{ConnectorConfig, RecordKind};
+use crate::vault::{Credentials, TokenSet};
 
 mod sync;
 pub use sync::AsanaConnector;
+
+/// The catalog's credential field of a token connection: a personal access token.
+const TOKEN: &str = "token";
+
+pub struct Asana;
+
+static CAPABILITIES: Capabilities = Capabilities {
+    auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
+    credential_fields: &[TOKEN],
+    record_kinds: &[RecordKind::Task],
+    sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
+    realtime: false,
+    actions: &[],
+};
+
+#[async_trait]
+impl Provider for Asana {
+    fn id(&self) -> &'static str {
+        "asana"
+    }
+
+    fn capabilities(&self) -> &'static Capabilities {
+        &CAPABILITIES
+    }
+
+    async fn verify(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        credentials: &Credentials,
+    ) -> Result<Account, VerifyError> {
+        verify(http, base, bearer(credentials, TOKEN)?).await
+    }
+
+    /// The client authenticates the revocation of the refresh token.
+    async fn revoke(
+        &self,
+        http: &reqwest::Client,
+        client: &OAuthClient,
+        tokens: &TokenSet,
+    ) -> Result<Revocation, RevokeError> {
+        let Some(url) = &client.revoke_url else { return Ok(Revocation::NotOffered) };
+        let token = tokens.refresh_token.as_ref().unwrap_or(&tokens.access_token);
+        let form = [
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.expose_secret()),
+            ("token", token.expose_secret()),
+        ];
+        let response = http.post(url).form(&form).send().await.map_err(RevokeError::transport)?;
+        match response.status() {
+            status if status.is_success() => Ok(Revocation::Revoked),
+            status => Err(RevokeError::Status(status)),
+        }
+    }
+
+    fn connector(
+        &self,
+        config: ConnectorConfig,
+        credentials: &Credentials,
+    ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
+        Ok(Box::new(AsanaConnector::new(config, bearer(credentials, TOKEN)?)))
+    }
+}
 
 #[derive(Deserialize)]
 struct Envelope<T> {
@@ -35,12 +107,7 @@ pub async fn verify(http: &reqwest::Client, base: &str, token: &str) -> Result<A
         http.get(&url).bearer_auth(token).query(&[("opt_fields", "gid,name,workspaces.name")])
     })
     .await?;
-    let me: Envelope<Me> = response
-        .error_for_status()
-        .map_err(|e| VerifyError::Unavailable(format!("HTTP {}", e.status().unwrap_or_default())))?
-        .json()
-        .await
-        .map_err(|_| VerifyError::Unavailable("unexpected answer from Asana".into()))?;
+    let me: Envelope<Me> = read_json(response, "Asana", "users/me").await?;
     let workspaces: Vec<String> = me.data.workspaces.into_iter().filter_map(|w| w.name).collect();
     Ok(Account {
         name: me.data.name.unwrap_or_else(|| me.data.gid.clone()),

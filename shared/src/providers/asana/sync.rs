@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
 use crate::sync::{ConnectorConfig, Page, Record, RecordKind, clip};
 
@@ -120,26 +121,6 @@ impl AsanaConnector {
         Self { config, token: SecretString::from(token.to_owned()) }
     }
 
-    /// The first cursor, which records when the run started (the next run's `modified_since`).
-    pub fn start(&self, state: Option<&Value>) -> Value {
-        let since = state
-            .and_then(|s| s.get("modifiedSince"))
-            .and_then(Value::as_str)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        let cursor = Cursor { started_at: Utc::now(), since, workspaces: None, workspace: 0, offset: None };
-        serde_json::to_value(&cursor).unwrap_or_default()
-    }
-
-    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
-        let cursor: Cursor = serde_json::from_value(cursor.clone())
-            .map_err(|_| ProviderError::Unexpected("not an Asana sync cursor".into()))?;
-        match &cursor.workspaces {
-            None => self.workspaces(cursor).await,
-            Some(_) => self.tasks(cursor).await,
-        }
-    }
-
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Response, ProviderError> {
         let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
         send_with_retry(&self.config.retry, || {
@@ -207,15 +188,34 @@ impl AsanaConnector {
     }
 }
 
+#[async_trait::async_trait]
+impl SyncConnector for AsanaConnector {
+    /// The first cursor, which records when the run started (the next run's `modified_since`).
+    fn start(&self, state: Option<&Value>) -> Value {
+        let since = state
+            .and_then(|s| s.get("modifiedSince"))
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let cursor = Cursor { started_at: Utc::now(), since, workspaces: None, workspace: 0, offset: None };
+        serde_json::to_value(&cursor).unwrap_or_default()
+    }
+
+    async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+        let cursor: Cursor = serde_json::from_value(cursor.clone())
+            .map_err(|_| ProviderError::Unexpected("not an Asana sync cursor".into()))?;
+        match &cursor.workspaces {
+            None => self.workspaces(cursor).await,
+            Some(_) => self.tasks(cursor).await,
+        }
+    }
+}
+
 async fn read_json<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,
     what: &str,
 ) -> Result<T, ProviderError> {
-    let status = response.status();
-    if !status.is_success() {
-        return Err(ProviderError::Unexpected(format!("Asana answered HTTP {status} to the {what} request")));
-    }
-    response.json().await.map_err(|_| ProviderError::Unexpected(format!("Asana sent an unreadable {what} answer")))
+    crate::providers::read_json(response, "Asana", what).await
 }
 
 fn record(task: Task, workspace: &str) -> Record {

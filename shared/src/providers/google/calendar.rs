@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::read_json;
+use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
 use crate::sync::{ConnectorConfig, Page, Record, RecordKey, RecordKind};
 
@@ -110,14 +111,17 @@ impl CalendarConnector {
     pub fn new(config: ConnectorConfig, token: &str) -> Self {
         Self { config, token: SecretString::from(token.to_owned()) }
     }
+}
 
+#[async_trait::async_trait]
+impl SyncConnector for CalendarConnector {
     /// The first cursor: the changes since the saved sync token, or (without one) every event.
-    pub fn start(&self, state: Option<&Value>) -> Value {
+    fn start(&self, state: Option<&Value>) -> Value {
         let sync_token = state.and_then(|s| s.get("syncToken")).and_then(Value::as_str).map(str::to_owned);
         Cursor { sync_token, ..Cursor::default() }.to_json()
     }
 
-    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+    async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
         let mut cursor: Cursor = serde_json::from_value(cursor.clone())
             .map_err(|_| ProviderError::Unexpected("not a Google Calendar sync cursor".into()))?;
         let url = format!("{}/calendars/primary/events", self.config.base_url.trim_end_matches('/'));

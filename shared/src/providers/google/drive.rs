@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::read_json;
+use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
 use crate::sync::{ConnectorConfig, Page, Record, RecordKey, RecordKind};
 
@@ -108,25 +109,6 @@ impl DriveConnector {
         Self { config, token: SecretString::from(token.to_owned()) }
     }
 
-    /// The first cursor: the change log from the saved page token, or (without one) the files.
-    pub fn start(&self, state: Option<&Value>) -> Value {
-        match state.and_then(|s| s.get("pageToken")).and_then(Value::as_str) {
-            Some(token) => Cursor::Changes { page_token: token.to_owned() },
-            None => Cursor::Start,
-        }
-        .to_json()
-    }
-
-    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
-        let cursor: Cursor = serde_json::from_value(cursor.clone())
-            .map_err(|_| ProviderError::Unexpected("not a Google Drive sync cursor".into()))?;
-        match cursor {
-            Cursor::Start => self.start_page_token().await,
-            Cursor::Files { start_page_token, page_token } => self.files(start_page_token, page_token).await,
-            Cursor::Changes { page_token } => self.changes(page_token).await,
-        }
-    }
-
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Response, ProviderError> {
         let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
         send_with_retry(&self.config.retry, || {
@@ -199,6 +181,28 @@ impl DriveConnector {
             }
         }
         Ok(page)
+    }
+}
+
+#[async_trait::async_trait]
+impl SyncConnector for DriveConnector {
+    /// The first cursor: the change log from the saved page token, or (without one) the files.
+    fn start(&self, state: Option<&Value>) -> Value {
+        match state.and_then(|s| s.get("pageToken")).and_then(Value::as_str) {
+            Some(token) => Cursor::Changes { page_token: token.to_owned() },
+            None => Cursor::Start,
+        }
+        .to_json()
+    }
+
+    async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+        let cursor: Cursor = serde_json::from_value(cursor.clone())
+            .map_err(|_| ProviderError::Unexpected("not a Google Drive sync cursor".into()))?;
+        match cursor {
+            Cursor::Start => self.start_page_token().await,
+            Cursor::Files { start_page_token, page_token } => self.files(start_page_token, page_token).await,
+            Cursor::Changes { page_token } => self.changes(page_token).await,
+        }
     }
 }
 

@@ -2,14 +2,114 @@
 //! Calendar events (`calendar.rs`) and Drive files (`drive.rs`). Auth: the OAuth access token
 //! as a bearer token.
 
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
-use super::{ProviderError, RetryPolicy, VerifyError, send_with_retry};
+use super::{
+    Capabilities, ConnectorError, GrantScope, Provider, ProviderError, RetryPolicy, Revocation, RevokeError,
+    SyncConnector, VerifyError, bearer, send_with_retry,
+};
+use crate::catalog::AuthMode;
 use crate::domain::Account;
+use crate::oauth::OAuthClient;
+use crate::sync::{ConnectorConfig, RecordKind};
+use crate::vault::{Credentials, TokenSet};
 
 pub mod calendar;
 pub mod drive;
+
+/// Google Calendar and Google Drive sign in with one Google OAuth client (`GOOGLE_CLIENT_ID`).
+const CLIENT_FAMILY: &str = "GOOGLE";
+
+pub struct GoogleCalendar;
+pub struct GoogleDrive;
+
+static CALENDAR: Capabilities = Capabilities {
+    auth_modes: &[AuthMode::Oauth2],
+    credential_fields: &[],
+    record_kinds: &[RecordKind::Event],
+    sync: &[AuthMode::Oauth2],
+    realtime: false,
+    actions: &[],
+};
+
+static DRIVE: Capabilities = Capabilities {
+    auth_modes: &[AuthMode::Oauth2],
+    credential_fields: &[],
+    record_kinds: &[RecordKind::File],
+    sync: &[AuthMode::Oauth2],
+    realtime: false,
+    actions: &[],
+};
+
+/// What the two Google integrations share: the OAuth client, the account from userinfo, and
+/// revocation, which ends the whole grant.
+macro_rules! google_provider {
+    ($provider:ident, $id:literal, $capabilities:ident, $connector:ty) => {
+        #[async_trait]
+        impl Provider for $provider {
+            fn id(&self) -> &'static str {
+                $id
+            }
+
+            fn capabilities(&self) -> &'static Capabilities {
+                &$capabilities
+            }
+
+            fn oauth_client_family(&self) -> Option<&'static str> {
+                Some(CLIENT_FAMILY)
+            }
+
+            fn grant_scope(&self) -> GrantScope {
+                GrantScope::Family
+            }
+
+            async fn oauth_account(
+                &self,
+                http: &reqwest::Client,
+                _base: &str,
+                client: &OAuthClient,
+                credentials: &Credentials,
+            ) -> Result<Account, VerifyError> {
+                let url = client.userinfo_url.as_deref().ok_or(VerifyError::Unsupported($id))?;
+                userinfo(http, url, bearer(credentials, "access_token")?).await
+            }
+
+            async fn revoke(
+                &self,
+                http: &reqwest::Client,
+                client: &OAuthClient,
+                tokens: &TokenSet,
+            ) -> Result<Revocation, RevokeError> {
+                revoke(http, client, tokens).await
+            }
+
+            fn connector(
+                &self,
+                config: ConnectorConfig,
+                credentials: &Credentials,
+            ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
+                Ok(Box::new(<$connector>::new(config, bearer(credentials, "access_token")?)))
+            }
+        }
+    };
+}
+
+google_provider!(GoogleCalendar, "google-calendar", CALENDAR, calendar::CalendarConnector);
+google_provider!(GoogleDrive, "google-drive", DRIVE, drive::DriveConnector);
+
+/// RFC 7009 style: revoking the refresh token ends the whole grant, for every integration.
+async fn revoke(http: &reqwest::Client, client: &OAuthClient, tokens: &TokenSet) -> Result<Revocation, RevokeError> {
+    let Some(url) = &client.revoke_url else { return Ok(Revocation::NotOffered) };
+    let token = tokens.refresh_token.as_ref().unwrap_or(&tokens.access_token);
+    let response =
+        http.post(url).form(&[("token", token.expose_secret())]).send().await.map_err(RevokeError::transport)?;
+    match response.status() {
+        status if status.is_success() => Ok(Revocation::Revoked),
+        status => Err(RevokeError::Status(status)),
+    }
+}
 
 #[derive(Deserialize)]
 struct UserInfo {
@@ -23,12 +123,7 @@ struct UserInfo {
 /// `GET {userinfo}` with the access token: the account's stable `sub` and its email.
 pub async fn userinfo(http: &reqwest::Client, url: &str, token: &str) -> Result<Account, VerifyError> {
     let response = send_with_retry(&RetryPolicy::default(), || http.get(url).bearer_auth(token)).await?;
-    let info: UserInfo = response
-        .error_for_status()
-        .map_err(|e| VerifyError::Unavailable(format!("HTTP {}", e.status().unwrap_or_default())))?
-        .json()
-        .await
-        .map_err(|_| VerifyError::Unavailable("unexpected answer from Google".into()))?;
+    let info: UserInfo = read_json(response, "userinfo").await?;
     Ok(Account {
         name: info.email.clone().or(info.name).unwrap_or_else(|| info.sub.clone()),
         workspace: info.email.and_then(|e| e.split_once('@').map(|(_, domain)| domain.to_owned())),
@@ -36,11 +131,9 @@ pub async fn userinfo(http: &reqwest::Client, url: &str, token: &str) -> Result<
     })
 }
 
-/// The JSON of a successful answer; any other status, or a body we cannot read, is unexpected.
-async fn read_json<T: DeserializeOwned>(response: reqwest::Response, what: &str) -> Result<T, ProviderError> {
-    let status = response.status();
-    if !status.is_success() {
-        return Err(ProviderError::Unexpected(format!("Google answered HTTP {status} to the {what} request")));
-    }
-    response.json().await.map_err(|_| ProviderError::Unexpected(format!("Google sent an unreadable {what} answer")))
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    what: &str,
+) -> Result<T, ProviderError> {
+    crate::providers::read_json(response, "Google", what).await
 }

@@ -2,12 +2,82 @@
 //! channel messages (`teams.rs`), and message bodies as plain text. Auth: the OAuth access token
 //! as a bearer token.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{RetryPolicy, VerifyError, send_with_retry};
+use super::{
+    Capabilities, ConnectorError, Provider, RetryPolicy, SyncConnector, VerifyError, bearer, field, read_json,
+    send_with_retry, webhook,
+};
+use crate::catalog::AuthMode;
 use crate::domain::Account;
+use crate::oauth::OAuthClient;
+use crate::sync::{ConnectorConfig, RecordKind};
+use crate::vault::Credentials;
 
 pub mod teams;
+
+/// The catalog's credential field of a token connection: a channel's incoming webhook URL.
+const WEBHOOK_URL: &str = "webhookUrl";
+
+/// Microsoft Teams: signed in through Microsoft Graph (channel messages to sync), or an incoming
+/// webhook of one channel (posts only: nothing to sync).
+pub struct MicrosoftTeams;
+
+static CAPABILITIES: Capabilities = Capabilities {
+    auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
+    credential_fields: &[WEBHOOK_URL],
+    record_kinds: &[RecordKind::Message],
+    sync: &[AuthMode::Oauth2],
+    realtime: false,
+    actions: &[],
+};
+
+#[async_trait]
+impl Provider for MicrosoftTeams {
+    fn id(&self) -> &'static str {
+        "microsoft-teams"
+    }
+
+    fn capabilities(&self) -> &'static Capabilities {
+        &CAPABILITIES
+    }
+
+    /// An incoming webhook is checked by its form (the catalog's pattern): posting to it to
+    /// check it would post into the user's channel.
+    async fn verify(
+        &self,
+        _http: &reqwest::Client,
+        _base: &str,
+        credentials: &Credentials,
+    ) -> Result<Account, VerifyError> {
+        Ok(webhook::account(field(credentials, WEBHOOK_URL)?))
+    }
+
+    async fn oauth_account(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        _client: &OAuthClient,
+        credentials: &Credentials,
+    ) -> Result<Account, VerifyError> {
+        me(http, base, bearer(credentials, "access_token")?).await
+    }
+
+    fn connector(
+        &self,
+        config: ConnectorConfig,
+        credentials: &Credentials,
+    ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
+        match credentials {
+            Credentials::OAuth(tokens) => {
+                use secrecy::ExposeSecret;
+                Ok(Box::new(teams::TeamsConnector::new(config, tokens.access_token.expose_secret())))
+            }
+            Credentials::ApiKey(_) => Err(ConnectorError::NothingToSync),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,12 +94,7 @@ struct Me {
 pub async fn me(http: &reqwest::Client, graph_base: &str, token: &str) -> Result<Account, VerifyError> {
     let url = format!("{graph_base}/me");
     let response = send_with_retry(&RetryPolicy::default(), || http.get(&url).bearer_auth(token)).await?;
-    let me: Me = response
-        .error_for_status()
-        .map_err(|e| VerifyError::Unavailable(format!("HTTP {}", e.status().unwrap_or_default())))?
-        .json()
-        .await
-        .map_err(|_| VerifyError::Unavailable("unexpected answer from Microsoft Graph".into()))?;
+    let me: Me = read_json(response, "Microsoft Graph", "me").await?;
     let login = me.mail.or(me.user_principal_name);
     Ok(Account {
         name: me.display_name.or_else(|| login.clone()).unwrap_or_else(|| me.id.clone()),

@@ -19,11 +19,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::plain_text;
+use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
 use crate::sync::{ConnectorConfig, Page, Record, RecordKey, RecordKind, clip};
 
@@ -181,33 +181,6 @@ impl TeamsConnector {
         Self { config, token: SecretString::from(token.to_owned()) }
     }
 
-    /// The first cursor: the joined teams, with the saved per-channel times (if any).
-    pub fn start(&self, state: Option<&Value>) -> Value {
-        let since = state
-            .and_then(|s| s.get("since"))
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(channel, t)| {
-                        let t = DateTime::parse_from_rfc3339(t.as_str()?).ok()?;
-                        Some((channel.clone(), t.with_timezone(&Utc)))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        serde_json::to_value(Cursor { since, ..Cursor::default() }).unwrap_or_default()
-    }
-
-    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
-        let cursor: Cursor = serde_json::from_value(cursor.clone())
-            .map_err(|_| ProviderError::Unexpected("not a Microsoft Teams sync cursor".into()))?;
-        match (&cursor.teams, &cursor.channels) {
-            (None, _) => self.joined_teams(cursor).await,
-            (Some(_), None) => self.channels(cursor).await,
-            (Some(_), Some(_)) => self.messages(cursor).await,
-        }
-    }
-
     fn base(&self) -> &str {
         self.config.base_url.trim_end_matches('/')
     }
@@ -322,15 +295,41 @@ impl TeamsConnector {
     }
 }
 
-async fn read_json<T: DeserializeOwned>(response: reqwest::Response, what: &str) -> Result<T, ProviderError> {
-    let status = response.status();
-    if !status.is_success() {
-        return Err(ProviderError::Unexpected(format!("Microsoft Graph answered HTTP {status} to the {what} request")));
+#[async_trait::async_trait]
+impl SyncConnector for TeamsConnector {
+    /// The first cursor: the joined teams, with the saved per-channel times (if any).
+    fn start(&self, state: Option<&Value>) -> Value {
+        let since = state
+            .and_then(|s| s.get("since"))
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(channel, t)| {
+                        let t = DateTime::parse_from_rfc3339(t.as_str()?).ok()?;
+                        Some((channel.clone(), t.with_timezone(&Utc)))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        serde_json::to_value(Cursor { since, ..Cursor::default() }).unwrap_or_default()
     }
-    response
-        .json()
-        .await
-        .map_err(|_| ProviderError::Unexpected(format!("Microsoft Graph sent an unreadable {what} answer")))
+
+    async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+        let cursor: Cursor = serde_json::from_value(cursor.clone())
+            .map_err(|_| ProviderError::Unexpected("not a Microsoft Teams sync cursor".into()))?;
+        match (&cursor.teams, &cursor.channels) {
+            (None, _) => self.joined_teams(cursor).await,
+            (Some(_), None) => self.channels(cursor).await,
+            (Some(_), Some(_)) => self.messages(cursor).await,
+        }
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    what: &str,
+) -> Result<T, ProviderError> {
+    crate::providers::read_json(response, "Microsoft Graph", what).await
 }
 
 fn record(message: Message, external_id: String, container: &str) -> Record {

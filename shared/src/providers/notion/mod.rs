@@ -1,12 +1,60 @@
 //! Notion API (https://developers.notion.com/reference). Every call names its API version.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{RetryPolicy, VerifyError, send_with_retry};
+use super::{
+    Capabilities, ConnectorError, Provider, RetryPolicy, SyncConnector, VerifyError, bearer, read_json, send_with_retry,
+};
+use crate::catalog::AuthMode;
 use crate::domain::Account;
+use crate::sync::{ConnectorConfig, RecordKind};
+use crate::vault::Credentials;
 
 mod sync;
 pub use sync::NotionConnector;
+
+/// The catalog's credential field of a token connection: an internal integration's secret.
+const TOKEN: &str = "token";
+
+pub struct Notion;
+
+static CAPABILITIES: Capabilities = Capabilities {
+    auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
+    credential_fields: &[TOKEN],
+    record_kinds: &[RecordKind::Page],
+    sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
+    realtime: false,
+    actions: &[],
+};
+
+#[async_trait]
+impl Provider for Notion {
+    fn id(&self) -> &'static str {
+        "notion"
+    }
+
+    fn capabilities(&self) -> &'static Capabilities {
+        &CAPABILITIES
+    }
+
+    async fn verify(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        credentials: &Credentials,
+    ) -> Result<Account, VerifyError> {
+        verify(http, base, bearer(credentials, TOKEN)?).await
+    }
+
+    fn connector(
+        &self,
+        config: ConnectorConfig,
+        credentials: &Credentials,
+    ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
+        Ok(Box::new(NotionConnector::new(config, bearer(credentials, TOKEN)?)))
+    }
+}
 
 pub(crate) const NOTION_VERSION: &str = "2022-06-28";
 
@@ -32,12 +80,7 @@ pub async fn verify(http: &reqwest::Client, base: &str, token: &str) -> Result<A
         http.get(&url).bearer_auth(token).header("Notion-Version", NOTION_VERSION)
     })
     .await?;
-    let user: User = response
-        .error_for_status()
-        .map_err(|e| VerifyError::Unavailable(format!("HTTP {}", e.status().unwrap_or_default())))?
-        .json()
-        .await
-        .map_err(|_| VerifyError::Unavailable("unexpected answer from Notion".into()))?;
+    let user: User = read_json(response, "Notion", "users/me").await?;
     Ok(Account {
         name: user.name.unwrap_or_else(|| "Notion integration".into()),
         workspace: user.bot.and_then(|b| b.workspace_name),

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::NOTION_VERSION;
-use crate::providers::{ProviderError, send_with_retry};
+use crate::providers::SyncConnector;
+use crate::providers::{Failure, ProviderError, send_with_retry};
 use crate::sync::{ConnectorConfig, Page, Record, RecordKind};
 
 /// Notion's maximum `page_size`.
@@ -74,14 +75,17 @@ impl NotionConnector {
     pub fn new(config: ConnectorConfig, token: &str) -> Self {
         Self { config, token: SecretString::from(token.to_owned()) }
     }
+}
 
+#[async_trait::async_trait]
+impl SyncConnector for NotionConnector {
     /// The first cursor: the first search page, stopping at the saved `since` (if any).
-    pub fn start(&self, state: Option<&Value>) -> Value {
+    fn start(&self, state: Option<&Value>) -> Value {
         let since = state.and_then(|s| s.get("since")).and_then(Value::as_str).and_then(parse_time);
         serde_json::to_value(Cursor { since, ..Cursor::default() }).unwrap_or_default()
     }
 
-    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+    async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
         let mut cursor: Cursor = serde_json::from_value(cursor.clone())
             .map_err(|_| ProviderError::Unexpected("not a Notion sync cursor".into()))?;
         let mut body = json!({
@@ -109,7 +113,12 @@ impl NotionConnector {
         }
         if !status.is_success() {
             let code = response.json::<ErrorAnswer>().await.ok().and_then(|e| e.code).unwrap_or_default();
-            return Err(ProviderError::Unexpected(format!("Notion answered HTTP {status} to the search ({code})")));
+            let failure = Failure {
+                status: Some(status.as_u16()),
+                code: (!code.is_empty()).then(|| code.clone()),
+                detail: format!("Notion answered HTTP {status} to the search"),
+            };
+            return Err(ProviderError::Unexpected(failure));
         }
         let answer: SearchAnswer = response
             .json()

@@ -1,12 +1,99 @@
 //! Slack Web API (https://api.slack.com/web). Errors come as HTTP 200 with `ok: false`.
 
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::{ProviderError, RetryPolicy, VerifyError, send_with_retry};
+use super::{
+    Capabilities, ConnectorError, Failure, GrantScope, Provider, ProviderError, RetryPolicy, Revocation, RevokeError,
+    SyncConnector, VerifyError, bearer, send_with_retry,
+};
+use crate::catalog::AuthMode;
 use crate::domain::Account;
+use crate::oauth::OAuthClient;
+use crate::sync::{ConnectorConfig, RecordKind};
+use crate::vault::{Credentials, TokenSet};
 
 mod sync;
 pub use sync::SlackConnector;
+
+/// The catalog's credential field of a token connection: a bot token.
+const TOKEN: &str = "token";
+
+pub struct Slack;
+
+static CAPABILITIES: Capabilities = Capabilities {
+    auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
+    credential_fields: &[TOKEN],
+    record_kinds: &[RecordKind::Message],
+    sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
+    realtime: false,
+    actions: &[],
+};
+
+#[async_trait]
+impl Provider for Slack {
+    fn id(&self) -> &'static str {
+        "slack"
+    }
+
+    fn capabilities(&self) -> &'static Capabilities {
+        &CAPABILITIES
+    }
+
+    /// A bot token belongs to the workspace's install of the app, not to one user.
+    fn grant_scope(&self) -> GrantScope {
+        GrantScope::Workspace
+    }
+
+    async fn verify(
+        &self,
+        http: &reqwest::Client,
+        base: &str,
+        credentials: &Credentials,
+    ) -> Result<Account, VerifyError> {
+        verify(http, base, bearer(credentials, TOKEN)?).await
+    }
+
+    /// `auth.revoke`, a Web API method called with the token itself; errors come as `ok: false`.
+    async fn revoke(
+        &self,
+        http: &reqwest::Client,
+        client: &OAuthClient,
+        tokens: &TokenSet,
+    ) -> Result<Revocation, RevokeError> {
+        let Some(url) = &client.revoke_url else { return Ok(Revocation::NotOffered) };
+        let response = http
+            .post(url)
+            .bearer_auth(tokens.access_token.expose_secret())
+            .send()
+            .await
+            .map_err(RevokeError::transport)?;
+        if !response.status().is_success() {
+            return Err(RevokeError::Status(response.status()));
+        }
+        let body: SlackAnswer = response.json().await.map_err(RevokeError::transport)?;
+        if !body.ok {
+            return Err(RevokeError::Refused(body.error.unwrap_or_else(|| "unknown_error".into())));
+        }
+        Ok(Revocation::Revoked)
+    }
+
+    fn connector(
+        &self,
+        config: ConnectorConfig,
+        credentials: &Credentials,
+    ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
+        Ok(Box::new(SlackConnector::new(config, bearer(credentials, TOKEN)?)))
+    }
+}
+
+#[derive(Deserialize)]
+struct SlackAnswer {
+    ok: bool,
+    #[serde(default)]
+    error: Option<String>,
+}
 
 /// Slack's error codes that mean the token itself is no good.
 pub(crate) fn is_auth_error(code: &str) -> bool {
@@ -43,14 +130,13 @@ struct AuthTest {
 pub async fn verify(http: &reqwest::Client, base: &str, token: &str) -> Result<Account, VerifyError> {
     let url = format!("{base}/auth.test");
     let response = send_with_retry(&RetryPolicy::default(), || http.post(&url).bearer_auth(token)).await?;
-    let body: AuthTest =
-        response.json().await.map_err(|_| VerifyError::Unavailable("unexpected answer from Slack".into()))?;
+    let body: AuthTest = super::read_json(response, "Slack", "auth.test").await?;
     if !body.ok {
         let code = body.error.unwrap_or_else(|| "unknown_error".into());
         return Err(if is_auth_error(&code) {
-            VerifyError::Rejected(format!("Slack refused the token ({code})"))
+            VerifyError::Rejected(Failure::code(code, "Slack refused the token").to_string())
         } else {
-            ProviderError::Unexpected(format!("Slack error {code}")).into()
+            ProviderError::Unexpected(Failure::code(code, "Slack answered with an error")).into()
         });
     }
     let team_id = body.team_id.unwrap_or_default();

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::is_auth_error;
-use crate::providers::{ProviderError, send_with_retry};
+use crate::providers::SyncConnector;
+use crate::providers::{Failure, ProviderError, send_with_retry};
 use crate::sync::{ConnectorConfig, Page, Record, RecordKind, clip};
 
 /// Slack's maximum `limit` of `conversations.list` (it recommends at most 200).
@@ -172,22 +173,6 @@ impl SlackConnector {
         Self { config, token: SecretString::from(token.to_owned()) }
     }
 
-    /// The first cursor: the first channel list page, with the saved per-channel ts (if any).
-    pub fn start(&self, state: Option<&Value>) -> Value {
-        let oldest = state
-            .and_then(|s| s.get("oldest"))
-            .and_then(Value::as_object)
-            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
-            .unwrap_or_default();
-        serde_json::to_value(Cursor { oldest, ..Cursor::default() }).unwrap_or_default()
-    }
-
-    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
-        let cursor: Cursor = serde_json::from_value(cursor.clone())
-            .map_err(|_| ProviderError::Unexpected("not a Slack sync cursor".into()))?;
-        if cursor.channels.is_empty() { self.list_channels(cursor).await } else { self.history(cursor).await }
-    }
-
     async fn call(&self, method: &str, query: &[(&str, &str)]) -> Result<Answer, ProviderError> {
         let url = format!("{}/{method}", self.config.base_url.trim_end_matches('/'));
         let response = send_with_retry(&self.config.retry, || {
@@ -195,10 +180,9 @@ impl SlackConnector {
         })
         .await?;
         let status = response.status();
-        response
-            .json()
-            .await
-            .map_err(|_| ProviderError::Unexpected(format!("Slack answered {method} with HTTP {status}")))
+        response.json().await.map_err(|_| {
+            ProviderError::Unexpected(Failure::http(status, format!("Slack answered {method} with HTTP {status}")))
+        })
     }
 
     async fn list_channels(&self, mut cursor: Cursor) -> Result<Page, ProviderError> {
@@ -265,12 +249,31 @@ impl SlackConnector {
     }
 }
 
+#[async_trait::async_trait]
+impl SyncConnector for SlackConnector {
+    /// The first cursor: the first channel list page, with the saved per-channel ts (if any).
+    fn start(&self, state: Option<&Value>) -> Value {
+        let oldest = state
+            .and_then(|s| s.get("oldest"))
+            .and_then(Value::as_object)
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+            .unwrap_or_default();
+        serde_json::to_value(Cursor { oldest, ..Cursor::default() }).unwrap_or_default()
+    }
+
+    async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+        let cursor: Cursor = serde_json::from_value(cursor.clone())
+            .map_err(|_| ProviderError::Unexpected("not a Slack sync cursor".into()))?;
+        if cursor.channels.is_empty() { self.list_channels(cursor).await } else { self.history(cursor).await }
+    }
+}
+
 fn slack_error(code: Option<String>) -> ProviderError {
     let code = code.unwrap_or_else(|| "unknown_error".into());
     if is_auth_error(&code) {
-        ProviderError::Unauthorized(format!("Slack refused the token ({code})"))
+        ProviderError::Unauthorized(Failure::code(code, "Slack refused the token"))
     } else {
-        ProviderError::Unexpected(format!("Slack error {code}"))
+        ProviderError::Unexpected(Failure::code(code, "Slack answered with an error"))
     }
 }
 

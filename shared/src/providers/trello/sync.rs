@@ -19,11 +19,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::auth_header;
+use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
 use crate::sync::{ConnectorConfig, Page, Record, RecordKind, clip};
 
@@ -152,33 +152,16 @@ fn changed(at: Option<DateTime<Utc>>, since: Option<DateTime<Utc>>) -> bool {
     }
 }
 
-async fn read_json<T: DeserializeOwned>(response: reqwest::Response, what: &str) -> Result<T, ProviderError> {
-    let status = response.status();
-    if !status.is_success() {
-        return Err(ProviderError::Unexpected(format!("Trello answered HTTP {status} to the {what} request")));
-    }
-    response.json().await.map_err(|_| ProviderError::Unexpected(format!("Trello sent an unreadable {what} list")))
+async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    what: &str,
+) -> Result<T, ProviderError> {
+    crate::providers::read_json(response, "Trello", what).await
 }
 
 impl TrelloConnector {
     pub fn new(config: ConnectorConfig, api_key: &str, token: &str) -> Self {
         Self { config, api_key: SecretString::from(api_key.to_owned()), token: SecretString::from(token.to_owned()) }
-    }
-
-    /// The first cursor: every open board, or (with a saved state) those active since it.
-    pub fn start(&self, state: Option<&Value>) -> Value {
-        let since = state.and_then(|s| s.get("since")).and_then(Value::as_str).and_then(parse_time);
-        to_json(&Cursor::Boards { since })
-    }
-
-    pub async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
-        let cursor: Cursor = serde_json::from_value(cursor.clone())
-            .map_err(|_| ProviderError::Unexpected("not a Trello sync cursor".into()))?;
-        match cursor {
-            Cursor::Boards { since } => self.boards(since).await,
-            Cursor::Lists { run, board } => self.lists(run, board).await,
-            Cursor::Cards { run, board, lists, before } => self.cards(run, board, lists, before).await,
-        }
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<reqwest::Response, ProviderError> {
@@ -259,6 +242,25 @@ impl TrelloConnector {
             _ => after_board(run, board),
         };
         Ok(next.into_page(records))
+    }
+}
+
+#[async_trait::async_trait]
+impl SyncConnector for TrelloConnector {
+    /// The first cursor: every open board, or (with a saved state) those active since it.
+    fn start(&self, state: Option<&Value>) -> Value {
+        let since = state.and_then(|s| s.get("since")).and_then(Value::as_str).and_then(parse_time);
+        to_json(&Cursor::Boards { since })
+    }
+
+    async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
+        let cursor: Cursor = serde_json::from_value(cursor.clone())
+            .map_err(|_| ProviderError::Unexpected("not a Trello sync cursor".into()))?;
+        match cursor {
+            Cursor::Boards { since } => self.boards(since).await,
+            Cursor::Lists { run, board } => self.lists(run, board).await,
+            Cursor::Cards { run, board, lists, before } => self.cards(run, board, lists, before).await,
+        }
     }
 }
 

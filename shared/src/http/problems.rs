@@ -1,0 +1,78 @@
+//! Domain errors as problem+json: the one place where the use cases' errors meet HTTP.
+
+use super::{Problem, ProblemType};
+use crate::connections::{ConnectError, ConnectionError};
+use crate::sync::TriggerError;
+
+impl From<ConnectError> for Problem {
+    fn from(e: ConnectError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ConnectError::UnknownIntegration(id) => {
+                Problem::new(ProblemType::UnknownIntegration, detail).with("integrationId", id)
+            }
+            ConnectError::ComingSoon(_) => Problem::new(ProblemType::ComingSoon, detail),
+            ConnectError::PremiumRequired(_) => Problem::new(ProblemType::PremiumRequired, detail),
+            ConnectError::LimitReached { limit, .. } => {
+                Problem::new(ProblemType::PlanLimitReached, detail).with("limit", limit)
+            }
+            ConnectError::OauthNotAvailable(_) => Problem::new(ProblemType::OauthNotConfigured, detail),
+            ConnectError::UnknownConnection => Problem::not_found(detail),
+            ConnectError::ApiKeyNotSupported(_) => Problem::new(ProblemType::ApiKeyNotSupported, detail),
+            ConnectError::InvalidFields(errors) => {
+                Problem::new(ProblemType::InvalidCredentials, detail).with("errors", errors)
+            }
+            ConnectError::InvalidSettings(_) => Problem::new(ProblemType::InvalidSettings, detail),
+            ConnectError::NothingToSync(_) => Problem::new(ProblemType::NothingToSync, detail),
+            ConnectError::Rejected { .. } => Problem::new(ProblemType::CredentialRejected, detail),
+            ConnectError::AlreadyConnected { existing, .. } => {
+                let p = Problem::new(ProblemType::AlreadyConnected, detail);
+                match existing {
+                    Some(id) => p.with("connectionId", id),
+                    None => p,
+                }
+            }
+            ConnectError::ProviderUnavailable(cause) => Problem::new(
+                ProblemType::ProviderUnavailable,
+                format!("We could not check the credential: {cause}. Nothing was stored; please try again."),
+            ),
+            ConnectError::Store(cause) => Problem::unavailable(&cause),
+            ConnectError::Vault(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<ConnectionError> for Problem {
+    fn from(e: ConnectionError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ConnectionError::NotFound => Problem::not_found(detail),
+            ConnectionError::Conflict => Problem::new(ProblemType::ConcurrentChange, detail),
+            ConnectionError::Disconnecting => Problem::new(ProblemType::Disconnecting, detail),
+            ConnectionError::Invalid(e) => e.into(),
+            ConnectionError::Store(cause) => Problem::unavailable(&cause),
+            ConnectionError::Vault(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<TriggerError> for Problem {
+    fn from(e: TriggerError) -> Self {
+        let detail = e.to_string();
+        match e {
+            TriggerError::NotFound => Problem::not_found(detail),
+            TriggerError::InFlight(id) => {
+                let p = Problem::new(ProblemType::SyncInProgress, detail);
+                match id {
+                    Some(id) => p.with("syncId", id),
+                    None => p,
+                }
+            }
+            TriggerError::NotActive(_) => Problem::new(ProblemType::ConnectionNotActive, detail),
+            TriggerError::RateLimited(secs) => Problem::new(ProblemType::SyncRateLimited, detail).retry_after(secs),
+            TriggerError::NothingToSync(_) => Problem::new(ProblemType::NothingToSync, detail),
+            TriggerError::Store(cause) => Problem::unavailable(&cause),
+            other @ (TriggerError::NoQueue | TriggerError::Queue(_)) => Problem::unavailable(&other),
+        }
+    }
+}
