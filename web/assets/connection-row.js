@@ -155,7 +155,7 @@ export function createConnectionRow(initial) {
         // The page only offers auto-sync where there is something to sync; the API knows better.
         // Said in the sync panel, which stays when the refreshed row drops its sync settings.
         saveState.replaceChildren();
-        panel.tell('info', `${conn.displayName} has nothing to sync`, fmt.sentence(error.detail || error.title));
+        panel.tell('info', error.title || 'Nothing to sync', fmt.sentence(error.detail));
         refetch();
         return;
       }
@@ -220,7 +220,7 @@ export function createConnectionRow(initial) {
       [conn.account?.name, conn.account?.workspace].filter(Boolean).join(' · ') || 'Connected account',
       conn.authKind === 'oauth2'
         ? h('span', { class: 'conn__hint' }, ` · signed in with ${integ().name}`)
-        : conn.credentialHint ? h('span', { class: 'conn__hint' }, ` · key ${conn.credentialHint}`) : null);
+        : conn.credentialHint ? h('span', { class: 'conn__hint' }, ` · ${syncs ? 'key' : 'webhook'} ${conn.credentialHint}`) : null);
     pill.className = `pill pill--${st.tone}`;
     render(pill, st.tone === 'info' ? h('span', { class: 'spinner spinner--tiny', 'aria-hidden': 'true' }) : null, st.label);
     reason.hidden = !st.reason;

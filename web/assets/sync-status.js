@@ -197,7 +197,7 @@ export function createSyncPanel(ctx) {
         return;
       }
       if (error.kind === 'nothing-to-sync') {
-        say('info', `${ctx.name()} has nothing to sync`, fmt.sentence(error.detail || error.title));
+        say('info', error.title || 'Nothing to sync', fmt.sentence(error.detail));
         ctx.onNothingToSync?.();
         return;
       }

@@ -786,8 +786,8 @@ pageTest('nothing-to-sync-in-words', async ({ page }) => {
   await part(page, 'sync', id).click();
   assert.equal((await answered).status(), 409);
   const result = part(page, 'sync-result', id);
-  await result.getByText(/has nothing to sync/).waitFor();
-  assert.ok((await text(result)).includes(fmt.sentence(refused.body.detail)), `the problem's detail is shown: ${await text(result)}`);
+  await result.getByText(fmt.sentence(refused.body.detail)).waitFor();
+  assert.equal(await text(result), `${refused.body.title} ${fmt.sentence(refused.body.detail)}`, "the problem's words");
   // The row asked for the connection again and now shows what it is.
   await part(page, 'receives', id).waitFor();
   assert.equal(await part(page, 'sync', id).isVisible(), false);
