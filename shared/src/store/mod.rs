@@ -8,6 +8,7 @@ mod oauth;
 mod records;
 mod syncs;
 pub mod table;
+mod update;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
