@@ -1,4 +1,5 @@
-//! `sync-api`: queue a sync, read the history and the progress of a run.
+//! `sync-api`: queue a sync, read the history and the progress of a run, the synced items and
+//! the agenda.
 
 use axum::Json;
 use axum::Router;
@@ -13,6 +14,8 @@ use integrations::domain::{ConnectionId, SyncId, SyncRun};
 use integrations::http::{ApiPath, ApiQuery, Problem, ProblemType, parse_optional_json, with_problem_fallbacks};
 use integrations::sync::{self as sync_history, SyncMode, trigger_sync};
 use serde::{Deserialize, Serialize};
+
+use crate::items;
 use serde_json::{Value, json};
 
 pub fn router(state: AppState) -> Router {
@@ -24,6 +27,9 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/v1/integrations/{connectionId}/sync", post(start_sync))
         .route("/api/v1/integrations/{connectionId}/syncs", get(list_syncs))
         .route("/api/v1/integrations/{connectionId}/syncs/{syncId}", get(get_sync))
+        .route("/api/v1/integrations/items", get(items::list_items))
+        .route("/api/v1/integrations/items/{itemId}", get(items::get_item))
+        .route("/api/v1/integrations/agenda", get(items::get_agenda))
         .with_state(state)
 }
 
