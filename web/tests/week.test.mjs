@@ -214,6 +214,7 @@ pageTest('week-cards-and-meetings-by-day', async ({ page }) => {
   assert.ok(meetingsThisWeek.length > 0, 'the demo data has a meeting this week');
 
   const shown = await shownWeek(page);
+  await screenshot(page.locator('#week'), 'week-cards-and-meetings-by-day-week');
   assert.deepEqual(shown.days.map((d) => d.date), expected.dates, `the 7 days from today in ${TIME_ZONE}`);
   assert.match(shown.days[0].heading, /^Today\b/);
   assert.match(shown.days[1].heading, /^Tomorrow\b/);
