@@ -6,11 +6,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::domain::{ConnectionId, SyncId, SyncRun};
-use integrations::http::{ApiPath, ApiQuery, Problem, ProblemType, parse_optional_json, with_problem_fallbacks};
+use integrations::http::{
+    ApiPath, ApiQuery, Problem, ProblemType, Routes, parse_optional_json, with_problem_fallbacks,
+};
 use integrations::store::StoreError;
 use integrations::sync::{SyncMode, trigger_sync};
 use serde::{Deserialize, Serialize};
@@ -20,12 +21,15 @@ pub fn router(state: AppState) -> Router {
     with_problem_fallbacks(routes(state))
 }
 
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/integrations/{connectionId}/sync", post(start_sync))
-        .route("/api/v1/integrations/{connectionId}/syncs", get(list_syncs))
-        .route("/api/v1/integrations/{connectionId}/syncs/{syncId}", get(get_sync))
+/// The routes alone, for merging with other functions' routes (the local dev server): a
+/// `Router`, or `Routes` to list them too.
+pub fn routes<R: From<Routes>>(state: AppState) -> R {
+    Routes::new()
+        .post("/api/v1/integrations/{connectionId}/sync", start_sync)
+        .get("/api/v1/integrations/{connectionId}/syncs", list_syncs)
+        .get("/api/v1/integrations/{connectionId}/syncs/{syncId}", get_sync)
         .with_state(state)
+        .into()
 }
 
 fn bad_path(e: impl std::fmt::Display) -> Problem {
