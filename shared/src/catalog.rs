@@ -322,10 +322,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_catalog_has_the_eight_integrations_with_their_status() {
+    fn the_shipped_catalog_has_the_integrations_with_their_status() {
         let catalog = Catalog::get();
         let status = |id: &str| catalog.find(id).unwrap().status;
-        assert_eq!(catalog.integrations().len(), 8);
         for id in ["slack", "microsoft-teams", "trello", "google-calendar", "google-drive"] {
             assert_eq!(status(id), Availability::Available, "{id}");
         }

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod domain;
 pub mod http;
 pub mod insights;
+pub mod items;
 pub mod oauth;
 pub mod providers;
 pub mod queue;

@@ -1,6 +1,6 @@
 //! template.yaml and the code agree on the table: what the emulator gets is what AWS gets.
 
-use integrations::store::table::{ATTRIBUTES, GSI1, GSI1PK, GSI1SK, PK, SK, TTL_ATTRIBUTE};
+use integrations::store::table::{ATTRIBUTES, INDEXES, PK, SK, TTL_ATTRIBUTE};
 use serde_yaml::Value;
 
 fn table() -> Value {
@@ -38,10 +38,12 @@ fn the_template_declares_the_table_the_code_creates() {
     assert_eq!(attributes, expected);
 
     let gsis = t["GlobalSecondaryIndexes"].as_sequence().unwrap();
-    assert_eq!(gsis.len(), 1);
-    assert_eq!(gsis[0]["IndexName"], GSI1);
-    assert_eq!(key_schema(&gsis[0]["KeySchema"]), pairs(&[(GSI1PK, "HASH"), (GSI1SK, "RANGE")]));
-    assert_eq!(gsis[0]["Projection"]["ProjectionType"], "ALL");
+    assert_eq!(gsis.len(), INDEXES.len());
+    for (gsi, (name, hash, range)) in gsis.iter().zip(INDEXES) {
+        assert_eq!(gsi["IndexName"], name);
+        assert_eq!(key_schema(&gsi["KeySchema"]), pairs(&[(hash, "HASH"), (range, "RANGE")]));
+        assert_eq!(gsi["Projection"]["ProjectionType"], "ALL");
+    }
 
     assert_eq!(t["TimeToLiveSpecification"]["AttributeName"], TTL_ATTRIBUTE);
     assert_eq!(t["TimeToLiveSpecification"]["Enabled"], true);

@@ -1,5 +1,6 @@
 // The catalog: filter chips built from the API's categories, and one card per integration,
-// grouped by category.
+// grouped by category. A connected integration's card links to each of its connections
+// ("Manage"), so two accounts of one tool are both reachable.
 
 import { h, render } from './dom.js';
 import { errorBox, empty, loading } from './feedback.js';
@@ -29,13 +30,46 @@ export function statusBadge(status) {
   return h('span', { class: ['badge', `badge--${s.tone}`] }, status === 'premium' ? icon('star', { size: 13 }) : null, s.label);
 }
 
+/**
+ * How each connection of one integration is named on its card, distinct from the others: its own
+ * name if the user gave it one, else the account, numbered when that still repeats.
+ */
+function connectionLabels(integration, connections) {
+  const base = connections.map((c) => (c.displayName && c.displayName !== integration.name ? c.displayName : null)
+    || c.account?.name || c.account?.workspace || c.displayName || integration.name);
+  const seen = new Map();
+  return base.map((label) => {
+    const n = (seen.get(label) || 0) + 1;
+    seen.set(label, n);
+    return n === 1 && base.filter((b) => b === label).length === 1 ? label : `${label} (${n})`;
+  });
+}
+
+function manageLink(connection, text, hiddenText) {
+  return h('a', {
+    class: 'btn btn--ghost btn--small', href: `#connection-${connection.connectionId}`,
+    'data-testid': `manage-${connection.connectionId}`, 'data-key': `manage:${connection.connectionId}`,
+  }, text, hiddenText ? h('span', { class: 'visually-hidden' }, hiddenText) : null);
+}
+
 function action(integration) {
   const connected = connectionsFor(integration.id);
   const name = h('span', { class: 'visually-hidden' }, ` ${integration.name}`);
   if (connected.length) {
+    const one = connected.length === 1;
+    const mark = h('span', { class: 'connected-mark', 'data-testid': `card-connected-${integration.id}` },
+      icon('check', { size: 16 }), one ? 'Connected' : `${connected.length} connected`);
+    const another = integration.status === 'coming-soon' ? null : h('button', {
+      type: 'button', class: 'btn btn--ghost btn--small', 'data-testid': `connect-another-${integration.id}`,
+      'data-key': `connect-another:${integration.id}`, onClick: () => openConnect(integration),
+    }, icon('plus', { size: 15 }), 'Add another', h('span', { class: 'visually-hidden' }, ` ${integration.name} account`));
+    if (one) return [mark, h('span', { class: 'card__actions' }, another, manageLink(connected[0], 'Manage', ` ${integration.name}`))];
+    const labels = connectionLabels(integration, connected);
     return [
-      h('span', { class: 'connected-mark', 'data-testid': `card-connected-${integration.id}` }, icon('check', { size: 16 }), 'Connected'),
-      h('a', { class: 'btn btn--ghost btn--small', href: `#connection-${connected[0].connectionId}`, 'data-testid': `manage-${integration.id}` }, 'Manage', name),
+      mark,
+      another,
+      h('ul', { class: 'card__manage', 'aria-label': `Your ${integration.name} connections` },
+        connected.map((c, i) => h('li', {}, manageLink(c, `Manage ${labels[i]}`, ` (${integration.name})`)))),
     ];
   }
   if (integration.status === 'coming-soon') {
@@ -43,7 +77,7 @@ function action(integration) {
   }
   return h('button', {
     type: 'button', class: 'btn btn--primary btn--small', 'data-testid': `connect-${integration.id}`,
-    onClick: () => openConnect(integration),
+    'data-key': `connect:${integration.id}`, onClick: () => openConnect(integration),
   }, 'Connect', name);
 }
 
@@ -73,7 +107,7 @@ function card(integration) {
 
 function chips(categories, integrations) {
   const chip = (id, label, n) => h('button', {
-    type: 'button', class: 'chip', 'aria-pressed': String(active === id), 'data-testid': `filter-${id}`,
+    type: 'button', class: 'chip', 'aria-pressed': String(active === id), 'data-testid': `filter-${id}`, 'data-key': `filter:${id}`,
     onClick: () => {
       active = id;
       draw();

@@ -3,6 +3,8 @@
 // "Sign in with X" button that sends the browser to the provider. Reconnecting a connection
 // that needs it uses the same dialog: the same POST /connect with the connection's id, by
 // signing in again (OAuth connections) or with a new key (API-key connections).
+// An auth mode whose connections have nothing to sync (the integration's capabilities.sync does
+// not list it, e.g. a Teams incoming webhook) gets no auto-sync options, and says so.
 
 import { api } from './api.js';
 import { h, render } from './dom.js';
@@ -12,8 +14,8 @@ import { credentialsForm } from './connect-form.js';
 import { notify } from './notices.js';
 import { rememberOAuthStart } from './oauth-return.js';
 import { describe } from './problem.js';
-import { sentence } from './format.js';
-import { loadConnections, putConnection, refreshSummary, state } from './store.js';
+import { RECEIVES_POSTS, sentence } from './format.js';
+import { loadConnections, modeSyncs, putConnection, refreshSummary, state } from './store.js';
 
 let dialog = null;
 let opener = null;
@@ -127,9 +129,10 @@ async function submitCredentials(integration, form, box, reconnect) {
   }
   setBusy(form.submit, true, reconnect ? 'Reconnecting…' : 'Connecting…');
   try {
+    const settings = form.settings();
     const body = reconnect
       ? { integrationId: integration.id, credentials: form.values(), connectionId: reconnect.connectionId }
-      : { integrationId: integration.id, credentials: form.values(), settings: form.settings() };
+      : { integrationId: integration.id, credentials: form.values(), ...(Object.keys(settings).length ? { settings } : {}) };
     const connection = await api.connect(body);
     busy = false;
     dialog.close();
@@ -137,9 +140,12 @@ async function submitCredentials(integration, form, box, reconnect) {
     refreshSummary();
     const name = connection.displayName || integration.name;
     if (reconnect) {
-      notify({ tone: 'success', key: `connected-${integration.id}`, testid: 'notice-reconnected', title: `${name} is reconnected`, detail: 'It syncs again as before; its settings and history are unchanged.' });
+      notify({ tone: 'success', key: `connected-${connection.connectionId}`, testid: 'notice-reconnected', title: `${name} is reconnected`, detail: 'It syncs again as before; its settings and history are unchanged.' });
     } else {
-      notify({ tone: 'success', key: `connected-${integration.id}`, testid: 'notice-connected', title: `${name} is connected`, detail: 'Run your first sync from “Your tools” whenever you are ready.' });
+      const next = connection.canSync === false
+        ? 'It appears under “Your tools”; Director of One posts to it from now on.'
+        : 'Run your first sync from “Your tools” whenever you are ready.';
+      notify({ tone: 'success', key: `connected-${connection.connectionId}`, testid: 'notice-connected', title: `${name} is connected`, detail: next });
     }
     focusConnection(connection.connectionId);
   } catch (error) {
@@ -194,12 +200,14 @@ function modeChooser(integration, panels) {
   const option = (mode, label, hint, checked) => h('label', { class: 'mode' },
     h('input', { type: 'radio', name: 'connect-mode', value: mode, checked, 'data-testid': `mode-${mode}`, onChange: () => choose(mode) }),
     h('span', { class: 'mode__text' }, h('span', { class: 'mode__label' }, label), h('span', { class: 'mode__hint' }, hint)));
-  const fieldsLabel = (integration.credentialFields || []).map((f) => f.label.toLowerCase()).join(' and ');
+  const fieldsLabel = (integration.credentialFields || []).map((f) => f.label.toLowerCase()).join(' and ') || 'key';
+  const article = /^[aeiou]/.test(fieldsLabel) ? 'an' : 'a';
+  const postsOnly = 'Director of One posts to it; nothing is synced from it.';
   choose('oauth');
   return h('fieldset', { class: 'modes' },
     h('legend', { class: 'modes__legend' }, 'How would you like to connect?'),
-    option('oauth', `Sign in with ${integration.name}`, 'Recommended — quickest, nothing to copy.', true),
-    option('key', `Use a ${fieldsLabel || 'key'}`, 'For admins who already have one.', false));
+    option('oauth', `Sign in with ${integration.name}`, modeSyncs(integration, 'oauth2') ? 'Recommended — quickest, nothing to copy.' : postsOnly, true),
+    option('key', `Use ${article} ${fieldsLabel}`, modeSyncs(integration, 'api_key') ? 'For admins who already have one.' : postsOnly, false));
 }
 
 /** Opens the connect flow for an integration. `reconnect`: the connection that needs it. */
@@ -220,14 +228,16 @@ export function openConnect(integration, { reconnect = null } = {}) {
   const panels = {};
   let form = null;
   if (hasKey) {
+    const syncs = modeSyncs(integration, 'api_key');
     form = credentialsForm(integration, {
       onSubmit: () => submitCredentials(integration, form, box, reconnect),
       submitLabel: reconnect ? 'Reconnect' : 'Connect',
       withOptions: !reconnect,
+      syncs,
     });
     const intro = reconnect
-      ? h('p', { class: 'key-panel__intro' }, `Enter a new ${(integration.credentialFields || []).map((f) => f.label.toLowerCase()).join(' and ')} for ${reconnect.account?.name || 'the same account'}. Your settings and sync history stay as they are.`)
-      : null;
+      ? h('p', { class: 'key-panel__intro' }, `Enter a new ${(integration.credentialFields || []).map((f) => f.label.toLowerCase()).join(' and ')} for ${reconnect.account?.name || 'the same account'}. Your settings ${syncs ? 'and sync history ' : ''}stay as they are.`)
+      : syncs ? null : h('p', { class: 'key-panel__intro', 'data-testid': 'connect-receives' }, RECEIVES_POSTS);
     panels.key = h('div', { class: 'key-panel' }, intro, form.form);
   }
   if (hasOAuth) panels.oauth = oauthPanel(integration, box, reconnect);

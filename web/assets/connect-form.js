@@ -1,10 +1,13 @@
 // The key/token form of the connect dialog, rendered from an integration's credentialFields:
 // labelled inputs (secret ones hidden, with a Show/Hide toggle), each field's pattern checked
 // before submitting (its help is the message), and a place for errors next to each field.
+// The sync options offer the API's interval choices (the catalog's syncIntervals), and only
+// when connections made this way have something to sync.
 
 import { h } from './dom.js';
 import { icon } from './icons.js';
 import * as fmt from './format.js';
+import { intervalChoices, syncIntervals } from './store.js';
 
 function compile(pattern) {
   if (!pattern) return null;
@@ -48,10 +51,11 @@ function credentialField(field) {
 
 /**
  * Builds the form (withOptions: false leaves out name and sync options, e.g. when
- * reconnecting, where they stay as they are).
+ * reconnecting, where they stay as they are; syncs: false leaves out the sync options, for a
+ * connection that only receives posts, such as an incoming webhook).
  * Returns { form, validate(), values(), settings(), showError(name, msg), clearErrors(), focus(name) }.
  */
-export function credentialsForm(integration, { onSubmit, submitLabel = 'Connect', withOptions = true }) {
+export function credentialsForm(integration, { onSubmit, submitLabel = 'Connect', withOptions = true, syncs = true }) {
   const fields = (integration.credentialFields || []).map(credentialField);
   for (const f of fields) {
     f.el = h('div', { class: 'field' },
@@ -67,23 +71,30 @@ export function credentialsForm(integration, { onSubmit, submitLabel = 'Connect'
     placeholder: integration.name, autocomplete: 'off', 'data-testid': 'field-displayName',
     'aria-describedby': 'conn-display-name-help',
   });
-  const autoSync = h('input', { id: 'conn-auto-sync', type: 'checkbox', checked: true, 'data-testid': 'field-autoSync' });
-  const every = h('select', { id: 'conn-interval', class: 'select', 'data-testid': 'field-syncInterval', 'aria-label': 'How often to sync' },
-    fmt.SYNC_INTERVALS.map((m) => h('option', { value: String(m), selected: m === 60 }, fmt.interval(m))));
-  autoSync.addEventListener('change', () => { every.disabled = !autoSync.checked; });
+  // The API's interval choices, its default selected. (Without them there is nothing to choose:
+  // the service applies its default.)
+  const allowed = syncIntervals();
+  const choices = intervalChoices();
+  const preferred = choices.includes(allowed?.defaultMinutes) ? allowed.defaultMinutes : choices[0];
+  const autoSync = syncs ? h('input', { id: 'conn-auto-sync', type: 'checkbox', checked: true, 'data-testid': 'field-autoSync' }) : null;
+  const every = syncs && choices.length
+    ? h('select', { id: 'conn-interval', class: 'select', 'data-testid': 'field-syncInterval', 'aria-label': 'How often to sync' },
+      choices.map((m) => h('option', { value: String(m), selected: m === preferred }, fmt.interval(m))))
+    : null;
+  if (autoSync && every) autoSync.addEventListener('change', () => { every.disabled = !autoSync.checked; });
 
   const submit = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'connect-submit' }, submitLabel);
   const form = h('form', { class: 'connect-form', novalidate: true, 'data-testid': 'connect-form' },
     fields.map((f) => f.el),
-    !withOptions ? null : h('details', { class: 'connect-form__options' },
-      h('summary', {}, 'Name and sync options'),
+    !withOptions ? null : h('details', { class: 'connect-form__options', 'data-testid': 'connect-options' },
+      h('summary', {}, syncs ? 'Name and sync options' : 'Name'),
       h('div', { class: 'field' },
         h('label', { class: 'field__label', for: displayName.id }, 'Name ', h('span', { class: 'field__optional' }, '(optional)')),
         displayName,
         h('p', { class: 'field__help', id: 'conn-display-name-help' }, 'How this connection is shown on your dashboard.')),
-      h('div', { class: 'field field--inline' },
+      !autoSync ? null : h('div', { class: 'field field--inline' },
         h('label', { class: 'checkbox', for: autoSync.id }, autoSync, 'Sync automatically'),
-        h('span', { class: 'field__inline-text', 'aria-hidden': 'true' }, 'every'),
+        every ? h('span', { class: 'field__inline-text', 'aria-hidden': 'true' }, 'every') : null,
         every)),
     h('div', { class: 'dialog__actions' }, h('button', { type: 'button', class: 'btn btn--secondary', 'data-action': 'cancel' }, 'Cancel'), submit));
   form.addEventListener('submit', (event) => {
@@ -130,8 +141,11 @@ export function credentialsForm(integration, { onSubmit, submitLabel = 'Connect'
       return first;
     },
     values: () => Object.fromEntries(fields.map((f) => [f.field.name, f.input.value.trim()])),
+    /** The settings to send: never sync ones for a connection that cannot sync (the API refuses them). */
     settings() {
-      const settings = { autoSync: autoSync.checked, syncIntervalMinutes: Number(every.value) };
+      const settings = {};
+      if (autoSync) settings.autoSync = autoSync.checked;
+      if (autoSync && every) settings.syncIntervalMinutes = Number(every.value);
       if (displayName.value.trim()) settings.displayName = displayName.value.trim();
       return settings;
     },

@@ -32,14 +32,21 @@ export function s(tag, props, ...children) {
   return append(apply(document.createElementNS(SVG_NS, tag), props), children);
 }
 
-/** Replaces the children of `container`, re-focusing the element with the same data-testid. */
+/**
+ * What makes an element the same one after a re-render: its `data-key` (set on controls that are
+ * rebuilt, e.g. `manage:<connectionId>`), else its id. Never a test id: two elements for the
+ * same integration (two Trello connections) must stay apart.
+ */
+export const identity = (el) => el?.getAttribute?.('data-key') || el?.id || null;
+
+/** Replaces the children of `container`, re-focusing the element with the same identity. */
 export function render(container, ...children) {
   const active = document.activeElement;
-  const key = active && container.contains(active) ? active.getAttribute('data-testid') : null;
+  const key = active && container.contains(active) ? identity(active) : null;
   container.replaceChildren();
   append(container, children);
   if (key) {
-    const again = container.querySelector(`[data-testid="${CSS.escape(key)}"]`);
+    const again = [...container.querySelectorAll('[data-key], [id]')].find((el) => identity(el) === key);
     if (again) again.focus({ preventScroll: true });
   }
 }

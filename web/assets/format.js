@@ -65,7 +65,8 @@ export function elapsed(ms) {
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
-export const SYNC_INTERVALS = [15, 30, 60, 240, 720, 1440];
+/** What the page says instead of sync controls for a connection that cannot sync (canSync: false). */
+export const RECEIVES_POSTS = 'Director of One posts to this webhook; there is nothing to sync from it.';
 
 /** The interval choices' labels: "15 min", "1 h", "24 h" (and "1 h 30 min" for odd ones). */
 export const interval = (minutes) => duration(minutes);

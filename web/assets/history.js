@@ -27,20 +27,19 @@ function runRow(run) {
       h('p', { class: 'run__facts' }, facts.filter(Boolean).join(' · '))));
 }
 
-/** The disclosure. getConnectionId() is read at load time. Returns { el, refresh() }. */
+/**
+ * The disclosure of one connection (data-testid history-<connectionId>). getConnection() is read
+ * at load time. Returns { el, refresh() }.
+ */
 export function createHistory(getConnection) {
   const list = h('ol', { class: 'runs' });
   const footer = h('div', { class: 'runs__footer' });
   const status = h('div', { class: 'runs__status' });
   const summary = h('summary', {}, icon('chevron', { size: 16, className: 'disclosure-icon' }), 'Sync history');
-  const el = h('details', { class: 'history' }, summary, h('div', { class: 'history__body' }, status, list, footer));
+  const el = h('details', { class: 'history', 'data-testid': `history-${getConnection().connectionId}` },
+    summary, h('div', { class: 'history__body' }, status, list, footer));
   let loaded = false;
   let cursor = null;
-
-  const setTestId = () => {
-    el.setAttribute('data-testid', `history-${getConnection().integrationId}`);
-  };
-  setTestId();
 
   async function load(more = false) {
     status.replaceChildren(h('p', { class: 'placeholder', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Loading sync history…'));
@@ -66,7 +65,6 @@ export function createHistory(getConnection) {
   return {
     el,
     refresh() {
-      setTestId();
       if (el.open) load();
       else loaded = false;
     },

@@ -23,6 +23,7 @@ function suggestion(rec) {
       ? h('p', { class: 'card__note' }, 'Coming soon')
       : h('button', {
         type: 'button', class: 'btn btn--secondary btn--small', 'data-testid': `recommend-connect-${rec.integrationId}`,
+        'data-key': `recommend:${rec.integrationId}`,
         disabled: !full, onClick: () => full && openConnect(full),
       }, 'Connect', h('span', { class: 'visually-hidden' }, ` ${rec.name}`)));
 }

@@ -7,7 +7,7 @@ const resource = () => ({ status: 'idle', data: null, error: null });
 
 export const state = {
   user: null,
-  catalog: resource(), // { categories, integrations }
+  catalog: resource(), // { categories, integrations, syncIntervals }
   connections: resource(), // [Connection]
   stats: resource(),
   recommendations: resource(), // [Recommendation]
@@ -52,6 +52,37 @@ export function integration(id) {
 export function categoryName(id) {
   return state.catalog.data?.categories?.find((c) => c.id === id)?.name || id;
 }
+
+/**
+ * The sync intervals the API allows, from the catalog's `syncIntervals`:
+ * { minMinutes, maxMinutes, defaultMinutes, choices }, or null before the catalog is loaded.
+ */
+export function syncIntervals() {
+  return state.catalog.data?.syncIntervals || null;
+}
+
+/**
+ * The interval choices to offer, in minutes, ascending: the API's choices, plus `current` when a
+ * connection has a value that is not (or no longer) one of them, so the select shows the truth.
+ */
+export function intervalChoices(current = null) {
+  const choices = (syncIntervals()?.choices || []).filter((m) => Number.isFinite(m) && m > 0);
+  if (Number.isFinite(current) && !choices.includes(current)) choices.push(current);
+  return [...new Set(choices)].sort((a, b) => a - b);
+}
+
+/**
+ * Whether connections made with `authMode` ('oauth2' | 'api_key') have data to sync: the
+ * integration's `capabilities.sync`. (A Teams incoming webhook or a Zapier Catch Hook only
+ * receives posts.) Without capabilities the page assumes they do.
+ */
+export function modeSyncs(integrationEntry, authMode) {
+  const modes = integrationEntry?.capabilities?.sync;
+  return Array.isArray(modes) ? modes.includes(authMode) : true;
+}
+
+/** Whether a connection has anything to sync (its `canSync`; absent means it does). */
+export const canSync = (connection) => connection?.canSync !== false;
 
 export function connectionsFor(integrationId) {
   return (state.connections.data || []).filter((c) => c.integrationId === integrationId);

@@ -2,8 +2,9 @@
 // GET …/syncs/{syncId} about once a second while it is queued or running (a progress bar with
 // "N items so far"), then shows the result. Polling ends with the run, and pauses while the
 // page is hidden (another tab, minimised, being left): it goes on when the page is visible
-// again. Handles "already running" (follows that run) and "rate limited" (says when the next
-// sync is possible).
+// again. Handles "already running" (follows that run), "rate limited" (says when the next
+// sync is possible) and "nothing to sync" (a connection that only receives posts: the API's
+// words, and the row is refreshed so it stops offering to sync).
 
 import { api } from './api.js';
 import { h } from './dom.js';
@@ -59,10 +60,12 @@ export function runItems(run) {
 
 /**
  * The sync area of a connection row.
- * ctx: { connection(), name(), onBusy(bool), onChange(), onFinished(run) → the updated connection }
+ * ctx: { connection(), name(), onBusy(bool), onChange(), onFinished(run) → the updated connection,
+ *        onNothingToSync() }
+ * Its test ids are keyed by the connection's id: sync-progress-<connectionId>, sync-result-<connectionId>.
  */
 export function createSyncPanel(ctx) {
-  const slug = () => ctx.connection().integrationId;
+  const connectionId = ctx.connection().connectionId;
   const label = h('p', { class: 'sync-progress__label' });
   const bar = h('div', {
     class: 'progress', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuenow': '0', 'aria-valuetext': 'Starting',
@@ -76,12 +79,12 @@ export function createSyncPanel(ctx) {
   let unblockTimer = null;
   let blockedUntil = 0;
 
-  const setTestIds = () => {
-    progress.setAttribute('data-testid', `sync-progress-${slug()}`);
-    outcome.setAttribute('data-testid', `sync-result-${slug()}`);
+  progress.setAttribute('data-testid', `sync-progress-${connectionId}`);
+  outcome.setAttribute('data-testid', `sync-result-${connectionId}`);
+  const setLabels = () => {
     bar.setAttribute('aria-label', `${ctx.name()} sync progress`);
   };
-  setTestIds();
+  setLabels();
 
   function say(tone, lead, detail, actions = []) {
     outcome.replaceChildren(h('div', { class: ['sync-outcome__msg', `sync-outcome__msg--${tone}`] },
@@ -193,6 +196,11 @@ export function createSyncPanel(ctx) {
         say('info', `${ctx.name()} was synced moments ago`, `You can sync again in ${fmt.wait(seconds)} (at ${fmt.clock(until)}).`);
         return;
       }
+      if (error.kind === 'nothing-to-sync') {
+        say('info', error.title || 'Nothing to sync', fmt.sentence(error.detail));
+        ctx.onNothingToSync?.();
+        return;
+      }
       const m = describe(error, `We couldn’t start a sync for ${ctx.name()}`);
       say('danger', m.lead, m.detail);
     }
@@ -204,10 +212,13 @@ export function createSyncPanel(ctx) {
     follow,
     get running() { return Boolean(followingId); },
     get blocked() { return blockedUntil > Date.now(); },
-    refresh: setTestIds,
+    refresh: setLabels,
+    /** Shows a message in the panel (e.g. why a setting was refused). */
+    tell: (tone, lead, detail) => say(tone, lead, detail),
     stop() {
       stopped = true;
       followingId = null;
+      progress.hidden = true;
       clearTimeout(unblockTimer);
     },
   };

@@ -39,8 +39,17 @@ function pageTest(name, body, { width, height, timeout = 60_000 } = {}) {
 
 const cards = (page) => page.locator('[data-testid="catalog"] article[data-testid^="card-"]');
 
-async function connectTrelloThroughApi(page) {
-  const answer = await apiFromPage(page, 'POST', '/connect', { integrationId: 'trello', credentials: TRELLO_DEMO });
+/**
+ * The row of one connection and its parts: every element of a row is keyed by the connection's
+ * id (`connection-<id>`, `sync-<id>`, …), so two connections of one tool never collide.
+ */
+const part = (page, what, connectionId) => page.getByTestId(`${what}-${connectionId}`);
+const rowOf = (page, connectionId) => part(page, 'connection', connectionId);
+/** The rows of one tool (rows carry data-integration). */
+const rowsOf = (page, integrationId) => page.locator(`[data-testid^="connection-"][data-integration="${integrationId}"]`);
+
+async function connectTrelloThroughApi(page, extra = {}) {
+  const answer = await apiFromPage(page, 'POST', '/connect', { integrationId: 'trello', credentials: TRELLO_DEMO, ...extra });
   assert.equal(answer.status, 201, `connecting Trello through the API: ${JSON.stringify(answer.body)}`);
   return answer.body;
 }
@@ -55,8 +64,9 @@ async function connectTrelloThroughForm(page) {
   await page.getByTestId('connect-submit').click();
   const response = await created;
   assert.equal(response.status(), 201, `connecting Trello through the form: ${await response.text()}`);
-  await page.getByTestId('connection-trello').waitFor();
-  return response.json();
+  const connection = await response.json();
+  await rowOf(page, connection.connectionId).waitFor();
+  return connection;
 }
 
 /** Delays the fake Trello API: the next `times` requests whose path starts with `pathPrefix` wait `millis`. */
@@ -67,9 +77,9 @@ function slowTrello(pathPrefix, millis, times) {
 const text = async (locator) => (await locator.innerText()).replace(/\s+/g, ' ').trim();
 
 /** Presses "Sync now" and resolves to the run the API queued (the 202 answer). */
-async function pressSync(page, integrationId) {
-  const queued = page.waitForResponse((r) => /\/sync$/.test(new URL(r.url()).pathname) && r.request().method() === 'POST');
-  await page.getByTestId(`sync-${integrationId}`).click();
+async function pressSync(page, connectionId) {
+  const queued = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/integrations/${connectionId}/sync` && r.request().method() === 'POST');
+  await part(page, 'sync', connectionId).click();
   const response = await queued;
   assert.equal(response.status(), 202, `POST …/sync: ${await response.text()}`);
   return response.json();
@@ -79,8 +89,8 @@ async function pressSync(page, integrationId) {
  * After a run ended: the page shows what GET …/syncs/{id} says (items, time saved, counts),
  * the progress bar is gone, and the page stops asking for the run. Resolves to the run.
  */
-async function expectFinishedRun(page, integrationId, connectionId, syncId, polls) {
-  const result = page.getByTestId(`sync-result-${integrationId}`);
+async function expectFinishedRun(page, connectionId, syncId, polls) {
+  const result = part(page, 'sync-result', connectionId);
   await result.getByText(/^Synced /).waitFor();
   const { status, body: run } = await apiFromPage(page, 'GET', `/${connectionId}/syncs/${syncId}`);
   assert.equal(status, 200);
@@ -93,8 +103,8 @@ async function expectFinishedRun(page, integrationId, connectionId, syncId, poll
     .filter(([key]) => run.counts[key] > 0).map(([key, word]) => `${fmt.count(run.counts[key])} ${word}`).join(', ');
   assert.ok(shown.includes(counts), `"${shown}" shows the counts "${counts}"`);
   assert.ok(shown.includes(`took ${fmt.elapsed(run.durationMs)}`), shown);
-  assert.equal(await page.getByTestId(`sync-progress-${integrationId}`).isVisible(), false, 'the progress bar is gone');
-  assert.match(await text(page.getByTestId(`status-${integrationId}`)), /Active/);
+  assert.equal(await part(page, 'sync-progress', connectionId).isVisible(), false, 'the progress bar is gone');
+  assert.match(await text(part(page, 'status', connectionId)), /Active/);
   // Polling ended with the run.
   const asked = polls.length;
   await page.waitForTimeout(1300); // longer than the page's 1 s between polls
@@ -233,19 +243,26 @@ pageTest('connect-trello', async ({ page }) => {
   await page.getByTestId('field-token').fill(TRELLO_DEMO.token);
   await page.getByTestId('toggle-token').click();
   assert.equal(await page.getByTestId('field-token').getAttribute('type'), 'text');
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/integrations/connect') && r.request().method() === 'POST');
   await page.getByTestId('connect-submit').click();
+  const { connectionId } = await (await created).json();
 
-  const row = page.getByTestId('connection-trello');
+  const row = rowOf(page, connectionId);
   await row.waitFor();
+  assert.equal(await row.getAttribute('data-integration'), 'trello');
   assert.equal(await dialog.isVisible(), false, 'the dialog closed');
   assert.match(await row.innerText(), /Trello/);
-  assert.match(await page.getByTestId('status-trello').innerText(), /Active/);
+  assert.match(await part(page, 'status', connectionId).innerText(), /Active/);
   await page.getByTestId('notice-connected').waitFor();
   await page.getByTestId('card-connected-trello').waitFor();
   await page.getByTestId('stat-connected').getByText('1', { exact: true }).waitFor();
   const connected = await apiFromPage(page, 'GET', '/connected');
   assert.equal(connected.body.connections.length, 1);
   assert.equal(connected.body.connections[0].integrationId, 'trello');
+  assert.equal(connected.body.connections[0].connectionId, connectionId);
+  // The card links to the row, by the connection's id.
+  await page.getByTestId(`manage-${connectionId}`).click();
+  await page.waitForFunction((id) => document.activeElement?.id === `connection-${id}`, connectionId);
 });
 
 pageTest('rejected-token', async ({ page }) => {
@@ -276,17 +293,17 @@ pageTest('rejected-token', async ({ page }) => {
 });
 
 pageTest('disconnect', async ({ page }) => {
-  await connectTrelloThroughApi(page);
+  const { connectionId } = await connectTrelloThroughApi(page);
   await page.reload();
-  const row = page.getByTestId('connection-trello');
+  const row = rowOf(page, connectionId);
   await row.waitFor();
 
   // Cancelling keeps it.
-  await page.getByTestId('disconnect-trello').click();
+  await part(page, 'disconnect', connectionId).click();
   await page.getByTestId('confirm-disconnect-cancel').click();
   assert.equal(await row.isVisible(), true);
 
-  await page.getByTestId('disconnect-trello').click();
+  await part(page, 'disconnect', connectionId).click();
   await page.getByTestId('confirm-disconnect').click();
   await row.waitFor({ state: 'detached' });
   await page.getByTestId('notice-disconnected').waitFor();
@@ -297,9 +314,9 @@ pageTest('disconnect', async ({ page }) => {
 });
 
 pageTest('phone-width', async ({ page }) => {
-  await connectTrelloThroughApi(page);
+  const { connectionId } = await connectTrelloThroughApi(page);
   await page.reload();
-  await page.getByTestId('connection-trello').waitFor();
+  await rowOf(page, connectionId).waitFor();
   await cards(page).first().waitFor();
   const overflow = () => page.evaluate(() => ({
     scroll: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth),
@@ -323,8 +340,9 @@ pageTest('sync-trello', async ({ page }) => {
   await page.getByTestId('chart-empty').waitFor();
   await page.getByTestId('stat-items').getByText('0', { exact: true }).waitFor();
   const connection = await connectTrelloThroughForm(page);
+  const id = connection.connectionId;
   await page.getByTestId('notice-connected').waitFor();
-  assert.match(await text(page.getByTestId('last-sync-trello')), /Not synced yet/);
+  assert.match(await text(part(page, 'last-sync', id)), /Not synced yet/);
 
   // The demo account syncs in well under a second: slow four Trello pages down so the run
   // can be seen while it runs.
@@ -332,28 +350,28 @@ pageTest('sync-trello', async ({ page }) => {
   let syncId = null;
   const polls = countRunPolls(page, () => syncId);
   try {
-    const queued = await pressSync(page, 'trello');
+    const queued = await pressSync(page, id);
     syncId = queued.syncId;
     assert.equal(queued.status, 'queued');
 
     // While it runs: the progress bar, "N items so far", the row's status says Syncing.
-    const progress = page.getByTestId('sync-progress-trello');
+    const progress = part(page, 'sync-progress', id);
     await progress.waitFor();
-    assert.match(await text(page.getByTestId('status-trello')), /Syncing/);
-    assert.equal(await page.getByTestId('sync-trello').isDisabled(), true, 'Sync now is disabled while it runs');
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="sync-progress-trello"] [role=progressbar]')?.getAttribute('aria-valuenow')) > 0);
+    assert.match(await text(part(page, 'status', id)), /Syncing/);
+    assert.equal(await part(page, 'sync', id).isDisabled(), true, 'Sync now is disabled while it runs');
+    await page.waitForFunction((cid) => Number(document.querySelector(`[data-testid="sync-progress-${cid}"] [role=progressbar]`)?.getAttribute('aria-valuenow')) > 0, id);
     assert.match(await text(progress), /^Syncing — \d+ items so far$/);
     assert.match(await progress.getByRole('progressbar').getAttribute('aria-valuetext'), /\d+ items so far/);
-    await screenshot(page.getByTestId('connection-trello'), 'sync-trello-running');
+    await screenshot(rowOf(page, id), 'sync-trello-running');
 
     // Finished: the numbers of GET …/syncs/{id}; polling has stopped.
-    const run = await expectFinishedRun(page, 'trello', connection.connectionId, syncId, polls);
+    const run = await expectFinishedRun(page, id, syncId, polls);
     assert.ok(polls.length >= 2, `the page followed the run (${polls.length} polls)`);
-    assert.match(await text(page.getByTestId('last-sync-trello')),
+    assert.match(await text(part(page, 'last-sync', id)),
       new RegExp(`^Last synced just now: ${fmt.items(run.progress.items)}, saved ${fmt.duration(run.minutesSaved)}$`));
 
     // History: the run, newest first.
-    const history = page.getByTestId('history-trello');
+    const history = part(page, 'history', id);
     await history.locator('summary').click();
     const rows = history.getByTestId('history-run');
     await rows.first().waitFor();
@@ -370,10 +388,10 @@ pageTest('sync-trello', async ({ page }) => {
     assert.equal(stats.itemsProcessed, run.progress.items);
 
     // A second sync right away is refused for a minute: the page says when it can run again.
-    await page.getByTestId('sync-trello').click();
-    await page.getByTestId('sync-result-trello').getByText('Trello was synced moments ago').waitFor();
-    assert.match(await text(page.getByTestId('sync-result-trello')), /You can sync again in (\d+ seconds|1 minute)/);
-    assert.equal(await page.getByTestId('sync-trello').isDisabled(), true);
+    await part(page, 'sync', id).click();
+    await part(page, 'sync-result', id).getByText('Trello was synced moments ago').waitFor();
+    assert.match(await text(part(page, 'sync-result', id)), /You can sync again in (\d+ seconds|1 minute)/);
+    assert.equal(await part(page, 'sync', id).isDisabled(), true);
   } finally {
     await stack.fakes('DELETE', '/_fake/trello/faults');
   }
@@ -381,15 +399,16 @@ pageTest('sync-trello', async ({ page }) => {
 
 pageTest('sync-polling-pauses-while-hidden', async ({ page }) => {
   const connection = await connectTrelloThroughApi(page);
+  const id = connection.connectionId;
   await page.reload();
-  await page.getByTestId('connection-trello').waitFor();
+  await rowOf(page, id).waitFor();
   // Trello answers the first request of the run after 2.5 s: the run is still going when the page is hidden.
   await slowTrello('/1/members/me/boards', 2500, 1);
   let syncId = null;
   const polls = countRunPolls(page, () => syncId);
   try {
-    syncId = (await pressSync(page, 'trello')).syncId;
-    await page.waitForFunction(() => /Syncing/.test(document.querySelector('[data-testid="sync-progress-trello"]')?.textContent || ''));
+    syncId = (await pressSync(page, id)).syncId;
+    await page.waitForFunction((cid) => /Syncing/.test(document.querySelector(`[data-testid="sync-progress-${cid}"]`)?.textContent || ''), id);
     while (polls.length === 0) await page.waitForTimeout(50); // the page has asked for the run
 
     await setVisibility(page, 'hidden');
@@ -403,13 +422,13 @@ pageTest('sync-polling-pauses-while-hidden', async ({ page }) => {
     }
     assert.equal(meanwhile.status, 'succeeded', 'the run ended while the page was hidden');
     assert.equal(polls.length, before, 'no polling while the page is hidden');
-    assert.equal(await page.getByTestId('sync-progress-trello').isVisible(), true, 'the page has not seen the end yet');
+    assert.equal(await part(page, 'sync-progress', id).isVisible(), true, 'the page has not seen the end yet');
 
     const shownAt = Date.now();
     await setVisibility(page, 'visible');
-    await page.getByTestId('sync-result-trello').getByText(/^Synced /).waitFor({ timeout: 3000 });
+    await part(page, 'sync-result', id).getByText(/^Synced /).waitFor({ timeout: 3000 });
     assert.ok(polls.length > before && polls[before] - shownAt < 1200, 'polling went on as soon as the page was visible');
-    await expectFinishedRun(page, 'trello', connection.connectionId, syncId, polls);
+    await expectFinishedRun(page, id, syncId, polls);
   } finally {
     await stack.fakes('DELETE', '/_fake/trello/faults');
   }
@@ -431,8 +450,9 @@ pageTest('oauth-connect-google-calendar', async ({ page, context }) => {
   // The notice, the query gone from the address bar, the new row with the Google account.
   assert.match(await text(page.getByTestId('notice-oauth')), /^Google Calendar is connected/);
   assert.equal(new URL(page.url()).search, '', 'the query is removed from the URL');
-  const row = page.getByTestId('connection-google-calendar');
+  const row = rowOf(page, connectionId);
   await row.waitFor();
+  assert.equal(await row.getAttribute('data-integration'), 'google-calendar');
   const { body: { connections } } = await apiFromPage(page, 'GET', '/connected');
   assert.equal(connections.length, 1);
   const [connection] = connections;
@@ -443,15 +463,15 @@ pageTest('oauth-connect-google-calendar', async ({ page, context }) => {
   const shown = await text(row);
   assert.ok(shown.includes(connection.account.name), `the row shows the account "${connection.account.name}": ${shown}`);
   assert.match(shown, /signed in with Google Calendar/);
-  assert.match(await text(page.getByTestId('status-google-calendar')), /Active/);
+  assert.match(await text(part(page, 'status', connectionId)), /Active/);
   await page.getByTestId('card-connected-google-calendar').waitFor();
   assert.equal(await row.evaluate((el) => el.id), `connection-${connectionId}`);
 
   // Then sync it: the calendar's events come in.
   let syncId = null;
   const polls = countRunPolls(page, () => syncId);
-  syncId = (await pressSync(page, 'google-calendar')).syncId;
-  const run = await expectFinishedRun(page, 'google-calendar', connectionId, syncId, polls);
+  syncId = (await pressSync(page, connectionId)).syncId;
+  const run = await expectFinishedRun(page, connectionId, syncId, polls);
   assert.equal(run.integrationId, 'google-calendar');
   await expectStatsWithToday(page);
 });
@@ -485,21 +505,21 @@ pageTest('reconnect-google-calendar', async ({ page, context, user }) => {
   await page.getByTestId('connect-google-calendar').click();
   const first = await expectGoogleRoundTrip(await signInThroughProvider(page, context));
   const connectionId = first.searchParams.get('connected');
-  await page.getByTestId('connection-google-calendar').waitFor();
+  await rowOf(page, connectionId).waitFor();
 
   // Google refuses the stored sign-in (as when the user removed the app's access).
   const reason = 'Google Calendar refused the stored sign-in (invalid_grant: Token has been expired or revoked)';
   await stack.markNeedsReauth(user, connectionId, reason);
   await page.reload();
-  await page.getByTestId('reconnect-google-calendar').waitFor();
-  assert.match(await text(page.getByTestId('status-google-calendar')), /Needs you/);
-  assert.equal(await text(page.getByTestId('reason-google-calendar')),
+  await part(page, 'reconnect', connectionId).waitFor();
+  assert.match(await text(part(page, 'status', connectionId)), /Needs you/);
+  assert.equal(await text(part(page, 'reason', connectionId)),
     'Google Calendar refused the stored sign-in (invalid_grant: Token has been expired or revoked). Press Reconnect and sign in again to keep it syncing.');
-  assert.equal(await page.getByTestId('sync-google-calendar').isDisabled(), true, 'Sync now waits for the reconnect');
+  assert.equal(await part(page, 'sync', connectionId).isDisabled(), true, 'Sync now waits for the reconnect');
   assert.match(await text(page.getByTestId('stat-connected')), /1 needs your attention/);
-  await screenshot(page.getByTestId('connection-google-calendar'), 'reconnect-google-calendar-needed');
+  await screenshot(rowOf(page, connectionId), 'reconnect-google-calendar-needed');
 
-  await page.getByTestId('reconnect-google-calendar').click();
+  await part(page, 'reconnect', connectionId).click();
   const dialog = page.getByTestId('connect-dialog');
   await dialog.waitFor();
   assert.match(await text(dialog.locator('.dialog__title')), /^Reconnect Google Calendar$/);
@@ -510,28 +530,29 @@ pageTest('reconnect-google-calendar', async ({ page, context, user }) => {
   const back = await expectGoogleRoundTrip(await signInThroughProvider(page, context), { connectionId });
   assert.equal(back.searchParams.get('connected'), connectionId, 'the same connection came back');
   assert.match(await text(page.getByTestId('notice-oauth')), /^Google Calendar is reconnected/);
-  await page.getByTestId('connection-google-calendar').waitFor();
-  assert.match(await text(page.getByTestId('status-google-calendar')), /Active/);
-  assert.equal(await page.getByTestId('reconnect-google-calendar').isVisible(), false);
-  assert.equal(await page.getByTestId('reason-google-calendar').isVisible(), false);
+  await rowOf(page, connectionId).waitFor();
+  assert.match(await text(part(page, 'status', connectionId)), /Active/);
+  assert.equal(await part(page, 'reconnect', connectionId).isVisible(), false);
+  assert.equal(await part(page, 'reason', connectionId).isVisible(), false);
   const { body: { connections } } = await apiFromPage(page, 'GET', '/connected');
   assert.equal(connections.length, 1);
   assert.equal(connections[0].connectionId, connectionId);
   assert.equal(connections[0].status, 'active');
   assert.equal(connections[0].statusReason, undefined);
-  assert.equal(await page.getByTestId('sync-google-calendar').isDisabled(), false);
+  assert.equal(await part(page, 'sync', connectionId).isDisabled(), false);
 });
 
 pageTest('reconnect-trello-key', async ({ page, user }) => {
   const connection = await connectTrelloThroughApi(page);
   const reason = 'Trello refused the credential (invalid token); connect it again.';
   await stack.markNeedsReauth(user, connection.connectionId, reason);
+  const id = connection.connectionId;
   await page.reload();
-  await page.getByTestId('reconnect-trello').waitFor();
-  assert.match(await text(page.getByTestId('status-trello')), /Needs you/);
-  assert.equal(await text(page.getByTestId('reason-trello')), `${reason} Press Reconnect and enter a new key to keep it syncing.`);
+  await part(page, 'reconnect', id).waitFor();
+  assert.match(await text(part(page, 'status', id)), /Needs you/);
+  assert.equal(await text(part(page, 'reason', id)), `${reason} Press Reconnect and enter a new key to keep it syncing.`);
 
-  await page.getByTestId('reconnect-trello').click();
+  await part(page, 'reconnect', id).click();
   const dialog = page.getByTestId('connect-dialog');
   await dialog.waitFor();
   assert.match(await text(dialog.locator('.dialog__title')), /^Reconnect Trello$/);
@@ -546,8 +567,8 @@ pageTest('reconnect-trello-key', async ({ page, user }) => {
   await page.getByTestId('notice-reconnected').waitFor();
   assert.match(await text(page.getByTestId('notice-reconnected')), /^Trello is reconnected/);
   assert.equal(await dialog.isVisible(), false);
-  assert.match(await text(page.getByTestId('status-trello')), /Active/);
-  assert.equal(await page.getByTestId('reconnect-trello').isVisible(), false);
+  assert.match(await text(part(page, 'status', id)), /Active/);
+  assert.equal(await part(page, 'reconnect', id).isVisible(), false);
   const { body: { connections } } = await apiFromPage(page, 'GET', '/connected');
   assert.equal(connections.length, 1);
   assert.equal(connections[0].connectionId, connection.connectionId);
@@ -560,14 +581,15 @@ pageTest('reconnect-trello-key', async ({ page, user }) => {
 // seeded again (a fresh, accepted token) at the end.
 pageTest('sync-failure-in-words', async ({ page }) => {
   const connection = await connectTrelloThroughApi(page);
+  const id = connection.connectionId;
   await page.reload();
-  await page.getByTestId('connection-trello').waitFor();
+  await rowOf(page, id).waitFor();
   try {
     await stack.fakes('POST', '/_fake/trello/revoke', { token: TRELLO_DEMO.token });
-    const syncId = (await pressSync(page, 'trello')).syncId;
-    const result = page.getByTestId('sync-result-trello');
+    const syncId = (await pressSync(page, id)).syncId;
+    const result = part(page, 'sync-result', id);
     await result.getByText('The sync did not finish').waitFor();
-    await page.getByTestId('reconnect-trello').waitFor();
+    await part(page, 'reconnect', id).waitFor();
 
     const { body: run } = await apiFromPage(page, 'GET', `/${connection.connectionId}/syncs/${syncId}`);
     assert.equal(run.status, 'failed');
@@ -576,14 +598,14 @@ pageTest('sync-failure-in-words', async ({ page }) => {
     assert.equal(now.status, 'needs_reauth');
     assert.equal(now.lastSync.error, run.error);
 
-    await page.waitForFunction(() => /press Reconnect to sync Trello again/.test(document.querySelector('[data-testid="sync-result-trello"]')?.textContent || ''));
+    await page.waitForFunction((cid) => /press Reconnect to sync Trello again/.test(document.querySelector(`[data-testid="sync-result-${cid}"]`)?.textContent || ''), id);
     assert.ok((await text(result)).includes(fmt.sentence(run.error)), `the result shows the run's error: ${await text(result)}`);
-    assert.match(await text(page.getByTestId('status-trello')), /Needs you/);
-    assert.ok((await text(page.getByTestId('reason-trello'))).startsWith(fmt.sentence(now.statusReason)), 'the reason is the statusReason');
-    assert.match(await text(page.getByTestId('last-sync-trello')), /^Last sync failed just now/);
-    assert.equal(await page.getByTestId('sync-trello').isDisabled(), true);
+    assert.match(await text(part(page, 'status', id)), /Needs you/);
+    assert.ok((await text(part(page, 'reason', id))).startsWith(fmt.sentence(now.statusReason)), 'the reason is the statusReason');
+    assert.match(await text(part(page, 'last-sync', id)), /^Last sync failed just now/);
+    assert.equal(await part(page, 'sync', id).isDisabled(), true);
 
-    const history = page.getByTestId('history-trello');
+    const history = part(page, 'history', id);
     await history.locator('summary').click();
     await history.getByTestId('history-run').first().waitFor();
     const row = await text(history.getByTestId('history-run').first());
@@ -592,4 +614,235 @@ pageTest('sync-failure-in-words', async ({ page }) => {
   } finally {
     await stack.fakes('POST', '/_fake/seed-demo');
   }
+});
+
+// ---- Two accounts of one tool, webhooks that only receive posts, the API's sync intervals ----
+
+/**
+ * Seeds the fakes' demo data again and resolves to the demo Trello member's id. Each seeding
+ * gives the demo token a new member (a new account for the service) unless it happens within
+ * the same second as the previous one; `other` makes it wait for an id other than that one.
+ */
+async function reseedTrello(other = null) {
+  for (const deadline = Date.now() + 10_000; ; await new Promise((resolve) => setTimeout(resolve, 250))) {
+    const { demo } = await stack.fakes('POST', '/_fake/seed-demo');
+    if (demo.trelloMemberId !== other || Date.now() > deadline) return demo.trelloMemberId;
+  }
+}
+
+/** The values of a <select>'s options, as numbers. */
+const optionValues = (select) => select.locator('option').evaluateAll((options) => options.map((o) => Number(o.value)));
+
+pageTest('two-trello-accounts', async ({ page }) => {
+  // Account one: the demo member. Seeding the demo data again gives the same demo token another
+  // member, which the service sees as a second Trello account.
+  const memberOne = await reseedTrello();
+  const one = await connectTrelloThroughApi(page);
+  const memberTwo = await reseedTrello(memberOne);
+  assert.notEqual(memberTwo, memberOne, 'the fake Trello has a second member for the demo token');
+  await page.reload();
+  await rowOf(page, one.connectionId).waitFor();
+
+  // Account two, through the card's "Add another", with a name of its own.
+  await page.getByTestId('card-connected-trello').waitFor();
+  await page.getByTestId('connect-another-trello').click();
+  await page.getByTestId('connect-dialog').waitFor();
+  await page.getByTestId('field-apiKey').fill(TRELLO_DEMO.apiKey);
+  await page.getByTestId('field-token').fill(TRELLO_DEMO.token);
+  await page.getByTestId('connect-options').locator('summary').click();
+  await page.getByTestId('field-displayName').fill('Trello (work)');
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/integrations/connect') && r.request().method() === 'POST');
+  await page.getByTestId('connect-submit').click();
+  const answer = await created;
+  assert.equal(answer.status(), 201, `connecting the second Trello account: ${await answer.text()}`);
+  const two = await answer.json();
+  assert.notEqual(two.connectionId, one.connectionId);
+
+  // Both rows, each keyed by its connection.
+  await rowOf(page, two.connectionId).waitFor();
+  assert.equal(await rowsOf(page, 'trello').count(), 2);
+  assert.deepEqual((await rowsOf(page, 'trello').evaluateAll((rows) => rows.map((r) => r.dataset.connectionId))).sort(),
+    [one.connectionId, two.connectionId].sort());
+  assert.match(await text(rowOf(page, one.connectionId).locator('.conn__name')), /^Trello$/);
+  assert.match(await text(rowOf(page, two.connectionId).locator('.conn__name')), /^Trello \(work\)$/);
+  const ids = await page.locator('[id]').evaluateAll((els) => els.map((el) => el.id));
+  assert.equal(new Set(ids).size, ids.length, 'no two elements share an id');
+
+  // The card: two connected, one Manage link per connection, each reaching its own row.
+  assert.match(await text(page.getByTestId('card-connected-trello')), /^2 connected$/);
+  for (const { connectionId } of [two, one]) {
+    await page.getByTestId(`manage-${connectionId}`).click();
+    await page.waitForFunction((id) => document.activeElement?.id === `connection-${id}`, connectionId);
+  }
+  assert.match(await text(page.getByTestId(`manage-${two.connectionId}`)), /^Manage Trello \(work\)/);
+  await screenshot(page, 'two-trello-accounts-both', { fullPage: true });
+
+  // Each "Sync now" syncs its own connection, and only that row shows the run.
+  const runs = {};
+  for (const { connectionId } of [two, one]) {
+    let syncId = null;
+    const polls = countRunPolls(page, () => syncId);
+    syncId = (await pressSync(page, connectionId)).syncId;
+    const run = await expectFinishedRun(page, connectionId, syncId, polls);
+    assert.equal(run.connectionId, connectionId);
+    runs[connectionId] = syncId;
+    if (connectionId === two.connectionId) {
+      assert.equal(await text(part(page, 'sync-result', one.connectionId)), '', 'the other row shows no run');
+      assert.match(await text(part(page, 'last-sync', one.connectionId)), /Not synced yet/);
+    }
+  }
+  for (const { connectionId } of [one, two]) {
+    const { body } = await apiFromPage(page, 'GET', `/${connectionId}/syncs?limit=10`);
+    assert.deepEqual(body.syncs.map((r) => r.syncId), [runs[connectionId]], `${connectionId} has only its own run`);
+    const history = part(page, 'history', connectionId);
+    await history.locator('summary').click();
+    await history.getByTestId('history-run').first().waitFor();
+    assert.equal(await history.getByTestId('history-run').count(), 1);
+  }
+
+  // Disconnecting one leaves the other.
+  await part(page, 'disconnect', one.connectionId).click();
+  await page.getByTestId('confirm-disconnect').click();
+  await rowOf(page, one.connectionId).waitFor({ state: 'detached' });
+  await page.getByTestId('notice-disconnected').waitFor();
+  assert.equal(await rowOf(page, two.connectionId).isVisible(), true);
+  assert.equal(await rowsOf(page, 'trello').count(), 1);
+  assert.match(await text(page.getByTestId('card-connected-trello')), /^Connected$/);
+  assert.equal(await page.getByTestId(`manage-${one.connectionId}`).count(), 0);
+  await page.getByTestId(`manage-${two.connectionId}`).click();
+  await page.waitForFunction((id) => document.activeElement?.id === `connection-${id}`, two.connectionId);
+  const { body: { connections } } = await apiFromPage(page, 'GET', '/connected');
+  assert.deepEqual(connections.map((c) => c.connectionId), [two.connectionId]);
+});
+
+/** A Microsoft Teams incoming webhook URL of the form the catalog's pattern accepts (a dummy). */
+const TEAMS_WEBHOOK = 'https://contoso.webhook.office.com/webhookb2/x/IncomingWebhook/y/z';
+
+pageTest('teams-webhook-receives-posts', async ({ page }) => {
+  const { body: catalog } = await apiFromPage(page, 'GET', '/available');
+  const teams = catalog.integrations.find((i) => i.id === 'microsoft-teams');
+  assert.deepEqual(teams.capabilities?.sync, ['oauth2'], 'only Teams sign-ins have something to sync');
+
+  // The connect form for the webhook: no auto-sync options, and it says why.
+  await page.getByTestId('connect-microsoft-teams').click();
+  await page.getByTestId('connect-dialog').waitFor();
+  await page.getByTestId('mode-key').check();
+  assert.equal(await text(page.getByTestId('connect-receives')), fmt.RECEIVES_POSTS);
+  await page.getByTestId('connect-options').locator('summary').click();
+  assert.equal(await page.getByTestId('field-autoSync').count(), 0, 'no auto-sync option');
+  assert.equal(await page.getByTestId('field-syncInterval').count(), 0, 'no interval');
+  await page.getByTestId('field-webhookUrl').fill(TEAMS_WEBHOOK);
+  const sent = page.waitForRequest((r) => r.url().endsWith('/api/v1/integrations/connect') && r.method() === 'POST');
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/integrations/connect') && r.request().method() === 'POST');
+  await page.getByTestId('connect-submit').click();
+  assert.deepEqual((await sent).postDataJSON(), { integrationId: 'microsoft-teams', credentials: { webhookUrl: TEAMS_WEBHOOK } }, 'no sync settings are sent');
+  const answer = await created;
+  assert.equal(answer.status(), 201, `connecting the webhook: ${await answer.text()}`);
+  const connection = await answer.json();
+  assert.equal(connection.canSync, false);
+  const id = connection.connectionId;
+
+  // The row says what it does, and offers nothing about syncing.
+  const row = rowOf(page, id);
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-integration'), 'microsoft-teams');
+  assert.match(await text(part(page, 'status', id)), /^Receives posts$/);
+  assert.equal(await text(part(page, 'receives', id)), fmt.RECEIVES_POSTS);
+  for (const what of ['sync', 'autosync', 'interval', 'history', 'last-sync', 'sync-progress']) {
+    assert.equal(await part(page, what, id).isVisible(), false, `no ${what} on a webhook row`);
+  }
+  assert.equal(await row.getByRole('button', { name: /sync/i }).count(), 0, 'no sync button');
+  assert.equal(await row.getByRole('switch').count(), 0, 'no auto-sync switch');
+  assert.equal(await row.getByText(/Sync history|Not synced yet|Last synced/).filter({ visible: true }).count(), 0);
+  assert.equal(await part(page, 'disconnect', id).isVisible(), true, 'it can still be disconnected');
+  await screenshot(row, 'teams-webhook-row');
+
+  // After a reload too (GET /connected).
+  await page.reload();
+  await part(page, 'receives', id).waitFor();
+  assert.equal(await part(page, 'sync', id).isVisible(), false);
+});
+
+// The page never asks to sync a webhook; if it somehow does (here: it is told the webhook can
+// sync), the API's 409 nothing-to-sync is shown in its words and the row drops its sync controls.
+pageTest('nothing-to-sync-in-words', async ({ page }) => {
+  const { status, body: connection } = await apiFromPage(page, 'POST', '/connect', { integrationId: 'microsoft-teams', credentials: { webhookUrl: TEAMS_WEBHOOK } });
+  assert.equal(status, 201, JSON.stringify(connection));
+  const id = connection.connectionId;
+  const refused = await apiFromPage(page, 'POST', `/${id}/sync`, { mode: 'incremental' });
+  assert.equal(refused.status, 409);
+  assert.match(refused.body.type, /\/problems\/nothing-to-sync$/);
+
+  // The page is told the connection can sync (only its list; GET /{id} tells the truth).
+  await page.route('**/api/v1/integrations/connected', async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    for (const c of body.connections) c.canSync = true;
+    await route.fulfill({ response, json: body });
+  });
+  await page.reload();
+  await part(page, 'sync', id).waitFor();
+  const answered = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/integrations/${id}/sync`);
+  await part(page, 'sync', id).click();
+  assert.equal((await answered).status(), 409);
+  const result = part(page, 'sync-result', id);
+  await result.getByText(fmt.sentence(refused.body.detail)).waitFor();
+  assert.equal(await text(result), `${refused.body.title} ${fmt.sentence(refused.body.detail)}`, "the problem's words");
+  // The row asked for the connection again and now shows what it is.
+  await part(page, 'receives', id).waitFor();
+  assert.equal(await part(page, 'sync', id).isVisible(), false);
+  assert.equal(await result.isVisible(), true, 'the explanation stays');
+});
+
+pageTest('interval-choices-from-api', async ({ page }) => {
+  const { body: catalog } = await apiFromPage(page, 'GET', '/available');
+  const allowed = catalog.syncIntervals;
+  assert.ok(Array.isArray(allowed?.choices) && allowed.choices.length > 0, `GET /available has syncIntervals: ${JSON.stringify(allowed)}`);
+
+  // The connect form offers exactly the API's choices, its default selected.
+  await page.getByTestId('connect-trello').click();
+  await page.getByTestId('connect-options').locator('summary').click();
+  const formSelect = page.getByTestId('field-syncInterval');
+  assert.deepEqual(await optionValues(formSelect), allowed.choices);
+  assert.equal(Number(await formSelect.inputValue()), allowed.defaultMinutes);
+  assert.deepEqual(await formSelect.locator('option').allTextContents(), allowed.choices.map(fmt.interval));
+  await page.keyboard.press('Escape');
+
+  // The row offers exactly the API's choices, and saves the one picked.
+  const connection = await connectTrelloThroughApi(page, { settings: { autoSync: true, syncIntervalMinutes: allowed.defaultMinutes } });
+  const id = connection.connectionId;
+  await page.reload();
+  const select = part(page, 'interval', id);
+  await select.waitFor();
+  assert.deepEqual(await optionValues(select), allowed.choices);
+  assert.equal(Number(await select.inputValue()), allowed.defaultMinutes);
+  const pick = allowed.choices.find((m) => m !== allowed.defaultMinutes);
+  const saved = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/integrations/${id}` && r.request().method() === 'PATCH');
+  await select.selectOption(String(pick));
+  const patch = await saved;
+  assert.equal(patch.status(), 200, await patch.text());
+  assert.deepEqual(patch.request().postDataJSON(), { syncIntervalMinutes: pick });
+  const { body: now } = await apiFromPage(page, 'GET', `/${id}`);
+  assert.equal(now.settings.syncIntervalMinutes, pick);
+
+  // Other choices from the API are other options: the page has no list of its own.
+  const other = [20, 45, 60, 90];
+  await page.route('**/api/v1/integrations/available', async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.syncIntervals = { ...body.syncIntervals, choices: other, defaultMinutes: 45 };
+    await route.fulfill({ response, json: body });
+  });
+  await page.reload();
+  await select.waitFor();
+  await page.waitForFunction((cid) => document.querySelector(`[data-testid="interval-${cid}"]`)?.options.length !== undefined
+    && [...document.querySelector(`[data-testid="interval-${cid}"]`).options].some((o) => o.value === '45'), id);
+  // The connection's own value (not among these) is still shown, as itself.
+  assert.deepEqual(await optionValues(select), [...new Set([...other, pick])].sort((a, b) => a - b));
+  assert.equal(Number(await select.inputValue()), pick);
+  await page.getByTestId('connect-another-trello').click();
+  await page.getByTestId('connect-options').locator('summary').click();
+  assert.deepEqual(await optionValues(page.getByTestId('field-syncInterval')), other);
+  assert.equal(Number(await page.getByTestId('field-syncInterval').inputValue()), 45);
+  await page.keyboard.press('Escape');
 });

@@ -5,9 +5,10 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use integrations::catalog::AuthMode;
 use integrations::domain::{Account, ConnectionId, IntegrationId, Plan, SyncSettings, UserId};
+use integrations::providers::Registry;
 use integrations::store::NewConnection;
 use integrations::testing::TestEnv;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn get(env: &TestEnv, path: &str, user: Option<&str>) -> (StatusCode, Value) {
@@ -41,11 +42,14 @@ async fn connect(env: &TestEnv, user: &str, integration: &str, account: &str) {
 }
 
 #[tokio::test]
-async fn the_catalog_lists_eight_integrations_and_filters_by_category() {
+async fn the_catalog_lists_every_provider_and_filters_by_category() {
     let env = TestEnv::new().await;
     let (status, all) = get(&env, "/api/v1/integrations/available", Some("ada")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(all["integrations"].as_array().unwrap().len(), 8);
+    let ids: Vec<&str> = all["integrations"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    let providers: Vec<&str> = Registry::get().providers().iter().map(|p| p.id()).collect();
+    assert_eq!(ids, providers);
+    assert_eq!(all["syncIntervals"]["choices"], json!([15, 30, 60, 240, 720, 1440]));
     assert_eq!(all["categories"].as_array().unwrap().len(), 6);
     let trello = all["integrations"].as_array().unwrap().iter().find(|i| i["id"] == "trello").unwrap();
     assert_eq!(trello["credentialFields"][1]["name"], "token");
@@ -74,7 +78,13 @@ async fn one_integration_by_id_or_404() {
     let (status, slack) = get(&env, "/api/v1/integrations/available/slack", Some("ada")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(slack["status"], "available");
-    assert_eq!(slack["oauth"]["tokenUrl"], "https://slack.com/api/oauth.v2.access");
+    assert_eq!(slack["capabilities"]["sync"], json!(["oauth2", "api_key"]));
+    assert_eq!(slack["capabilities"]["recordKinds"], json!(["message"]));
+    for internal in ["oauth", "apiBaseUrl", "minutesSavedPerItem"] {
+        assert!(slack.get(internal).is_none(), "{internal} is the service's own configuration: {slack}");
+    }
+    let (_, teams) = get(&env, "/api/v1/integrations/available/microsoft-teams", Some("ada")).await;
+    assert_eq!(teams["capabilities"]["sync"], json!(["oauth2"]), "its incoming webhook has nothing to sync");
     let (status, problem) = get(&env, "/api/v1/integrations/available/myspace", Some("ada")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(problem["type"], "/problems/not-found");

@@ -244,3 +244,40 @@ async fn another_users_connection_is_invisible() {
     assert_eq!(app.env.secret_names().await.len(), 1, "ada's secret is untouched");
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_webhook_connection_is_never_offered_auto_sync() {
+    let app = App::start().await;
+    let token = app.token("ada");
+    let webhook = "https://contoso.webhook.office.com/webhookb2/a/IncomingWebhook/b/c";
+    let with_auto_sync = json!({
+        "integrationId": "microsoft-teams",
+        "credentials": { "webhookUrl": webhook },
+        "settings": { "autoSync": true },
+    });
+    let (status, problem) =
+        app.call(Method::POST, "/api/v1/integrations/connect", Some(&token), Some(&with_auto_sync.to_string())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["type"], "/problems/nothing-to-sync");
+    assert!(app.env.secret_names().await.is_empty(), "nothing was stored");
+
+    let plain = json!({ "integrationId": "microsoft-teams", "credentials": { "webhookUrl": webhook } });
+    let (status, conn) =
+        app.call(Method::POST, "/api/v1/integrations/connect", Some(&token), Some(&plain.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{conn}");
+    assert_eq!(conn["canSync"], false);
+    assert_eq!(conn["settings"]["autoSync"], false);
+
+    let path = format!("/api/v1/integrations/{}", conn["connectionId"].as_str().unwrap());
+    let (status, problem) = app.call(Method::PATCH, &path, Some(&token), Some(r#"{"autoSync": true}"#)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["type"], "/problems/nothing-to-sync");
+    let (status, renamed) =
+        app.call(Method::PATCH, &path, Some(&token), Some(r#"{"displayName": "Ops channel"}"#)).await;
+    assert_eq!(status, StatusCode::OK, "other settings still change: {renamed}");
+    assert_eq!(renamed["settings"]["autoSync"], false);
+
+    let (_, trello) = app.connect_trello("ada", KEY, TOKEN).await;
+    assert_eq!(trello["canSync"], true);
+    app.env.cleanup().await;
+}

@@ -1,4 +1,5 @@
-//! `sync-api`: queue a sync, read the history and the progress of a run.
+//! `sync-api`: queue a sync, read the history and the progress of a run, the synced items and
+//! the agenda.
 
 use axum::Json;
 use axum::Router;
@@ -12,9 +13,10 @@ use integrations::domain::{ConnectionId, SyncId, SyncRun};
 use integrations::http::{
     ApiPath, ApiQuery, Problem, ProblemType, Routes, parse_optional_json, with_problem_fallbacks,
 };
-use integrations::store::StoreError;
-use integrations::sync::{SyncMode, trigger_sync};
+use integrations::sync::{self as sync_history, SyncMode, trigger_sync};
 use serde::{Deserialize, Serialize};
+
+use crate::items;
 use serde_json::{Value, json};
 
 pub fn router(state: AppState) -> Router {
@@ -28,6 +30,9 @@ pub fn routes<R: From<Routes>>(state: AppState) -> R {
         .post("/api/v1/integrations/{connectionId}/sync", start_sync)
         .get("/api/v1/integrations/{connectionId}/syncs", list_syncs)
         .get("/api/v1/integrations/{connectionId}/syncs/{syncId}", get_sync)
+        .get("/api/v1/integrations/items", items::list_items)
+        .get("/api/v1/integrations/items/{itemId}", items::get_item)
+        .get("/api/v1/integrations/agenda", items::get_agenda)
         .with_state(state)
         .into()
 }
@@ -95,25 +100,8 @@ async fn list_syncs(
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, Problem> {
     let id = ConnectionId::parse(&id).map_err(bad_path)?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(Problem::bad_request("limit must be between 1 and 100"));
-    }
-    let (runs, next) = match state.store.list_runs(&caller.user_id, &id, limit, query.cursor.as_deref()).await {
-        Ok(page) => page,
-        Err(StoreError::InvalidCursor) => {
-            return Err(Problem::bad_request("The cursor is not valid for this history."));
-        }
-        Err(e) => return Err(Problem::unavailable(&e)),
-    };
-    // An empty first page may mean the connection is not the caller's: then it is a 404.
-    if runs.is_empty() && query.cursor.is_none() {
-        match state.store.get_connection(&caller.user_id, &id).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => return Err(Problem::not_found("There is no such connection.")),
-            Err(e) => return Err(Problem::unavailable(&e)),
-        }
-    }
+    let (runs, next) =
+        sync_history::list_runs(&state, &caller, &id, query.limit.unwrap_or(20), query.cursor.as_deref()).await?;
     let syncs: Vec<RunView> = runs.iter().map(view).collect();
     Ok(Json(json!({ "syncs": syncs, "nextCursor": next })))
 }
@@ -125,9 +113,6 @@ async fn get_sync(
 ) -> Result<Json<Value>, Problem> {
     let id = ConnectionId::parse(&id).map_err(bad_path)?;
     let sync = SyncId::parse(&sync).map_err(bad_path)?;
-    match state.store.get_run(&caller.user_id, &id, &sync).await {
-        Ok(run) => Ok(Json(serde_json::to_value(view(&run)).expect("runs serialise"))),
-        Err(StoreError::NotFound) => Err(Problem::not_found("There is no such sync.")),
-        Err(e) => Err(Problem::unavailable(&e)),
-    }
+    let run = sync_history::get_run(&state, &caller, &id, &sync).await?;
+    Ok(Json(serde_json::to_value(view(&run)).expect("runs serialise")))
 }

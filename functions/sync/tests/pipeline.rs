@@ -147,6 +147,61 @@ async fn a_full_sync_of_several_pages_stores_every_card_once_with_counts_and_tim
 }
 
 #[tokio::test]
+async fn a_stored_credential_missing_a_field_fails_its_run_saying_which() {
+    let p = Pipeline::start(3).await;
+    let secret_id = p.connection().await.secret_id;
+    // A broken secret: the Trello key is there, the token is not.
+    let broken = integrations::vault::Credentials::ApiKey(
+        [("apiKey".to_owned(), secrecy::SecretString::from(KEY))].into_iter().collect(),
+    );
+    p.env.state.vault.put(&secret_id, &broken).await.unwrap();
+
+    let job = p.trigger("incremental").await;
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
+    let run = p.run(&job).await;
+    let error = run["error"].as_str().unwrap();
+    assert!(error.contains("no `token`") && error.contains("connect Trello again"), "{error}");
+    assert!(!error.contains("nothing to sync"), "{error}");
+    assert_eq!(p.connection().await.status, ConnectionStatus::NeedsReauth);
+    assert_eq!(p.record_count().await, 0);
+}
+
+#[tokio::test]
+async fn a_connection_with_nothing_to_sync_is_refused_sync_now_with_a_409() {
+    let p = Pipeline::start(1).await;
+    let request: ConnectRequest = serde_json::from_value(json!({
+        "integrationId": "microsoft-teams",
+        "credentials": { "webhookUrl": "https://contoso.webhook.office.com/webhookb2/a/IncomingWebhook/b/c" },
+    }))
+    .unwrap();
+    let webhook = connect(&p.env.state, &caller(), request).await.unwrap().into_connection().unwrap().connection_id;
+    let path = format!("/api/v1/integrations/{webhook}/sync");
+    let (status, problem) = p.call(Method::POST, &path, "ada", None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["type"], "/problems/nothing-to-sync");
+    assert!(problem["detail"].as_str().unwrap().contains("Microsoft Teams"), "{problem}");
+    assert!(p.env.take_jobs().await.is_empty(), "nothing was queued");
+}
+
+#[tokio::test]
+async fn synced_cards_are_items_until_their_connection_is_disconnected() {
+    let p = Pipeline::start(45).await;
+    run_job(&p.env.state, &p.trigger("full").await).await.unwrap();
+    let items = format!("/api/v1/integrations/items?connectionId={}&limit=100", p.connection);
+    let (status, page) = p.call(Method::GET, &items, "ada", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 45);
+    assert!(page["items"].as_array().unwrap().iter().all(|i| i["integrationId"] == "trello" && i["kind"] == "task"));
+    let (_, other) = p.call(Method::GET, &items, "bob", None).await;
+    assert!(other["items"].as_array().unwrap().is_empty(), "another user sees none of them");
+
+    integrations::connections::disconnect(&p.env.state, &caller(), &p.connection).await.unwrap();
+    let (_, after) = p.call(Method::GET, &items, "ada", None).await;
+    assert!(after["items"].as_array().unwrap().is_empty(), "{after}");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
 async fn an_incremental_sync_picks_up_only_what_changed() {
     let p = Pipeline::start(60).await;
     let first = p.trigger("incremental").await;
@@ -298,7 +353,13 @@ async fn a_provider_error_then_success_completes_and_a_lasting_one_ends_in_the_d
     assert_eq!(fail_dead_letter(&p.env.state, &job, Some(5)).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
     let run = p.run(&job).await;
     assert_eq!(run["status"], "failed");
-    assert!(run["error"].as_str().unwrap().starts_with("Gave up after 5 attempts: the provider failed"), "{run}");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Gave up after 5 attempts: Trello had a problem on its side (it answered 500)"),
+        "{run}"
+    );
     assert!(p.connection().await.sync_in_flight.is_none());
     p.env.cleanup().await;
 }
@@ -363,29 +424,4 @@ async fn bad_sync_requests_are_problems_and_other_users_see_nothing() {
     let response = sync::router(p.env.state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     p.env.cleanup().await;
-}
-
-#[tokio::test]
-async fn a_webhook_connection_has_nothing_to_sync() {
-    let mut env = TestEnv::new().await;
-    env.add_queues(3).await;
-    let request: ConnectRequest = serde_json::from_value(json!({
-        "integrationId": "microsoft-teams",
-        "credentials": { "webhookUrl": "https://contoso.webhook.office.com/webhookb2/a/IncomingWebhook/b/c" },
-    }))
-    .unwrap();
-    let c = connect(&env.state, &caller(), request).await.unwrap().into_connection().unwrap();
-    let response = sync::router(env.state.clone())
-        .oneshot(
-            Request::builder()
-                .method(Method::POST)
-                .uri(format!("/api/v1/integrations/{}/sync", c.connection_id))
-                .header("authorization", format!("Bearer {}", env.token("ada", Plan::Free)))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    env.cleanup().await;
 }

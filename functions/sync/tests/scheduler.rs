@@ -10,13 +10,18 @@ use integrations::sync::{SyncMode, run_scheduler};
 use integrations::testing::TestEnv;
 
 async fn add_connection(env: &TestEnv, user: &str, n: usize, auto_sync: bool) -> ConnectionId {
+    add_connection_of(env, "trello", user, n, auto_sync).await
+}
+
+/// A connection as the store takes it, whatever the API would allow (as older data may be).
+async fn add_connection_of(env: &TestEnv, integration: &str, user: &str, n: usize, auto_sync: bool) -> ConnectionId {
     let outcome = env
         .state
         .store
         .insert_connection(NewConnection {
             user_id: UserId::parse(user).unwrap(),
             connection_id: ConnectionId::generate(),
-            integration_id: IntegrationId::parse("trello").unwrap(),
+            integration_id: IntegrationId::parse(integration).unwrap(),
             auth_kind: AuthMode::ApiKey,
             secret_id: "unused".into(),
             credential_hint: "••••".into(),
@@ -84,6 +89,38 @@ async fn the_scheduler_reads_only_the_due_connections_among_many() {
     }
     let again = run_scheduler(&env.state, Utc::now()).await.unwrap();
     assert_eq!((again.due_read, again.queued), (0, 0));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_webhook_connection_with_auto_sync_on_is_never_queued_and_leaves_the_schedule() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    // An incoming-webhook connection stored with auto-sync on, as the API allowed before it
+    // asked the provider registry, next to a Trello connection that does sync.
+    let teams = add_connection_of(&env, "microsoft-teams", "ada", 1, true).await;
+    let zapier = add_connection_of(&env, "zapier", "ada", 2, true).await;
+    let trello = add_connection(&env, "ada", 3, true).await;
+    for id in [&teams, &zapier, &trello] {
+        make_due(&env, "ada", id, 2).await;
+    }
+
+    let report = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    assert_eq!((report.due_read, report.queued, report.cannot_sync), (3, 1, 2), "{report:?}");
+    let jobs = env.take_jobs().await;
+    assert_eq!(jobs.iter().map(|j| j.connection_id.clone()).collect::<Vec<_>>(), [trello]);
+
+    let user = UserId::parse("ada").unwrap();
+    for id in [&teams, &zapier] {
+        let c = env.state.store.get_connection(&user, id).await.unwrap();
+        assert!(!c.can_sync);
+        assert!(!c.settings.auto_sync, "auto-sync is turned off");
+        assert!(c.next_sync_at.is_none() && c.sync_in_flight.is_none());
+        assert!(env.state.store.list_runs(&user, id, 10, None).await.unwrap().0.is_empty(), "no run was written");
+    }
+    // Later passes do not even read them.
+    let later = run_scheduler(&env.state, Utc::now() + Duration::days(1)).await.unwrap();
+    assert_eq!((later.cannot_sync, later.queued), (0, 0), "{later:?}");
     env.cleanup().await;
 }
 

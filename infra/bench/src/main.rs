@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use fake_providers::{FakeProviders, Provider};
-use integrations::domain::{ConnectionId, Plan, SyncId, UserId};
+use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
 use integrations::sync::{Record, RecordKind, run_job};
 use integrations::testing::TestEnv;
 
@@ -43,7 +43,10 @@ async fn batch_writes(env: &TestEnv) -> anyhow::Result<f64> {
     let all = records(RECORDS);
     let started = Instant::now();
     for page in all.chunks(100) {
-        env.state.store.upsert_records(&user, &connection, &sync, page, false).await?;
+        env.state
+            .store
+            .upsert_records(&user, &connection, &IntegrationId::parse("trello")?, &sync, page, false)
+            .await?;
     }
     Ok(RECORDS as f64 / started.elapsed().as_secs_f64())
 }

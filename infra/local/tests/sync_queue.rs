@@ -72,7 +72,11 @@ async fn a_job_that_keeps_failing_reaches_the_dead_letter_queue_and_its_run_is_m
     assert_eq!(dead_letters, 1);
     let ended = env.state.store.get_run(&caller.user_id, &connection.connection_id, &run.sync_id).await.unwrap();
     assert_eq!(ended.status, SyncStatus::Failed);
-    assert!(ended.error.as_deref().unwrap().contains("the provider failed"), "{:?}", ended.error);
+    assert!(
+        ended.error.as_deref().unwrap().contains("Trello had a problem on its side (it answered 500)"),
+        "{:?}",
+        ended.error
+    );
     let c = env.state.store.get_connection(&caller.user_id, &connection.connection_id).await.unwrap();
     assert!(c.sync_in_flight.is_none());
     assert_eq!(c.last_sync.unwrap().status, SyncStatus::Failed);

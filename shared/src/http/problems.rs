@@ -2,7 +2,8 @@
 
 use super::{Problem, ProblemType};
 use crate::connections::{ConnectError, ConnectionError};
-use crate::sync::TriggerError;
+use crate::items::ItemsError;
+use crate::sync::{HistoryError, TriggerError};
 
 impl From<ConnectError> for Problem {
     fn from(e: ConnectError) -> Self {
@@ -73,6 +74,28 @@ impl From<TriggerError> for Problem {
             TriggerError::NothingToSync(_) => Problem::new(ProblemType::NothingToSync, detail),
             TriggerError::Store(cause) => Problem::unavailable(&cause),
             other @ (TriggerError::NoQueue | TriggerError::Queue(_)) => Problem::unavailable(&other),
+        }
+    }
+}
+
+impl From<HistoryError> for Problem {
+    fn from(e: HistoryError) -> Self {
+        let detail = e.to_string();
+        match e {
+            HistoryError::ConnectionNotFound | HistoryError::SyncNotFound => Problem::not_found(detail),
+            HistoryError::InvalidLimit | HistoryError::InvalidCursor => Problem::bad_request(detail),
+            HistoryError::Store(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<ItemsError> for Problem {
+    fn from(e: ItemsError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ItemsError::Invalid(_) | ItemsError::InvalidCursor => Problem::bad_request(detail),
+            ItemsError::NotFound => Problem::not_found(detail),
+            ItemsError::Store(cause) => Problem::unavailable(&cause),
         }
     }
 }

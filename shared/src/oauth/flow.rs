@@ -8,7 +8,7 @@ use oauth2::{
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{OAuthClient, TokenResponse, http_client, split_scopes};
+use super::{OAuthClient, OAuthSetupError, TokenResponse, http_client, split_scopes};
 use crate::auth::Caller;
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
@@ -18,7 +18,7 @@ use crate::http::ErrorChain;
 use crate::providers::{GrantScope, VerifyError};
 use crate::store::attrs::now;
 use crate::store::{ConnectOutcome, NewConnection, OAUTH_STATE_TTL, OAuthState, StoreError};
-use crate::vault::{Credentials, TokenSet};
+use crate::vault::{Credentials, TokenSet, VaultError};
 
 /// Where the page asks to come back to: a path on this origin, never another site.
 fn checked_return_url(raw: Option<&str>) -> Result<String, ConnectError> {
@@ -139,15 +139,33 @@ fn redirect(return_url: &str, pairs: &[(&str, &str)]) -> CallbackOutcome {
     CallbackOutcome::Redirect(format!("{return_url}{sep}{}", query.finish()))
 }
 
+/// What stops a callback from answering at all (anything else redirects with a reason).
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ExchangeError {
+    #[error(transparent)]
+    Setup(#[from] OAuthSetupError),
+    /// The token endpoint's answer, in words (never its tokens).
+    #[error("the token endpoint refused the code: {0}")]
+    Refused(String),
+}
+
 /// The provider sent the user back. The one-time state says who they are; nothing is stored
 /// unless it checks out and the code exchange succeeds.
-#[tracing::instrument(skip_all)]
 /// `binding`: the value of the flow's cookie ([`binding_cookie_name`]) as the browser sent it.
+#[tracing::instrument(skip_all)]
 pub async fn complete_oauth(
     state: &AppState,
     query: CallbackQuery,
     binding: Option<&str>,
-) -> Result<CallbackOutcome, StoreError> {
+) -> Result<CallbackOutcome, CallbackError> {
     let Some(state_token) = query.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256) else {
         return Ok(CallbackOutcome::InvalidState("The sign-in link is missing its state. Start again from the page."));
     };
@@ -182,8 +200,8 @@ pub async fn complete_oauth(
 
     let tokens = match exchange_code(state, client, code, st.verifier.clone(), &st.scopes).await {
         Ok(t) => t,
-        Err(reason) => {
-            tracing::warn!(integration = %integration_id, %reason, "code exchange failed");
+        Err(e) => {
+            tracing::warn!(integration = %integration_id, error = %ErrorChain(&e), "code exchange failed");
             return Ok(fail("token_exchange_failed"));
         }
     };
@@ -200,22 +218,18 @@ pub async fn complete_oauth(
         let existing = match state.store.get_connection(&st.user_id, id).await {
             Ok(c) => c,
             Err(StoreError::NotFound) => return Ok(fail("connection_gone")),
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         if existing.account.id != account.id {
             return Ok(fail("different_account"));
         }
-        state.vault.put(&existing.secret_id, &credentials).await.map_err(|e| StoreError::Aws(Box::new(e)))?;
+        state.vault.put(&existing.secret_id, &credentials).await?;
         state.store.reactivate(&existing).await?;
         return Ok(redirect(&st.return_url, &[("connected", id.as_str()), ("integration", &integration_id)]));
     }
 
     let connection_id = ConnectionId::generate();
-    let secret_id = state
-        .vault
-        .create(&st.user_id, &connection_id, &credentials)
-        .await
-        .map_err(|e| StoreError::Aws(Box::new(e)))?;
+    let secret_id = state.vault.create(&st.user_id, &connection_id, &credentials).await?;
     let outcome = state
         .store
         .insert_connection(NewConnection {
@@ -268,15 +282,15 @@ async fn exchange_code(
     code: String,
     verifier: String,
     requested: &[String],
-) -> Result<TokenSet, String> {
+) -> Result<TokenSet, ExchangeError> {
     let http = state.oauth.http();
-    let oauth_client = client.client().map_err(|e| e.to_string())?;
+    let oauth_client = client.client()?;
     let response: TokenResponse = oauth_client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(PkceCodeVerifier::new(verifier))
         .request_async(&http_client(http))
         .await
-        .map_err(describe_token_error)?;
+        .map_err(|e| ExchangeError::Refused(describe_token_error(e)))?;
     Ok(token_set(&response, None, requested))
 }
 

@@ -18,7 +18,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use flow::{CallbackOutcome, CallbackQuery, OAuthStart, binding_cookie_name, complete_oauth, start_oauth};
+pub use flow::{
+    CallbackError, CallbackOutcome, CallbackQuery, OAuthStart, binding_cookie_name, complete_oauth, start_oauth,
+};
 pub use tokens::{REFRESH_MARGIN, TokenError, fresh_credentials, refresh_now, revoke};
 
 use crate::catalog::{Catalog, Integration};

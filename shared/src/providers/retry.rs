@@ -77,18 +77,18 @@ impl ProviderError {
         match self {
             ProviderError::Unauthorized(_) => format!("{provider} refused the stored credential; connect it again."),
             ProviderError::RateLimited(wait) => {
-                format!("{provider} asked us to slow down; we will try again in {} seconds.", wait.as_secs().max(1))
+                format!("{provider} asked us to slow down for {} seconds.", wait.as_secs().max(1))
             }
             ProviderError::Server(failure) => match failure.status {
                 Some(status) => {
-                    format!("{provider} had a problem on its side (it answered {status}); we will try again.")
+                    format!("{provider} had a problem on its side (it answered {status}).")
                 }
-                None => format!("{provider} had a problem on its side; we will try again."),
+                None => format!("{provider} had a problem on its side."),
             },
             ProviderError::Transport { timed_out: true, .. } => {
-                format!("{provider} did not answer in time; we will try again.")
+                format!("{provider} did not answer in time.")
             }
-            ProviderError::Transport { .. } => format!("{provider} could not be reached; we will try again."),
+            ProviderError::Transport { .. } => format!("{provider} could not be reached."),
             ProviderError::Unexpected(failure) => {
                 format!("{provider} answered in a way we did not expect: {failure}.")
             }

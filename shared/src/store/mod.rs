@@ -17,6 +17,7 @@ pub use audit::{AuditAction, AuditEntry};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
 pub use oauth::{OAUTH_STATE_TTL, OAuthState};
+pub use records::{ReadCost, StoredRecord};
 pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};
 
 use crate::domain::{ConnectionId, IntegrationId, UserId};

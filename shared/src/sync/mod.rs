@@ -2,6 +2,7 @@
 
 mod connector;
 mod engine;
+mod history;
 mod record;
 mod schedule;
 mod trigger;
@@ -9,6 +10,10 @@ mod trigger;
 pub use crate::providers::SyncConnector;
 pub use connector::{Connector, ConnectorConfig};
 pub use engine::{JobOutcome, SyncError, fail_dead_letter, minutes_saved, run_job};
-pub use record::{Page, Record, RecordKey, RecordKind, SyncMode, clip};
+pub use history::{HistoryError, get_run, list_runs};
+pub use record::{
+    EventFields, FileFields, KindFields, MessageFields, Page, PageFields, Record, RecordKey, RecordKind, SyncMode,
+    TaskFields, clip,
+};
 pub use schedule::{SchedulerError, SchedulerReport, run_scheduler};
 pub use trigger::{TriggerError, trigger_sync};
