@@ -4,8 +4,9 @@
 //! API (`local_stack::api_routes`) is exactly the documented operations, and each of them
 //! answers through the real app (`local_stack::app`, every function's routes on one origin, on
 //! the local AWS emulator); secured operations refuse a request without a token; a method a
-//! documented path does not list is a 405; the catalog, stats, recommendations, connections and
-//! sync runs answer in their documented shapes (every required member, no undocumented one);
+//! documented path does not list is a 405; the catalog, stats, recommendations, connections,
+//! sync runs, items and the agenda answer in their documented shapes (every required member, no
+//! undocumented one);
 //! the documented problem types are exactly `ProblemType::ALL`, each under its own status; and
 //! the documented ids, categories and sync intervals are the ones the code accepts.
 
@@ -16,7 +17,11 @@ use fake_providers::{FakeProviders, Provider};
 use integrations::catalog::{AuthMode, Catalog};
 use integrations::domain::{Account, ConnectionId, IntegrationId, SyncId, SyncSettings, UserId};
 use integrations::http::ProblemType;
+use integrations::items::ItemId;
 use integrations::store::{ConnectOutcome, NewConnection};
+use integrations::sync::{
+    EventFields, FileFields, KindFields, MessageFields, PageFields, Record, RecordKind, TaskFields,
+};
 use integrations::testing::{TEST_JWT_SECRET, TestEnv};
 use reqwest::Method;
 use secrecy::SecretString;
@@ -98,6 +103,7 @@ impl Operation {
                 "connectionId" => ConnectionId::parse(example).is_ok(),
                 "syncId" => SyncId::parse(example).is_ok(),
                 "integrationId" => Catalog::get().find(example).is_some(),
+                "itemId" => ItemId::parse(example).is_ok(),
                 other => panic!("{}: no rule for the path parameter {other}", self.name()),
             };
             assert!(valid, "{}: the example {example:?} of {name} is not one the code accepts", self.name());
@@ -648,6 +654,113 @@ async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_t
     let token_answer = stack.send(Method::POST, "/dev/token", None, Some(json!({ "userId": user }))).await;
     operation(Method::POST, "/dev/token").check(&token_answer, "POST /dev/token", &mut failures);
     fakes.shutdown().await;
+    finish(stack.env, failures).await;
+}
+
+#[tokio::test]
+async fn the_items_and_the_agenda_answer_in_their_documented_shapes() {
+    let stack = Stack::start().await;
+    let user = "openapi-katherine";
+    let token = stack.dev_token(user, "free").await;
+    let mut failures = Vec::new();
+
+    // One record of each kind, as the sync worker writes them, where the agenda shows them:
+    // tasks due on a day (one overdue), an all-day event, a mention and a file changed by
+    // someone else.
+    let now = integrations::store::attrs::now();
+    let today = now.date_naive();
+    let (tomorrow, yesterday) = (today.succ_opt().expect("a tomorrow"), today.pred_opt().expect("a yesterday"));
+    let (after_tomorrow, before_yesterday) = (tomorrow.succ_opt().unwrap(), yesterday.pred_opt().unwrap());
+    let record =
+        |kind: RecordKind, id: &str, due_at: Option<String>, fields: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+            let mut data = serde_json::Map::new();
+            fields(&mut data);
+            Record {
+                kind,
+                external_id: id.into(),
+                title: format!("A {} for the week", kind.as_str()),
+                url: Some(format!("https://example.test/{id}")),
+                container: Some("Operations".into()),
+                status: Some("open".into()),
+                due_at,
+                updated_at: Some(now),
+                data,
+            }
+        };
+    let records = [
+        record(RecordKind::Task, "t1", Some(tomorrow.to_string()), &|d| {
+            TaskFields { labels: vec!["budget".into()], ..Default::default() }.write(d)
+        }),
+        record(RecordKind::Task, "t2", Some(before_yesterday.to_string()), &|d| TaskFields::default().write(d)),
+        record(RecordKind::Event, "e1", Some(after_tomorrow.to_string()), &|d| {
+            EventFields { attendee_count: 3, ..Default::default() }.write(d)
+        }),
+        record(RecordKind::Message, "m1", None, &|d| {
+            MessageFields { mentions_me: true, ..Default::default() }.write(d)
+        }),
+        record(RecordKind::File, "f1", None, &|d| {
+            FileFields { last_modified_by: Some("Grace".into()), ..Default::default() }.write(d)
+        }),
+        record(RecordKind::Page, "p1", None, &|d| PageFields::default().write(d)),
+    ];
+    stack
+        .env
+        .state
+        .store
+        .upsert_records(
+            &UserId::parse(user).unwrap(),
+            &ConnectionId::generate(),
+            &IntegrationId::parse("trello").unwrap(),
+            &SyncId::generate(),
+            &records,
+            false,
+        )
+        .await
+        .expect("the records are stored");
+
+    let items = "/api/v1/integrations/items";
+    let listed = stack.call((Method::GET, items), items, &token, None, &mut failures).await;
+    let listed = listed.body["items"].as_array().cloned().unwrap_or_default();
+    if listed.len() != records.len() {
+        failures.push(format!("GET {items}: {} items, {} stored", listed.len(), records.len()));
+    }
+    let due = format!("{items}?kind=task&dueFrom={before_yesterday}&dueTo={after_tomorrow}&sort=due&limit=1");
+    let page = stack.call((Method::GET, items), &due, &token, None, &mut failures).await;
+    if page.body["nextCursor"].is_null() {
+        failures.push(format!("GET {due}: two tasks are due this week, one a page: {}", page.body));
+    }
+    for item in &listed {
+        let id = item["itemId"].as_str().unwrap_or_default();
+        let path = format!("{items}/{id}");
+        let one =
+            stack.call((Method::GET, "/api/v1/integrations/items/{itemId}"), &path, &token, None, &mut failures).await;
+        if one.status != 200 || one.body != *item {
+            failures.push(format!("GET {path}: expected the listed item, got {} {}", one.status, one.body));
+        }
+    }
+    let agenda = stack
+        .call(
+            (Method::GET, "/api/v1/integrations/agenda"),
+            "/api/v1/integrations/agenda?days=7&tz=Europe/Paris",
+            &token,
+            None,
+            &mut failures,
+        )
+        .await;
+    let in_agenda = ["tasks", "meetings", "mentions", "files"].map(|list| {
+        agenda.body["days"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|day| day[list].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    });
+    if in_agenda.contains(&0) || agenda.body["overdue"].as_array().is_none_or(Vec::is_empty) {
+        failures.push(format!(
+            "GET /agenda: expected a task, a meeting, a mention, a file and an overdue task: {}",
+            agenda.body
+        ));
+    }
     finish(stack.env, failures).await;
 }
 
