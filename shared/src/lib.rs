@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod clients;
 pub mod config;
 pub mod connections;
 pub mod domain;
