@@ -40,6 +40,11 @@ pub const NOTION_CLIENT_SECRET: &str = "fake-notion-client-secret";
 pub struct DemoSeed {
     pub trello_member_id: String,
     /// `[Product Roadmap (40 cards: 37 open, 3 closed), Sprint Board (30), Old Archive (closed, 5)]`.
+    /// Every third card is assigned to the demo member, every fourth (from the second) to the
+    /// colleague "Alice (fake)"; every fifth has a due date, a week after its creation (every
+    /// tenth is complete). Sprint Board cards 2 and 3 are due 1 and 3 days after seeding and
+    /// card 4 was due 2 days before (none complete): at least two cards due within the next
+    /// week and one overdue.
     pub trello_board_ids: Vec<String>,
     pub slack_team_id: String,
     /// `[general (250 msgs), random (30), secret-project (private, 40),
@@ -104,6 +109,7 @@ impl FakeState {
         let mut boards = Vec::new();
         for (name, count) in [("Product Roadmap", 40), ("Sprint Board", 30), ("Old Archive", 5)] {
             let board = self.add_trello_board(TRELLO_TOKEN, name);
+            let alice = self.add_trello_board_member(&board, "alice", "Alice (fake)");
             let lists = self.trello_lists(&board);
             for i in 0..count {
                 let created = now - Duration::hours(6 * (count - i) as i64);
@@ -124,6 +130,21 @@ impl FakeState {
                         c.due_complete = i % 10 == 0;
                     }
                     c.closed = name == "Product Roadmap" && i >= count - 3;
+                    if i % 3 == 0 {
+                        c.id_members.push(member.clone());
+                    }
+                    if i % 4 == 1 {
+                        c.id_members.push(alice.clone());
+                    }
+                    if name == "Sprint Board" {
+                        // Due soon, and overdue, from the moment of seeding.
+                        match i {
+                            1 => c.due = Some(now + Duration::days(1)),
+                            2 => c.due = Some(now + Duration::days(3)),
+                            3 => c.due = Some(now - Duration::days(2)),
+                            _ => {}
+                        }
+                    }
                 });
             }
             boards.push(board);
