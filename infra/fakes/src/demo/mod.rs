@@ -49,8 +49,13 @@ pub struct DemoSeed {
     pub slack_team_id: String,
     /// `[general (250 msgs), random (30), secret-project (private, 40),
     ///   announcements (bot not a member, 10), old-stuff (archived, 5)]`; plus 25 empty
-    /// `team-NN` channels the bot is not in (30 public/private channels in all).
+    /// `team-NN` channels the bot is not in (30 public/private channels in all). Every
+    /// twentieth message starts a thread (2 replies, by Bob and Alice). In #general, message
+    /// 247 (Alice's) mentions the token's user (`<@{slack_user_id}>`) and only Bob replied;
+    /// message 241 mentions it too and it replied; message 249 mentions Bob.
     pub slack_channel_ids: Vec<String>,
+    /// The token's user (the bot user), as `auth.test` names it.
+    pub slack_user_id: String,
     pub asana_user_gid: String,
     /// `[Fake Demo Workspace (120 tasks assigned to me + 10 unassigned), Side Projects (30)]`.
     pub asana_workspace_gids: Vec<String>,
@@ -77,7 +82,7 @@ impl FakeState {
     pub fn seed_demo(&self) -> DemoSeed {
         self.reset();
         let (trello_member_id, trello_board_ids) = self.seed_trello();
-        let (slack_team_id, slack_channel_ids) = self.seed_slack();
+        let (slack_team_id, slack_channel_ids, slack_user_id) = self.seed_slack();
         let (asana_user_gid, asana_workspace_gids, asana_project_gids) = self.seed_asana();
         let (notion_bot_id, notion_page_ids, notion_database_ids) = self.seed_notion();
         let (google_user_sub, calendar_event_ids, drive_file_ids) = self.seed_google();
@@ -88,6 +93,7 @@ impl FakeState {
             trello_board_ids,
             slack_team_id,
             slack_channel_ids,
+            slack_user_id,
             asana_user_gid,
             asana_workspace_gids,
             asana_project_gids,
@@ -153,9 +159,10 @@ impl FakeState {
         (member, boards)
     }
 
-    fn seed_slack(&self) -> (String, Vec<String>) {
+    fn seed_slack(&self) -> (String, Vec<String>, String) {
         let now = Utc::now();
         let team = self.add_slack_account(SLACK_TOKEN, "Fake Demo Workspace");
+        let me = self.slack_user_id(SLACK_TOKEN).unwrap_or_default();
         let specs = [
             ("general", 250, false, true, false),
             ("random", 30, false, true, false),
@@ -176,11 +183,24 @@ impl FakeState {
             for i in 0..count {
                 let at = now - Duration::minutes(15 * (count - i) as i64);
                 let user = if i % 2 == 0 { "U0FAKEALICE" } else { "U0FAKEBOB" };
-                let ts = self.add_slack_message_at(&id, at, user, &format!("#{name} message {}", i + 1));
-                if i % 20 == 0 {
+                let text = match (name, i) {
+                    ("general", 240) => format!("<@{me}> thanks for the release notes!"),
+                    ("general", 246) => format!("<@{me}> can you review the launch checklist before Friday?"),
+                    ("general", 248) => "<@U0FAKEBOB> lunch at noon?".to_owned(),
+                    _ => format!("#{name} message {}", i + 1),
+                };
+                let ts = self.add_slack_message_at(&id, at, user, &text);
+                let replies: Option<Vec<&str>> = match (name, i) {
+                    ("general", 240) => Some(vec!["U0FAKEBOB", &me]),
+                    ("general", 246) => Some(vec!["U0FAKEBOB"]),
+                    _ if i % 20 == 0 => Some(vec!["U0FAKEBOB", "U0FAKEALICE"]),
+                    _ => None,
+                };
+                if let Some(replies) = replies {
                     self.update_slack_message(&id, &ts, |m| {
                         m.thread_ts = Some(ts.clone());
-                        m.reply_count = Some(2);
+                        m.reply_count = Some(replies.len() as u32);
+                        m.reply_users = replies.iter().map(|u| (*u).to_owned()).collect();
                     });
                 }
             }
@@ -190,7 +210,7 @@ impl FakeState {
             let id = self.add_slack_channel(SLACK_TOKEN, &format!("team-{n:02}"));
             self.update_slack_channel(&id, |c| c.is_member = false);
         }
-        (team, channels)
+        (team, channels, me)
     }
 
     fn seed_asana(&self) -> (String, Vec<String>, Vec<String>) {
