@@ -65,7 +65,11 @@ pub struct DemoSeed {
     pub notion_page_ids: Vec<String>,
     pub notion_database_ids: Vec<String>,
     pub google_user_sub: String,
-    /// 40 events: 30 upcoming (3 of them all-day), 8 past, 2 cancelled.
+    /// 40 events: 30 upcoming, one a day from tomorrow (the 3rd, 13th and 23rd all-day: one
+    /// within the next week), 8 past, 2 cancelled. Every fourth has a location and attendees,
+    /// the demo user among them (`self: true`): every eighth (from the first) it organises and
+    /// accepted; the others Alice organises, and the demo user's answer is `needsAction`
+    /// (events 5, 21, 37) or `tentative` (13, 29).
     pub calendar_event_ids: Vec<String>,
     /// 30 files: 3 folders, docs, sheets and PDFs in them; 2 trashed.
     pub drive_file_ids: Vec<String>,

@@ -4,12 +4,15 @@
 use chrono::{Duration, Timelike, Utc};
 
 use super::{ASANA_TOKEN, GOOGLE_TOKEN, MICROSOFT_TOKEN, NOTION_TOKEN, SLACK_TOKEN};
-use crate::google::EventTime;
+use crate::google::{EventAttendee, EventTime};
 use crate::oauth::{OAuthProvider, OAuthUser};
 use crate::state::FakeState;
 
 const DEMO_NAME: &str = "Demo User";
 const DEMO_EMAIL: &str = "demo.user@example.com";
+/// The demo user's colleagues.
+const ALICE_EMAIL: &str = "alice@example.com";
+const BOB_EMAIL: &str = "bob@example.com";
 
 impl FakeState {
     pub(super) fn seed_google(&self) -> (String, Vec<String>, Vec<String>) {
@@ -17,7 +20,7 @@ impl FakeState {
         let now = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
         let today_9 = now.date_naive().and_hms_opt(9, 0, 0).map_or(now, |t| t.and_utc());
         let mut events = Vec::new();
-        // 30 upcoming (every tenth all-day), 8 past, 2 cancelled.
+        // 30 upcoming (the 3rd, 13th and 23rd all-day), 8 past, 2 cancelled.
         for i in 0..40i64 {
             let (day, title) = match i {
                 0..30 => (i + 1, format!("Upcoming meeting {}", i + 1)),
@@ -30,7 +33,7 @@ impl FakeState {
             self.update_calendar_event(&id, |e| {
                 e.created = created;
                 e.updated = created + Duration::hours(1);
-                if i % 10 == 9 {
+                if i % 10 == 2 {
                     let date = start.date_naive();
                     e.start = EventTime::Date(date);
                     e.end = EventTime::Date(date.succ_opt().unwrap_or(date));
@@ -38,7 +41,20 @@ impl FakeState {
                 if i % 4 == 0 {
                     e.description = Some(format!("Fake agenda for {title}."));
                     e.location = Some("Fake Room 1".to_owned());
-                    e.attendees = vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()];
+                    e.attendees = if i % 8 == 0 {
+                        vec![
+                            EventAttendee::new(DEMO_EMAIL, "accepted").organizing(),
+                            EventAttendee::new(ALICE_EMAIL, "accepted"),
+                            EventAttendee::new(BOB_EMAIL, "needsAction"),
+                        ]
+                    } else {
+                        let mine = if i % 16 == 4 { "needsAction" } else { "tentative" };
+                        vec![
+                            EventAttendee::new(ALICE_EMAIL, "accepted").organizing(),
+                            EventAttendee::new(DEMO_EMAIL, mine),
+                            EventAttendee::new(BOB_EMAIL, "declined"),
+                        ]
+                    };
                 }
             });
             if i >= 38 {

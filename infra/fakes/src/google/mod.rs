@@ -17,7 +17,7 @@ use crate::oauth::OAuthProvider;
 use crate::state::{FakeState, Inner, Provider};
 use crate::util::{json_response, mix, with_retry_after};
 
-pub use calendar::{CalendarEvent, EventStatus, EventTime};
+pub use calendar::{CalendarEvent, EventAttendee, EventStatus, EventTime};
 pub use drive::DriveFile;
 
 #[derive(Debug, Clone)]
