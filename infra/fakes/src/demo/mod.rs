@@ -71,7 +71,9 @@ pub struct DemoSeed {
     /// accepted; the others Alice organises, and the demo user's answer is `needsAction`
     /// (events 5, 21, 37) or `tentative` (13, 29).
     pub calendar_event_ids: Vec<String>,
-    /// 30 files: 3 folders, docs, sheets and PDFs in them; 2 trashed.
+    /// 30 files: 3 folders, docs, sheets and PDFs in them; 2 trashed. All owned by the demo
+    /// user; every fourth file from the second (files 5, 9, … in this list) was last modified
+    /// by Alice, the others by the demo user.
     pub drive_file_ids: Vec<String>,
     pub microsoft_user_id: String,
     /// `[Fake Product Team, Fake Support Team]`.

@@ -4,13 +4,14 @@
 use chrono::{Duration, Timelike, Utc};
 
 use super::{ASANA_TOKEN, GOOGLE_TOKEN, MICROSOFT_TOKEN, NOTION_TOKEN, SLACK_TOKEN};
-use crate::google::{EventAttendee, EventTime};
+use crate::google::{DriveUser, EventAttendee, EventTime};
 use crate::oauth::{OAuthProvider, OAuthUser};
 use crate::state::FakeState;
 
 const DEMO_NAME: &str = "Demo User";
 const DEMO_EMAIL: &str = "demo.user@example.com";
 /// The demo user's colleagues.
+const ALICE_NAME: &str = "Alice Example";
 const ALICE_EMAIL: &str = "alice@example.com";
 const BOB_EMAIL: &str = "bob@example.com";
 
@@ -83,6 +84,9 @@ impl FakeState {
                 f.created_time = created;
                 f.modified_time = created + Duration::minutes(45);
                 f.parents = vec![parent];
+                if i % 4 == 1 {
+                    f.last_modifying_user = Some(DriveUser::new(ALICE_NAME, ALICE_EMAIL));
+                }
             });
             if i % 13 == 12 {
                 self.trash_drive_file(&id);

@@ -18,7 +18,7 @@ use crate::state::{FakeState, Inner, Provider};
 use crate::util::{json_response, mix, with_retry_after};
 
 pub use calendar::{CalendarEvent, EventAttendee, EventStatus, EventTime};
-pub use drive::DriveFile;
+pub use drive::{DriveFile, DriveUser};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Account {
