@@ -78,7 +78,10 @@ pub struct DemoSeed {
     pub microsoft_user_id: String,
     /// `[Fake Product Team, Fake Support Team]`.
     pub teams_team_ids: Vec<String>,
-    /// 2 channels per team (`General`, then a topic channel), 30 messages each.
+    /// 2 channels per team (`General`, then a topic channel), 30 messages each. In each
+    /// General channel, message 28 (Bob's) mentions the demo user, who has not replied;
+    /// message 26 mentions Alice; message 21 has two replies, one by the demo user, and
+    /// message 23 one, by Bob.
     pub teams_channel_ids: Vec<String>,
 }
 
