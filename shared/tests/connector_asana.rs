@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use fake_providers::{FakeProviders, Fault, Provider, demo};
 use integrations::providers::ProviderError;
 use integrations::providers::asana::AsanaConnector;
-use integrations::sync::{Connector, Record, SyncMode};
+use integrations::sync::{Connector, KindFields, Record, SyncMode, TaskFields};
 use serde_json::{Value, json};
 
 use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
@@ -69,6 +69,21 @@ async fn a_full_sync_returns_every_task_assigned_to_the_user_exactly_once() {
     let side = run.records.iter().find(|r| r.title == "Side task 2").unwrap();
     assert_eq!(side.container.as_deref(), Some("Side Projects"));
     assert_eq!(side.data["projects"], json!([]));
+    // The task fields: the first project as the list, completion, the assignee's name.
+    let task = |list: Option<&str>, done: bool| TaskFields {
+        list: list.map(str::to_owned),
+        labels: Vec::new(),
+        done,
+        assignees: vec!["Demo User".to_owned()],
+    };
+    assert_eq!(TaskFields::read(&record.data), task(Some("Website Relaunch"), true));
+    assert_eq!(TaskFields::read(&side.data), task(None, false));
+    let second = run.records.iter().find(|r| r.title == "Task 2").unwrap();
+    assert_eq!(TaskFields::read(&second.data), task(Some("Mobile App"), false));
+    for request in state.requests(Provider::Asana).iter().filter(|r| r.path == "/tasks") {
+        let fields = request.param("opt_fields").unwrap();
+        assert!(fields.split(',').any(|f| f == "assignee.name") && fields.contains("memberships.section.name"));
+    }
 
     // The next run starts from when this one started.
     let since = modified_since(&run.state);

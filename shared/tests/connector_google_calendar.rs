@@ -9,7 +9,7 @@ use chrono::{SecondsFormat, Utc};
 use fake_providers::{DemoSeed, EventStatus, EventTime, FakeProviders, Fault, Provider, demo};
 use integrations::providers::ProviderError;
 use integrations::providers::google::calendar::CalendarConnector;
-use integrations::sync::{Connector, SyncMode};
+use integrations::sync::{Connector, EventFields, KindFields, SyncMode};
 use serde_json::Value;
 
 use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
@@ -66,7 +66,7 @@ async fn a_full_sync_returns_every_current_event_exactly_once() {
     assert_eq!(record.data["organizer"], "demo.user@example.com");
 
     // An all-day event is due on its date.
-    let all_day = fakes.state().calendar_event(&seed.calendar_event_ids[9]).unwrap();
+    let all_day = fakes.state().calendar_event(&seed.calendar_event_ids[2]).unwrap();
     let EventTime::Date(date) = all_day.start else { panic!("an all-day event") };
     let record = run.records.iter().find(|r| r.external_id == all_day.id).unwrap();
     assert_eq!(record.due_at, Some(date.format("%Y-%m-%d").to_string()));
@@ -241,4 +241,42 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     assert_eq!(ids(&run.records), current_events(&fakes, &seed));
     assert_eq!(run.pages, 6);
     assert_eq!(fakes.state().requests(Provider::GoogleCalendar).len(), 6);
+}
+
+#[tokio::test]
+async fn events_carry_their_end_all_day_location_attendees_and_the_users_own_answer() {
+    let (fakes, seed) = demo_fakes().await;
+    let run = sync(&connector(&fakes, 50), None).await.unwrap();
+    let fields = |i: usize| {
+        let record = run.records.iter().find(|r| r.external_id == seed.calendar_event_ids[i]).unwrap();
+        EventFields::read(&record.data)
+    };
+    let end = |i: usize| match fakes.state().calendar_event(&seed.calendar_event_ids[i]).unwrap().end {
+        EventTime::DateTime(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
+        EventTime::Date(d) => d.format("%Y-%m-%d").to_string(),
+    };
+
+    // Event 1: the user organises it and accepted; three attendees.
+    let organised = EventFields {
+        end: Some(end(0)),
+        all_day: false,
+        location: Some("Fake Room 1".into()),
+        attendee_count: 3,
+        my_response: Some("accepted".into()),
+    };
+    assert_eq!(fields(0), organised);
+    // Alice's invitations: the answer is the one of the attendee marked `self`, not the organizer's.
+    assert_eq!(fields(4).my_response.as_deref(), Some("needsAction"));
+    assert_eq!(fields(12).my_response.as_deref(), Some("tentative"));
+    assert_eq!(fields(4).attendee_count, 3);
+    // Event 3 is all-day: its end is a date; no attendees, no answer.
+    let all_day = EventFields { end: Some(end(2)), all_day: true, ..EventFields::default() };
+    assert_eq!(fields(2), all_day);
+    assert!(!fields(1).all_day && fields(1).my_response.is_none());
+
+    // The listing asks only for the fields it reads, attendees' answers among them.
+    for request in fakes.state().requests(Provider::GoogleCalendar) {
+        let asked = request.param("fields").unwrap();
+        assert!(asked.contains("nextSyncToken") && asked.contains("attendees(self,responseStatus)"), "{asked}");
+    }
 }

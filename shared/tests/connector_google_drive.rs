@@ -5,10 +5,10 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
+use fake_providers::{DemoSeed, DriveUser, FakeProviders, Fault, Provider, demo};
 use integrations::providers::ProviderError;
 use integrations::providers::google::drive::DriveConnector;
-use integrations::sync::{Connector, SyncMode};
+use integrations::sync::{Connector, FileFields, KindFields, SyncMode};
 use serde_json::Value;
 
 use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
@@ -195,4 +195,40 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     assert_eq!(ids(&run.records), current_files(&fakes, &seed));
     assert_eq!(run.pages, 5);
     assert_eq!(fakes.state().requests(Provider::GoogleDrive).len(), 5);
+}
+
+#[tokio::test]
+async fn files_carry_their_type_owner_and_who_changed_them_last() {
+    let (fakes, seed) = demo_fakes().await;
+    let run = sync(&connector(&fakes, 50), None).await.unwrap();
+    let fields = |i: usize| {
+        let record = run.records.iter().find(|r| r.external_id == seed.drive_file_ids[i]).unwrap();
+        FileFields::read(&record.data)
+    };
+    // The first sheet was last changed by Alice, the first doc by the user.
+    let by_alice = FileFields {
+        mime_type: Some("application/vnd.google-apps.spreadsheet".into()),
+        owner: Some("Demo User".into()),
+        last_modified_by: Some("Alice Example".into()),
+        modified_by_me: false,
+    };
+    assert_eq!(fields(4), by_alice);
+    let by_me = fields(3);
+    assert_eq!((by_me.last_modified_by.as_deref(), by_me.modified_by_me), (Some("Demo User"), true));
+    assert_eq!(fields(0).mime_type.as_deref(), Some("application/vnd.google-apps.folder"));
+
+    // A change by someone else, read from the change log.
+    let doc = seed.drive_file_ids[3].clone();
+    let bob = DriveUser::new("Bob Example", "bob@example.com");
+    assert!(fakes.state().modify_drive_file(&doc, |f| f.last_modifying_user = Some(bob)));
+    let second = sync(&connector(&fakes, 50), Some(&run.state)).await.unwrap();
+    let changed = FileFields::read(&second.records.iter().find(|r| r.external_id == doc).unwrap().data);
+    assert_eq!((changed.last_modified_by.as_deref(), changed.modified_by_me), (Some("Bob Example"), false));
+    assert_eq!(changed.owner.as_deref(), Some("Demo User"));
+
+    for request in fakes.state().requests(Provider::GoogleDrive).iter().filter(|r| r.path != "/changes/startPageToken")
+    {
+        let asked = request.param("fields").unwrap();
+        assert!(asked.contains("owners(displayName,me)") && asked.contains("lastModifyingUser(displayName,me)"));
+    }
 }

@@ -11,7 +11,7 @@ use chrono::Utc;
 use fake_providers::{DemoSeed, FakeProviders, Fault, OAuthProvider, Provider, demo};
 use integrations::providers::ProviderError;
 use integrations::providers::microsoft::teams::TeamsConnector;
-use integrations::sync::{Connector, SyncMode};
+use integrations::sync::{Connector, KindFields, MessageFields, SyncMode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -53,13 +53,22 @@ async fn a_full_sync_returns_every_message_of_every_channel_exactly_once() {
     assert_eq!(run.deleted.len(), 4);
     // The joined teams, each team's channels, and 30 messages 7 a page in each of 4 channels.
     assert_eq!(run.pages, 1 + 2 + 4 * 5);
+    // Before them, the signed-in user, asked once.
     let requests = fakes.state().requests(Provider::MicrosoftGraph);
-    assert_eq!(requests.len(), run.pages);
-    assert_eq!(requests[0].path, "/me/joinedTeams");
+    assert_eq!(requests.len(), 1 + run.pages);
+    assert_eq!(requests[0].path, "/me");
+    assert_eq!(requests[1].path, "/me/joinedTeams");
     assert!(requests.iter().all(|r| r.credential.is_some() && !r.query.contains(demo::MICROSOFT_TOKEN)));
     let message_requests: Vec<_> = requests.iter().filter(|r| r.path.ends_with("/messages")).collect();
     assert_eq!(message_requests.len(), 20);
     assert!(message_requests.iter().all(|r| r.param("$top").as_deref() == Some("7")));
+    // The replies come with their messages (next links keep the expansion).
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.path.contains("/messages"))
+            .all(|r| r.param("$expand").as_deref() == Some("replies"))
+    );
     let channel_state = run.state["since"].as_object().unwrap();
     assert_eq!(channel_state.len(), 4);
 
@@ -70,10 +79,11 @@ async fn a_full_sync_returns_every_message_of_every_channel_exactly_once() {
     assert_eq!(record.container.as_deref(), Some("Fake Product Team / General"));
     assert!(record.url.as_deref().is_some_and(|u| u.starts_with("https://teams.microsoft.com/l/message/")));
     assert_eq!(record.updated_at.map(|t| t.timestamp_millis()), Some(edited.last_modified.timestamp_millis()));
-    assert_eq!(record.data["from"], "Bob (fake)");
+    assert_eq!(record.data["author"], "Bob (fake)");
+    assert_eq!(record.data["channel"], "General");
     assert_eq!(record.data["text"], "An edited fake message");
     let plain = run.records.iter().find(|r| r.title == "General message 1").unwrap();
-    assert_eq!(plain.data["from"], "Alice (fake)");
+    assert_eq!(plain.data["author"], "Alice (fake)");
 }
 
 #[tokio::test]
@@ -104,7 +114,8 @@ async fn an_incremental_sync_returns_only_the_changes_with_deleted_messages_as_d
     let record = second.records.iter().find(|r| r.external_id == key(0, &edited)).unwrap();
     assert_eq!(record.title, "Edited again & again");
     // Each channel stops at its first message not newer than the last run's: one page each.
-    assert_eq!(fakes.state().requests(Provider::MicrosoftGraph).len(), before + 1 + 2 + 4);
+    // (After `/me`.)
+    assert_eq!(fakes.state().requests(Provider::MicrosoftGraph).len(), before + 1 + 1 + 2 + 4);
     for (i, (_, channel)) in chans.iter().enumerate() {
         let changed = second.state["since"][channel] != first.state["since"][channel];
         assert_eq!(changed, i < 3, "channel {i}");
@@ -158,7 +169,7 @@ async fn a_server_error_is_retried_and_the_sync_completes() {
     let run = sync(&connector(&fakes, 7), None).await.unwrap();
 
     assert_eq!(ids(&run.records), message_ids(&fakes, &seed, false));
-    assert_eq!(fakes.state().requests(Provider::MicrosoftGraph).len(), 23 + 3);
+    assert_eq!(fakes.state().requests(Provider::MicrosoftGraph).len(), 1 + 23 + 3);
 }
 
 #[tokio::test]
@@ -228,7 +239,7 @@ async fn a_next_link_to_another_address_is_refused_and_never_called() {
     let refused = sync(&c, None).await;
     assert!(matches!(refused, Err(ProviderError::Unexpected(_))), "{refused:?}");
     let requests = fakes.state().requests(Provider::MicrosoftGraph);
-    assert_eq!(requests.len(), 3, "joined teams, channels, the first page of messages");
+    assert_eq!(requests.len(), 4, "me, joined teams, channels, the first page of messages");
     assert!(requests.iter().all(|r| r.param("$skiptoken").is_none()));
 
     // A cursor whose next link leaves the base URL is refused before any request.
@@ -281,5 +292,39 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     assert_eq!(ids(&run.records), message_ids(&fakes, &seed, false));
     assert_eq!(run.deleted.len(), 4);
     assert_eq!(run.pages, 23);
-    assert_eq!(fakes.state().requests(Provider::MicrosoftGraph).len(), 23);
+    assert_eq!(fakes.state().requests(Provider::MicrosoftGraph).len(), 1 + 23);
+}
+
+#[tokio::test]
+async fn messages_carry_their_author_channel_mentions_of_the_signed_in_user_and_its_replies() {
+    let (fakes, seed) = demo_fakes().await;
+    let run = sync(&connector(&fakes, 50), None).await.unwrap();
+    let (team, channel) = channels(&seed).remove(0);
+    let messages = fakes.state().channel_messages(&channel);
+    let fields = |i: usize| {
+        let id = format!("{team}:{channel}:{}", messages[i].id);
+        MessageFields::read(&run.records.iter().find(|r| r.external_id == id).unwrap().data)
+    };
+
+    // Message 28 mentions the demo user, who has not replied.
+    let mention = MessageFields {
+        author: Some("Bob (fake)".into()),
+        channel: Some("General".into()),
+        mentions_me: true,
+        replied_by_me: false,
+        reply_count: 0,
+    };
+    assert_eq!(fields(27), mention);
+    // Message 26 mentions Alice: not the user.
+    assert!(!fields(25).mentions_me);
+    // Message 21: two replies, one by the user; message 23: one, by Bob.
+    assert_eq!((fields(20).reply_count, fields(20).replied_by_me), (2, true));
+    assert_eq!((fields(22).reply_count, fields(22).replied_by_me), (1, false));
+    // In all, the two General channels each have the one mention.
+    let mentioning = run.records.iter().filter(|r| MessageFields::read(&r.data).mentions_me).count();
+    assert_eq!(mentioning, 2);
+    let roadmap = run.records.iter().find(|r| r.external_id.contains(&seed.teams_channel_ids[1])).unwrap();
+    assert_eq!(MessageFields::read(&roadmap.data).channel.as_deref(), Some("Roadmap"));
+    assert_eq!(fakes.state().request_count(Provider::MicrosoftGraph, "/me/joinedTeams"), 1);
+    assert_eq!(fakes.state().requests(Provider::MicrosoftGraph).iter().filter(|r| r.path == "/me").count(), 1);
 }

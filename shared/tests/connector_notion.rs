@@ -9,7 +9,7 @@ use chrono::SecondsFormat;
 use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
 use integrations::providers::ProviderError;
 use integrations::providers::notion::NotionConnector;
-use integrations::sync::{Connector, SyncMode};
+use integrations::sync::{Connector, KindFields, PageFields, SyncMode};
 use serde_json::{Value, json};
 
 use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
@@ -173,4 +173,31 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
         .last_edited_time
         .to_rfc3339_opts(SecondsFormat::Millis, true);
     assert_eq!(run.state, json!({ "since": newest }));
+}
+
+#[tokio::test]
+async fn pages_name_their_parent_by_title_once_read_else_by_type_and_id_and_who_edited_them() {
+    let (fakes, seed) = demo_fakes().await;
+    let c = connector(&fakes, 50);
+    let run = sync(&c, None).await.unwrap();
+    let fields = |records: &[integrations::sync::Record], id: &str| {
+        PageFields::read(&records.iter().find(|r| r.external_id == id).unwrap().data)
+    };
+    // Page 2 is in the Meeting Notes database, read in an earlier search page of the run.
+    let in_database = fields(&run.records, &seed.notion_page_ids[1]);
+    assert_eq!(in_database.parent.as_deref(), Some("Meeting Notes DB"));
+    assert_eq!(in_database.last_edited_by.as_deref(), Some(seed.notion_bot_id.as_str()));
+    // Page 230, read in the same search page as its database.
+    assert_eq!(fields(&run.records, &seed.notion_page_ids[229]).parent.as_deref(), Some("Meeting Notes DB"));
+    assert_eq!(fields(&run.records, &seed.notion_page_ids[0]).parent.as_deref(), Some("workspace"));
+
+    // A run that does not read the database (one result a page: only the edited page and the
+    // one that reaches the previous run) names it by its type and id.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let touched = seed.notion_page_ids[10].clone();
+    assert!(fakes.state().touch_notion_page(&touched));
+    let second = sync(&connector(&fakes, 1), Some(&run.state)).await.unwrap();
+    assert_eq!(second.pages, 2);
+    let database = &seed.notion_database_ids[2];
+    assert_eq!(fields(&second.records, &touched).parent, Some(format!("database_id:{database}")));
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
 use integrations::providers::ProviderError;
 use integrations::providers::slack::SlackConnector;
-use integrations::sync::{Connector, SyncMode};
+use integrations::sync::{Connector, KindFields, MessageFields, SyncMode};
 use serde_json::{Value, json};
 
 use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
@@ -46,6 +46,7 @@ async fn a_full_sync_returns_every_message_of_the_member_channels_exactly_once()
     let state = fakes.state();
     assert_eq!(state.request_count(Provider::Slack, "/conversations.list"), 2);
     assert_eq!(state.request_count(Provider::Slack, "/conversations.history"), 17);
+    assert_eq!(state.request_count(Provider::Slack, "/auth.test"), 1);
     assert_eq!(run.pages, 19);
     for request in history_requests(&fakes) {
         let channel = request.param("channel").unwrap();
@@ -63,6 +64,8 @@ async fn a_full_sync_returns_every_message_of_the_member_channels_exactly_once()
     assert_eq!(record.title, "#general message 1");
     assert_eq!(record.container.as_deref(), Some("#general"));
     assert_eq!(record.data["user"], "U0FAKEALICE");
+    assert_eq!(record.data["author"], "U0FAKEALICE");
+    assert_eq!(record.data["channel"], "general");
     assert_eq!(record.data["text"], "#general message 1");
     assert_eq!(record.data["threadTs"], json!(first.ts));
     assert_eq!(record.data["replyCount"], 2);
@@ -118,7 +121,8 @@ async fn a_workspace_without_channels_gives_no_records_and_a_usable_state() {
     assert_eq!(run.state, json!({"oldest": {}}));
     let again = sync(&c, Some(&run.state)).await.unwrap();
     assert!(again.records.is_empty());
-    assert_eq!(fakes.state().requests(Provider::Slack).len(), 2);
+    // Each run: `auth.test`, then the (empty) channel list.
+    assert_eq!(fakes.state().requests(Provider::Slack).len(), 4);
 }
 
 #[tokio::test]
@@ -156,8 +160,8 @@ async fn a_server_error_is_retried_and_the_sync_completes() {
     let run = sync(&connector(&fakes, 100), None).await.unwrap();
 
     assert_eq!(ids(&run.records), message_ids(&fakes, &member_channels(&seed)));
-    // 1 list page and 3 + 1 + 1 history pages, plus the 3 failed attempts.
-    assert_eq!(fakes.state().requests(Provider::Slack).len(), 6 + 3);
+    // auth.test, 1 list page and 3 + 1 + 1 history pages, plus the 3 failed attempts.
+    assert_eq!(fakes.state().requests(Provider::Slack).len(), 1 + 6 + 3);
 }
 
 #[tokio::test]
@@ -201,5 +205,62 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     let run = continue_sync(&c, cursor, Run { records, pages: 6, ..Run::default() }).await.unwrap();
     assert_eq!(ids(&run.records), message_ids(&fakes, &member_channels(&seed)));
     assert_eq!(run.pages, 19);
-    assert_eq!(fakes.state().requests(Provider::Slack).len(), 19);
+    assert_eq!(fakes.state().requests(Provider::Slack).len(), 1 + 19);
+}
+
+#[tokio::test]
+async fn messages_carry_their_author_channel_mentions_of_the_tokens_user_and_its_replies() {
+    let (fakes, seed) = demo_fakes().await;
+    let run = sync(&connector(&fakes, 100), None).await.unwrap();
+    let general = &seed.slack_channel_ids[0];
+    let messages = fakes.state().slack_messages(general);
+    let fields = |i: usize| {
+        let id = format!("{general}:{}", messages[i].ts);
+        MessageFields::read(&run.records.iter().find(|r| r.external_id == id).unwrap().data)
+    };
+
+    // Message 247 mentions the token's user, who has not answered in its thread.
+    assert_eq!(
+        fields(246),
+        MessageFields {
+            author: Some("U0FAKEALICE".into()),
+            channel: Some("general".into()),
+            mentions_me: true,
+            replied_by_me: false,
+            reply_count: 1,
+        }
+    );
+    // Message 241 mentions it too, and it answered.
+    let answered = fields(240);
+    assert!(answered.mentions_me && answered.replied_by_me);
+    assert_eq!(answered.reply_count, 2);
+    // Message 249 mentions someone else; a thread the user is not in.
+    assert!(!fields(248).mentions_me);
+    assert_eq!((fields(220).replied_by_me, fields(220).reply_count), (false, 2));
+    // Only those two mention the token's user.
+    let mentioning: Vec<&str> = run
+        .records
+        .iter()
+        .filter(|r| MessageFields::read(&r.data).mentions_me)
+        .map(|r| r.external_id.as_str())
+        .collect();
+    let expected = [240, 246].map(|i| format!("{general}:{}", messages[i].ts));
+    assert_eq!(mentioning.into_iter().collect::<HashSet<_>>(), expected.iter().map(String::as_str).collect());
+    let secret = run.records.iter().find(|r| r.external_id.starts_with(&seed.slack_channel_ids[2])).unwrap();
+    assert_eq!(MessageFields::read(&secret.data).channel.as_deref(), Some("secret-project"));
+
+    // `auth.test` is asked once in the run, and the user stays in the cursor.
+    assert_eq!(fakes.state().request_count(Provider::Slack, "/auth.test"), 1);
+}
+
+#[tokio::test]
+async fn a_resumed_run_does_not_ask_for_the_tokens_user_again() {
+    let (fakes, seed) = demo_fakes().await;
+    let c = connector(&fakes, 20);
+    let first = c.fetch_page(&c.start(None, SyncMode::Full)).await.unwrap();
+    let cursor = first.next.unwrap();
+    assert_eq!(cursor["me"], json!(seed.slack_user_id));
+    let run = continue_sync(&c, cursor, Run { pages: 1, ..Run::default() }).await.unwrap();
+    assert_eq!(run.records.len(), 320);
+    assert_eq!(fakes.state().request_count(Provider::Slack, "/auth.test"), 1);
 }

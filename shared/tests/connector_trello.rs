@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fake_providers::{DemoSeed, FakeProviders, Fault, Provider, demo};
 use integrations::providers::ProviderError;
 use integrations::providers::trello::TrelloConnector;
-use integrations::sync::{Connector, SyncMode};
+use integrations::sync::{Connector, KindFields, SyncMode, TaskFields};
 use serde_json::{Value, json};
 
 use common::{Run, config, continue_sync, demo_fakes, faults_served, ids, sync};
@@ -168,4 +168,46 @@ async fn a_cursor_saved_as_json_text_resumes_the_run_where_it_stopped() {
     assert_eq!(ids(&run.records), open_board_cards(&fakes, &seed));
     assert_eq!(run.pages, 14);
     assert_eq!(fakes.state().requests(Provider::Trello).len(), 14);
+}
+
+#[tokio::test]
+async fn cards_carry_their_list_labels_completion_and_named_assignees_without_a_request_per_card() {
+    let (fakes, seed) = demo_fakes().await;
+    let sprint = &seed.trello_board_ids[1];
+    let cards = fakes.state().trello_cards(sprint);
+    // A member the board no longer lists is named by its id.
+    let gone = "5f0000000000000000000042".to_owned();
+    assert!(fakes.state().update_trello_card(&cards[4].id, |c| c.id_members.push(gone.clone())));
+    let run = sync(&connector(&fakes, 50), None).await.unwrap();
+    let fields = |i: usize| {
+        let record = run.records.iter().find(|r| r.external_id == cards[i].id).unwrap();
+        TaskFields::read(&record.data)
+    };
+    let task = |list: &str, labels: &[&str], done: bool, assignees: &[&str]| TaskFields {
+        list: Some(list.to_owned()),
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        done,
+        assignees: assignees.iter().map(|a| (*a).to_owned()).collect(),
+    };
+    // Card 1: in To Do, a bug, its due date complete, assigned to the demo member.
+    assert_eq!(fields(0), task("To Do", &["Bug"], true, &["Fake demo-user"]));
+    // Card 2: in Doing, due tomorrow, not complete, assigned to Alice.
+    assert_eq!(fields(1), task("Doing", &[], false, &["Alice (fake)"]));
+    assert_eq!(fields(3), task("To Do", &[], false, &["Fake demo-user"]));
+    assert_eq!(fields(4), task("Doing", &["Bug"], false, &[gone.as_str()]));
+    assert_eq!(fields(2), task("Done", &[], false, &[]));
+    // `Record::due_at` stays the card's `due`: card 4 is overdue.
+    let overdue = run.records.iter().find(|r| r.external_id == cards[3].id).unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339(overdue.due_at.as_deref().unwrap()).unwrap();
+    assert!(due < chrono::Utc::now());
+
+    // The lists and members come with the board, one request per board; the cards ask for their members.
+    let requests = fakes.state().requests(Provider::Trello);
+    let boards: Vec<_> = requests.iter().filter(|r| r.path == format!("/1/boards/{sprint}")).collect();
+    assert_eq!(boards.len(), 1);
+    assert_eq!(boards[0].param("lists").as_deref(), Some("all"));
+    assert_eq!(boards[0].param("members").as_deref(), Some("all"));
+    let card_pages: Vec<_> = requests.iter().filter(|r| r.path.ends_with("/cards")).collect();
+    assert!(card_pages.iter().all(|r| r.param("fields").is_some_and(|f| f.split(',').any(|f| f == "idMembers"))));
+    assert_eq!(requests.len(), 1 + 2 + 2);
 }

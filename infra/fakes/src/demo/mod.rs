@@ -40,12 +40,22 @@ pub const NOTION_CLIENT_SECRET: &str = "fake-notion-client-secret";
 pub struct DemoSeed {
     pub trello_member_id: String,
     /// `[Product Roadmap (40 cards: 37 open, 3 closed), Sprint Board (30), Old Archive (closed, 5)]`.
+    /// Every third card is assigned to the demo member, every fourth (from the second) to the
+    /// colleague "Alice (fake)"; every fifth has a due date, a week after its creation (every
+    /// tenth is complete). Sprint Board cards 2 and 3 are due 1 and 3 days after seeding and
+    /// card 4 was due 2 days before (none complete): at least two cards due within the next
+    /// week and one overdue.
     pub trello_board_ids: Vec<String>,
     pub slack_team_id: String,
     /// `[general (250 msgs), random (30), secret-project (private, 40),
     ///   announcements (bot not a member, 10), old-stuff (archived, 5)]`; plus 25 empty
-    /// `team-NN` channels the bot is not in (30 public/private channels in all).
+    /// `team-NN` channels the bot is not in (30 public/private channels in all). Every
+    /// twentieth message starts a thread (2 replies, by Bob and Alice). In #general, message
+    /// 247 (Alice's) mentions the token's user (`<@{slack_user_id}>`) and only Bob replied;
+    /// message 241 mentions it too and it replied; message 249 mentions Bob.
     pub slack_channel_ids: Vec<String>,
+    /// The token's user (the bot user), as `auth.test` names it.
+    pub slack_user_id: String,
     pub asana_user_gid: String,
     /// `[Fake Demo Workspace (120 tasks assigned to me + 10 unassigned), Side Projects (30)]`.
     pub asana_workspace_gids: Vec<String>,
@@ -55,14 +65,23 @@ pub struct DemoSeed {
     pub notion_page_ids: Vec<String>,
     pub notion_database_ids: Vec<String>,
     pub google_user_sub: String,
-    /// 40 events: 30 upcoming (3 of them all-day), 8 past, 2 cancelled.
+    /// 40 events: 30 upcoming, one a day from tomorrow (the 3rd, 13th and 23rd all-day: one
+    /// within the next week), 8 past, 2 cancelled. Every fourth has a location and attendees,
+    /// the demo user among them (`self: true`): every eighth (from the first) it organises and
+    /// accepted; the others Alice organises, and the demo user's answer is `needsAction`
+    /// (events 5, 21, 37) or `tentative` (13, 29).
     pub calendar_event_ids: Vec<String>,
-    /// 30 files: 3 folders, docs, sheets and PDFs in them; 2 trashed.
+    /// 30 files: 3 folders, docs, sheets and PDFs in them; 2 trashed. All owned by the demo
+    /// user; every fourth file from the second (files 5, 9, … in this list) was last modified
+    /// by Alice, the others by the demo user.
     pub drive_file_ids: Vec<String>,
     pub microsoft_user_id: String,
     /// `[Fake Product Team, Fake Support Team]`.
     pub teams_team_ids: Vec<String>,
-    /// 2 channels per team (`General`, then a topic channel), 30 messages each.
+    /// 2 channels per team (`General`, then a topic channel), 30 messages each. In each
+    /// General channel, message 28 (Bob's) mentions the demo user, who has not replied;
+    /// message 26 mentions Alice; message 21 has two replies, one by the demo user, and
+    /// message 23 one, by Bob.
     pub teams_channel_ids: Vec<String>,
 }
 
@@ -72,7 +91,7 @@ impl FakeState {
     pub fn seed_demo(&self) -> DemoSeed {
         self.reset();
         let (trello_member_id, trello_board_ids) = self.seed_trello();
-        let (slack_team_id, slack_channel_ids) = self.seed_slack();
+        let (slack_team_id, slack_channel_ids, slack_user_id) = self.seed_slack();
         let (asana_user_gid, asana_workspace_gids, asana_project_gids) = self.seed_asana();
         let (notion_bot_id, notion_page_ids, notion_database_ids) = self.seed_notion();
         let (google_user_sub, calendar_event_ids, drive_file_ids) = self.seed_google();
@@ -83,6 +102,7 @@ impl FakeState {
             trello_board_ids,
             slack_team_id,
             slack_channel_ids,
+            slack_user_id,
             asana_user_gid,
             asana_workspace_gids,
             asana_project_gids,
@@ -104,6 +124,7 @@ impl FakeState {
         let mut boards = Vec::new();
         for (name, count) in [("Product Roadmap", 40), ("Sprint Board", 30), ("Old Archive", 5)] {
             let board = self.add_trello_board(TRELLO_TOKEN, name);
+            let alice = self.add_trello_board_member(&board, "alice", "Alice (fake)");
             let lists = self.trello_lists(&board);
             for i in 0..count {
                 let created = now - Duration::hours(6 * (count - i) as i64);
@@ -124,6 +145,21 @@ impl FakeState {
                         c.due_complete = i % 10 == 0;
                     }
                     c.closed = name == "Product Roadmap" && i >= count - 3;
+                    if i % 3 == 0 {
+                        c.id_members.push(member.clone());
+                    }
+                    if i % 4 == 1 {
+                        c.id_members.push(alice.clone());
+                    }
+                    if name == "Sprint Board" {
+                        // Due soon, and overdue, from the moment of seeding.
+                        match i {
+                            1 => c.due = Some(now + Duration::days(1)),
+                            2 => c.due = Some(now + Duration::days(3)),
+                            3 => c.due = Some(now - Duration::days(2)),
+                            _ => {}
+                        }
+                    }
                 });
             }
             boards.push(board);
@@ -132,9 +168,10 @@ impl FakeState {
         (member, boards)
     }
 
-    fn seed_slack(&self) -> (String, Vec<String>) {
+    fn seed_slack(&self) -> (String, Vec<String>, String) {
         let now = Utc::now();
         let team = self.add_slack_account(SLACK_TOKEN, "Fake Demo Workspace");
+        let me = self.slack_user_id(SLACK_TOKEN).unwrap_or_default();
         let specs = [
             ("general", 250, false, true, false),
             ("random", 30, false, true, false),
@@ -155,11 +192,24 @@ impl FakeState {
             for i in 0..count {
                 let at = now - Duration::minutes(15 * (count - i) as i64);
                 let user = if i % 2 == 0 { "U0FAKEALICE" } else { "U0FAKEBOB" };
-                let ts = self.add_slack_message_at(&id, at, user, &format!("#{name} message {}", i + 1));
-                if i % 20 == 0 {
+                let text = match (name, i) {
+                    ("general", 240) => format!("<@{me}> thanks for the release notes!"),
+                    ("general", 246) => format!("<@{me}> can you review the launch checklist before Friday?"),
+                    ("general", 248) => "<@U0FAKEBOB> lunch at noon?".to_owned(),
+                    _ => format!("#{name} message {}", i + 1),
+                };
+                let ts = self.add_slack_message_at(&id, at, user, &text);
+                let replies: Option<Vec<&str>> = match (name, i) {
+                    ("general", 240) => Some(vec!["U0FAKEBOB", &me]),
+                    ("general", 246) => Some(vec!["U0FAKEBOB"]),
+                    _ if i % 20 == 0 => Some(vec!["U0FAKEBOB", "U0FAKEALICE"]),
+                    _ => None,
+                };
+                if let Some(replies) = replies {
                     self.update_slack_message(&id, &ts, |m| {
                         m.thread_ts = Some(ts.clone());
-                        m.reply_count = Some(2);
+                        m.reply_count = Some(replies.len() as u32);
+                        m.reply_users = replies.iter().map(|u| (*u).to_owned()).collect();
                     });
                 }
             }
@@ -169,7 +219,7 @@ impl FakeState {
             let id = self.add_slack_channel(SLACK_TOKEN, &format!("team-{n:02}"));
             self.update_slack_channel(&id, |c| c.is_member = false);
         }
-        (team, channels)
+        (team, channels, me)
     }
 
     fn seed_asana(&self) -> (String, Vec<String>, Vec<String>) {

@@ -1,15 +1,23 @@
 //! Demo data for Google (Calendar, Drive) and Microsoft Graph (Teams), and the fake OAuth users
 //! attached to every demo account.
 
-use chrono::{Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 
 use super::{ASANA_TOKEN, GOOGLE_TOKEN, MICROSOFT_TOKEN, NOTION_TOKEN, SLACK_TOKEN};
-use crate::google::EventTime;
+use crate::google::{DriveUser, EventAttendee, EventTime};
+use crate::graph::TeamsMention;
 use crate::oauth::{OAuthProvider, OAuthUser};
 use crate::state::FakeState;
 
 const DEMO_NAME: &str = "Demo User";
 const DEMO_EMAIL: &str = "demo.user@example.com";
+/// The demo user's colleagues.
+const ALICE_NAME: &str = "Alice Example";
+const ALICE_EMAIL: &str = "alice@example.com";
+const BOB_EMAIL: &str = "bob@example.com";
+/// The colleagues' names in the Teams messages.
+const ALICE_TEAMS: &str = "Alice (fake)";
+const BOB_TEAMS: &str = "Bob (fake)";
 
 impl FakeState {
     pub(super) fn seed_google(&self) -> (String, Vec<String>, Vec<String>) {
@@ -17,7 +25,7 @@ impl FakeState {
         let now = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
         let today_9 = now.date_naive().and_hms_opt(9, 0, 0).map_or(now, |t| t.and_utc());
         let mut events = Vec::new();
-        // 30 upcoming (every tenth all-day), 8 past, 2 cancelled.
+        // 30 upcoming (the 3rd, 13th and 23rd all-day), 8 past, 2 cancelled.
         for i in 0..40i64 {
             let (day, title) = match i {
                 0..30 => (i + 1, format!("Upcoming meeting {}", i + 1)),
@@ -30,7 +38,7 @@ impl FakeState {
             self.update_calendar_event(&id, |e| {
                 e.created = created;
                 e.updated = created + Duration::hours(1);
-                if i % 10 == 9 {
+                if i % 10 == 2 {
                     let date = start.date_naive();
                     e.start = EventTime::Date(date);
                     e.end = EventTime::Date(date.succ_opt().unwrap_or(date));
@@ -38,7 +46,20 @@ impl FakeState {
                 if i % 4 == 0 {
                     e.description = Some(format!("Fake agenda for {title}."));
                     e.location = Some("Fake Room 1".to_owned());
-                    e.attendees = vec!["alice@example.com".to_owned(), "bob@example.com".to_owned()];
+                    e.attendees = if i % 8 == 0 {
+                        vec![
+                            EventAttendee::new(DEMO_EMAIL, "accepted").organizing(),
+                            EventAttendee::new(ALICE_EMAIL, "accepted"),
+                            EventAttendee::new(BOB_EMAIL, "needsAction"),
+                        ]
+                    } else {
+                        let mine = if i % 16 == 4 { "needsAction" } else { "tentative" };
+                        vec![
+                            EventAttendee::new(ALICE_EMAIL, "accepted").organizing(),
+                            EventAttendee::new(DEMO_EMAIL, mine),
+                            EventAttendee::new(BOB_EMAIL, "declined"),
+                        ]
+                    };
                 }
             });
             if i >= 38 {
@@ -67,6 +88,9 @@ impl FakeState {
                 f.created_time = created;
                 f.modified_time = created + Duration::minutes(45);
                 f.parents = vec![parent];
+                if i % 4 == 1 {
+                    f.last_modifying_user = Some(DriveUser::new(ALICE_NAME, ALICE_EMAIL));
+                }
             });
             if i % 13 == 12 {
                 self.trash_drive_file(&id);
@@ -88,17 +112,44 @@ impl FakeState {
                 let mut ids = Vec::new();
                 for i in 0..30i64 {
                     let at = now - Duration::minutes(20 * (30 - i));
-                    let from = if i % 2 == 0 { "Alice (fake)" } else { "Bob (fake)" };
+                    let from = if i % 2 == 0 { ALICE_TEAMS } else { BOB_TEAMS };
                     let html = format!("<p>{channel_name} message {}</p>", i + 1);
                     ids.push(self.add_channel_message_at(&channel, at, from, &html));
                 }
                 self.edit_channel_message(&channel, &ids[5], "<p>An edited fake message</p>");
                 self.delete_channel_message(&channel, &ids[7]);
+                if channel_name == "General" {
+                    self.seed_teams_conversation(&channel, &ids, (&user, DEMO_NAME), now);
+                }
                 channels.push(channel);
             }
             teams.push(team);
         }
         (user, teams, channels)
+    }
+
+    /// Mentions and replies in a General channel (see [`super::DemoSeed::teams_channel_ids`]).
+    fn seed_teams_conversation(&self, channel: &str, ids: &[String], me: (&str, &str), now: DateTime<Utc>) {
+        let alice = (self.teams_colleague_id(ALICE_TEAMS), ALICE_TEAMS);
+        let bob = (self.teams_colleague_id(BOB_TEAMS), BOB_TEAMS);
+        let mention = |user: (&str, &str)| TeamsMention {
+            id: 0,
+            mention_text: user.1.to_owned(),
+            user_id: user.0.to_owned(),
+            user_name: user.1.to_owned(),
+        };
+        self.update_channel_message(channel, &ids[27], |m| {
+            m.content = format!("<p><at id=\"0\">{}</at> can you check the roadmap dates?</p>", me.1);
+            m.mentions = vec![mention(me)];
+        });
+        self.update_channel_message(channel, &ids[25], |m| {
+            m.content = format!("<p><at id=\"0\">{}</at> see the notes above</p>", alice.1);
+            m.mentions = vec![mention((&alice.0, alice.1))];
+        });
+        let at = now - Duration::minutes(150);
+        self.add_channel_reply_at(channel, &ids[20], at, (&bob.0, bob.1), "<p>Agreed.</p>");
+        self.add_channel_reply_at(channel, &ids[20], at + Duration::minutes(5), me, "<p>Done, thanks.</p>");
+        self.add_channel_reply_at(channel, &ids[22], at, (&bob.0, bob.1), "<p>Looking into it.</p>");
     }
 
     /// The fake user of every OAuth server is the demo account's user, and its grants act as

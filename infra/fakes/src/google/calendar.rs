@@ -52,10 +52,38 @@ pub struct CalendarEvent {
     pub location: Option<String>,
     pub start: EventTime,
     pub end: EventTime,
-    /// Attendees' email addresses (the organizer is the calendar's owner).
-    pub attendees: Vec<String>,
+    /// The guests, the calendar's owner among them when invited (listed with `self: true`).
+    /// The organizer is the attendee marked so, or else the calendar's owner.
+    pub attendees: Vec<EventAttendee>,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
+}
+
+/// A guest of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventAttendee {
+    pub email: String,
+    pub display_name: Option<String>,
+    /// `needsAction`, `declined`, `tentative` or `accepted`.
+    pub response_status: String,
+    pub organizer: bool,
+}
+
+impl EventAttendee {
+    /// A guest (not the organizer) who answered `response_status`.
+    pub fn new(email: &str, response_status: &str) -> EventAttendee {
+        EventAttendee {
+            email: email.to_owned(),
+            display_name: None,
+            response_status: response_status.to_owned(),
+            organizer: false,
+        }
+    }
+
+    /// The same guest as the event's organizer.
+    pub fn organizing(self) -> EventAttendee {
+        EventAttendee { organizer: true, ..self }
+    }
 }
 
 #[derive(Debug, Clone)]

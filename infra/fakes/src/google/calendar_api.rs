@@ -234,13 +234,25 @@ fn item_json(e: &CalendarEvent, owner_email: &str) -> Value {
 }
 
 fn event_json(e: &CalendarEvent, owner_email: &str) -> Value {
-    let me = json!({"email": owner_email, "self": true});
+    let is_me = |email: &str| email.eq_ignore_ascii_case(owner_email);
+    let person = |email: &str, name: Option<&String>| {
+        let mut p = json!({"email": email});
+        if let Some(name) = name {
+            p["displayName"] = json!(name);
+        }
+        if is_me(email) {
+            p["self"] = json!(true);
+        }
+        p
+    };
+    let me = person(owner_email, None);
+    let organizer = e.attendees.iter().find(|a| a.organizer).map_or(me, |a| person(&a.email, a.display_name.as_ref()));
     let mut v = json!({
         "kind": "calendar#event", "etag": etag(e), "id": e.id, "status": e.status.as_str(),
         "htmlLink": format!("https://www.google.com/calendar/event?eid={}",
                             b64url_encode(&format!("{} {owner_email}", e.id))),
         "created": iso_ms(&e.created), "updated": iso_ms(&e.updated), "summary": e.summary,
-        "creator": me, "organizer": me, "start": time_json(&e.start), "end": time_json(&e.end),
+        "creator": organizer, "organizer": organizer, "start": time_json(&e.start), "end": time_json(&e.end),
         "iCalUID": format!("{}@google.com", e.id), "sequence": 0,
         "reminders": {"useDefault": true}, "eventType": "default",
     });
@@ -251,8 +263,18 @@ fn event_json(e: &CalendarEvent, owner_email: &str) -> Value {
         v["location"] = json!(l);
     }
     if !e.attendees.is_empty() {
-        let attendees: Vec<Value> =
-            e.attendees.iter().map(|a| json!({"email": a, "responseStatus": "needsAction"})).collect();
+        let attendees: Vec<Value> = e
+            .attendees
+            .iter()
+            .map(|a| {
+                let mut v = person(&a.email, a.display_name.as_ref());
+                if a.organizer {
+                    v["organizer"] = json!(true);
+                }
+                v["responseStatus"] = json!(a.response_status);
+                v
+            })
+            .collect();
         v["attendees"] = json!(attendees);
     }
     v

@@ -19,6 +19,21 @@ pub struct DriveFile {
     /// Ids of the parent folders (empty: in My Drive's root).
     pub parents: Vec<String>,
     pub web_view_link: String,
+    /// Who changed it last; `None`: its owner.
+    pub last_modifying_user: Option<DriveUser>,
+}
+
+/// A Drive user other than the owner (a colleague the file is shared with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriveUser {
+    pub display_name: String,
+    pub email_address: String,
+}
+
+impl DriveUser {
+    pub fn new(display_name: &str, email_address: &str) -> DriveUser {
+        DriveUser { display_name: display_name.to_owned(), email_address: email_address.to_owned() }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +122,7 @@ impl FakeState {
                     trashed: false,
                     parents: Vec::new(),
                     web_view_link: web_view_link(&id, mime_type),
+                    last_modifying_user: None,
                 },
                 deleted: false,
             });

@@ -12,7 +12,7 @@ use super::drive::{DriveFile, FileRec};
 use super::{Account, bad_request, not_found, select};
 use crate::http::ApiRequest;
 use crate::state::Inner;
-use crate::util::{b64url_decode, b64url_encode, iso_ms, json_response, parse_datetime, percent_decode};
+use crate::util::{b64url_decode, b64url_encode, iso_ms, json_response, mix, parse_datetime, percent_decode};
 
 const DEFAULT_PAGE_SIZE: usize = 100;
 const MAX_PAGE_SIZE: usize = 1000;
@@ -34,7 +34,7 @@ pub(crate) fn handle(s: &Inner, account: &Account, req: &ApiRequest) -> Response
         "/files" => files(s, account, req),
         _ => match path.strip_prefix("/files/").map(percent_decode) {
             Some(id) => match s.google.files.iter().find(|r| r.file.id == id && r.owner == account.sub && !r.deleted) {
-                Some(r) => select(file_json(&r.file), req, Some(FILE_FIELDS)).map(ok),
+                Some(r) => select(file_json(s, r, account), req, Some(FILE_FIELDS)).map(ok),
                 None => Err(file_not_found(&id)),
             },
             None => Err(not_found("Not Found")),
@@ -76,12 +76,29 @@ fn page_size(req: &ApiRequest) -> Result<usize, Response> {
     }
 }
 
-pub(crate) fn file_json(f: &DriveFile) -> Value {
+/// A Drive `User` as `requester` sees it.
+fn user_json(name: &str, email: &str, requester: &Account) -> Value {
+    json!({
+        "kind": "drive#user", "displayName": name, "emailAddress": email,
+        "me": email.eq_ignore_ascii_case(&requester.email),
+        "permissionId": format!("{:020}", mix(email.to_lowercase().bytes().fold(0, |h, b| mix(h ^ u64::from(b))))),
+    })
+}
+
+pub(crate) fn file_json(s: &Inner, r: &FileRec, requester: &Account) -> Value {
+    let f = &r.file;
+    let owner = s.google.accounts.iter().find(|a| a.sub == r.owner);
+    let (owner_name, owner_email) = owner.map_or(("", ""), |a| (a.name.as_str(), a.email.as_str()));
+    let last = match &f.last_modifying_user {
+        Some(u) => user_json(&u.display_name, &u.email_address, requester),
+        None => user_json(owner_name, owner_email, requester),
+    };
     json!({
         "kind": "drive#file", "id": f.id, "name": f.name, "mimeType": f.mime_type,
         "createdTime": iso_ms(&f.created_time), "modifiedTime": iso_ms(&f.modified_time),
         "trashed": f.trashed, "explicitlyTrashed": f.trashed, "parents": f.parents,
-        "webViewLink": f.web_view_link, "ownedByMe": true,
+        "webViewLink": f.web_view_link, "ownedByMe": r.owner == requester.sub,
+        "owners": [user_json(owner_name, owner_email, requester)], "lastModifyingUser": last,
     })
 }
 
@@ -114,7 +131,7 @@ fn changes(s: &Inner, account: &Account, req: &ApiRequest) -> Reply {
             if !c.removed
                 && let Some(r) = s.google.files.iter().find(|r| r.file.id == c.file_id)
             {
-                v["file"] = file_json(&r.file);
+                v["file"] = file_json(s, r, account);
             }
             v
         })
@@ -225,6 +242,7 @@ fn files(s: &Inner, account: &Account, req: &ApiRequest) -> Reply {
         trashed: false,
         parents: Vec::new(),
         web_view_link: String::new(),
+        last_modifying_user: None,
     };
     if terms.iter().any(|t| matches_term(&probe, t).is_none()) {
         return Err(invalid_q());
@@ -246,7 +264,7 @@ fn files(s: &Inner, account: &Account, req: &ApiRequest) -> Reply {
             .and_then(|d| d.strip_prefix("offset:").and_then(|n| n.parse::<usize>().ok()))
             .ok_or_else(|| bad_request("invalid", "Invalid Value", "pageToken"))?,
     };
-    let page: Vec<Value> = selected.iter().skip(start).take(size).map(|r| file_json(&r.file)).collect();
+    let page: Vec<Value> = selected.iter().skip(start).take(size).map(|r| file_json(s, r, account)).collect();
     let mut body = json!({"kind": "drive#fileList", "incompleteSearch": false, "files": page});
     if selected.len() > start + size {
         body["nextPageToken"] = json!(b64url_encode(&format!("offset:{}", start + size)));

@@ -17,8 +17,8 @@ use crate::oauth::OAuthProvider;
 use crate::state::{FakeState, Inner, Provider};
 use crate::util::{json_response, mix, with_retry_after};
 
-pub use calendar::{CalendarEvent, EventStatus, EventTime};
-pub use drive::DriveFile;
+pub use calendar::{CalendarEvent, EventAttendee, EventStatus, EventTime};
+pub use drive::{DriveFile, DriveUser};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Account {

@@ -1,13 +1,14 @@
 //! Microsoft Graph v1.0 (`https://graph.microsoft.com/v1.0`): `GET /me`, `/me/joinedTeams`,
-//! `/teams/{id}/channels`, `/teams/{id}/channels/{id}/messages` (`$top`, `@odata.nextLink` with
-//! `$skiptoken`) and `/teams/{id}/channels/{id}/messages/{id}`.
+//! `/teams/{id}/channels`, `/teams/{id}/channels/{id}/messages` (`$top`, `$expand=replies`,
+//! `@odata.nextLink` with `$skiptoken`), `/teams/{id}/channels/{id}/messages/{id}` and its
+//! `/replies`.
 
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use super::{Account, ChannelRec, TENANT_ID, TeamsMessage};
+use super::{Account, ChannelRec, TENANT_ID, TeamsMention, TeamsMessage};
 use crate::http::ApiRequest;
 use crate::oauth::{OAuthProvider, Rejected};
 use crate::state::{FakeState, Inner, Provider};
@@ -161,7 +162,23 @@ fn channels_route(s: &Inner, account: &Account, base: &str, req: &ApiRequest, te
         },
         [channel, "messages", id] => match in_team(channel) {
             Some(rec) => match rec.messages.iter().find(|m| m.id == *id) {
-                Some(m) => Ok(ok(message_json(m, rec))),
+                Some(m) => {
+                    let mut v = message_json(m, None, rec);
+                    if expand_replies(req)? {
+                        add_replies(&mut v, m, rec);
+                    }
+                    Ok(ok(v))
+                }
+                None => Err(not_found(&format!("Message {id} not found."))),
+            },
+            None => Err(channel_missing(channel)),
+        },
+        [channel, "messages", id, "replies"] => match in_team(channel) {
+            Some(rec) => match rec.messages.iter().find(|m| m.id == *id) {
+                Some(m) => {
+                    let value: Vec<Value> = m.replies.iter().map(|r| message_json(r, Some(&m.id), rec)).collect();
+                    Ok(ok(json!({"@odata.count": value.len(), "value": value})))
+                }
                 None => Err(not_found(&format!("Message {id} not found."))),
             },
             None => Err(channel_missing(channel)),
@@ -189,6 +206,7 @@ fn messages(rec: &ChannelRec, base: &str, req: &ApiRequest) -> Reply {
             Some(parsed.ok_or_else(|| error(StatusCode::BAD_REQUEST, "BadRequest", "Invalid skip token."))?)
         }
     };
+    let expand = expand_replies(req)?;
     let ch = &rec.channel;
     let matching: Vec<&TeamsMessage> = rec
         .messages
@@ -196,7 +214,17 @@ fn messages(rec: &ChannelRec, base: &str, req: &ApiRequest) -> Reply {
         .rev()
         .filter(|m| after.is_none_or(|a| m.id.parse::<i64>().is_ok_and(|id| id < a)))
         .collect();
-    let value: Vec<Value> = matching.iter().take(top).map(|m| message_json(m, rec)).collect();
+    let value: Vec<Value> = matching
+        .iter()
+        .take(top)
+        .map(|m| {
+            let mut v = message_json(m, None, rec);
+            if expand {
+                add_replies(&mut v, m, rec);
+            }
+            v
+        })
+        .collect();
     let path = format!("{base}/teams/{}/channels/{}/messages", ch.team_id, ch.id);
     let mut body = json!({"@odata.context": format!("{base}/$metadata#teams('{}')/channels('{}')/messages", ch.team_id, ch.id),
                           "@odata.count": value.len(), "value": value});
@@ -204,22 +232,54 @@ fn messages(rec: &ChannelRec, base: &str, req: &ApiRequest) -> Reply {
         && let Some(last) = matching.get(top - 1)
     {
         let token = b64url_encode(&format!("after:{}", last.id));
-        body["@odata.nextLink"] = json!(format!("{path}?$top={top}&$skiptoken={token}"));
+        let expand = if expand { "&$expand=replies" } else { "" };
+        body["@odata.nextLink"] = json!(format!("{path}?$top={top}{expand}&$skiptoken={token}"));
     }
     Ok(ok(body))
 }
 
-fn message_json(m: &TeamsMessage, rec: &ChannelRec) -> Value {
-    let ch = &rec.channel;
+/// `$expand=replies` (the only expansion of channel messages).
+fn expand_replies(req: &ApiRequest) -> Result<bool, Response> {
+    match req.param("$expand").map(str::trim) {
+        None | Some("") => Ok(false),
+        Some("replies") => Ok(true),
+        Some(other) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Parsing OData Select and Expand failed: Could not find a property named '{other}'."),
+        )),
+    }
+}
+
+fn add_replies(v: &mut Value, m: &TeamsMessage, rec: &ChannelRec) {
+    let replies: Vec<Value> = m.replies.iter().map(|r| message_json(r, Some(&m.id), rec)).collect();
+    v["replies@odata.count"] = json!(replies.len());
+    v["replies"] = Value::Array(replies);
+}
+
+fn mention_json(mention: &TeamsMention) -> Value {
     json!({
-        "id": m.id, "replyToId": null, "etag": m.last_modified.timestamp_millis().to_string(),
+        "id": mention.id, "mentionText": mention.mention_text,
+        "mentioned": {"application": null, "device": null, "conversation": null, "user": {
+            "@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": mention.user_id,
+            "displayName": mention.user_name, "userIdentityType": "aadUser", "tenantId": TENANT_ID,
+        }},
+    })
+}
+
+fn message_json(m: &TeamsMessage, reply_to: Option<&str>, rec: &ChannelRec) -> Value {
+    let ch = &rec.channel;
+    let mentions: Vec<Value> = m.mentions.iter().map(mention_json).collect();
+    let parent = reply_to.unwrap_or(&m.id);
+    json!({
+        "id": m.id, "replyToId": reply_to, "etag": m.last_modified.timestamp_millis().to_string(),
         "messageType": "message", "createdDateTime": iso_ms(&m.created),
         "lastModifiedDateTime": iso_ms(&m.last_modified),
         "lastEditedDateTime": m.last_edited.as_ref().map(iso_ms),
         "deletedDateTime": m.deleted.as_ref().map(iso_ms), "subject": m.subject, "summary": null,
         "chatId": null, "importance": m.importance, "locale": "en-us",
         "webUrl": format!("https://teams.microsoft.com/l/message/{}/{}?groupId={}&tenantId={TENANT_ID}&createdTime={}&parentMessageId={}",
-                          ch.id, m.id, ch.team_id, m.id, m.id),
+                          ch.id, m.id, ch.team_id, m.id, parent),
         "policyViolation": null, "eventDetail": null,
         "from": {"application": null, "device": null, "user": {
             "@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": m.from_id,
@@ -227,6 +287,6 @@ fn message_json(m: &TeamsMessage, rec: &ChannelRec) -> Value {
         }},
         "body": {"contentType": m.content_type, "content": m.content},
         "channelIdentity": {"teamId": ch.team_id, "channelId": ch.id},
-        "attachments": [], "mentions": [], "reactions": [],
+        "attachments": [], "mentions": mentions, "reactions": [],
     })
 }

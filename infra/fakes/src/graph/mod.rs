@@ -1,4 +1,5 @@
-//! Microsoft Graph (Teams): users, teams, channels and channel messages, and their seeding. The
+//! Microsoft Graph (Teams): users, teams, channels and channel messages (with their mentions and
+//! replies), and their seeding. The
 //! endpoints are in `api.rs`.
 
 mod api;
@@ -48,6 +49,20 @@ pub struct TeamsMessage {
     pub from_id: String,
     pub from_name: String,
     pub importance: String,
+    /// The `<at id="{id}">` mentions of the body.
+    pub mentions: Vec<TeamsMention>,
+    /// Replies, oldest first (a reply has none of its own); listed with `$expand=replies`.
+    pub replies: Vec<TeamsMessage>,
+}
+
+/// A user mentioned in a message: `<at id="{id}">{mention_text}</at>` in its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamsMention {
+    /// The index of the `<at id="…">` tag in the body.
+    pub id: u32,
+    pub mention_text: String,
+    pub user_id: String,
+    pub user_name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -130,10 +145,17 @@ fn insert_message(rec: &mut ChannelRec, at: DateTime<Utc>, from: (&str, &str), h
         from_id: from.0.to_owned(),
         from_name: from.1.to_owned(),
         importance: "normal".to_owned(),
+        mentions: Vec::new(),
+        replies: Vec::new(),
     };
     let idx = rec.messages.partition_point(|m| m.created <= created);
     rec.messages.insert(idx, msg);
     millis.to_string()
+}
+
+/// A stable user id for a colleague named `name`.
+fn colleague_id(name: &str) -> String {
+    uuid_from(name.bytes().fold(0xF20A, |h, b| mix(h ^ u64::from(b))))
 }
 
 impl FakeState {
@@ -178,15 +200,65 @@ impl FakeState {
         })
     }
 
-    /// Posts an HTML message at `at` (bumped by a millisecond if that id is taken); returns its id.
+    /// Posts an HTML message at `at` (bumped by a millisecond if that id is taken) from a
+    /// colleague named `from_name`; returns its id.
     pub fn add_channel_message_at(&self, channel_id: &str, at: DateTime<Utc>, from_name: &str, html: &str) -> String {
         self.with(|s| {
-            let from_id = uuid_from(mix(from_name.len() as u64) ^ 0xF20A);
+            let from_id = colleague_id(from_name);
             match s.graph.channel_mut(channel_id) {
                 Some(rec) => insert_message(rec, at, (&from_id, from_name), html),
                 None => String::new(),
             }
         })
+    }
+
+    /// Adds a reply at `at` to a channel message, from the user `from` (`(id, display name)`:
+    /// [`FakeState::teams_colleague_id`] of a colleague, or an account's id); returns its id
+    /// (empty if there is no such message).
+    pub fn add_channel_reply_at(
+        &self,
+        channel_id: &str,
+        message_id: &str,
+        at: DateTime<Utc>,
+        from: (&str, &str),
+        html: &str,
+    ) -> String {
+        self.with(|s| {
+            let Some(parent) =
+                s.graph.channel_mut(channel_id).and_then(|c| c.messages.iter_mut().find(|m| m.id == message_id))
+            else {
+                return String::new();
+            };
+            // Reply ids are creation times too, after the parent's and unique among its replies.
+            let mut millis = at.timestamp_millis().max(parent.created.timestamp_millis() + 1);
+            while parent.replies.iter().any(|r| r.id == millis.to_string()) {
+                millis += 1;
+            }
+            let created = DateTime::from_timestamp_millis(millis).unwrap_or(at);
+            let reply = TeamsMessage {
+                id: millis.to_string(),
+                created,
+                last_modified: created,
+                last_edited: None,
+                deleted: None,
+                subject: None,
+                content_type: "html".to_owned(),
+                content: html.to_owned(),
+                from_id: from.0.to_owned(),
+                from_name: from.1.to_owned(),
+                importance: "normal".to_owned(),
+                mentions: Vec::new(),
+                replies: Vec::new(),
+            };
+            let idx = parent.replies.partition_point(|r| r.created <= created);
+            parent.replies.insert(idx, reply);
+            millis.to_string()
+        })
+    }
+
+    /// The user id the fake gives the colleague named `name` in the messages it posts.
+    pub fn teams_colleague_id(&self, name: &str) -> String {
+        colleague_id(name)
     }
 
     /// Posts `n` messages "Message 1" … "Message n", a second apart ending now; returns their ids.

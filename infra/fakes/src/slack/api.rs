@@ -189,6 +189,12 @@ fn message_json(m: &super::SlackMessage, team_id: &str) -> Value {
     }
     if let Some(n) = m.reply_count {
         v["reply_count"] = json!(n);
+        v["reply_users_count"] = json!(m.reply_users.len());
+        v["reply_users"] = json!(m.reply_users.iter().take(5).collect::<Vec<_>>());
+        if let Some(parent) = ts_to_micros(&m.ts).filter(|_| n > 0) {
+            // The fake keeps no replies: the latest one is said to be a minute after the parent.
+            v["latest_reply"] = json!(micros_to_ts(parent + 60_000_000));
+        }
     }
     v
 }

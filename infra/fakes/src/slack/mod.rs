@@ -30,6 +30,8 @@ pub struct SlackMessage {
     pub text: String,
     pub thread_ts: Option<String>,
     pub reply_count: Option<u32>,
+    /// Of a thread's parent: the users who replied (Slack lists up to five).
+    pub reply_users: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +129,7 @@ fn insert_message(rec: &mut ChannelRec, at_micros: u64, user: &str, text: &str) 
         text: text.to_owned(),
         thread_ts: None,
         reply_count: None,
+        reply_users: Vec::new(),
     };
     let idx = rec.messages.partition_point(|(m, _)| *m < micros);
     rec.messages.insert(idx, (micros, msg));
@@ -141,6 +144,11 @@ impl FakeState {
     /// Registers a Slack workspace reachable with the bot `token`; returns its team id.
     pub fn add_slack_account(&self, token: &str, team_name: &str) -> String {
         self.with(|s| new_account(s, token, team_name))
+    }
+
+    /// The user id of the token's user (the bot user), as `auth.test` gives it.
+    pub fn slack_user_id(&self, token: &str) -> Option<String> {
+        self.with(|s| s.slack.accounts.iter().find(|a| a.token == token).map(|a| a.user_id.clone()))
     }
 
     /// Adds a public channel (the bot is a member) to the workspace of `token`; returns its id.

@@ -1,4 +1,5 @@
-//! Trello REST API (`https://api.trello.com/1/...`): members, boards, lists, cards.
+//! Trello REST API (`https://api.trello.com/1/...`): members, boards (with their lists and members
+//! nested on request), a board's lists, members and cards.
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -14,6 +15,9 @@ const CARD_FIELDS: &str = "badges checkItemStates closed dateLastActivity desc d
 const BOARD_FIELDS: &str = "closed dateLastActivity dateLastView desc descData idOrganization idEnterprise invitations invited labelNames memberships name pinned powerUps prefs shortLink shortUrl starred subscribed url";
 
 const LIST_FIELDS: &str = "closed idBoard name pos subscribed softLimit";
+
+const MEMBER_FIELDS: &str =
+    "avatarHash bio bioData confirmed fullName idPremOrgsAdmin initials memberType products status url username";
 
 type Reply = Result<Response, Response>;
 
@@ -96,7 +100,16 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
             }
             ["boards", id] => visible_board(data, &member, id).and_then(|b| {
                 let fields = fields_param(req, BOARD_FIELDS)?;
-                Ok(json_response(StatusCode::OK, board_json(b, fields.as_deref())))
+                let mut board = board_json(b, fields.as_deref());
+                nest_lists(data, b, req, &mut board)?;
+                nest_members(data, b, req, &mut board)?;
+                Ok(json_response(StatusCode::OK, board))
+            }),
+            ["boards", id, "members"] => visible_board(data, &member, id).and_then(|b| {
+                let fields = member_fields(req.param("fields"))?;
+                let members = board_members(data, b, req.param("filter"))?;
+                let out: Vec<Value> = members.into_iter().map(|m| board_member_json(m, &fields)).collect();
+                Ok(json_response(StatusCode::OK, Value::Array(out)))
             }),
             ["boards", id, "lists"] => lists_json(data, &member, id, req.param("filter"), req),
             ["boards", id, "lists", filter] => lists_json(data, &member, id, Some(filter), req),
@@ -188,6 +201,77 @@ fn boards_json(data: &Data, m: &TrelloMember, filter: Option<&str>, req: &ApiReq
     Ok(json_response(StatusCode::OK, Value::Array(boards)))
 }
 
+/// `member_fields` (or a members route's `fields`): `all` or a list; default `fullName,username`.
+fn member_fields(raw: Option<&str>) -> Result<Vec<String>, Response> {
+    let raw = raw.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("fullName,username");
+    let all = MEMBER_FIELDS.split_whitespace().map(str::to_owned).collect();
+    if raw == "all" {
+        return Ok(all);
+    }
+    let fields: Vec<String> = raw.split(',').map(|f| f.trim().to_owned()).collect();
+    if fields.iter().any(|f| f != "id" && !MEMBER_FIELDS.split_whitespace().any(|a| a == f)) {
+        return Err(invalid_value("fields"));
+    }
+    Ok(fields)
+}
+
+/// The board's members for a `filter` (`all`, `normal`, `admins`, `owners`, `none`). Every
+/// member of a fake board is a normal member.
+fn board_members<'a>(data: &'a Data, b: &TrelloBoard, filter: Option<&str>) -> Result<Vec<&'a TrelloMember>, Response> {
+    let all = b.members.iter().filter_map(|id| data.member(id));
+    match filter.map(str::trim).unwrap_or("all") {
+        "all" | "normal" => Ok(all.collect()),
+        "none" | "admins" | "owners" => Ok(Vec::new()),
+        _ => Err(invalid_value("filter")),
+    }
+}
+
+fn board_member_json(m: &TrelloMember, fields: &[String]) -> Value {
+    let initials: String = m.full_name.split_whitespace().filter_map(|w| w.chars().next()).collect();
+    let obj = json!({
+        "id": m.id, "fullName": m.full_name, "username": m.username, "initials": initials,
+        "avatarHash": null, "url": m.url, "confirmed": true, "memberType": "normal",
+    });
+    project(obj, fields, &["id"])
+}
+
+/// `GET /1/boards/{id}?lists=…&list_fields=…`: the board's lists nested as `lists`.
+fn nest_lists(data: &Data, b: &TrelloBoard, req: &ApiRequest, board: &mut Value) -> Result<(), Response> {
+    let keep: fn(&TrelloList) -> bool = match req.param("lists").map(str::trim) {
+        None | Some("" | "none") => return Ok(()),
+        Some("all") => |_| true,
+        Some("open") => |l| !l.closed,
+        Some("closed") => |l| l.closed,
+        Some(_) => return Err(invalid_value("lists")),
+    };
+    let fields = match req.param("list_fields").map(str::trim) {
+        None | Some("" | "all") => None,
+        Some(raw) => {
+            let fields: Vec<String> = raw.split(',').map(|f| f.trim().to_owned()).collect();
+            if fields.iter().any(|f| f != "id" && !LIST_FIELDS.split_whitespace().any(|a| a == f)) {
+                return Err(invalid_value("list_fields"));
+            }
+            Some(fields)
+        }
+    };
+    let mut lists: Vec<&TrelloList> = data.board_lists(&b.id).filter(|l| keep(l)).collect();
+    lists.sort_by(|x, y| x.pos.total_cmp(&y.pos));
+    board["lists"] = Value::Array(lists.into_iter().map(|l| list_json(l, fields.as_deref())).collect());
+    Ok(())
+}
+
+/// `GET /1/boards/{id}?members=…&member_fields=…`: the board's members nested as `members`.
+fn nest_members(data: &Data, b: &TrelloBoard, req: &ApiRequest, board: &mut Value) -> Result<(), Response> {
+    let filter = match req.param("members").map(str::trim) {
+        None | Some("" | "none") => return Ok(()),
+        Some(f) => f,
+    };
+    let members = board_members(data, b, Some(filter)).map_err(|_| invalid_value("members"))?;
+    let fields = member_fields(req.param("member_fields")).map_err(|_| invalid_value("member_fields"))?;
+    board["members"] = Value::Array(members.into_iter().map(|m| board_member_json(m, &fields)).collect());
+    Ok(())
+}
+
 fn visible_board<'a>(data: &'a Data, m: &TrelloMember, id: &str) -> Result<&'a TrelloBoard, Response> {
     let well_formed = (id.len() == 24 && id.chars().all(|c| c.is_ascii_hexdigit()))
         || (id.len() == 8 && id.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -239,7 +323,7 @@ fn card_json(c: &TrelloCard, fields: Option<&[String]>) -> Value {
     let obj = json!({
         "id": c.id, "name": c.name, "desc": c.desc, "descData": {"emoji": {}}, "closed": c.closed,
         "idBoard": c.id_board, "idList": c.id_list, "idShort": c.id_short, "idLabels": id_labels,
-        "idMembers": [], "idMembersVoted": [], "idChecklists": [], "idAttachmentCover": null,
+        "idMembers": c.id_members, "idMembersVoted": [], "idChecklists": [], "idAttachmentCover": null,
         "labels": labels, "due": c.due.as_ref().map(iso_ms), "dueComplete": c.due_complete,
         "dueReminder": null, "start": null, "email": null, "manualCoverAttachment": false,
         "pos": c.pos, "shortLink": c.short_link, "shortUrl": c.short_url, "url": c.url,

@@ -64,6 +64,8 @@ pub struct TrelloCard {
     pub url: String,
     pub short_url: String,
     pub labels: Vec<TrelloLabel>,
+    /// Ids of the members assigned to the card.
+    pub id_members: Vec<String>,
     pub pos: f64,
     pub date_last_activity: DateTime<Utc>,
 }
@@ -79,6 +81,8 @@ struct Account {
 #[derive(Default)]
 pub(crate) struct Data {
     accounts: Vec<Account>,
+    /// Members without an API account here (colleagues on a board).
+    others: Vec<TrelloMember>,
     boards: Vec<TrelloBoard>,
     lists: Vec<TrelloList>,
     cards: Vec<TrelloCard>,
@@ -117,6 +121,11 @@ impl Data {
 
     fn member_for_token(&self, token: &str) -> Option<String> {
         self.accounts.iter().find(|a| a.token == token).map(|a| a.member.id.clone())
+    }
+
+    /// A member by id: an account's member or another board member.
+    pub(crate) fn member(&self, id: &str) -> Option<&TrelloMember> {
+        self.accounts.iter().map(|a| &a.member).chain(&self.others).find(|m| m.id == id)
     }
 
     pub(crate) fn board(&self, id_or_short_link: &str) -> Option<&TrelloBoard> {
@@ -199,6 +208,23 @@ impl FakeState {
         })
     }
 
+    /// Adds a member without an API account (a colleague) to a board; returns the member id.
+    pub fn add_trello_board_member(&self, board_id: &str, username: &str, full_name: &str) -> String {
+        self.with(|s| {
+            let id = trello_id(s, Utc::now());
+            s.trello.others.push(TrelloMember {
+                id: id.clone(),
+                username: username.to_owned(),
+                full_name: full_name.to_owned(),
+                url: format!("https://trello.com/{username}"),
+            });
+            if let Some(b) = s.trello.boards.iter_mut().find(|b| b.id == board_id) {
+                b.members.push(id.clone());
+            }
+            id
+        })
+    }
+
     /// Adds a list at the end of a board; returns its id.
     pub fn add_trello_list(&self, board_id: &str, name: &str) -> String {
         self.with(|s| add_list_inner(s, board_id, name))
@@ -238,6 +264,7 @@ impl FakeState {
                 due_complete: false,
                 closed: false,
                 labels: Vec::new(),
+                id_members: Vec::new(),
                 pos,
                 date_last_activity: created,
             });

@@ -14,11 +14,12 @@ use serde_json::{Map, Value, json};
 
 use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
-use crate::sync::{ConnectorConfig, Page, Record, RecordKind, clip};
+use crate::sync::{ConnectorConfig, KindFields, Page, Record, RecordKind, TaskFields, clip};
 
 /// Asana's maximum `limit`.
 const MAX_TASKS_PER_PAGE: u32 = 100;
-const TASK_FIELDS: &str = "name,completed,due_on,due_at,modified_at,permalink_url,notes,projects.name";
+const TASK_FIELDS: &str = "name,completed,due_on,due_at,modified_at,permalink_url,notes,assignee.name,projects.name,\
+     memberships.project.name,memberships.section.name";
 const NOTES_MAX: usize = 2000;
 
 pub struct AsanaConnector {
@@ -90,7 +91,20 @@ struct Task {
     #[serde(default)]
     notes: Option<String>,
     #[serde(default)]
+    assignee: Option<Named>,
+    #[serde(default)]
     projects: Vec<Named>,
+    #[serde(default)]
+    memberships: Vec<Membership>,
+}
+
+/// A task's place in a project: the project and the section it is in.
+#[derive(Deserialize)]
+struct Membership {
+    #[serde(default)]
+    project: Option<Named>,
+    #[serde(default)]
+    section: Option<Named>,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -219,9 +233,24 @@ async fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 fn record(task: Task, workspace: &str) -> Record {
-    let projects: Vec<Value> = task.projects.into_iter().filter_map(|p| p.name).map(Value::String).collect();
+    let projects: Vec<String> = task.projects.into_iter().filter_map(|p| p.name).collect();
+    // The first project the task is in, with its section there when Asana names it.
+    let membership = task.memberships.into_iter().find_map(|m| {
+        let project = m.project.and_then(|p| p.name)?;
+        Some(match m.section.and_then(|s| s.name) {
+            Some(section) => format!("{project} / {section}"),
+            None => project,
+        })
+    });
+    let fields = TaskFields {
+        list: membership.or_else(|| projects.first().cloned()),
+        labels: Vec::new(),
+        done: task.completed,
+        assignees: task.assignee.and_then(|a| a.name).into_iter().collect(),
+    };
     let mut data = Map::new();
-    data.insert("projects".into(), Value::Array(projects));
+    fields.write(&mut data);
+    data.insert("projects".into(), Value::Array(projects.into_iter().map(Value::String).collect()));
     if let Some(notes) = task.notes.filter(|n| !n.is_empty()) {
         data.insert("notes".into(), Value::String(clip(&notes, NOTES_MAX)));
     }
@@ -235,5 +264,30 @@ fn record(task: Task, workspace: &str) -> Record {
         due_at: task.due_at.or(task.due_on),
         updated_at: task.modified_at,
         data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_is_the_first_project_with_its_section_and_the_assignee_is_named() {
+        let task: Task = serde_json::from_value(json!({
+            "gid": "1", "name": "Write the brief", "completed": true,
+            "assignee": {"gid": "7", "name": "Demo User"},
+            "projects": [{"gid": "2", "name": "Launch"}, {"gid": "3", "name": "Website"}],
+            "memberships": [{"project": {"gid": "2", "name": "Launch"}, "section": {"gid": "4", "name": "Doing"}}],
+        }))
+        .unwrap();
+        let fields = TaskFields::read(&record(task, "Workspace").data);
+        assert_eq!(fields.list.as_deref(), Some("Launch / Doing"));
+        assert!(fields.done);
+        assert_eq!(fields.assignees, ["Demo User"]);
+
+        let bare: Task =
+            serde_json::from_value(json!({"gid": "5", "projects": [{"gid": "2", "name": "Launch"}]})).unwrap();
+        let fields = TaskFields::read(&record(bare, "Workspace").data);
+        assert_eq!(fields, TaskFields { list: Some("Launch".into()), ..TaskFields::default() });
     }
 }

@@ -20,10 +20,15 @@ use serde_json::{Map, Value, json};
 use super::read_json;
 use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
-use crate::sync::{ConnectorConfig, Page, Record, RecordKey, RecordKind};
+use crate::sync::{ConnectorConfig, EventFields, KindFields, Page, Record, RecordKey, RecordKind};
 
 /// Google's maximum `maxResults` of `events.list`.
 const MAX_EVENTS_PER_PAGE: u32 = 2500;
+/// What a page needs of each event (Google's partial-response syntax).
+const EVENT_FIELDS: &str = concat!(
+    "nextPageToken,nextSyncToken,items(id,status,summary,htmlLink,location,organizer/email,start,end,updated,",
+    "attendees(self,responseStatus))"
+);
 const CONTAINER: &str = "Primary calendar";
 const NO_TITLE: &str = "(no title)";
 
@@ -77,12 +82,24 @@ struct Event {
     end: Option<EventTime>,
     #[serde(default)]
     updated: Option<DateTime<Utc>>,
+    #[serde(default)]
+    attendees: Vec<Attendee>,
 }
 
 #[derive(Deserialize)]
 struct Person {
     #[serde(default)]
     email: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Attendee {
+    /// This entry is the calendar's owner, the connected user.
+    #[serde(default, rename = "self")]
+    is_self: bool,
+    #[serde(default)]
+    response_status: Option<String>,
 }
 
 /// A time (`dateTime`, RFC 3339) or, for all-day events, a `date`.
@@ -98,6 +115,11 @@ struct EventTime {
 impl EventTime {
     fn text(self) -> Option<String> {
         self.date_time.or(self.date)
+    }
+
+    /// An all-day event's time: a date and no time.
+    fn is_date(&self) -> bool {
+        self.date_time.is_none() && self.date.is_some()
     }
 }
 
@@ -126,7 +148,7 @@ impl SyncConnector for CalendarConnector {
             .map_err(|_| ProviderError::Unexpected("not a Google Calendar sync cursor".into()))?;
         let url = format!("{}/calendars/primary/events", self.config.base_url.trim_end_matches('/'));
         let max = self.config.page_size.clamp(1, MAX_EVENTS_PER_PAGE).to_string();
-        let mut query = vec![("maxResults", max.as_str()), ("singleEvents", "true")];
+        let mut query = vec![("maxResults", max.as_str()), ("singleEvents", "true"), ("fields", EVENT_FIELDS)];
         if let Some(sync_token) = &cursor.sync_token {
             query.push(("syncToken", sync_token.as_str()));
         }
@@ -176,13 +198,15 @@ impl SyncConnector for CalendarConnector {
 }
 
 fn record(event: Event) -> Record {
+    let fields = EventFields {
+        end: event.end.and_then(EventTime::text),
+        all_day: event.start.as_ref().is_some_and(EventTime::is_date),
+        location: event.location.filter(|l| !l.trim().is_empty()),
+        attendee_count: u32::try_from(event.attendees.len()).unwrap_or(u32::MAX),
+        my_response: event.attendees.iter().find(|a| a.is_self).and_then(|a| a.response_status.clone()),
+    };
     let mut data = Map::new();
-    if let Some(end) = event.end.and_then(EventTime::text) {
-        data.insert("end".into(), Value::String(end));
-    }
-    if let Some(location) = event.location.filter(|l| !l.is_empty()) {
-        data.insert("location".into(), Value::String(location));
-    }
+    fields.write(&mut data);
     if let Some(organizer) = event.organizer.and_then(|o| o.email) {
         data.insert("organizer".into(), Value::String(organizer));
     }

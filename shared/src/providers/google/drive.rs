@@ -18,14 +18,18 @@ use serde_json::{Map, Value, json};
 use super::read_json;
 use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
-use crate::sync::{ConnectorConfig, Page, Record, RecordKey, RecordKind};
+use crate::sync::{ConnectorConfig, FileFields, KindFields, Page, Record, RecordKey, RecordKind};
 
 /// Drive's maximum `pageSize` of `files.list` and `changes.list`.
 const MAX_PER_PAGE: u32 = 1000;
-const FILE_FIELDS: &str = "nextPageToken,files(id,name,mimeType,modifiedTime,webViewLink,trashed,parents)";
+const FILE_FIELDS: &str = concat!(
+    "nextPageToken,files(id,name,mimeType,modifiedTime,webViewLink,trashed,parents,",
+    "owners(displayName,me),lastModifyingUser(displayName,me))"
+);
 const CHANGE_FIELDS: &str = concat!(
     "nextPageToken,newStartPageToken,",
-    "changes(removed,fileId,time,file(id,name,mimeType,modifiedTime,webViewLink,trashed))"
+    "changes(removed,fileId,time,file(id,name,mimeType,modifiedTime,webViewLink,trashed,",
+    "owners(displayName,me),lastModifyingUser(displayName,me)))"
 );
 const CONTAINER: &str = "My Drive";
 
@@ -102,6 +106,20 @@ struct File {
     web_view_link: Option<String>,
     #[serde(default)]
     trashed: bool,
+    #[serde(default)]
+    owners: Vec<User>,
+    #[serde(default)]
+    last_modifying_user: Option<User>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct User {
+    #[serde(default)]
+    display_name: Option<String>,
+    /// This user is the one the token belongs to.
+    #[serde(default)]
+    me: bool,
 }
 
 impl DriveConnector {
@@ -207,10 +225,15 @@ impl SyncConnector for DriveConnector {
 }
 
 fn record(file: File) -> Record {
+    let name = |u: &User| u.display_name.clone().filter(|n| !n.is_empty());
+    let fields = FileFields {
+        mime_type: file.mime_type,
+        owner: file.owners.first().and_then(name),
+        last_modified_by: file.last_modifying_user.as_ref().and_then(name),
+        modified_by_me: file.last_modifying_user.as_ref().is_some_and(|u| u.me),
+    };
     let mut data = Map::new();
-    if let Some(mime_type) = file.mime_type {
-        data.insert("mimeType".into(), Value::String(mime_type));
-    }
+    fields.write(&mut data);
     Record {
         kind: RecordKind::File,
         external_id: file.id,

@@ -8,8 +8,14 @@
 //! newest `lastModifiedDateTime` read; the next run stops reading a channel at the first
 //! message not newer than that. A message with `deletedDateTime` is a deletion.
 //!
+//! Messages are listed with `$expand=replies` (Graph's documented expansion, up to 1000 replies
+//! a message, in the same request): their count, and whether the signed-in user wrote one of
+//! them. That user (`GET /me`, asked once per run, with the first page) is "me": a message
+//! mentions me when one of its `mentions` names my id.
+//!
 //! Cursor: `{"teams": [{"id","name"}]|null, "team": i, "channels": [{"id","name"}]|null,
-//! "channel": j, "nextLink": url|null, "newest": t|null, "since": {channel: t}, "seen": {channel: t}}`:
+//! "channel": j, "nextLink": url|null, "newest": t|null, "since": {channel: t}, "seen": {channel: t},
+//! "me": user_id|null}`:
 //! `teams` is null until `/me/joinedTeams` was read, `channels` until the team's channels were;
 //! `since` is the saved state, `seen` the next one.
 //! State: `{"since": {channel_id: newest lastModifiedDateTime read}}`.
@@ -25,7 +31,7 @@ use serde_json::{Map, Value, json};
 use super::plain_text;
 use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
-use crate::sync::{ConnectorConfig, Page, Record, RecordKey, RecordKind, clip};
+use crate::sync::{ConnectorConfig, KindFields, MessageFields, Page, Record, RecordKey, RecordKind, clip};
 
 /// Graph's maximum `$top` of channel messages.
 const MAX_MESSAGES_PER_PAGE: u32 = 50;
@@ -63,6 +69,9 @@ struct Cursor {
     /// The next state, for the channels read so far.
     #[serde(default)]
     seen: BTreeMap<String, DateTime<Utc>>,
+    /// The signed-in user's id, from `GET /me` (`None` until asked).
+    #[serde(default)]
+    me: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -111,6 +120,48 @@ struct Message {
     from: Option<Sender>,
     #[serde(default)]
     body: Option<Body>,
+    #[serde(default)]
+    mentions: Vec<Mention>,
+    /// With `$expand=replies`; `None` if Graph did not expand them.
+    #[serde(default)]
+    replies: Option<Vec<Reply>>,
+    /// How many replies there are when Graph says so beside the expanded ones.
+    #[serde(default, rename = "replies@odata.count")]
+    replies_count: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct Mention {
+    #[serde(default)]
+    mentioned: Option<Mentioned>,
+}
+
+/// Who a mention names: a user, or a channel, team or tag (no user then).
+#[derive(Deserialize)]
+struct Mentioned {
+    #[serde(default)]
+    user: Option<MentionedUser>,
+}
+
+#[derive(Deserialize)]
+struct MentionedUser {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Reply {
+    #[serde(default)]
+    from: Option<Sender>,
+    #[serde(default)]
+    deleted_date_time: Option<DateTime<Utc>>,
+}
+
+/// The signed-in user (`GET /me`).
+#[derive(Deserialize)]
+struct Me {
+    id: String,
 }
 
 impl Message {
@@ -207,6 +258,13 @@ impl TeamsConnector {
         send_with_retry(&self.config.retry, || self.config.http.get(url).bearer_auth(self.token.expose_secret())).await
     }
 
+    /// `GET /me`: the signed-in user's id.
+    async fn me(&self) -> Result<String, ProviderError> {
+        let response = self.get(self.url(&["me"])?.as_str()).await?;
+        let me: Me = read_json(response, "signed-in user").await?;
+        Ok(me.id)
+    }
+
     async fn joined_teams(&self, mut cursor: Cursor) -> Result<Page, ProviderError> {
         let response = self.get(self.url(&["me", "joinedTeams"])?.as_str()).await?;
         let teams: Collection<Entity> = read_json(response, "joined teams").await?;
@@ -253,7 +311,7 @@ impl TeamsConnector {
             None => {
                 let mut url = self.url(&["teams", &team.id, "channels", &channel.id, "messages"])?;
                 let top = self.config.page_size.clamp(1, MAX_MESSAGES_PER_PAGE);
-                url.set_query(Some(&format!("$top={top}")));
+                url.set_query(Some(&format!("$top={top}&$expand=replies")));
                 url.into()
             }
         };
@@ -281,7 +339,8 @@ impl TeamsConnector {
             if message.deleted_date_time.is_some() {
                 deleted.push(RecordKey { kind: RecordKind::Message, external_id });
             } else {
-                records.push(record(message, external_id, &container));
+                let me = cursor.me.as_deref().unwrap_or_default();
+                records.push(record(message, external_id, &container, &channel.name, me));
             }
         }
         match messages.next_link.filter(|_| !reached_since) {
@@ -315,8 +374,11 @@ impl SyncConnector for TeamsConnector {
     }
 
     async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
-        let cursor: Cursor = serde_json::from_value(cursor.clone())
+        let mut cursor: Cursor = serde_json::from_value(cursor.clone())
             .map_err(|_| ProviderError::Unexpected("not a Microsoft Teams sync cursor".into()))?;
+        if cursor.me.is_none() {
+            cursor.me = Some(self.me().await?);
+        }
         match (&cursor.teams, &cursor.channels) {
             (None, _) => self.joined_teams(cursor).await,
             (Some(_), None) => self.channels(cursor).await,
@@ -332,8 +394,31 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     crate::providers::read_json(response, "Microsoft Graph", what).await
 }
 
-fn record(message: Message, external_id: String, container: &str) -> Record {
+/// The user id of a message's (or reply's) sender.
+fn sender_id(from: Option<&Sender>) -> Option<&str> {
+    from.and_then(|f| f.user.as_ref()).map(|u| u.id.as_str())
+}
+
+fn record(message: Message, external_id: String, container: &str, channel: &str, me: &str) -> Record {
     let updated_at = message.modified();
+    let is_me = |id: Option<&str>| !me.is_empty() && id == Some(me);
+    let replies: Vec<&Reply> =
+        message.replies.as_deref().unwrap_or_default().iter().filter(|r| r.deleted_date_time.is_none()).collect();
+    let reply_count = message.replies_count.filter(|n| *n as usize > replies.len()).unwrap_or(replies.len() as u32);
+    let fields = MessageFields {
+        author: message
+            .from
+            .as_ref()
+            .and_then(|f| f.user.as_ref().or(f.application.as_ref()))
+            .and_then(|e| e.display_name.clone().filter(|n| !n.is_empty())),
+        channel: Some(channel.to_owned()),
+        mentions_me: message
+            .mentions
+            .iter()
+            .any(|m| is_me(m.mentioned.as_ref().and_then(|u| u.user.as_ref()).and_then(|u| u.id.as_deref()))),
+        replied_by_me: replies.iter().any(|r| is_me(sender_id(r.from.as_ref()))),
+        reply_count,
+    };
     let text = match message.body {
         Some(Body { content: Some(content), content_type }) => match content_type.as_deref() {
             Some(t) if t.eq_ignore_ascii_case("text") => content.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -347,10 +432,7 @@ fn record(message: Message, external_id: String, container: &str) -> Record {
         None => clip(&text, TITLE_MAX),
     };
     let mut data = Map::new();
-    let from = message.from.and_then(|f| f.user.or(f.application)).and_then(|e| e.display_name);
-    if let Some(from) = from {
-        data.insert("from".into(), Value::String(from));
-    }
+    fields.write(&mut data);
     data.insert("text".into(), Value::String(clip(&text, TEXT_MAX)));
     Record {
         kind: RecordKind::Message,

@@ -1,10 +1,15 @@
 //! Notion sync: the pages and databases shared with the integration (`POST /v1/search`),
 //! most recently edited first.
 //!
-//! Cursor: `{"since": t|null, "newest": t|null, "startCursor": cursor|null}`: `since` from the
-//! saved state, `newest` the latest `last_edited_time` read so far this run.
+//! Cursor: `{"since": t|null, "newest": t|null, "startCursor": cursor|null, "titles": {id: title}}`:
+//! `since` from the saved state, `newest` the latest `last_edited_time` read so far this run,
+//! `titles` the databases read so far this run (at most [`MAX_TITLES`]), so a page whose parent
+//! was already read names it by its title; other parents are named by their type and id
+//! (`database_id:…`, `page_id:…`, `workspace`).
 //! State: `{"since": <newest last_edited_time read>}`; as results come newest first, an
 //! incremental run stops at the first result edited at or before it.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::StatusCode;
@@ -15,10 +20,13 @@ use serde_json::{Map, Value, json};
 use super::NOTION_VERSION;
 use crate::providers::SyncConnector;
 use crate::providers::{Failure, ProviderError, send_with_retry};
-use crate::sync::{ConnectorConfig, Page, Record, RecordKind};
+use crate::sync::{ConnectorConfig, KindFields, Page, PageFields, Record, RecordKind, clip};
 
 /// Notion's maximum `page_size`.
 const MAX_RESULTS_PER_PAGE: u32 = 100;
+/// How many database titles the cursor keeps for naming parents.
+const MAX_TITLES: usize = 200;
+const TITLE_MAX: usize = 200;
 
 pub struct NotionConnector {
     config: ConnectorConfig,
@@ -34,6 +42,9 @@ struct Cursor {
     newest: Option<DateTime<Utc>>,
     #[serde(default)]
     start_cursor: Option<String>,
+    /// Titles of the databases read so far this run, by id.
+    #[serde(default)]
+    titles: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +136,23 @@ impl SyncConnector for NotionConnector {
             .await
             .map_err(|_| ProviderError::Unexpected("Notion sent an unreadable search answer".into()))?;
 
+        // Parents named by title: the databases read earlier this run and the results of this page.
+        for result in &answer.results {
+            let object = result.get("object").and_then(Value::as_str).unwrap_or("page");
+            if let Some(id) = result.get("id").and_then(Value::as_str)
+                && object != "page"
+                && (cursor.titles.len() < MAX_TITLES || cursor.titles.contains_key(id))
+            {
+                cursor.titles.insert(id.to_owned(), clip(&title(result, object), TITLE_MAX));
+            }
+        }
+        let mut titles = cursor.titles.clone();
+        for result in &answer.results {
+            let object = result.get("object").and_then(Value::as_str).unwrap_or("page");
+            if let Some(id) = result.get("id").and_then(Value::as_str) {
+                titles.entry(id.to_owned()).or_insert_with(|| title(result, object));
+            }
+        }
         let mut records = Vec::with_capacity(answer.results.len());
         let mut reached_since = false;
         for result in &answer.results {
@@ -135,7 +163,7 @@ impl SyncConnector for NotionConnector {
                 reached_since = true;
                 break;
             }
-            let Some(record) = record(result, edited) else {
+            let Some(record) = record(result, edited, &titles) else {
                 return Err(ProviderError::Unexpected("Notion sent a search result without an id".into()));
             };
             cursor.newest = cursor.newest.max(edited);
@@ -172,12 +200,28 @@ fn title(result: &Value, object: &str) -> String {
     if text.trim().is_empty() { "Untitled".to_owned() } else { text }
 }
 
-fn record(result: &Value, edited: Option<DateTime<Utc>>) -> Option<Record> {
+/// A result's parent: its title if known, else its type and id (`database_id:…`, `workspace`).
+fn parent(result: &Value, titles: &BTreeMap<String, String>) -> Option<String> {
+    let parent = result.get("parent")?;
+    let kind = parent.get("type").and_then(Value::as_str).filter(|t| !t.is_empty())?;
+    match parent.get(kind).and_then(Value::as_str) {
+        Some(id) => Some(titles.get(id).cloned().unwrap_or_else(|| format!("{kind}:{id}"))),
+        // `workspace: true` and the like: the type alone says it.
+        None => Some(kind.to_owned()),
+    }
+}
+
+fn record(result: &Value, edited: Option<DateTime<Utc>>, titles: &BTreeMap<String, String>) -> Option<Record> {
     let id = result.get("id").and_then(Value::as_str)?;
     let object = result.get("object").and_then(Value::as_str).unwrap_or("page");
     let flag = |name: &str| result.get(name).and_then(Value::as_bool).unwrap_or(false);
     let status = if flag("archived") || flag("in_trash") { "archived" } else { "open" };
+    let fields = PageFields {
+        parent: parent(result, titles),
+        last_edited_by: result.pointer("/last_edited_by/id").and_then(Value::as_str).map(str::to_owned),
+    };
     let mut data = Map::new();
+    fields.write(&mut data);
     data.insert("object".into(), Value::String(object.to_owned()));
     Some(Record {
         kind: RecordKind::Page,

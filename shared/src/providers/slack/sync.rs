@@ -5,8 +5,11 @@
 //! that page still to read (the first one being read, with its `conversations.history`
 //! cursor), the list cursor of the following page, and the state being built:
 //! `{"channels":[{"id","name"}…], "history": cursor|null, "newestInChannel": ts|null,
-//!   "list": cursor|null, "listed": bool, "oldest": {channel: ts}, "seen": {channel: ts}}`.
-//! `oldest` is the saved state, consumed channel by channel; `seen` the next state.
+//!   "list": cursor|null, "listed": bool, "oldest": {channel: ts}, "seen": {channel: ts},
+//!   "me": user_id|null}`.
+//! `oldest` is the saved state, consumed channel by channel; `seen` the next state. `me` is the
+//! token's user (`auth.test`, asked once per run, with the first page): a message mentions it
+//! when its text has `<@{me}>`, and it replied when it is among a thread's `reply_users`.
 //! State: `{"oldest": {channel_id: newest ts read}}`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -19,7 +22,7 @@ use serde_json::{Map, Value, json};
 use super::is_auth_error;
 use crate::providers::SyncConnector;
 use crate::providers::{Failure, ProviderError, send_with_retry};
-use crate::sync::{ConnectorConfig, Page, Record, RecordKind, clip};
+use crate::sync::{ConnectorConfig, KindFields, MessageFields, Page, Record, RecordKind, clip};
 
 /// Slack's maximum `limit` of `conversations.list` (it recommends at most 200).
 const MAX_CHANNELS_PER_PAGE: u32 = 1000;
@@ -57,6 +60,9 @@ struct Cursor {
     /// The state being built, for the channels read so far.
     #[serde(default)]
     seen: BTreeMap<String, String>,
+    /// The token's user id, from `auth.test` (`None` until asked).
+    #[serde(default)]
+    me: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +82,9 @@ struct Answer {
     messages: Vec<Message>,
     #[serde(default)]
     response_metadata: Option<Metadata>,
+    /// `auth.test`: the token's user.
+    #[serde(default)]
+    user_id: Option<String>,
 }
 
 impl Answer {
@@ -112,8 +121,23 @@ struct Message {
     thread_ts: Option<String>,
     #[serde(default)]
     reply_count: Option<u64>,
+    /// Of a thread's parent: who replied (Slack lists up to five of them).
+    #[serde(default)]
+    reply_users: Vec<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    user_profile: Option<UserProfile>,
     #[serde(default)]
     edited: Option<Edited>,
+}
+
+#[derive(Deserialize)]
+struct UserProfile {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    real_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -185,6 +209,18 @@ impl SlackConnector {
         })
     }
 
+    /// `auth.test`: the token's user id.
+    async fn me(&self) -> Result<String, ProviderError> {
+        let answer = self.call("auth.test", &[]).await?;
+        if !answer.ok {
+            return Err(slack_error(answer.error));
+        }
+        answer
+            .user_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ProviderError::Unexpected("Slack's auth.test named no user".into()))
+    }
+
     async fn list_channels(&self, mut cursor: Cursor) -> Result<Page, ProviderError> {
         let limit = self.config.page_size.clamp(1, MAX_CHANNELS_PER_PAGE).to_string();
         let mut query =
@@ -240,7 +276,8 @@ impl SlackConnector {
         let newest =
             answer.messages.iter().map(|m| m.ts.clone()).reduce(|a, b| later(Some(a), Some(b)).unwrap_or_default());
         cursor.newest_in_channel = later(cursor.newest_in_channel.take(), newest);
-        let records = answer.messages.into_iter().map(|m| record(m, &channel)).collect();
+        let me = cursor.me.clone().unwrap_or_default();
+        let records = answer.messages.into_iter().map(|m| record(m, &channel, &me)).collect();
         match next {
             Some(next) => cursor.history = Some(next),
             None => cursor.finish_channel(),
@@ -262,8 +299,11 @@ impl SyncConnector for SlackConnector {
     }
 
     async fn fetch_page(&self, cursor: &Value) -> Result<Page, ProviderError> {
-        let cursor: Cursor = serde_json::from_value(cursor.clone())
+        let mut cursor: Cursor = serde_json::from_value(cursor.clone())
             .map_err(|_| ProviderError::Unexpected("not a Slack sync cursor".into()))?;
+        if cursor.me.is_none() {
+            cursor.me = Some(self.me().await?);
+        }
         if cursor.channels.is_empty() { self.list_channels(cursor).await } else { self.history(cursor).await }
     }
 }
@@ -277,19 +317,33 @@ fn slack_error(code: Option<String>) -> ProviderError {
     }
 }
 
-fn record(message: Message, channel: &Channel) -> Record {
+/// Whether `text` mentions the user `me`: `<@U…>`, or `<@U…|name>` as older messages have it.
+fn mentions(text: &str, me: &str) -> bool {
+    !me.is_empty() && (text.contains(&format!("<@{me}>")) || text.contains(&format!("<@{me}|")))
+}
+
+fn record(message: Message, channel: &Channel, me: &str) -> Record {
     let edited = message.edited.and_then(|e| e.ts);
     let updated_at = edited.as_deref().and_then(ts_time).or_else(|| ts_time(&message.ts));
+    let user = message.user.or(message.bot_id);
+    let profile_name = message
+        .user_profile
+        .and_then(|p| p.display_name.filter(|n| !n.trim().is_empty()).or(p.real_name.filter(|n| !n.trim().is_empty())));
+    let fields = MessageFields {
+        author: profile_name.or(message.username.filter(|n| !n.is_empty())).or_else(|| user.clone()),
+        channel: Some(channel.name.clone()),
+        mentions_me: mentions(&message.text, me),
+        replied_by_me: !me.is_empty() && message.reply_users.iter().any(|u| u == me),
+        reply_count: message.reply_count.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+    };
     let mut data = Map::new();
-    if let Some(user) = message.user.or(message.bot_id) {
+    fields.write(&mut data);
+    if let Some(user) = user {
         data.insert("user".into(), Value::String(user));
     }
     data.insert("text".into(), Value::String(clip(&message.text, TEXT_MAX)));
     if let Some(thread_ts) = message.thread_ts {
         data.insert("threadTs".into(), Value::String(thread_ts));
-    }
-    if let Some(count) = message.reply_count {
-        data.insert("replyCount".into(), Value::from(count));
     }
     Record {
         kind: RecordKind::Message,

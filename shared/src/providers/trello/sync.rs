@@ -1,11 +1,15 @@
-//! Trello sync: the open boards of the member, then each board's lists (for list names) and
-//! cards, paged newest → oldest by id with `before`.
+//! Trello sync: the open boards of the member, then each board's lists and members (for the
+//! names of a card's list and members) and cards, paged newest → oldest by id with `before`.
 //!
 //! Cursor (one provider request per page):
 //! - `{"step":"boards","since":…}`: `GET /1/members/me/boards`;
-//! - `{"step":"lists","run":{…},"board":i}`: `GET /1/boards/{id}/lists` of the i-th changed board;
-//! - `{"step":"cards","run":{…},"board":i,"lists":{id:name},"before":"<card id>"|null}`:
+//! - `{"step":"lists","run":{…},"board":i}`: `GET /1/boards/{id}?lists=all&members=all` of the
+//!   i-th changed board (its lists and members nested in the board);
+//! - `{"step":"cards","run":{…},"board":i,"lists":{id:name},"members":{id:name},"before":"<card id>"|null}`:
 //!   `GET /1/boards/{id}/cards`, until a page is short.
+//!
+//! A card's assignees are its `idMembers`, named from the board's members (the id of one the
+//! board no longer lists).
 //!
 //! `run` holds the boards to read, `since` (from the saved state) and `newest`, the latest
 //! `dateLastActivity` of the boards as listed. State: `{"since": <that newest>}`; the next run
@@ -25,11 +29,11 @@ use serde_json::{Map, Value, json};
 use super::auth_header;
 use crate::providers::SyncConnector;
 use crate::providers::{ProviderError, send_with_retry};
-use crate::sync::{ConnectorConfig, Page, Record, RecordKind, clip};
+use crate::sync::{ConnectorConfig, KindFields, Page, Record, RecordKind, TaskFields, clip};
 
 /// Trello's maximum `limit` of `GET /1/boards/{id}/cards`.
 const MAX_CARDS_PER_PAGE: u32 = 1000;
-const CARD_FIELDS: &str = "id,name,desc,idList,due,dueComplete,closed,url,labels,dateLastActivity";
+const CARD_FIELDS: &str = "id,name,desc,idList,idMembers,due,dueComplete,closed,url,labels,dateLastActivity";
 const DESCRIPTION_MAX: usize = 2000;
 
 pub struct TrelloConnector {
@@ -41,9 +45,28 @@ pub struct TrelloConnector {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "lowercase")]
 enum Cursor {
-    Boards { since: Option<DateTime<Utc>> },
-    Lists { run: Run, board: usize },
-    Cards { run: Run, board: usize, lists: BTreeMap<String, String>, before: Option<String> },
+    Boards {
+        since: Option<DateTime<Utc>>,
+    },
+    Lists {
+        run: Run,
+        board: usize,
+    },
+    Cards {
+        run: Run,
+        board: usize,
+        lists: BTreeMap<String, String>,
+        /// The board's members: id → full name (absent from cursors saved before it was kept).
+        #[serde(default)]
+        members: BTreeMap<String, String>,
+        before: Option<String>,
+    },
+}
+
+/// The names a card's ids refer to, from its board.
+struct Names<'a> {
+    lists: &'a BTreeMap<String, String>,
+    members: &'a BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +99,25 @@ struct List {
     name: String,
 }
 
+/// `GET /1/boards/{id}` with its lists and members nested.
+#[derive(Deserialize)]
+struct BoardDetail {
+    #[serde(default)]
+    lists: Vec<List>,
+    #[serde(default)]
+    members: Vec<Member>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    id: String,
+    #[serde(default)]
+    full_name: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct Label {
     #[serde(default)]
@@ -92,6 +134,8 @@ struct Card {
     desc: String,
     #[serde(default)]
     id_list: Option<String>,
+    #[serde(default)]
+    id_members: Vec<String>,
     #[serde(default)]
     due: Option<String>,
     #[serde(default)]
@@ -197,15 +241,30 @@ impl TrelloConnector {
         let Some(board_ref) = run.boards.get(board) else {
             return Err(ProviderError::Unexpected("Trello sync cursor past its boards".into()));
         };
-        let path = format!("/1/boards/{}/lists", board_ref.id);
-        let response = self.get(&path, &[("filter", "all"), ("fields", "id,name")]).await?;
+        let path = format!("/1/boards/{}", board_ref.id);
+        let query = [
+            ("fields", "id"),
+            ("lists", "all"),
+            ("list_fields", "id,name"),
+            ("members", "all"),
+            ("member_fields", "fullName,username"),
+        ];
+        let response = self.get(&path, &query).await?;
         if response.status() == StatusCode::NOT_FOUND {
             // The board went away since it was listed: nothing of it to sync.
             return Ok(after_board(run, board).into_page(Vec::new()));
         }
-        let lists: Vec<List> = read_json(response, "lists").await?;
-        let lists = lists.into_iter().map(|l| (l.id, l.name)).collect();
-        Ok(Next::Cursor(Cursor::Cards { run, board, lists, before: None }).into_page(Vec::new()))
+        let detail: BoardDetail = read_json(response, "board").await?;
+        let lists = detail.lists.into_iter().map(|l| (l.id, l.name)).collect();
+        let members = detail
+            .members
+            .into_iter()
+            .filter_map(|m| {
+                let name = m.full_name.filter(|n| !n.is_empty()).or(m.username.filter(|n| !n.is_empty()))?;
+                Some((m.id, name))
+            })
+            .collect();
+        Ok(Next::Cursor(Cursor::Cards { run, board, lists, members, before: None }).into_page(Vec::new()))
     }
 
     async fn cards(
@@ -213,6 +272,7 @@ impl TrelloConnector {
         run: Run,
         board: usize,
         lists: BTreeMap<String, String>,
+        members: BTreeMap<String, String>,
         before: Option<String>,
     ) -> Result<Page, ProviderError> {
         let Some(board_ref) = run.boards.get(board) else {
@@ -232,13 +292,14 @@ impl TrelloConnector {
         let cards: Vec<Card> = read_json(response, "cards").await?;
         let oldest = cards.iter().map(|c| c.id.as_str()).min().map(str::to_owned);
         let full = cards.len() >= limit as usize;
+        let names = Names { lists: &lists, members: &members };
         let records = cards
             .into_iter()
             .filter(|c| changed(c.date_last_activity, run.since))
-            .map(|c| record(c, &board_ref.name, &lists))
+            .map(|c| record(c, &board_ref.name, &names))
             .collect();
         let next = match oldest {
-            Some(oldest) if full => Next::Cursor(Cursor::Cards { run, board, lists, before: Some(oldest) }),
+            Some(oldest) if full => Next::Cursor(Cursor::Cards { run, board, lists, members, before: Some(oldest) }),
             _ => after_board(run, board),
         };
         Ok(next.into_page(records))
@@ -259,12 +320,14 @@ impl SyncConnector for TrelloConnector {
         match cursor {
             Cursor::Boards { since } => self.boards(since).await,
             Cursor::Lists { run, board } => self.lists(run, board).await,
-            Cursor::Cards { run, board, lists, before } => self.cards(run, board, lists, before).await,
+            Cursor::Cards { run, board, lists, members, before } => {
+                self.cards(run, board, lists, members, before).await
+            }
         }
     }
 }
 
-fn record(card: Card, board: &str, lists: &BTreeMap<String, String>) -> Record {
+fn record(card: Card, board: &str, names: &Names) -> Record {
     let status = if card.due_complete {
         "done"
     } else if card.closed {
@@ -272,13 +335,14 @@ fn record(card: Card, board: &str, lists: &BTreeMap<String, String>) -> Record {
     } else {
         "open"
     };
+    let fields = TaskFields {
+        list: card.id_list.as_ref().and_then(|id| names.lists.get(id)).cloned(),
+        labels: card.labels.into_iter().filter_map(|l| l.name.filter(|n| !n.is_empty())).collect(),
+        done: card.due_complete,
+        assignees: card.id_members.into_iter().map(|id| names.members.get(&id).cloned().unwrap_or(id)).collect(),
+    };
     let mut data = Map::new();
-    if let Some(list) = card.id_list.as_ref().and_then(|id| lists.get(id)) {
-        data.insert("list".into(), Value::String(list.clone()));
-    }
-    let labels: Vec<Value> =
-        card.labels.into_iter().filter_map(|l| l.name.filter(|n| !n.is_empty())).map(Value::String).collect();
-    data.insert("labels".into(), Value::Array(labels));
+    fields.write(&mut data);
     if !card.desc.is_empty() {
         data.insert("description".into(), Value::String(clip(&card.desc, DESCRIPTION_MAX)));
     }
