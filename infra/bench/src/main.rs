@@ -199,6 +199,35 @@ async fn cold_starts(dirs: &[&Path]) -> anyhow::Result<Vec<Vec<Option<(Duration,
         .collect())
 }
 
+/// The agenda of a user with 10,000 items, 1 in 100 of them an open task due this week: what
+/// it reads from DynamoDB against what it shows.
+async fn agenda_of_a_busy_user(env: &TestEnv) -> anyhow::Result<(usize, integrations::store::ReadCost, Duration)> {
+    let user = UserId::parse("bench-agenda")?;
+    let now = chrono::Utc::now();
+    let cards: Vec<Record> = records(RECORDS)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            if i % 100 == 0 {
+                let due = now + chrono::Duration::days((i / 100 % 6) as i64) + chrono::Duration::hours(1);
+                r.due_at = Some(due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            }
+            r
+        })
+        .collect();
+    let (connection, sync) = (ConnectionId::generate(), SyncId::generate());
+    let trello = IntegrationId::parse("trello")?;
+    for page in cards.chunks(1000) {
+        env.state.store.upsert_records(&user, &connection, &trello, &sync, page, false).await?;
+    }
+    let caller = integrations::auth::Caller { user_id: user, plan: Plan::Free };
+    let started = Instant::now();
+    let agenda = integrations::items::agenda(&env.state, &caller, 7, chrono_tz::UTC).await?;
+    let elapsed = started.elapsed();
+    let shown = agenda.overdue.len() + agenda.days.iter().map(|d| d.tasks.len() + d.meetings.len()).sum::<usize>();
+    Ok((shown, agenda.cost, elapsed))
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -236,6 +265,13 @@ async fn main() -> anyhow::Result<()> {
         let (rate, pages) = whole_sync(&mut env).await?;
         println!("whole sync through the engine (fake Trello, pages of 1000)");
         println!("  10,000 cards in {pages} pages:                    {rate:>8.0} records/s\n");
+
+        let (shown, cost, elapsed) = agenda_of_a_busy_user(&env).await?;
+        println!("the week of a user with 10,000 items (GET /agenda)");
+        println!("  items shown:                                    {shown:>8}");
+        println!("  items read from DynamoDB:                       {:>8}", cost.items_read);
+        println!("  DynamoDB requests:                              {:>8}", cost.requests);
+        println!("  time on the emulator:                           {:>8.1} ms\n", ms(elapsed));
         env.cleanup().await;
     }
 
