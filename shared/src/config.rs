@@ -1,5 +1,5 @@
 //! Configuration, read once from the environment at cold start, and the state every
-//! function shares: SDK clients and the HTTP client, built once.
+//! function shares: the clients it uses, built once (see [`crate::clients`]).
 
 use std::sync::Arc;
 
@@ -20,6 +20,52 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    #[error("the secret named by {name} could not be read")]
+    Secret {
+        name: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(transparent)]
+    Client(#[from] crate::clients::ClientError),
+}
+
+/// The Lambda functions, each with the clients it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Catalog,
+    Connections,
+    SyncApi,
+    SyncWorker,
+    SyncScheduler,
+}
+
+/// What a process talks to besides its DynamoDB table (and Secrets Manager, whose client the
+/// vault always holds; it connects on first use): only these clients are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uses {
+    /// The sync queue (`SYNC_QUEUE_URL`).
+    pub queue: bool,
+    /// The providers' APIs and OAuth endpoints: the OAuth clients (and their secret).
+    pub providers: bool,
+}
+
+impl Uses {
+    /// Everything: the local dev server, which runs every function in one process.
+    pub const ALL: Uses = Uses { queue: true, providers: true };
+}
+
+impl Function {
+    pub fn uses(self) -> Uses {
+        let (queue, providers) = match self {
+            Function::Catalog => (false, false),
+            Function::Connections => (false, true),
+            Function::SyncApi => (true, false),
+            Function::SyncWorker => (false, true),
+            Function::SyncScheduler => (true, false),
+        };
+        Uses { queue, providers }
+    }
 }
 
 pub enum AuthConfig {
@@ -119,48 +165,96 @@ impl FromRef<AppState> for Arc<Authenticator> {
 }
 
 impl AppState {
+    /// Every client, on `aws`: the local dev server and tests.
     pub fn new(config: &Config, aws: &aws_config::SdkConfig) -> Self {
+        let clients = Clients {
+            secrets: aws_sdk_secretsmanager::Client::new(aws),
+            http: crate::providers::http_client(),
+            oauth: OAuthClients::from_env(Catalog::get()),
+        };
+        Self::build(config, aws, Uses::ALL, clients)
+    }
+
+    fn build(config: &Config, aws: &aws_config::SdkConfig, uses: Uses, clients: Clients) -> Self {
         Self {
             catalog: Catalog::get(),
             store: Store::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name),
-            vault: Vault::new(aws_sdk_secretsmanager::Client::new(aws), &config.secrets_prefix),
-            http: crate::providers::http_client(),
+            vault: Vault::new(clients.secrets, &config.secrets_prefix),
+            http: clients.http,
             endpoints: ProviderEndpoints::from_env(Catalog::get()),
             auth: Arc::new(match &config.auth {
                 AuthConfig::ApiGateway => Authenticator::ApiGateway,
                 AuthConfig::Dev { secret } => Authenticator::DevToken { secret: secret.clone() },
             }),
-            queue: config.sync_queue_url.as_ref().map(|url| SyncQueue::new(aws_sdk_sqs::Client::new(aws), url)),
+            queue: match uses.queue {
+                true => config.sync_queue_url.as_ref().map(|url| SyncQueue::new(aws_sdk_sqs::Client::new(aws), url)),
+                false => None,
+            },
             sync: config.sync,
-            oauth: OAuthClients::from_env(Catalog::get()),
+            oauth: clients.oauth,
         }
     }
 
-    /// Reads the environment and builds the clients; what every function's `main` calls.
+    /// Reads the environment and builds every client (see [`AppState::for_function`]).
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let mut state = Self::new(&config, &aws);
-        // In AWS the OAuth client ids and secrets live in one secret (only the functions that
-        // sign users in or refresh tokens are given it).
-        if let Ok(secret_id) = std::env::var("OAUTH_CLIENTS_SECRET_ID")
-            && !secret_id.is_empty()
-        {
-            let out = aws_sdk_secretsmanager::Client::new(&aws)
-                .get_secret_value()
-                .secret_id(&secret_id)
-                .send()
-                .await
-                .map_err(|e| ConfigError::Invalid { name: "OAUTH_CLIENTS_SECRET_ID", reason: e.to_string() })?;
-            let json: serde_json::Value =
-                serde_json::from_str(out.secret_string().unwrap_or("{}")).map_err(|_| ConfigError::Invalid {
-                    name: "OAUTH_CLIENTS_SECRET_ID",
-                    reason: "the secret is not a JSON object".into(),
-                })?;
-            state.oauth = OAuthClients::from_json_and_env(state.catalog, &json);
-        }
-        Ok(state)
+        Self::from_env_using(Uses::ALL).await
     }
+
+    /// What a function's `main` calls: reads the environment and builds the clients `function`
+    /// uses, all on the process's one TLS configuration. A function that queues syncs needs
+    /// `SYNC_QUEUE_URL`.
+    pub async fn for_function(function: Function) -> Result<Self, ConfigError> {
+        let uses = function.uses();
+        if uses.queue && std::env::var("SYNC_QUEUE_URL").map_or(true, |url| url.is_empty()) {
+            return Err(ConfigError::Missing("SYNC_QUEUE_URL"));
+        }
+        Self::from_env_using(uses).await
+    }
+
+    /// Reads the environment and builds the clients of `uses` (the queue if `SYNC_QUEUE_URL`
+    /// is set).
+    pub async fn from_env_using(uses: Uses) -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let aws = crate::clients::aws_config().await;
+        // The vault and the HTTP client are not optional fields: a function that does not use
+        // them gets clients that make no connection and load no certificate (the SDK's HTTP
+        // client connects on first use; reqwest is on the shared TLS configuration).
+        let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+        let oauth = match uses.providers {
+            false => OAuthClients::default(),
+            true => Self::oauth_clients(&secrets).await?,
+        };
+        let clients = Clients { secrets, http: crate::clients::provider_http()?, oauth };
+        Ok(Self::build(&config, &aws, uses, clients))
+    }
+
+    /// The OAuth clients of the integrations that sign in. In AWS their ids and secrets live in
+    /// one secret (only the functions that sign users in or refresh tokens are given it).
+    async fn oauth_clients(secrets: &aws_sdk_secretsmanager::Client) -> Result<OAuthClients, ConfigError> {
+        const NAME: &str = "OAUTH_CLIENTS_SECRET_ID";
+        let Some(secret_id) = std::env::var(NAME).ok().filter(|id| !id.is_empty()) else {
+            return Ok(OAuthClients::from_env(Catalog::get()));
+        };
+        let out = secrets
+            .get_secret_value()
+            .secret_id(&secret_id)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Secret { name: NAME, source: Box::new(e) })?;
+        let json: serde_json::Value = serde_json::from_str(out.secret_string().unwrap_or("{}"))
+            .map_err(|e| ConfigError::Secret { name: NAME, source: Box::new(e) })?;
+        if !json.is_object() {
+            return Err(ConfigError::Invalid { name: NAME, reason: "the secret is not a JSON object".into() });
+        }
+        Ok(OAuthClients::from_json_and_env(Catalog::get(), &json))
+    }
+}
+
+/// The clients of an [`AppState`] that depend on what the function uses.
+struct Clients {
+    secrets: aws_sdk_secretsmanager::Client,
+    http: reqwest::Client,
+    oauth: OAuthClients,
 }
 
 /// Structured logs; JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`).

@@ -5,11 +5,13 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod clients;
 pub mod config;
 pub mod connections;
 pub mod domain;
 pub mod http;
 pub mod insights;
+pub mod items;
 pub mod oauth;
 pub mod providers;
 pub mod queue;

@@ -76,4 +76,12 @@ export const api = {
     `/${id(connectionId)}/syncs?limit=10${cursor ? `&cursor=${id(cursor)}` : ''}`,
   ),
   syncRun: (connectionId, syncId) => request('GET', `/${id(connectionId)}/syncs/${id(syncId)}`),
+  /** The open tasks, meetings, mentions and changed files of the next `days` days, by day in `tz`. */
+  agenda: (days, tz) => request('GET', `/agenda?days=${id(days)}&tz=${id(tz)}`),
+  /** Synced items: { q, kind, integrationId, connectionId, mentionsMe, sort, limit, cursor, … } (empty ones left out). */
+  items: (params = {}) => {
+    const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '')).toString();
+    return request('GET', `/items${query ? `?${query}` : ''}`);
+  },
+  item: (itemId) => request('GET', `/items/${id(itemId)}`),
 };

@@ -1,5 +1,5 @@
-// The Integrations page: signs in, then loads the catalog, the connections, the stats and the
-// suggestions, each section on its own (one failing does not blank the others).
+// The Integrations page: signs in, then loads the catalog, the connections, the stats, the week
+// and the suggestions, each section on its own (one failing does not blank the others).
 
 import { restartSignIn, signIn } from './auth.js';
 import { h } from './dom.js';
@@ -9,9 +9,12 @@ import { mountCatalog } from './catalog-view.js';
 import { mountConnections } from './connections-view.js';
 import { mountRecommendations } from './recommendations-view.js';
 import { mountStats } from './stats-view.js';
+import { mountWeek, refreshWeek } from './week-view.js';
 import { handleOAuthReturn } from './oauth-return.js';
 import { showSignedOut, showUser } from './user-view.js';
-import { integration, loadCatalog, loadConnections, loadRecommendations, loadStats, set, state } from './store.js';
+import {
+  integration, loadAgenda, loadCatalog, loadConnections, loadRecommendations, loadStats, set, state,
+} from './store.js';
 
 const prettify = (id) => (id ? id.charAt(0).toUpperCase() + id.slice(1).replace(/-/g, ' ') : '');
 
@@ -22,7 +25,7 @@ function signInFailed(error) {
     tone: 'error', key: 'sign-in', testid: 'notice-sign-in', title: m.lead, detail: m.detail,
     actions: [{ label: 'Try again', onClick: () => location.reload(), dismiss: false }],
   });
-  for (const id of ['stats', 'connections', 'recommendations', 'catalog-grid']) {
+  for (const id of ['stats', 'week-body', 'connections', 'recommendations', 'catalog-grid']) {
     const el = document.getElementById(id);
     el.setAttribute('aria-busy', 'false');
     el.replaceChildren(h('p', { class: 'placeholder' }, 'Sign in to see this.'));
@@ -47,6 +50,7 @@ function keepFresh() {
     last = Date.now();
     loadConnections();
     loadStats();
+    refreshWeek();
   };
   setInterval(refresh, REFRESH_MS);
   document.addEventListener('visibilitychange', refresh);
@@ -54,6 +58,7 @@ function keepFresh() {
 
 async function start() {
   mountStats();
+  mountWeek();
   mountConnections();
   mountRecommendations();
   mountCatalog();
@@ -71,6 +76,7 @@ async function start() {
   const catalog = loadCatalog();
   const connections = loadConnections();
   loadStats();
+  loadAgenda();
   loadRecommendations();
   await catalog;
   const returned = handleOAuthReturn((id) => integration(id)?.name || prettify(id));
@@ -81,7 +87,7 @@ async function start() {
 
   keepFresh();
 
-  for (const key of ['connections', 'stats', 'recommendations', 'catalog']) {
+  for (const key of ['connections', 'stats', 'agenda', 'recommendations', 'catalog']) {
     if (state[key].error?.kind === 'session-expired') {
       const e = state[key].error;
       notify({ tone: 'error', key: 'session', title: e.title, detail: e.detail, actions: [{ label: 'Sign in again', onClick: restartSignIn }] });

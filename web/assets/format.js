@@ -48,6 +48,37 @@ export const clock = (date) => timeOnly.format(date);
 export const day = (ymd) => shortDay.format(new Date(`${ymd}T00:00:00Z`));
 export const dayLong = (ymd) => longDay.format(new Date(`${ymd}T00:00:00Z`));
 
+const weekdayDay = new Intl.DateTimeFormat(undefined, { weekday: 'short', month: 'short', day: 'numeric', timeZone: 'UTC' });
+/** "Thu, Dec 3" for a "YYYY-MM-DD" day. */
+export const dayShort = (ymd) => weekdayDay.format(new Date(`${ymd}T00:00:00Z`));
+
+/** Whether a value is a plain date ("YYYY-MM-DD", an all-day event or a date-only due date). */
+export const isDateOnly = (value) => /^\d{4}-\d{2}-\d{2}$/.test(String(value ?? ''));
+
+const ymdFormats = new Map();
+/** The calendar day ("YYYY-MM-DD") of an instant in a time zone (the browser's when not given). */
+export function ymdIn(date, timeZone) {
+  const key = timeZone || '';
+  let format = ymdFormats.get(key);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone: timeZone || undefined, year: 'numeric', month: '2-digit', day: '2-digit' });
+    ymdFormats.set(key, format);
+  }
+  const parts = Object.fromEntries(format.formatToParts(date).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+/** The day of a due date or start: a plain date as it is, a time as its day in the browser's zone. */
+export const dayOf = (value) => (isDateOnly(value) ? value : Number.isNaN(Date.parse(value)) ? null : ymdIn(new Date(value)));
+
+/** Whole days from one "YYYY-MM-DD" to another (negative when `to` is earlier). */
+export function daysBetween(from, to) {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000);
+}
+
+/** "1 day", "3 days". */
+export const days = (n) => `${count(n)} day${Math.abs(n) === 1 ? '' : 's'}`;
+
 /** "2 minutes", "45 seconds", "1 hour". */
 export function wait(seconds) {
   const s = Math.max(1, Math.round(seconds));

@@ -11,6 +11,7 @@ export const state = {
   connections: resource(), // [Connection]
   stats: resource(),
   recommendations: resource(), // [Recommendation]
+  agenda: resource(), // { timeZone, from, to, overdue: [Item], days: [{ date, tasks, meetings, mentions, files }] }
 };
 
 const listeners = new Map();
@@ -26,18 +27,29 @@ export function set(key, value) {
   for (const fn of listeners.get(key) || []) fn(value);
 }
 
+// The latest load of each resource: an answer to an older one that arrives later is dropped.
+const latest = new Map();
+
 async function load(key, fetcher) {
+  const ticket = (latest.get(key) || 0) + 1;
+  latest.set(key, ticket);
   set(key, { ...state[key], status: 'loading' });
   try {
-    set(key, { status: 'ready', data: await fetcher(), error: null });
+    const data = await fetcher();
+    if (latest.get(key) === ticket) set(key, { status: 'ready', data, error: null });
   } catch (error) {
-    set(key, { status: 'error', data: state[key].data, error });
+    if (latest.get(key) === ticket) set(key, { status: 'error', data: state[key].data, error });
   }
 }
 
 export const loadCatalog = () => load('catalog', () => api.available());
 export const loadConnections = () => load('connections', async () => (await api.connected()).connections || []);
 export const loadStats = () => load('stats', () => api.stats());
+/** The browser's IANA time zone (the week's days are this zone's days). */
+export const timeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+/** How many days "Your week" shows, today first. */
+export const WEEK_DAYS = 7;
+export const loadAgenda = () => load('agenda', () => api.agenda(WEEK_DAYS, timeZone()));
 export const loadRecommendations = () => load('recommendations', async () => (await api.recommendations()).recommendations || []);
 
 /** After connecting, disconnecting or syncing: the numbers and suggestions change too. */

@@ -4,7 +4,8 @@
 // page is hidden (another tab, minimised, being left): it goes on when the page is visible
 // again. Handles "already running" (follows that run), "rate limited" (says when the next
 // sync is possible) and "nothing to sync" (a connection that only receives posts: the API's
-// words, and the row is refreshed so it stops offering to sync).
+// words, and the row is refreshed so it stops offering to sync). When a run ends it fires
+// `sync:finished` on the document ({ connectionId, run }), so other sections can refresh.
 
 import { api } from './api.js';
 import { h } from './dom.js';
@@ -109,6 +110,8 @@ export function createSyncPanel(ctx) {
     progress.hidden = true;
     followingId = null;
     ctx.onBusy(false);
+    // Others ("Your week") refresh what the run may have changed.
+    document.dispatchEvent(new CustomEvent('sync:finished', { detail: { connectionId, run } }));
     const why = syncErrorText(run.error) || 'The provider did not answer as expected.';
     if (run.status === 'succeeded') {
       const counts = countsText(run.counts);

@@ -26,10 +26,11 @@ export function uniqueUser(name) {
 
 /**
  * Opens /integrations signed in as a new user (the page honours ?user= in dev mode).
+ * `contextOptions` go to the browser context (e.g. { timezoneId, locale }).
  * Returns { page, context, user, errors } — errors collects uncaught page errors.
  */
-export async function openPage(browser, stack, { name, width = 1280, height = 900 }) {
-  const context = await browser.newContext({ viewport: { width, height } });
+export async function openPage(browser, stack, { name, width = 1280, height = 900, contextOptions = {} }) {
+  const context = await browser.newContext({ viewport: { width, height }, ...contextOptions });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   const errors = [];

@@ -1,13 +1,12 @@
 //! Lambda `catalog`: the available integrations, the caller's stats and recommendations.
 
 use axum::extract::State;
-use axum::routing::get;
 use axum::{Json, Router};
 use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::catalog::IntegrationView;
 use integrations::domain::SyncSettings;
-use integrations::http::{ApiPath, ApiQuery, Problem, with_problem_fallbacks};
+use integrations::http::{ApiPath, ApiQuery, Problem, Routes, with_problem_fallbacks};
 use integrations::insights::{self, Stats};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,14 +16,16 @@ pub fn router(state: AppState) -> Router {
     with_problem_fallbacks(routes(state))
 }
 
-/// The routes alone, for merging with other functions' routes (the local dev server).
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/integrations/available", get(list_available))
-        .route("/api/v1/integrations/available/{integrationId}", get(get_available))
-        .route("/api/v1/integrations/stats", get(get_stats))
-        .route("/api/v1/integrations/recommendations", get(list_recommendations))
+/// The routes alone, for merging with other functions' routes (the local dev server): a
+/// `Router`, or `Routes` to list them too.
+pub fn routes<R: From<Routes>>(state: AppState) -> R {
+    Routes::new()
+        .get("/api/v1/integrations/available", list_available)
+        .get("/api/v1/integrations/available/{integrationId}", get_available)
+        .get("/api/v1/integrations/stats", get_stats)
+        .get("/api/v1/integrations/recommendations", list_recommendations)
         .with_state(state)
+        .into()
 }
 
 #[derive(Deserialize)]

@@ -1,8 +1,9 @@
 use integrations::AppState;
+use integrations::config::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     integrations::config::init_tracing();
-    let state = AppState::from_env().await?;
+    let state = AppState::for_function(Function::Catalog).await?;
     lambda_http::run(catalog::router(state)).await
 }

@@ -4,13 +4,12 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, extract::State};
 use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::connections::{self, ConnectRequest, ConnectResult, SettingsInput};
 use integrations::domain::{Connection, ConnectionId};
-use integrations::http::{ApiJson, ApiPath, ApiQuery, Problem, ProblemType, with_problem_fallbacks};
+use integrations::http::{ApiJson, ApiPath, ApiQuery, Problem, ProblemType, Routes, with_problem_fallbacks};
 use integrations::oauth::{CallbackOutcome, CallbackQuery, binding_cookie_name, complete_oauth};
 use serde_json::json;
 
@@ -19,17 +18,18 @@ pub fn router(state: AppState) -> Router {
     with_problem_fallbacks(routes(state))
 }
 
-/// The routes alone, for merging with other functions' routes (the local dev server).
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/integrations/connected", get(list_connections))
-        .route("/api/v1/integrations/connect", post(connect_integration))
-        .route("/api/v1/integrations/oauth/callback", get(oauth_callback))
-        .route(
-            "/api/v1/integrations/{connectionId}",
-            get(get_connection).patch(configure_connection).delete(disconnect_connection),
-        )
+/// The routes alone, for merging with other functions' routes (the local dev server): a
+/// `Router`, or `Routes` to list them too.
+pub fn routes<R: From<Routes>>(state: AppState) -> R {
+    Routes::new()
+        .get("/api/v1/integrations/connected", list_connections)
+        .post("/api/v1/integrations/connect", connect_integration)
+        .get("/api/v1/integrations/oauth/callback", oauth_callback)
+        .get("/api/v1/integrations/{connectionId}", get_connection)
+        .patch("/api/v1/integrations/{connectionId}", configure_connection)
+        .delete("/api/v1/integrations/{connectionId}", disconnect_connection)
         .with_state(state)
+        .into()
 }
 
 fn parse_id(raw: &str) -> Result<ConnectionId, Problem> {

@@ -1,4 +1,5 @@
-//! `sync-api`: queue a sync, read the history and the progress of a run.
+//! `sync-api`: queue a sync, read the history and the progress of a run, the synced items and
+//! the agenda.
 
 use axum::Json;
 use axum::Router;
@@ -6,25 +7,34 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::domain::{ConnectionId, SyncId, SyncRun};
-use integrations::http::{ApiPath, ApiQuery, Problem, ProblemType, parse_optional_json, with_problem_fallbacks};
+use integrations::http::{
+    ApiPath, ApiQuery, Problem, ProblemType, Routes, parse_optional_json, with_problem_fallbacks,
+};
 use integrations::sync::{self as sync_history, SyncMode, trigger_sync};
 use serde::{Deserialize, Serialize};
+
+use crate::items;
 use serde_json::{Value, json};
 
 pub fn router(state: AppState) -> Router {
     with_problem_fallbacks(routes(state))
 }
 
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/integrations/{connectionId}/sync", post(start_sync))
-        .route("/api/v1/integrations/{connectionId}/syncs", get(list_syncs))
-        .route("/api/v1/integrations/{connectionId}/syncs/{syncId}", get(get_sync))
+/// The routes alone, for merging with other functions' routes (the local dev server): a
+/// `Router`, or `Routes` to list them too.
+pub fn routes<R: From<Routes>>(state: AppState) -> R {
+    Routes::new()
+        .post("/api/v1/integrations/{connectionId}/sync", start_sync)
+        .get("/api/v1/integrations/{connectionId}/syncs", list_syncs)
+        .get("/api/v1/integrations/{connectionId}/syncs/{syncId}", get_sync)
+        .get("/api/v1/integrations/items", items::list_items)
+        .get("/api/v1/integrations/items/{itemId}", items::get_item)
+        .get("/api/v1/integrations/agenda", items::get_agenda)
         .with_state(state)
+        .into()
 }
 
 fn bad_path(e: impl std::fmt::Display) -> Problem {

@@ -1,7 +1,8 @@
-//! Lambdas `sync-api` (trigger and history), `sync-worker` (SQS) and `sync-scheduler`
+//! Lambdas `sync-api` (trigger, history, items and the agenda), `sync-worker` (SQS) and `sync-scheduler`
 //! (EventBridge). The logic is in `integrations::sync`; this crate maps it to events.
 
 mod api;
+mod items;
 mod worker;
 
 pub use api::{router, routes};

@@ -184,6 +184,24 @@ async fn a_connection_with_nothing_to_sync_is_refused_sync_now_with_a_409() {
 }
 
 #[tokio::test]
+async fn synced_cards_are_items_until_their_connection_is_disconnected() {
+    let p = Pipeline::start(45).await;
+    run_job(&p.env.state, &p.trigger("full").await).await.unwrap();
+    let items = format!("/api/v1/integrations/items?connectionId={}&limit=100", p.connection);
+    let (status, page) = p.call(Method::GET, &items, "ada", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 45);
+    assert!(page["items"].as_array().unwrap().iter().all(|i| i["integrationId"] == "trello" && i["kind"] == "task"));
+    let (_, other) = p.call(Method::GET, &items, "bob", None).await;
+    assert!(other["items"].as_array().unwrap().is_empty(), "another user sees none of them");
+
+    integrations::connections::disconnect(&p.env.state, &caller(), &p.connection).await.unwrap();
+    let (_, after) = p.call(Method::GET, &items, "ada", None).await;
+    assert!(after["items"].as_array().unwrap().is_empty(), "{after}");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
 async fn an_incremental_sync_picks_up_only_what_changed() {
     let p = Pipeline::start(60).await;
     let first = p.trigger("incremental").await;

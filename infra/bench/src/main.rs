@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use fake_providers::{FakeProviders, Provider};
-use integrations::domain::{ConnectionId, Plan, SyncId, UserId};
+use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
 use integrations::sync::{Record, RecordKind, run_job};
 use integrations::testing::TestEnv;
 
@@ -43,7 +43,10 @@ async fn batch_writes(env: &TestEnv) -> anyhow::Result<f64> {
     let all = records(RECORDS);
     let started = Instant::now();
     for page in all.chunks(100) {
-        env.state.store.upsert_records(&user, &connection, &sync, page, false).await?;
+        env.state
+            .store
+            .upsert_records(&user, &connection, &IntegrationId::parse("trello")?, &sync, page, false)
+            .await?;
     }
     Ok(RECORDS as f64 / started.elapsed().as_secs_f64())
 }
@@ -126,62 +129,141 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-async fn cold_start(binary: &Path, runs: usize, env: &TestEnv) -> anyhow::Result<(Duration, u64)> {
-    let (addr, mut polls) = runtime_api().await?;
-    let mut inits = Vec::new();
-    let mut rss = Vec::new();
-    for _ in 0..runs {
-        let started = Instant::now();
-        let mut child = Command::new(binary)
-            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AUTH_MODE", "apigateway")
-            .env("TABLE_NAME", &env.table)
-            .env("SECRETS_PREFIX", &env.secrets_prefix)
-            .env("SYNC_QUEUE_URL", "http://127.0.0.1:1/000000000000/bench")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let polled = tokio::time::timeout(Duration::from_secs(10), polls.recv()).await?.context("no poll")?;
-        inits.push(polled - started);
-        rss.push(rss_kib(child.id()).unwrap_or(0));
-        child.kill()?;
-        child.wait()?;
-    }
-    inits.sort();
-    rss.sort_unstable();
-    Ok((inits[runs / 2], rss[runs / 2]))
+/// Runs per binary for the init figures (the median is reported).
+const INIT_RUNS: usize = 20;
+const FUNCTIONS: [&str; 5] = ["catalog", "connections", "sync-api", "sync-worker", "sync-scheduler"];
+
+/// One start of `binary`: the time from exec until its first poll of the Runtime API, and its
+/// RSS then.
+async fn cold_start(
+    binary: &Path,
+    runtime_api: SocketAddr,
+    polls: &mut tokio::sync::mpsc::Receiver<Instant>,
+) -> anyhow::Result<(Duration, u64)> {
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AUTH_MODE", "apigateway")
+        .env("TABLE_NAME", "bench-cold-start")
+        .env("SECRETS_PREFIX", "bench/cold-start")
+        .env("SYNC_QUEUE_URL", "http://127.0.0.1:1/000000000000/bench")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let polled = tokio::time::timeout(Duration::from_secs(10), polls.recv())
+        .await
+        .with_context(|| format!("{} did not poll the Runtime API within 10 s", binary.display()))?
+        .context("no poll")?;
+    let rss = rss_kib(child.id()).unwrap_or(0);
+    child.kill()?;
+    child.wait()?;
+    Ok((polled - started, rss))
 }
 
+fn median<T: Ord + Copy>(mut values: Vec<T>) -> T {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+/// Each function's init, median of [`INIT_RUNS`], and its RSS then. The binaries of `dirs` are
+/// started in turn, round after round, so that a slower moment of the machine falls on all alike.
+async fn cold_starts(dirs: &[&Path]) -> anyhow::Result<Vec<Vec<Option<(Duration, u64)>>>> {
+    let (addr, mut polls) = runtime_api().await?;
+    let mut samples: Vec<Vec<Vec<(Duration, u64)>>> = vec![vec![Vec::new(); FUNCTIONS.len()]; dirs.len()];
+    for _ in 0..INIT_RUNS {
+        for (d, dir) in dirs.iter().enumerate() {
+            for (f, name) in FUNCTIONS.iter().enumerate() {
+                let path = dir.join(name);
+                if path.exists() {
+                    samples[d][f].push(cold_start(&path, addr, &mut polls).await?);
+                }
+            }
+        }
+    }
+    Ok(samples
+        .into_iter()
+        .map(|per_function| {
+            per_function
+                .into_iter()
+                .map(|runs| {
+                    (!runs.is_empty()).then(|| {
+                        (median(runs.iter().map(|r| r.0).collect()), median(runs.iter().map(|r| r.1).collect()))
+                    })
+                })
+                .collect()
+        })
+        .collect())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// `bench [BIN_DIR] [--baseline DIR] [--cold-start-only]`: with `--baseline`, the binaries of
+/// DIR (another build) are started alongside, and both sets of figures are shown.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let bin_dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/release".into()));
-    let mut env = TestEnv::new().await;
+    let mut bin_dir = PathBuf::from("target/release");
+    let mut baseline: Option<PathBuf> = None;
+    let mut cold_start_only = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--baseline" => baseline = Some(args.next().context("--baseline needs a directory")?.into()),
+            "--cold-start-only" => cold_start_only = true,
+            _ => bin_dir = arg.into(),
+        }
+    }
     println!("Director of One — Integrations: benchmark ({RECORDS} records, local emulator)\n");
 
-    let batched = batch_writes(&env).await?;
-    let single = per_item_writes(&env).await?;
-    println!("record writes, 10,000 records");
-    println!("  BatchGetItem + BatchWriteItem (25 per request): {batched:>8.0} records/s");
-    println!("  one PutItem per record:                         {single:>8.0} records/s");
-    println!("  batched / per-item:                             {:>8.1}×\n", batched / single);
+    if !cold_start_only {
+        let mut env = TestEnv::new().await;
+        let batched = batch_writes(&env).await?;
+        let single = per_item_writes(&env).await?;
+        println!("record writes, 10,000 records");
+        println!("  BatchGetItem + BatchWriteItem (25 per request): {batched:>8.0} records/s");
+        println!("  one PutItem per record:                         {single:>8.0} records/s");
+        println!("  batched / per-item:                             {:>8.1}×\n", batched / single);
 
-    let (rate, pages) = whole_sync(&mut env).await?;
-    println!("whole sync through the engine (fake Trello, pages of 1000)");
-    println!("  10,000 cards in {pages} pages:                    {rate:>8.0} records/s\n");
-
-    println!("Lambda init (exec → first Runtime API poll, SDK clients built), median of 9; RSS then");
-    for name in ["catalog", "connections", "sync-api", "sync-worker", "sync-scheduler"] {
-        let path = bin_dir.join(name);
-        if !path.exists() {
-            println!("  {name:<16} not built ({})", path.display());
-            continue;
-        }
-        let (init, rss) = cold_start(&path, 9, &env).await?;
-        println!("  {name:<16} {:>6.1} ms   {:>6.1} MiB", init.as_secs_f64() * 1000.0, rss as f64 / 1024.0);
+        let (rate, pages) = whole_sync(&mut env).await?;
+        println!("whole sync through the engine (fake Trello, pages of 1000)");
+        println!("  10,000 cards in {pages} pages:                    {rate:>8.0} records/s\n");
+        env.cleanup().await;
     }
-    env.cleanup().await;
+
+    println!("Lambda init (exec → first Runtime API poll, clients built), median of {INIT_RUNS}; RSS then; aim ≤ 8 ms");
+    let mut dirs = vec![bin_dir.as_path()];
+    if let Some(baseline) = &baseline {
+        dirs.push(baseline.as_path());
+        println!(
+            "  {:<16} {:>9} {:>10}   {:>9} {:>10}   (baseline: {})",
+            "",
+            "init",
+            "RSS",
+            "baseline",
+            "RSS",
+            baseline.display()
+        );
+    }
+    let results = cold_starts(&dirs).await?;
+    for (f, name) in FUNCTIONS.iter().enumerate() {
+        let Some((init, rss)) = results[0][f] else {
+            println!("  {name:<16} not built ({})", bin_dir.join(name).display());
+            continue;
+        };
+        let mut line = format!("  {name:<16} {:>6.1} ms {:>6.1} MiB", ms(init), mib(rss));
+        if let Some(Some((base_init, base_rss))) = results.get(1).map(|r| r[f]) {
+            line += &format!("   {:>6.1} ms {:>6.1} MiB", ms(base_init), mib(base_rss));
+        }
+        println!("{line}");
+    }
     Ok(())
 }

@@ -6,12 +6,11 @@ pub mod loops;
 use std::path::PathBuf;
 
 use axum::extract::State;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use integrations::AppState;
 use integrations::auth::issue_dev_token;
 use integrations::domain::{Plan, UserId};
-use integrations::http::{ApiJson, Problem, ProblemType, with_problem_fallbacks};
+use integrations::http::{ApiJson, Problem, ProblemType, Routes, with_problem_fallbacks};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,19 +44,25 @@ async fn issue_token(
     })))
 }
 
-/// The whole local origin: every function's routes, `POST /dev/token`, and the page from
-/// `web_dir` at `/` and `/integrations`.
-pub fn app(state: AppState, dev_secret: SecretString, web_dir: Option<PathBuf>) -> Router {
-    let dev = Router::new()
-        .route("/dev/token", post(issue_token))
+/// The API of the local origin: every function's routes, `POST /dev/token` and
+/// `GET /web-config.json`. What `app` serves besides these is the page.
+pub fn api_routes(state: AppState, dev_secret: SecretString) -> Routes {
+    let dev = Routes::new()
+        .post("/dev/token", issue_token)
         // The page reads how to sign in from here; in AWS the deployed web-config.json says oidc.
-        .route("/web-config.json", get(|| async { Json(json!({ "auth": { "mode": "dev" } })) }))
+        .get("/web-config.json", || async { Json(json!({ "auth": { "mode": "dev" } })) })
         .with_state(DevAuth { secret: dev_secret });
-    let mut router = Router::new()
+    Routes::new()
         .merge(catalog::routes(state.clone()))
         .merge(connections::routes(state.clone()))
         .merge(sync::routes(state))
-        .merge(dev);
+        .merge(dev)
+}
+
+/// The whole local origin: the API (`api_routes`), and the page from `web_dir` at `/` and
+/// `/integrations`.
+pub fn app(state: AppState, dev_secret: SecretString, web_dir: Option<PathBuf>) -> Router {
+    let mut router: Router = api_routes(state, dev_secret).into();
     if let Some(dir) = web_dir {
         let index = dir.join("index.html");
         router = router

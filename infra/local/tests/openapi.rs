@@ -1,17 +1,27 @@
 //! The OpenAPI document (`openapi.yaml` at the repository root) stays true to the code.
 //!
-//! Checked against the real dev-server app (`local_stack::app`, every function's routes on one
-//! origin) on the local AWS emulator: every documented operation is routed and every route is
-//! documented; secured operations refuse a request without a token; a method a documented path
-//! does not list is a 405; the catalog, stats, recommendations and connections answer in their
-//! documented shapes; and every documented problem `type` is one the code can produce.
+//! Checked against the running code, never its source text: the route table of the dev-server
+//! API (`local_stack::api_routes`) is exactly the documented operations, and each of them
+//! answers through the real app (`local_stack::app`, every function's routes on one origin, on
+//! the local AWS emulator); secured operations refuse a request without a token; a method a
+//! documented path does not list is a 405; the catalog, stats, recommendations, connections,
+//! sync runs, items and the agenda answer in their documented shapes (every required member, no
+//! undocumented one);
+//! the documented problem types are exactly `ProblemType::ALL`, each under its own status; and
+//! the documented ids, categories and sync intervals are the ones the code accepts.
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
+use fake_providers::{FakeProviders, Provider};
 use integrations::catalog::{AuthMode, Catalog};
 use integrations::domain::{Account, ConnectionId, IntegrationId, SyncId, SyncSettings, UserId};
+use integrations::http::ProblemType;
+use integrations::items::ItemId;
 use integrations::store::{ConnectOutcome, NewConnection};
+use integrations::sync::{
+    EventFields, FileFields, KindFields, MessageFields, PageFields, Record, RecordKind, TaskFields,
+};
 use integrations::testing::{TEST_JWT_SECRET, TestEnv};
 use reqwest::Method;
 use secrecy::SecretString;
@@ -19,32 +29,10 @@ use serde_json::{Value, json};
 
 const DOCUMENT: &str = include_str!("../../../openapi.yaml");
 
-/// Where the problem kinds of `POST /connect` come from: its error mapping, and the shared
-/// extractors and helpers (token, JSON body, `not_found`, `unavailable`).
-const CONNECTIONS_RS: &str = include_str!("../../../shared/src/connections.rs");
-const HTTP_RS: &str = include_str!("../../../shared/src/http/mod.rs");
-
-/// Every source that builds a problem some route can answer.
-const PROBLEM_SOURCES: [&str; 7] = [
-    CONNECTIONS_RS,
-    HTTP_RS,
-    include_str!("../../../shared/src/sync/trigger.rs"),
-    include_str!("../../../functions/catalog/src/lib.rs"),
-    include_str!("../../../functions/connections/src/lib.rs"),
-    include_str!("../../../functions/sync/src/api.rs"),
-    include_str!("../src/lib.rs"),
-];
-
-/// The sources that declare routes: the three functions' routers and the dev server's own.
-const ROUTE_SOURCES: [(&str, &str); 4] = [
-    ("functions/catalog/src/lib.rs", include_str!("../../../functions/catalog/src/lib.rs")),
-    ("functions/connections/src/lib.rs", include_str!("../../../functions/connections/src/lib.rs")),
-    ("functions/sync/src/api.rs", include_str!("../../../functions/sync/src/api.rs")),
-    ("infra/local/src/lib.rs", include_str!("../src/lib.rs")),
-];
-
 /// The operations that need no bearer token: the OAuth callback and the dev server's routes.
 const UNSECURED: [&str; 3] = ["GET /api/v1/integrations/oauth/callback", "GET /web-config.json", "POST /dev/token"];
+
+const PROBLEM: &str = "#/components/schemas/Problem";
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -61,6 +49,16 @@ fn resolve(value: &Value) -> &Value {
         value = document().pointer(pointer).unwrap_or_else(|| panic!("{reference} points at nothing"));
     }
     value
+}
+
+fn schema(name: &str) -> &'static Value {
+    document().pointer(&format!("/components/schemas/{name}")).unwrap_or_else(|| panic!("no schema {name}"))
+}
+
+/// The strings a schema's `enum` lists.
+fn listed(schema: &Value) -> Vec<&str> {
+    let values = resolve(schema)["enum"].as_array().unwrap_or_else(|| panic!("no enum in {schema}"));
+    values.iter().map(|v| v.as_str().expect("string values")).collect()
 }
 
 struct Operation {
@@ -105,6 +103,7 @@ impl Operation {
                 "connectionId" => ConnectionId::parse(example).is_ok(),
                 "syncId" => SyncId::parse(example).is_ok(),
                 "integrationId" => Catalog::get().find(example).is_some(),
+                "itemId" => ItemId::parse(example).is_ok(),
                 other => panic!("{}: no rule for the path parameter {other}", self.name()),
             };
             assert!(valid, "{}: the example {example:?} of {name} is not one the code accepts", self.name());
@@ -112,6 +111,30 @@ impl Operation {
         }
         assert!(!path.contains('{'), "{}: a path parameter is not declared", self.name());
         path
+    }
+
+    /// The answer against this operation's documentation: its status is documented, its media
+    /// type is documented for that status, and its body has the documented shape.
+    fn check(&self, answer: &Answer, at: &str, failures: &mut Vec<String>) {
+        let (status, body) = (answer.status, &answer.body);
+        let Some(response) = self.response(status) else {
+            failures.push(format!("{at}: answered {status}, which {} does not document ({body})", self.name()));
+            return;
+        };
+        let Some(media_type) = answer.media_type.as_deref().filter(|_| !body.is_null()) else {
+            if response.get("content").is_some() {
+                failures.push(format!("{at}: {status} answered without a body, documented with one"));
+            }
+            return;
+        };
+        match response.pointer(&format!("/content/{}", media_type.replace('/', "~1"))) {
+            None => failures.push(format!("{at}: {status} answered as {media_type}, which is not documented")),
+            Some(content) => {
+                if let Some(schema) = content.get("schema") {
+                    check_shape(schema, body, &format!("{at} {status}"), failures);
+                }
+            }
+        }
     }
 }
 
@@ -141,9 +164,12 @@ fn operation(method: Method, path: &str) -> Operation {
         .unwrap_or_else(|| panic!("{method} {path} is not documented"))
 }
 
-/// The `type` values a documented problem schema allows (`const` or `enum` of `type`, also
-/// inside `allOf`).
+/// The `type` values a documented problem response allows (`const` or `enum` of `type`, also
+/// inside `allOf`), leaving out the shared `Problem` schema, which lists them all.
 fn problem_types(schema: &Value) -> Vec<String> {
+    if schema["$ref"] == PROBLEM {
+        return Vec::new();
+    }
     let schema = resolve(schema);
     let mut types = Vec::new();
     if let Some(member) = schema.pointer("/properties/type") {
@@ -158,22 +184,120 @@ fn problem_types(schema: &Value) -> Vec<String> {
     types
 }
 
-fn kind_of(problem_type: &str) -> &str {
-    problem_type.strip_prefix("/problems/").unwrap_or_else(|| panic!("{problem_type} is not /problems/{{kind}}"))
+/// The problem type whose `type` URI this is.
+fn problem_type(uri: &str) -> Option<ProblemType> {
+    ProblemType::ALL.iter().copied().find(|kind| uri == format!("/problems/{}", kind.slug()))
 }
 
-/// Does the kind occur as a string literal in one of the sources?
-fn kind_in(sources: &[&str], kind: &str) -> bool {
-    sources.iter().any(|source| source.contains(&format!("\"{kind}\"")))
+/// One character of a pattern: a class of ranges (a literal is the range of itself), or `\S`.
+#[derive(Clone)]
+enum Atom {
+    Ranges(Vec<(char, char)>),
+    NotSpace,
 }
 
-/// The value against a documented schema: JSON types, `const`/`enum`, required members, and no
-/// member the schema does not document (unless it allows `additionalProperties`). Recurses into
-/// members and array items; enough to keep the document's shapes honest without a validator.
+impl Atom {
+    fn accepts(&self, c: char) -> bool {
+        match self {
+            Atom::Ranges(ranges) => ranges.iter().any(|(from, to)| (*from..=*to).contains(&c)),
+            Atom::NotSpace => !c.is_whitespace(),
+        }
+    }
+}
+
+/// Does `value` match `pattern`? Enough of the regular expression syntax for the document's
+/// patterns — `^`, `$`, literals, `\S`, `[…]` classes with ranges, `{n}` — and a panic for
+/// anything else, so a new pattern cannot pass unchecked.
+fn matches_pattern(pattern: &str, value: &str) -> bool {
+    let (anchored_start, rest) = pattern.strip_prefix('^').map_or((false, pattern), |rest| (true, rest));
+    let (anchored_end, rest) = rest.strip_suffix('$').map_or((false, rest), |rest| (true, rest));
+    let mut atoms: Vec<Atom> = Vec::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' => {
+                let mut ranges = Vec::new();
+                loop {
+                    let from = chars.next().unwrap_or_else(|| panic!("{pattern}: an unclosed class"));
+                    if from == ']' {
+                        break;
+                    }
+                    assert!(from != '\\' && from != '^', "{pattern}: the test does not read `{from}` in a class");
+                    let to = if chars.next_if_eq(&'-').is_some() {
+                        chars.next().unwrap_or_else(|| panic!("{pattern}: an unclosed range"))
+                    } else {
+                        from
+                    };
+                    ranges.push((from, to));
+                }
+                atoms.push(Atom::Ranges(ranges));
+            }
+            '\\' => match chars.next() {
+                Some('S') => atoms.push(Atom::NotSpace),
+                other => panic!("{pattern}: the test does not read the escape {other:?}"),
+            },
+            '{' => {
+                let count: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                let count: usize = count.parse().unwrap_or_else(|_| panic!("{pattern}: the test reads only {{n}}"));
+                let atom = atoms.pop().unwrap_or_else(|| panic!("{pattern}: {{n}} repeats nothing"));
+                atoms.extend(std::iter::repeat_n(atom, count));
+            }
+            '(' | ')' | '|' | '*' | '+' | '?' | '.' => panic!("{pattern}: the test does not read `{c}`"),
+            literal => atoms.push(Atom::Ranges(vec![(literal, literal)])),
+        }
+    }
+    let value: Vec<char> = value.chars().collect();
+    let fits_at = |start: usize| {
+        value.len() >= start + atoms.len() && atoms.iter().zip(&value[start..]).all(|(atom, c)| atom.accepts(*c))
+    };
+    let last_start = value.len().saturating_sub(atoms.len());
+    match (anchored_start, anchored_end) {
+        (true, true) => value.len() == atoms.len() && fits_at(0),
+        (true, false) => fits_at(0),
+        (false, true) => fits_at(last_start),
+        (false, false) => (0..=last_start).any(fits_at),
+    }
+}
+
+/// The value against a documented schema: JSON types, `const`/`enum`, `pattern`, bounds,
+/// required members, and no member that neither the schema nor a part of its `allOf`
+/// documents (unless one of them allows `additionalProperties`; leaving it out means `false`).
+/// Recurses into `allOf`/`oneOf`, members and array items; enough to keep the document's
+/// shapes honest without a validator.
 fn check_shape(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    check_schema(schema, value, at, true, errors);
+}
+
+/// The `properties` of a schema and of the parts of its `allOf`, and whether one of them
+/// allows any other member.
+fn documented_members(schema: &Value) -> (BTreeSet<&str>, Option<&Value>) {
+    let schema = resolve(schema);
+    let mut names: BTreeSet<&str> =
+        schema.get("properties").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+    let mut extra = schema.get("additionalProperties").filter(|a| *a != false);
+    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        let (part_names, part_extra) = documented_members(part);
+        names.extend(part_names);
+        extra = extra.or(part_extra);
+    }
+    (names, extra)
+}
+
+fn check_schema(schema: &Value, value: &Value, at: &str, judge_members: bool, errors: &mut Vec<String>) {
     let schema = resolve(schema);
     for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
-        check_shape(part, value, at, errors);
+        check_schema(part, value, at, false, errors);
+    }
+    if let Some(choices) = schema.get("oneOf").and_then(Value::as_array) {
+        let fitting = choices.iter().filter(|choice| {
+            let mut choice_errors = Vec::new();
+            check_shape(choice, value, at, &mut choice_errors);
+            choice_errors.is_empty()
+        });
+        let fitting = fitting.count();
+        if fitting != 1 {
+            errors.push(format!("{at}: fits {fitting} of the documented `oneOf` choices, not one: {value}"));
+        }
     }
     if let Some(declared) = schema.get("type") {
         let allowed: Vec<&str> = match declared {
@@ -201,6 +325,19 @@ fn check_shape(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>
     if let Some(listed) = schema.get("enum").and_then(Value::as_array).filter(|listed| !listed.contains(value)) {
         errors.push(format!("{at}: {value} is not one of the documented {}", Value::Array(listed.clone())));
     }
+    if let (Some(pattern), Some(text)) = (schema.get("pattern").and_then(Value::as_str), value.as_str())
+        && !matches_pattern(pattern, text)
+    {
+        errors.push(format!("{at}: {value} does not match the documented pattern {pattern}"));
+    }
+    if let Some(number) = value.as_f64() {
+        if let Some(minimum) = schema.get("minimum").and_then(Value::as_f64).filter(|m| number < *m) {
+            errors.push(format!("{at}: {value} is below the documented minimum {minimum}"));
+        }
+        if let Some(maximum) = schema.get("maximum").and_then(Value::as_f64).filter(|m| number > *m) {
+            errors.push(format!("{at}: {value} is above the documented maximum {maximum}"));
+        }
+    }
     match value {
         Value::Object(members) => {
             for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
@@ -210,22 +347,28 @@ fn check_shape(schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>
                 }
             }
             let properties = schema.get("properties").and_then(Value::as_object);
-            let in_all_of = |name: &str| {
-                let parts = schema.get("allOf").and_then(Value::as_array).into_iter().flatten();
-                parts.map(resolve).any(|part| part.pointer(&format!("/properties/{name}")).is_some())
-            };
+            // A `oneOf` judges the members in the choice that fits.
+            let judge_members = judge_members && schema.get("oneOf").is_none();
+            let (documented, extra) = documented_members(schema);
             for (name, member) in members {
                 let at = format!("{at}.{name}");
-                match (properties.and_then(|p| p.get(name)), schema.get("additionalProperties")) {
+                match (properties.and_then(|p| p.get(name)), extra) {
                     (Some(member_schema), _) => check_shape(member_schema, member, &at, errors),
-                    (None, Some(Value::Bool(true))) => {}
-                    (None, Some(extra @ Value::Object(_))) => check_shape(extra, member, &at, errors),
-                    (None, _) if in_all_of(name) => {}
-                    (None, _) => errors.push(format!("{at}: answered but not documented")),
+                    (None, _) if !judge_members || documented.contains(name.as_str()) => {}
+                    (None, Some(extra)) if extra.is_object() => check_shape(extra, member, &at, errors),
+                    (None, Some(_)) => {}
+                    (None, None) => errors.push(format!("{at}: answered but not documented")),
                 }
             }
         }
         Value::Array(items) => {
+            let count = items.len() as u64;
+            if let Some(min) = schema.get("minItems").and_then(Value::as_u64).filter(|min| count < *min) {
+                errors.push(format!("{at}: {count} items, documented at least {min}"));
+            }
+            if let Some(max) = schema.get("maxItems").and_then(Value::as_u64).filter(|max| count > *max) {
+                errors.push(format!("{at}: {count} items, documented at most {max}"));
+            }
             if let Some(item_schema) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
                     check_shape(item_schema, item, &format!("{at}[{i}]"), errors);
@@ -250,8 +393,18 @@ struct Answer {
 }
 
 impl Stack {
+    /// A test environment with a sync queue, served.
     async fn start() -> Stack {
-        let env = TestEnv::new().await;
+        Stack::serve(Stack::env().await).await
+    }
+
+    async fn env() -> TestEnv {
+        let mut env = TestEnv::new().await;
+        env.add_queues(5).await;
+        env
+    }
+
+    async fn serve(env: TestEnv) -> Stack {
         // Dev tokens from POST /dev/token are signed with the secret the state verifies.
         let app = local_stack::app(env.state.clone(), SecretString::from(TEST_JWT_SECRET), None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
@@ -285,10 +438,52 @@ impl Stack {
         Answer { status, media_type, body }
     }
 
-    async fn dev_token(&self, user: &str) -> String {
-        let answer = self.send(Method::POST, "/dev/token", None, Some(json!({ "userId": user }))).await;
+    /// Sends `method path` with the token, and checks the answer against the documentation of
+    /// the operation `method documented` (`path` is `documented` with its parameters filled in).
+    async fn call(
+        &self,
+        (method, documented): (Method, &str),
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        failures: &mut Vec<String>,
+    ) -> Answer {
+        let op = operation(method.clone(), documented);
+        let answer = self.send(method.clone(), path, Some(token), body).await;
+        op.check(&answer, &format!("{method} {path}"), failures);
+        answer
+    }
+
+    async fn dev_token(&self, user: &str, plan: &str) -> String {
+        let body = json!({ "userId": user, "plan": plan });
+        let answer = self.send(Method::POST, "/dev/token", None, Some(body)).await;
         assert_eq!(answer.status, 200, "POST /dev/token: {}", answer.body);
         answer.body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Stores a connection directly, as a connect would have.
+    async fn insert_connection(&self, user: &str, integration: &str) -> ConnectionId {
+        let connection_id = ConnectionId::generate();
+        let outcome = self
+            .env
+            .state
+            .store
+            .insert_connection(NewConnection {
+                user_id: UserId::parse(user).unwrap(),
+                connection_id: connection_id.clone(),
+                integration_id: IntegrationId::parse(integration).unwrap(),
+                auth_kind: AuthMode::ApiKey,
+                secret_id: "unused".into(),
+                credential_hint: "••••oken".into(),
+                account: Account { id: "member-1".into(), name: "Ada".into(), workspace: Some("Boards".into()) },
+                display_name: format!("Ada's {integration}"),
+                settings: SyncSettings::default(),
+                connection_limit: None,
+            })
+            .await
+            .expect("the connection is stored");
+        assert!(matches!(outcome, ConnectOutcome::Created(_)));
+        connection_id
     }
 }
 
@@ -299,7 +494,25 @@ async fn finish(env: TestEnv, failures: Vec<String>) {
 }
 
 #[tokio::test]
-async fn every_documented_operation_is_routed_and_only_the_callback_and_dev_routes_go_without_a_token() {
+async fn the_routes_the_app_serves_are_exactly_the_documented_operations() {
+    let env = TestEnv::new().await;
+    let routes = local_stack::api_routes(env.state.clone(), SecretString::from(TEST_JWT_SECRET));
+    let served: Vec<String> = routes.table().iter().map(|(method, path)| format!("{method} {path}")).collect();
+    let served_set: BTreeSet<String> = served.iter().cloned().collect();
+    let documented: BTreeSet<String> = operations().iter().map(Operation::name).collect();
+    env.cleanup().await;
+
+    assert_eq!(served.len(), served_set.len(), "a route is served twice: {served:?}");
+    let undocumented: Vec<&String> = served_set.difference(&documented).collect();
+    let unserved: Vec<&String> = documented.difference(&served_set).collect();
+    assert!(
+        undocumented.is_empty() && unserved.is_empty(),
+        "served but not in openapi.yaml: {undocumented:?}; in openapi.yaml but not served: {unserved:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_documented_operation_answers_and_only_the_callback_and_dev_routes_go_without_a_token() {
     let stack = Stack::start().await;
     let mut failures = Vec::new();
     let mut unsecured = Vec::new();
@@ -307,21 +520,13 @@ async fn every_documented_operation_is_routed_and_only_the_callback_and_dev_rout
         let name = op.name();
         let answer = stack.send(op.method.clone(), &op.sample_path(), None, None).await;
         let (status, body) = (answer.status, &answer.body);
-        if status == 405 || (status == 404 && body["detail"] == "There is no such resource.") {
-            failures.push(format!("{name}: not routed ({status} {body})"));
+        let fallback = (status == 404 && body["detail"] == "There is no such resource.")
+            || (status == 405 && body["type"] == "/problems/method-not-allowed");
+        if fallback {
+            failures.push(format!("{name}: not routed, the app's fallback answered ({status} {body})"));
             continue;
         }
-        match op.response(status) {
-            None => failures.push(format!("{name}: answered {status}, which is not documented ({body})")),
-            Some(response) => {
-                let documented = response.get("content").and_then(Value::as_object);
-                if let Some(media_type) = answer.media_type.as_deref().filter(|_| !body.is_null())
-                    && !documented.is_some_and(|content| content.contains_key(media_type))
-                {
-                    failures.push(format!("{name}: {status} answered as {media_type}, which is not documented"));
-                }
-            }
-        }
+        op.check(&answer, &format!("{name} without a token"), &mut failures);
         if op.is_secured() {
             let refused = status == 401
                 && answer.media_type.as_deref() == Some("application/problem+json")
@@ -373,191 +578,336 @@ async fn a_method_that_a_documented_path_does_not_list_is_answered_405() {
 }
 
 #[tokio::test]
-async fn the_catalog_stats_recommendations_and_connections_answer_in_their_documented_shapes() {
-    let stack = Stack::start().await;
+async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_their_documented_shapes() {
+    let fakes = FakeProviders::start().await;
+    fakes.state().seed_demo();
+    let mut env = Stack::env().await;
+    env.use_provider("trello", fakes.base_url(Provider::Trello));
+    let stack = Stack::serve(env).await;
     let user = "openapi-ada";
-    let token = stack.dev_token(user).await;
-    let connection_id = ConnectionId::generate();
-    let outcome = stack
-        .env
-        .state
-        .store
-        .insert_connection(NewConnection {
-            user_id: UserId::parse(user).unwrap(),
-            connection_id: connection_id.clone(),
-            integration_id: IntegrationId::parse("trello").unwrap(),
-            auth_kind: AuthMode::ApiKey,
-            secret_id: "unused".into(),
-            credential_hint: "••••oken".into(),
-            account: Account { id: "member-1".into(), name: "Ada".into(), workspace: Some("Boards".into()) },
-            display_name: "Team boards".into(),
-            settings: SyncSettings { auto_sync: true, sync_interval_minutes: 60 },
-            connection_limit: None,
-        })
-        .await
-        .expect("the connection is stored");
-    assert!(matches!(outcome, ConnectOutcome::Created(_)));
+    let token = stack.dev_token(user, "free").await;
+    let mut failures = Vec::new();
+
+    let connect = json!({
+        "integrationId": "trello",
+        "credentials": { "apiKey": fake_providers::demo::TRELLO_KEY, "token": fake_providers::demo::TRELLO_TOKEN },
+        "settings": { "displayName": "Team boards", "autoSync": true, "syncIntervalMinutes": 30 },
+    });
+    let created = stack
+        .call(
+            (Method::POST, "/api/v1/integrations/connect"),
+            "/api/v1/integrations/connect",
+            &token,
+            Some(connect),
+            &mut failures,
+        )
+        .await;
+    assert_eq!(created.status, 201, "POST /connect: {}", created.body);
+    let id = created.body["connectionId"].as_str().expect("a connection id").to_owned();
+    assert_eq!(created.body["canSync"], true, "a Trello connection can sync: {}", created.body);
+
+    let connection = "/api/v1/integrations/{connectionId}";
+    let rename = json!({ "displayName": "Boards", "syncIntervalMinutes": 15 });
+    let renamed = stack
+        .call((Method::PATCH, connection), &format!("/api/v1/integrations/{id}"), &token, Some(rename), &mut failures)
+        .await;
+    assert_eq!(renamed.status, 200, "PATCH: {}", renamed.body);
+
+    let sync = "/api/v1/integrations/{connectionId}/sync";
+    let queued =
+        stack.call((Method::POST, sync), &format!("/api/v1/integrations/{id}/sync"), &token, None, &mut failures).await;
+    assert_eq!(queued.status, 202, "POST /sync: {}", queued.body);
+    let sync_id = queued.body["syncId"].as_str().expect("a sync id").to_owned();
 
     let reads = [
         ("/api/v1/integrations/available", "/api/v1/integrations/available".to_owned()),
         ("/api/v1/integrations/available", "/api/v1/integrations/available?category=task-management".to_owned()),
         ("/api/v1/integrations/available/{integrationId}", "/api/v1/integrations/available/slack".to_owned()),
+        ("/api/v1/integrations/available/{integrationId}", "/api/v1/integrations/available/zapier".to_owned()),
         ("/api/v1/integrations/stats", "/api/v1/integrations/stats".to_owned()),
         ("/api/v1/integrations/recommendations", "/api/v1/integrations/recommendations".to_owned()),
         ("/api/v1/integrations/connected", "/api/v1/integrations/connected".to_owned()),
-        ("/api/v1/integrations/{connectionId}", format!("/api/v1/integrations/{connection_id}")),
-        ("/api/v1/integrations/{connectionId}/syncs", format!("/api/v1/integrations/{connection_id}/syncs")),
+        (connection, format!("/api/v1/integrations/{id}")),
+        (connection, format!("/api/v1/integrations/{}", id.to_lowercase())),
+        ("/api/v1/integrations/{connectionId}/syncs", format!("/api/v1/integrations/{id}/syncs")),
+        ("/api/v1/integrations/{connectionId}/syncs/{syncId}", format!("/api/v1/integrations/{id}/syncs/{sync_id}")),
     ];
-    let mut failures = Vec::new();
     for (documented, path) in reads {
-        let op = operation(Method::GET, documented);
-        let answer = stack.send(Method::GET, &path, Some(&token), None).await;
+        let answer = stack.call((Method::GET, documented), &path, &token, None, &mut failures).await;
         if answer.status != 200 {
             failures.push(format!("GET {path}: expected 200, got {} {}", answer.status, answer.body));
-            continue;
         }
-        let schema = op.response(200).and_then(|r| r.pointer("/content/application~1json/schema"));
-        let schema = schema.unwrap_or_else(|| panic!("GET {documented}: no documented JSON 200"));
-        check_shape(schema, &answer.body, &format!("GET {path}"), &mut failures);
         if documented.ends_with("/connected") && answer.body["connections"].as_array().map_or(0, Vec::len) != 1 {
-            failures.push(format!("GET {path}: the stored connection is not listed: {}", answer.body));
+            failures.push(format!("GET {path}: the connection is not listed: {}", answer.body));
+        }
+        if documented.ends_with("/syncs") && answer.body["syncs"].as_array().map_or(0, Vec::len) != 1 {
+            failures.push(format!("GET {path}: the queued run is not listed: {}", answer.body));
         }
     }
+    let available = stack.send(Method::GET, "/api/v1/integrations/available", Some(&token), None).await;
+    assert_eq!(
+        available.body["syncIntervals"],
+        json!(SyncSettings::intervals()),
+        "GET /available tells the intervals the code accepts"
+    );
 
     let token_answer = stack.send(Method::POST, "/dev/token", None, Some(json!({ "userId": user }))).await;
-    let schema = operation(Method::POST, "/dev/token")
-        .response(200)
-        .and_then(|r| r.pointer("/content/application~1json/schema"));
-    check_shape(schema.expect("a documented 200"), &token_answer.body, "POST /dev/token", &mut failures);
+    operation(Method::POST, "/dev/token").check(&token_answer, "POST /dev/token", &mut failures);
+    fakes.shutdown().await;
+    finish(stack.env, failures).await;
+}
+
+#[tokio::test]
+async fn the_items_and_the_agenda_answer_in_their_documented_shapes() {
+    let stack = Stack::start().await;
+    let user = "openapi-katherine";
+    let token = stack.dev_token(user, "free").await;
+    let mut failures = Vec::new();
+
+    // One record of each kind, as the sync worker writes them, where the agenda shows them:
+    // tasks due on a day (one overdue), an all-day event, a mention and a file changed by
+    // someone else.
+    let now = integrations::store::attrs::now();
+    let today = now.date_naive();
+    let (tomorrow, yesterday) = (today.succ_opt().expect("a tomorrow"), today.pred_opt().expect("a yesterday"));
+    let (after_tomorrow, before_yesterday) = (tomorrow.succ_opt().unwrap(), yesterday.pred_opt().unwrap());
+    let record =
+        |kind: RecordKind, id: &str, due_at: Option<String>, fields: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+            let mut data = serde_json::Map::new();
+            fields(&mut data);
+            Record {
+                kind,
+                external_id: id.into(),
+                title: format!("A {} for the week", kind.as_str()),
+                url: Some(format!("https://example.test/{id}")),
+                container: Some("Operations".into()),
+                status: Some("open".into()),
+                due_at,
+                updated_at: Some(now),
+                data,
+            }
+        };
+    let records = [
+        record(RecordKind::Task, "t1", Some(tomorrow.to_string()), &|d| {
+            TaskFields { labels: vec!["budget".into()], ..Default::default() }.write(d)
+        }),
+        record(RecordKind::Task, "t2", Some(before_yesterday.to_string()), &|d| TaskFields::default().write(d)),
+        record(RecordKind::Event, "e1", Some(after_tomorrow.to_string()), &|d| {
+            EventFields { attendee_count: 3, ..Default::default() }.write(d)
+        }),
+        record(RecordKind::Message, "m1", None, &|d| {
+            MessageFields { mentions_me: true, ..Default::default() }.write(d)
+        }),
+        record(RecordKind::File, "f1", None, &|d| {
+            FileFields { last_modified_by: Some("Grace".into()), ..Default::default() }.write(d)
+        }),
+        record(RecordKind::Page, "p1", None, &|d| PageFields::default().write(d)),
+    ];
+    stack
+        .env
+        .state
+        .store
+        .upsert_records(
+            &UserId::parse(user).unwrap(),
+            &ConnectionId::generate(),
+            &IntegrationId::parse("trello").unwrap(),
+            &SyncId::generate(),
+            &records,
+            false,
+        )
+        .await
+        .expect("the records are stored");
+
+    let items = "/api/v1/integrations/items";
+    let listed = stack.call((Method::GET, items), items, &token, None, &mut failures).await;
+    let listed = listed.body["items"].as_array().cloned().unwrap_or_default();
+    if listed.len() != records.len() {
+        failures.push(format!("GET {items}: {} items, {} stored", listed.len(), records.len()));
+    }
+    let due = format!("{items}?kind=task&dueFrom={before_yesterday}&dueTo={after_tomorrow}&sort=due&limit=1");
+    let page = stack.call((Method::GET, items), &due, &token, None, &mut failures).await;
+    if page.body["nextCursor"].is_null() {
+        failures.push(format!("GET {due}: two tasks are due this week, one a page: {}", page.body));
+    }
+    for item in &listed {
+        let id = item["itemId"].as_str().unwrap_or_default();
+        let path = format!("{items}/{id}");
+        let one =
+            stack.call((Method::GET, "/api/v1/integrations/items/{itemId}"), &path, &token, None, &mut failures).await;
+        if one.status != 200 || one.body != *item {
+            failures.push(format!("GET {path}: expected the listed item, got {} {}", one.status, one.body));
+        }
+    }
+    let agenda = stack
+        .call(
+            (Method::GET, "/api/v1/integrations/agenda"),
+            "/api/v1/integrations/agenda?days=7&tz=Europe/Paris",
+            &token,
+            None,
+            &mut failures,
+        )
+        .await;
+    let in_agenda = ["tasks", "meetings", "mentions", "files"].map(|list| {
+        agenda.body["days"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|day| day[list].as_array().map_or(0, Vec::len))
+            .sum::<usize>()
+    });
+    if in_agenda.contains(&0) || agenda.body["overdue"].as_array().is_none_or(Vec::is_empty) {
+        failures.push(format!(
+            "GET /agenda: expected a task, a meeting, a mention, a file and an overdue task: {}",
+            agenda.body
+        ));
+    }
+    finish(stack.env, failures).await;
+}
+
+#[tokio::test]
+async fn a_connection_that_cannot_sync_answers_409_nothing_to_sync_as_documented() {
+    let stack = Stack::start().await;
+    let user = "openapi-grace";
+    let token = stack.dev_token(user, "premium").await;
+    let mut failures = Vec::new();
+    // A Zapier connection only receives posts: it has nothing to sync.
+    let id = stack.insert_connection(user, "zapier").await;
+    let connection = "/api/v1/integrations/{connectionId}";
+
+    let read =
+        stack.call((Method::GET, connection), &format!("/api/v1/integrations/{id}"), &token, None, &mut failures).await;
+    assert_eq!((read.status, &read.body["canSync"]), (200, &json!(false)), "GET: {}", read.body);
+
+    let hook = "https://hooks.zapier.com/hooks/catch/123456/abcdef/";
+    let refusals = [
+        (Method::PATCH, connection, format!("/api/v1/integrations/{id}"), Some(json!({ "autoSync": true }))),
+        (Method::POST, "/api/v1/integrations/{connectionId}/sync", format!("/api/v1/integrations/{id}/sync"), None),
+        (
+            Method::POST,
+            "/api/v1/integrations/connect",
+            "/api/v1/integrations/connect".to_owned(),
+            Some(json!({
+                "integrationId": "zapier",
+                "credentials": { "webhookUrl": hook },
+                "settings": { "autoSync": true },
+            })),
+        ),
+    ];
+    for (method, documented, path, body) in refusals {
+        let answer = stack.call((method.clone(), documented), &path, &token, body, &mut failures).await;
+        if (answer.status, &answer.body["type"]) != (409, &json!("/problems/nothing-to-sync")) {
+            failures
+                .push(format!("{method} {path}: expected 409 nothing-to-sync, got {} {}", answer.status, answer.body));
+        }
+    }
     finish(stack.env, failures).await;
 }
 
 #[test]
-fn every_problem_kind_documented_for_connect_is_one_the_code_produces() {
-    let connect = operation(Method::POST, "/api/v1/integrations/connect");
+fn the_documented_problem_types_are_exactly_the_problem_types_of_the_code() {
+    let documented: Vec<&str> = listed(&schema("Problem")["properties"]["type"]);
+    let unique: BTreeSet<&str> = documented.iter().copied().collect();
+    assert_eq!(unique.len(), documented.len(), "Problem.type lists a type twice: {documented:?}");
+    let code: BTreeSet<String> = ProblemType::ALL.iter().map(|kind| format!("/problems/{}", kind.slug())).collect();
+    assert_eq!(code.len(), ProblemType::ALL.len(), "two problem types share a slug");
+    let code: BTreeSet<&str> = code.iter().map(String::as_str).collect();
+    let undocumented: Vec<&&str> = code.difference(&unique).collect();
+    let unknown: Vec<&&str> = unique.difference(&code).collect();
+    assert!(
+        undocumented.is_empty() && unknown.is_empty(),
+        "ProblemType has {undocumented:?}, which Problem.type does not list; Problem.type lists {unknown:?}, \
+         which ProblemType does not have"
+    );
+}
+
+#[test]
+fn every_error_response_is_a_problem_whose_types_have_its_status() {
     let mut checked = 0;
-    for status in connect.documented_statuses().into_iter().filter(|s| *s >= 400) {
-        let response = connect.response(status).expect("documented");
-        let schema = response.pointer("/content/application~1problem+json/schema");
-        let schema = schema.unwrap_or_else(|| panic!("POST /connect {status}: not documented as problem+json"));
-        let types = problem_types(schema);
-        assert!(!types.is_empty(), "POST /connect {status}: the problem kinds are not listed");
-        for problem_type in types {
-            let kind = kind_of(&problem_type);
-            assert!(
-                kind_in(&[CONNECTIONS_RS, HTTP_RS], kind),
-                "POST /connect {status}: `{kind}` occurs neither in shared/src/connections.rs nor in shared/src/http.rs"
-            );
-            checked += 1;
-        }
-    }
-    assert!(checked >= 10, "only {checked} kinds documented for POST /connect");
-}
-
-#[test]
-fn every_problem_kind_that_connect_can_produce_is_documented_for_connect() {
-    let start = CONNECTIONS_RS.find("impl From<ConnectError> for Problem").expect("the connect error mapping");
-    let block = &CONNECTIONS_RS[start..];
-    let block = &block[..block.find("\n}\n").expect("the end of the mapping")];
-    // String literals alternate with the code between them: a kind is a lower-case literal
-    // followed directly by the title literal, as in `Problem::conflict("coming-soon", "Not …"`.
-    let pieces: Vec<&str> = block.split('"').collect();
-    let mut kinds: BTreeSet<&str> = (1..pieces.len().saturating_sub(2))
-        .step_by(2)
-        .filter(|&i| pieces[i + 1].trim() == ",")
-        .map(|i| pieces[i])
-        .filter(|literal| !literal.is_empty() && literal.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
-        .collect();
-    for (helper, kind) in [("Problem::not_found(", "not-found"), ("Problem::unavailable(", "unavailable")] {
-        if block.contains(helper) {
-            kinds.insert(kind);
-        }
-    }
-    // What the route adds around the mapping: the token and the JSON body extractor.
-    kinds.extend(["unauthorized", "malformed-json", "invalid-body", "unsupported-media-type"]);
-    assert!(kinds.len() >= 15, "the mapping was not read: {kinds:?}");
-
-    let connect = operation(Method::POST, "/api/v1/integrations/connect");
-    let documented: BTreeSet<String> = connect
-        .documented_statuses()
-        .into_iter()
-        .filter_map(|status| connect.response(status)?.pointer("/content/application~1problem+json/schema"))
-        .flat_map(problem_types)
-        .map(|t| kind_of(&t).to_owned())
-        .collect();
-    let missing: Vec<&&str> = kinds.iter().filter(|kind| !documented.contains(**kind)).collect();
-    assert!(missing.is_empty(), "POST /connect can answer {missing:?}, which openapi.yaml does not document");
-}
-
-#[test]
-fn every_error_response_is_a_problem_whose_kinds_the_code_produces() {
     for op in operations() {
         for status in op.documented_statuses().into_iter().filter(|s| *s >= 400) {
             let name = format!("{} {status}", op.name());
             let response = op.response(status).expect("documented");
             let schema = response.pointer("/content/application~1problem+json/schema");
             let schema = schema.unwrap_or_else(|| panic!("{name}: not documented as application/problem+json"));
-            let refers_to_problem = schema.get("$ref").is_some_and(|r| r == "#/components/schemas/Problem")
-                || schema["allOf"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|p| p["$ref"] == "#/components/schemas/Problem");
+            let refers_to_problem = schema["$ref"] == PROBLEM
+                || schema["allOf"].as_array().into_iter().flatten().any(|p| p["$ref"] == PROBLEM);
             assert!(refers_to_problem, "{name}: the schema does not build on the shared Problem");
             let types = problem_types(schema);
-            assert!(!types.is_empty(), "{name}: the problem kinds are not listed");
-            for problem_type in types {
-                let kind = kind_of(&problem_type);
-                assert!(kind_in(&PROBLEM_SOURCES, kind), "{name}: no code produces the kind `{kind}`");
+            assert!(!types.is_empty(), "{name}: the problem types are not listed");
+            for uri in types {
+                let kind = problem_type(&uri).unwrap_or_else(|| panic!("{name}: `{uri}` is not a ProblemType"));
+                assert_eq!(
+                    kind.status().as_u16(),
+                    status,
+                    "{name}: lists `{uri}`, which the code answers with {}",
+                    kind.status()
+                );
+                checked += 1;
             }
         }
+    }
+    assert!(checked >= 50, "only {checked} problem types checked");
+}
+
+#[test]
+fn the_documented_ids_categories_and_intervals_are_those_the_code_accepts() {
+    let catalog = Catalog::get();
+    let ids: Vec<&str> = catalog.integrations().iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(listed(schema("IntegrationId")), ids, "IntegrationId lists the catalog's integrations");
+    let categories: Vec<&str> = catalog.categories().iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(listed(schema("CategoryId")), categories, "CategoryId lists the catalog's categories");
+
+    // Every path and body id is the schema that says what the code accepts.
+    let parameters = &document()["components"]["parameters"];
+    assert_eq!(parameters["ConnectionId"]["schema"]["$ref"], "#/components/schemas/UlidInput");
+    assert_eq!(parameters["SyncId"]["schema"]["$ref"], "#/components/schemas/UlidInput");
+    assert_eq!(parameters["IntegrationId"]["schema"]["$ref"], "#/components/schemas/IntegrationId");
+    assert_eq!(parameters["Category"]["schema"]["$ref"], "#/components/schemas/CategoryId");
+    let connect = &schema("ConnectRequest")["properties"];
+    assert_eq!(connect["integrationId"]["$ref"], "#/components/schemas/IntegrationId");
+    assert_eq!(connect["connectionId"]["$ref"], "#/components/schemas/UlidInput");
+
+    // The ULID patterns against the parser, one character at a time: each position of a real
+    // id replaced by every printable ASCII character, in both cases, and the wrong lengths.
+    let accepted = schema("UlidInput")["pattern"].as_str().expect("a pattern");
+    let answered = schema("Ulid")["pattern"].as_str().expect("a pattern");
+    let id = ConnectionId::generate().to_string();
+    let mut samples = vec![id.clone(), id.to_lowercase(), id[1..].to_owned(), format!("{id}0")];
+    for at in 0..id.len() {
+        for c in '!'..='~' {
+            samples.push(format!("{}{c}{}", &id[..at], &id[at + 1..]));
+        }
+    }
+    for sample in &samples {
+        let parsed = ConnectionId::parse(sample);
+        assert_eq!(matches_pattern(accepted, sample), parsed.is_ok(), "UlidInput and ConnectionId on {sample:?}");
+        assert_eq!(
+            matches_pattern(accepted, sample),
+            SyncId::parse(sample).is_ok(),
+            "UlidInput and SyncId on {sample:?}"
+        );
+        if let Ok(parsed) = parsed {
+            assert!(matches_pattern(answered, parsed.as_str()), "Ulid does not match the id {parsed} as answered");
+        }
+    }
+
+    for (name, settings) in [("SyncSettings", schema("SyncSettings")), ("SettingsInput", schema("SettingsInput"))] {
+        let interval = &settings["properties"]["syncIntervalMinutes"];
+        assert_eq!(interval["type"], "integer", "{name}.syncIntervalMinutes: a whole number (15.0 is refused)");
+        assert_eq!(interval["minimum"], SyncSettings::MIN_INTERVAL_MINUTES, "{name}.syncIntervalMinutes minimum");
+        assert_eq!(interval["maximum"], SyncSettings::MAX_INTERVAL_MINUTES, "{name}.syncIntervalMinutes maximum");
     }
 }
 
 #[test]
-fn the_routes_in_the_code_are_exactly_the_documented_operations() {
-    let mut routed = BTreeSet::new();
-    for (file, source) in ROUTE_SOURCES {
-        let mut rest = source;
-        while let Some(at) = rest.find(".route(") {
-            rest = &rest[at + ".route(".len()..];
-            let mut depth = 1;
-            let end = rest
-                .char_indices()
-                .find(|&(_, c)| {
-                    depth += match c {
-                        '(' => 1,
-                        ')' => -1,
-                        _ => 0,
-                    };
-                    depth == 0
-                })
-                .map(|(i, _)| i)
-                .unwrap_or_else(|| panic!("{file}: an unclosed .route("));
-            let call = &rest[..end];
-            let (path, handlers) = call
-                .trim_start()
-                .strip_prefix('"')
-                .and_then(|c| c.split_once('"'))
-                .unwrap_or_else(|| panic!("{file}: a .route( without a literal path"));
-            let mut methods = Vec::new();
-            for method in ["get", "post", "put", "patch", "delete"] {
-                let pattern = format!("{method}(");
-                let called = handlers
-                    .match_indices(&pattern)
-                    .any(|(i, _)| !handlers[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
-                if called {
-                    methods.push(method);
-                }
-            }
-            assert!(!methods.is_empty(), "{file}: no method for {path}");
-            for method in methods {
-                routed.insert(format!("{} {path}", method.to_uppercase()));
-            }
-        }
-    }
-    let documented: BTreeSet<String> = operations().iter().map(Operation::name).collect();
-    assert_eq!(routed, documented, "the routes of the code (left) and the operations of openapi.yaml (right)");
+fn the_test_reads_the_patterns_of_the_document_as_regular_expressions_do() {
+    assert!(matches_pattern("^[0-7][0-9A-C]{2}$", "7AB"));
+    assert!(!matches_pattern("^[0-7][0-9A-C]{2}$", "8AB"));
+    assert!(!matches_pattern("^[0-7][0-9A-C]{2}$", "7ABC"));
+    assert!(!matches_pattern("^[0-7][0-9A-C]{2}$", "7D0"));
+    assert!(matches_pattern(r"\S", "  x "));
+    assert!(!matches_pattern(r"\S", "   "));
+    assert!(matches_pattern("b", "abc") && !matches_pattern("^b", "abc") && matches_pattern("c$", "abc"));
 }
 
 #[test]
@@ -578,9 +928,13 @@ fn the_document_is_openapi_3_1_and_every_operation_is_described_and_every_refere
     }
     let mut found = Vec::new();
     references(doc, &mut found);
-    for reference in found {
+    for reference in &found {
         let pointer = reference.strip_prefix('#').unwrap_or_else(|| panic!("{reference} is not local"));
         assert!(doc.pointer(pointer).is_some(), "{reference} points at nothing");
+    }
+    for name in doc["components"]["schemas"].as_object().expect("schemas").keys() {
+        let reference = format!("#/components/schemas/{name}");
+        assert!(found.contains(&reference.as_str()), "the schema {name} is not used");
     }
 
     let mut ids = BTreeSet::new();

@@ -9,6 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 mod problems;
+pub mod routes;
+
+pub use routes::{Route, Routes};
 
 /// Every kind of problem the API answers with: its `type` slug, status and title. The OpenAPI
 /// document lists exactly these (a test compares the two).

@@ -2,6 +2,7 @@
 
 use super::{Problem, ProblemType};
 use crate::connections::{ConnectError, ConnectionError};
+use crate::items::ItemsError;
 use crate::sync::{HistoryError, TriggerError};
 
 impl From<ConnectError> for Problem {
@@ -84,6 +85,17 @@ impl From<HistoryError> for Problem {
             HistoryError::ConnectionNotFound | HistoryError::SyncNotFound => Problem::not_found(detail),
             HistoryError::InvalidLimit | HistoryError::InvalidCursor => Problem::bad_request(detail),
             HistoryError::Store(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<ItemsError> for Problem {
+    fn from(e: ItemsError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ItemsError::Invalid(_) | ItemsError::InvalidCursor => Problem::bad_request(detail),
+            ItemsError::NotFound => Problem::not_found(detail),
+            ItemsError::Store(cause) => Problem::unavailable(&cause),
         }
     }
 }

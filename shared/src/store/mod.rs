@@ -8,6 +8,7 @@ mod oauth;
 mod records;
 mod syncs;
 pub mod table;
+mod update;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -17,6 +18,7 @@ pub use audit::{AuditAction, AuditEntry};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
 pub use oauth::{OAUTH_STATE_TTL, OAuthState};
+pub use records::{ReadCost, StoredRecord};
 pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};
 
 use crate::domain::{ConnectionId, IntegrationId, UserId};

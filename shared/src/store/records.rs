@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::attrs::{Item, get_s, opt_s, s, ts};
 use super::{Store, StoreError, keys, table};
-use crate::domain::{ConnectionId, Counts, SyncId, UserId};
+use crate::domain::{ConnectionId, Counts, IntegrationId, SyncId, UserId};
+use crate::items::{AgendaList, agenda_slot};
 use crate::sync::{Record, RecordKey, RecordKind};
 
 /// DynamoDB's limits per request.
@@ -20,8 +21,24 @@ pub const BATCH_WRITE_MAX: usize = 25;
 const BATCH_GET_MAX: usize = 100;
 const MAX_BATCH_ATTEMPTS: u32 = 8;
 
-fn record_sk(connection: &ConnectionId, kind: RecordKind, external_id: &str) -> String {
+pub(crate) fn record_sk(connection: &ConnectionId, kind: RecordKind, external_id: &str) -> String {
     format!("REC#{connection}#{}#{external_id}", kind.as_str())
+}
+
+/// The agenda index's partition of one of a user's lists.
+fn agenda_pk(user: &UserId, list: AgendaList) -> String {
+    match list {
+        AgendaList::Tasks => format!("TASKS#{user}"),
+        AgendaList::Agenda => format!("AGENDA#{user}"),
+    }
+}
+
+/// A record as stored: whose connection and integration it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub connection_id: ConnectionId,
+    pub integration_id: IntegrationId,
+    pub record: Record,
 }
 
 fn content_hash(record: &Record) -> String {
@@ -29,12 +46,20 @@ fn content_hash(record: &Record) -> String {
     Sha256::digest(&json).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-fn to_item(user: &UserId, connection: &ConnectionId, sync: &SyncId, record: &Record, hash: &str) -> Item {
+fn to_item(
+    user: &UserId,
+    connection: &ConnectionId,
+    integration: &IntegrationId,
+    sync: &SyncId,
+    record: &Record,
+    hash: &str,
+) -> Item {
+    let sk = record_sk(connection, record.kind, &record.external_id);
     let mut item = Item::from([
         (table::PK.into(), s(keys::user(user))),
-        (table::SK.into(), s(record_sk(connection, record.kind, &record.external_id))),
         ("entity".into(), s("record")),
         ("connectionId".into(), s(connection.as_str())),
+        ("integrationId".into(), s(integration.as_str())),
         ("kind".into(), s(record.kind.as_str())),
         ("externalId".into(), s(&record.external_id)),
         ("title".into(), s(&record.title)),
@@ -55,7 +80,22 @@ fn to_item(user: &UserId, connection: &ConnectionId, sync: &SyncId, record: &Rec
     if !record.data.is_empty() {
         item.insert("data".into(), s(serde_json::Value::Object(record.data.clone()).to_string()));
     }
+    // The agenda index holds what a week view needs, and nothing else (a sparse GSI).
+    if let Some((list, at)) = agenda_slot(record) {
+        item.insert(table::GSI2PK.into(), s(agenda_pk(user, list)));
+        item.insert(table::GSI2SK.into(), s(format!("{at}#{}", &sk[4..])));
+    }
+    item.insert(table::SK.into(), s(sk));
     item
+}
+
+fn stored_from_item(item: &Item) -> Result<StoredRecord, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("record: {what}"));
+    Ok(StoredRecord {
+        connection_id: ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
+        integration_id: IntegrationId::parse(get_s(item, "integrationId")?).map_err(|_| corrupt("integrationId"))?,
+        record: from_item(item)?,
+    })
 }
 
 fn from_item(item: &Item) -> Result<Record, StoreError> {
@@ -89,6 +129,7 @@ impl Store {
         &self,
         user: &UserId,
         connection: &ConnectionId,
+        integration: &IntegrationId,
         sync: &SyncId,
         records: &[Record],
         refresh_unchanged: bool,
@@ -126,7 +167,7 @@ impl Store {
                 }
             };
             if changed || refresh_unchanged {
-                let item = to_item(user, connection, sync, record, &hash);
+                let item = to_item(user, connection, integration, sync, record, &hash);
                 writes.push(
                     WriteRequest::builder()
                         .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put request"))
@@ -176,6 +217,71 @@ impl Store {
     /// A connection's records (for checks and exports).
     pub async fn list_records(&self, user: &UserId, connection: &ConnectionId) -> Result<Vec<Record>, StoreError> {
         self.record_items(user, connection, None).await?.iter().map(from_item).collect()
+    }
+
+    /// The user's records whose key starts with `REC#{within}` (`""`: all of them; a connection
+    /// id and `#`: one connection's; and a kind: one kind of it), paged until done.
+    pub async fn user_records(&self, user: &UserId, within: &str) -> Result<Vec<StoredRecord>, StoreError> {
+        self.items_with_prefix(user, &format!("REC#{within}"), None).await?.iter().map(stored_from_item).collect()
+    }
+
+    /// One record, or `NotFound`.
+    pub async fn get_record(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        kind: RecordKind,
+        external_id: &str,
+    ) -> Result<StoredRecord, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user, record_sk(connection, kind, external_id))))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item().map(stored_from_item).unwrap_or(Err(StoreError::NotFound))
+    }
+
+    /// The records of one of the user's agenda lists whose time key lies between `from` and
+    /// `to` (RFC 3339 UTC prefixes, inclusive): a Query of the agenda index. Also says how
+    /// many requests it took and how many items DynamoDB read.
+    pub async fn agenda_records(
+        &self,
+        user: &UserId,
+        list: AgendaList,
+        from: &str,
+        to: &str,
+    ) -> Result<(Vec<StoredRecord>, ReadCost), StoreError> {
+        let mut records = Vec::new();
+        let mut cost = ReadCost::default();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(table::GSI2)
+                .key_condition_expression("GSI2PK = :pk AND GSI2SK BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", s(agenda_pk(user, list)))
+                .expression_attribute_values(":from", s(from))
+                .expression_attribute_values(":to", s(format!("{to}~")))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(StoreError::aws)?;
+            cost.requests += 1;
+            cost.items_read += out.items().len();
+            for item in out.items() {
+                records.push(stored_from_item(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok((records, cost))
     }
 
     /// Removes everything a connection synced, and its run history (on disconnect).
@@ -289,6 +395,20 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// What a read cost: DynamoDB requests made and items read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadCost {
+    pub requests: usize,
+    pub items_read: usize,
+}
+
+impl std::ops::AddAssign for ReadCost {
+    fn add_assign(&mut self, other: Self) {
+        self.requests += other.requests;
+        self.items_read += other.items_read;
     }
 }
 

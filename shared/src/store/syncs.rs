@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::attrs::{Item, get_n, get_s, get_ts, n, now, opt_n, opt_s, opt_ts, s, ts};
 use super::connections::{due_shard, due_sort_key};
+use super::update::UpdateExpr;
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::AuthMode;
 use crate::domain::{
@@ -386,91 +387,54 @@ impl Store {
         let duration_ms = u64::try_from((finished - started).num_milliseconds()).unwrap_or(0);
         let user_pk = keys::user(&run.user_id);
         let items = outcome.counts.items();
-        let mut run_update = Update::builder()
-            .table_name(&self.table)
-            .key(table::PK, s(&user_pk))
-            .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
-            .update_expression(
-                "SET #status = :status, finishedAt = :now, durationMs = :duration, minutesSaved = :minutes, \
-                 phase = :done, created = :created, updated = :updated, unchanged = :unchanged, deleted = :deleted, \
-                 #items = :items, pages = :pages, expiresAt = :expires REMOVE GSI1PK, GSI1SK, #cursor",
-            )
-            .condition_expression("#status IN (:queued, :running)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#items", "items")
-            .expression_attribute_names("#cursor", "cursor")
-            .expression_attribute_values(":status", s(outcome.status.as_str()))
-            .expression_attribute_values(":queued", s(SyncStatus::Queued.as_str()))
-            .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
-            .expression_attribute_values(":now", ts(finished))
-            .expression_attribute_values(":duration", n(duration_ms))
-            .expression_attribute_values(":minutes", n(outcome.minutes_saved))
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":created", n(outcome.counts.created))
-            .expression_attribute_values(":updated", n(outcome.counts.updated))
-            .expression_attribute_values(":unchanged", n(outcome.counts.unchanged))
-            .expression_attribute_values(":deleted", n(outcome.counts.deleted))
-            .expression_attribute_values(":items", n(items))
-            .expression_attribute_values(":pages", n(run.progress.pages))
-            .expression_attribute_values(":expires", n(finished.timestamp() + RUN_RETENTION_DAYS * 86_400));
-        if let Some(error) = &outcome.error {
-            run_update = run_update
-                .update_expression(
-                    "SET #status = :status, finishedAt = :now, durationMs = :duration, minutesSaved = :minutes, \
-                     phase = :done, created = :created, updated = :updated, unchanged = :unchanged, \
-                     deleted = :deleted, #items = :items, pages = :pages, expiresAt = :expires, #error = :error \
-                     REMOVE GSI1PK, GSI1SK, #cursor",
-                )
-                .expression_attribute_names("#error", "error")
-                .expression_attribute_values(":error", s(error));
-        }
+        let run_changes = run_end(outcome.status, outcome.error.clone(), finished, duration_ms)
+            .set("minutesSaved", n(outcome.minutes_saved))
+            .set("created", n(outcome.counts.created))
+            .set("updated", n(outcome.counts.updated))
+            .set("unchanged", n(outcome.counts.unchanged))
+            .set("deleted", n(outcome.counts.deleted))
+            .set("items", n(items))
+            .set("pages", n(run.progress.pages))
+            .set("expiresAt", n(finished.timestamp() + RUN_RETENTION_DAYS * 86_400));
+        let run_update = run_changes.on_update(
+            Update::builder()
+                .table_name(&self.table)
+                .key(table::PK, s(&user_pk))
+                .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
+                .condition_expression("#status IN (:queued, :running)"),
+        );
 
-        let mut set = vec![
-            "lastSyncId = :sid",
-            "lastSyncStatus = :status",
-            "lastSyncFinishedAt = :now",
-            "lastSyncItems = :items",
-            "lastSyncMinutesSaved = :minutes",
-            "itemsTotal = if_not_exists(itemsTotal, :zero) + :items",
-            "minutesSavedTotal = if_not_exists(minutesSavedTotal, :zero) + :minutes",
-        ];
-        let mut remove = vec!["syncInFlight"];
-        let mut conn_update = Update::builder()
-            .table_name(&self.table)
-            .key(table::PK, s(&user_pk))
-            .key(table::SK, s(keys::connection(&run.connection_id)))
-            .condition_expression("syncInFlight = :sid")
-            .expression_attribute_values(":sid", s(run.sync_id.as_str()))
-            .expression_attribute_values(":status", s(outcome.status.as_str()))
-            .expression_attribute_values(":now", ts(finished))
-            .expression_attribute_values(":items", n(items))
-            .expression_attribute_values(":minutes", n(outcome.minutes_saved))
-            .expression_attribute_values(":zero", n(0));
-        match &outcome.error {
-            Some(error) => {
-                set.push("lastSyncError = :error");
-                conn_update = conn_update.expression_attribute_values(":error", s(error));
-            }
-            None => remove.push("lastSyncError"),
-        }
+        let mut conn_changes = UpdateExpr::new()
+            .set("lastSyncId", s(run.sync_id.as_str()))
+            .set("lastSyncStatus", s(outcome.status.as_str()))
+            .set("lastSyncFinishedAt", ts(finished))
+            .set("lastSyncItems", n(items))
+            .set("lastSyncMinutesSaved", n(outcome.minutes_saved))
+            .add_to("itemsTotal", n(items))
+            .add_to("minutesSavedTotal", n(outcome.minutes_saved))
+            .set_or_remove("lastSyncError", outcome.error.as_ref().map(s))
+            .remove("syncInFlight")
+            .condition_value("sid", s(run.sync_id.as_str()));
         if let Some(state) = &outcome.sync_state {
-            set.push("syncState = :state");
-            conn_update = conn_update.expression_attribute_values(":state", s(state.to_string()));
+            conn_changes = conn_changes.set("syncState", s(state.to_string()));
         }
         if outcome.needs_reauth {
-            set.push("#cstatus = :reauth");
-            set.push("statusReason = :reason");
-            remove.extend(["nextSyncAt", "GSI1PK", "GSI1SK"]);
-            conn_update = conn_update
-                .expression_attribute_names("#cstatus", "status")
-                .expression_attribute_values(":reauth", s(ConnectionStatus::NeedsReauth.as_str()))
-                .expression_attribute_values(
-                    ":reason",
-                    s(outcome.error.clone().unwrap_or_else(|| "The provider refused the credential.".into())),
-                );
+            let reason = outcome.error.clone().unwrap_or_else(|| "The provider refused the credential.".into());
+            conn_changes = conn_changes
+                .set("status", s(ConnectionStatus::NeedsReauth.as_str()))
+                .set("statusReason", s(reason))
+                .remove("nextSyncAt")
+                .remove(table::GSI1PK)
+                .remove(table::GSI1SK);
         }
-        let conn_update = conn_update
-            .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
+        let conn_update = conn_changes
+            .on_update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key(table::PK, s(&user_pk))
+                    .key(table::SK, s(keys::connection(&run.connection_id)))
+                    .condition_expression("#syncInFlight = :sid"),
+            )
             .build()
             .expect("update");
 
@@ -515,29 +479,16 @@ impl Store {
         finished: DateTime<Utc>,
         duration_ms: u64,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(&run.user_id)))
-            .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
-            .update_expression(
-                "SET #status = :status, finishedAt = :now, durationMs = :duration, phase = :done, #error = :error \
-                 REMOVE GSI1PK, GSI1SK, #cursor",
-            )
-            .condition_expression("#status IN (:queued, :running)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#error", "error")
-            .expression_attribute_names("#cursor", "cursor")
-            .expression_attribute_values(":status", s(outcome.status.as_str()))
-            .expression_attribute_values(":queued", s(SyncStatus::Queued.as_str()))
-            .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
-            .expression_attribute_values(":now", ts(finished))
-            .expression_attribute_values(":duration", n(duration_ms))
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(
-                ":error",
-                s(outcome.error.clone().unwrap_or_else(|| "The connection was removed during the sync.".into())),
+        let error = outcome.error.clone().unwrap_or_else(|| "The connection was removed during the sync.".into());
+        let changes = run_end(outcome.status, Some(error), finished, duration_ms);
+        let result = changes
+            .on_update_item(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(table::PK, s(keys::user(&run.user_id)))
+                    .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
+                    .condition_expression("#status IN (:queued, :running)"),
             )
             .send()
             .await;
@@ -668,6 +619,23 @@ impl Store {
             .map_err(StoreError::aws)?;
         out.items().iter().map(from_item).collect()
     }
+}
+
+/// What ending a run changes on it, whatever the way it ends: the status and error, the
+/// timings, and the in-flight index entry and cursor, which a finished run no longer has.
+/// Carries the placeholders of the `#status IN (:queued, :running)` condition.
+fn run_end(status: SyncStatus, error: Option<String>, finished: DateTime<Utc>, duration_ms: u64) -> UpdateExpr {
+    UpdateExpr::new()
+        .set("status", s(status.as_str()))
+        .set("finishedAt", ts(finished))
+        .set("durationMs", n(duration_ms))
+        .set("phase", s(Phase::Done.as_str()))
+        .set_or_remove("error", error.map(s))
+        .remove(table::GSI1PK)
+        .remove(table::GSI1SK)
+        .remove("cursor")
+        .condition_value("queued", s(SyncStatus::Queued.as_str()))
+        .condition_value("running", s(SyncStatus::Running.as_str()))
 }
 
 fn refusal_for(c: &Connection, now: DateTime<Utc>, manual_gap: Option<Duration>) -> QueueRefusal {

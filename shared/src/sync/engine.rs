@@ -163,8 +163,17 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
             full = true;
             run.mode = SyncMode::Full;
         }
-        let written =
-            state.store.upsert_records(&job.user_id, &job.connection_id, &run.sync_id, &page.records, full).await?;
+        let written = state
+            .store
+            .upsert_records(
+                &job.user_id,
+                &job.connection_id,
+                &connection.integration_id,
+                &run.sync_id,
+                &page.records,
+                full,
+            )
+            .await?;
         run.counts.add(written);
         if !page.deleted.is_empty() {
             run.counts.deleted += state.store.delete_records(&job.user_id, &job.connection_id, &page.deleted).await?;

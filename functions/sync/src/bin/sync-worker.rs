@@ -1,11 +1,12 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use integrations::AppState;
+use integrations::config::Function;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     integrations::config::init_tracing();
-    let state = AppState::from_env().await?;
+    let state = AppState::for_function(Function::SyncWorker).await?;
     let dlq_arn = std::env::var("SYNC_DLQ_ARN").ok().filter(|v| !v.is_empty());
     let state = &state;
     let dlq_arn = dlq_arn.as_deref();
