@@ -150,7 +150,7 @@ impl SyncConnector for NotionConnector {
         for result in &answer.results {
             let object = result.get("object").and_then(Value::as_str).unwrap_or("page");
             if let Some(id) = result.get("id").and_then(Value::as_str) {
-                titles.entry(id.to_owned()).or_insert_with(|| title(result, object));
+                titles.entry(id.to_owned()).or_insert_with(|| clip(&title(result, object), TITLE_MAX));
             }
         }
         let mut records = Vec::with_capacity(answer.results.len());
