@@ -155,13 +155,9 @@ impl OAuthClients {
     }
 }
 
+/// For token calls: never follows redirects; on the process's one TLS configuration.
 fn no_redirects_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(15))
-        .build()
-        .expect("the HTTP client configuration is valid")
+    crate::clients::token_http().expect("the HTTP client configuration is valid")
 }
 
 /// The `oauth2` crate's HTTP client: ours, returning owned futures (so they are `Send`).

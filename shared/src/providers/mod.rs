@@ -15,8 +15,6 @@ pub mod trello;
 mod webhook;
 pub mod zapier;
 
-use std::time::Duration;
-
 use serde::de::DeserializeOwned;
 
 pub use provider::{
@@ -25,14 +23,10 @@ pub use provider::{
 pub use registry::Registry;
 pub use retry::{Failure, ProviderError, RetryPolicy, send_with_retry};
 
-/// One HTTP client for every provider call of a process (built once at cold start).
+/// One HTTP client for every provider call of a process (built once at cold start), on the
+/// process's one TLS configuration.
 pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(20))
-        .user_agent(concat!("director-of-one-integrations/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the HTTP client configuration is valid")
+    crate::clients::provider_http().expect("the HTTP client configuration is valid")
 }
 
 #[derive(Debug, thiserror::Error)]
