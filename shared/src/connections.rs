@@ -86,6 +86,11 @@ fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError>
         if trimmed.is_empty() || trimmed.chars().count() > 80 {
             return Err(ConnectError::InvalidSettings("displayName must be 1 to 80 characters".into()));
         }
+        if trimmed.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+            return Err(ConnectError::InvalidSettings(
+                "displayName must not contain control or text-direction characters".into(),
+            ));
+        }
     }
     if let Some(minutes) = input.sync_interval_minutes
         && !SyncSettings::interval_is_valid(minutes)
@@ -102,6 +107,14 @@ fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError>
         sync_interval_minutes: input.sync_interval_minutes,
     })
 }
+
+/// Unicode's explicit text-direction marks and overrides (they can make a name read as another).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The longest credential value accepted (webhook URLs are the longest real ones, a few hundred).
+const CREDENTIAL_MAX_CHARS: usize = 2048;
 
 /// Checks the submitted fields against the catalog: each declared field present and matching
 /// its pattern, nothing else. Values never appear in the errors.
@@ -120,6 +133,10 @@ fn parse_credentials(integration: &Integration, raw: BTreeMap<String, String>) -
             None | Some("") => {
                 errors.push(FieldError { field: field.name.clone(), message: format!("{} is required", field.label) })
             }
+            Some(value) if value.chars().count() > CREDENTIAL_MAX_CHARS => errors.push(FieldError {
+                field: field.name.clone(),
+                message: format!("{} is longer than {CREDENTIAL_MAX_CHARS} characters", field.label),
+            }),
             Some(value) => {
                 let pattern = regex_lite::Regex::new(&field.pattern).expect("catalog patterns are checked at start");
                 if !pattern.is_match(value) {
@@ -414,6 +431,30 @@ mod tests {
         let creds = parse_credentials(trello(), raw).unwrap();
         assert_eq!(creds.field("token"), Some("abcdef0123456789"));
         assert_eq!(hint_for(trello(), &creds), "••••6789");
+    }
+
+    #[test]
+    fn a_credential_value_past_the_length_cap_is_refused_by_name() {
+        let raw = BTreeMap::from([
+            ("apiKey".to_owned(), "0123456789abcdef".to_owned()),
+            ("token".to_owned(), "a".repeat(CREDENTIAL_MAX_CHARS + 1)),
+        ]);
+        let Err(ConnectError::InvalidFields(errors)) = parse_credentials(trello(), raw) else {
+            panic!("expected field errors");
+        };
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "token");
+        assert!(errors[0].message.contains("longer than"));
+    }
+
+    #[test]
+    fn display_names_with_control_or_direction_characters_are_refused() {
+        for bad in ["Ops\u{0007}", "Ops\nchannel", "\u{202E}lanigiro", "Ops\u{2066}x"] {
+            let input = SettingsInput { display_name: Some(bad.into()), ..Default::default() };
+            assert!(matches!(settings_change(input), Err(ConnectError::InvalidSettings(_))), "{bad:?}");
+        }
+        let fine = SettingsInput { display_name: Some("Équipe opérations".into()), ..Default::default() };
+        assert!(settings_change(fine).is_ok());
     }
 
     #[test]

@@ -281,3 +281,16 @@ async fn a_webhook_connection_is_never_offered_auto_sync() {
     assert_eq!(trello["canSync"], true);
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_a_413_problem_and_nothing_is_stored() {
+    let app = App::start().await;
+    let token = app.token("ada");
+    let huge = json!({ "integrationId": "trello", "credentials": { "apiKey": "x".repeat(70 * 1024), "token": TOKEN } });
+    let (status, problem) =
+        app.call(Method::POST, "/api/v1/integrations/connect", Some(&token), Some(&huge.to_string())).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{problem}");
+    assert_eq!(problem["type"], "/problems/payload-too-large");
+    assert!(app.env.secret_names().await.is_empty());
+    app.env.cleanup().await;
+}

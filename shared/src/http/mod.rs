@@ -231,11 +231,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// Adds the problem+json answers for unknown routes (404) and wrong methods (405).
+/// The largest request body any route reads; a larger one is a 413 problem before any parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Adds the problem+json answers for unknown routes (404) and wrong methods (405), and the body
+/// size cap.
 pub fn with_problem_fallbacks<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
-    router.fallback(|| async { Problem::not_found("There is no such resource.") }).method_not_allowed_fallback(
-        || async { Problem::new(ProblemType::MethodNotAllowed, "This resource does not support that method.") },
-    )
+    router
+        .fallback(|| async { Problem::not_found("There is no such resource.") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(ProblemType::MethodNotAllowed, "This resource does not support that method.")
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 #[cfg(test)]

@@ -23,7 +23,13 @@ use crate::vault::{Credentials, TokenSet, VaultError};
 /// Where the page asks to come back to: a path on this origin, never another site.
 fn checked_return_url(raw: Option<&str>) -> Result<String, ConnectError> {
     let url = raw.unwrap_or("/integrations");
-    let safe = url.starts_with('/') && !url.starts_with("//") && !url.contains('\\') && !url.contains("://");
+    // Browsers drop tabs and newlines from URLs ("/\t/evil.example" becomes "//evil.example"),
+    // so no control character or white space is allowed anywhere.
+    let safe = url.starts_with('/')
+        && !url.starts_with("//")
+        && !url.contains('\\')
+        && !url.contains("://")
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace());
     if !safe || url.len() > 512 {
         return Err(ConnectError::InvalidSettings(
             "returnUrl must be a path on this site, such as /integrations".into(),
@@ -353,7 +359,16 @@ mod tests {
     fn return_urls_must_stay_on_this_site() {
         assert_eq!(checked_return_url(None).unwrap(), "/integrations");
         assert!(checked_return_url(Some("/integrations?tab=1")).is_ok());
-        for bad in ["https://evil.example/", "//evil.example", "/\\evil", "javascript:alert(1)"] {
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil",
+            "javascript:alert(1)",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "/integrations\u{0}",
+        ] {
             assert!(checked_return_url(Some(bad)).is_err(), "{bad}");
         }
     }
