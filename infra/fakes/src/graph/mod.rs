@@ -133,7 +133,15 @@ fn insert_message(rec: &mut ChannelRec, at: DateTime<Utc>, from: (&str, &str), h
         millis += 1;
     }
     let created = DateTime::from_timestamp_millis(millis).unwrap_or(at);
-    let msg = TeamsMessage {
+    let msg = posted(millis, created, from, html);
+    let idx = rec.messages.partition_point(|m| m.created <= created);
+    rec.messages.insert(idx, msg);
+    millis.to_string()
+}
+
+/// A message or reply as posted: its id is its creation time in milliseconds.
+fn posted(millis: i64, created: DateTime<Utc>, from: (&str, &str), html: &str) -> TeamsMessage {
+    TeamsMessage {
         id: millis.to_string(),
         created,
         last_modified: created,
@@ -147,10 +155,7 @@ fn insert_message(rec: &mut ChannelRec, at: DateTime<Utc>, from: (&str, &str), h
         importance: "normal".to_owned(),
         mentions: Vec::new(),
         replies: Vec::new(),
-    };
-    let idx = rec.messages.partition_point(|m| m.created <= created);
-    rec.messages.insert(idx, msg);
-    millis.to_string()
+    }
 }
 
 /// A stable user id for a colleague named `name`.
@@ -235,21 +240,7 @@ impl FakeState {
                 millis += 1;
             }
             let created = DateTime::from_timestamp_millis(millis).unwrap_or(at);
-            let reply = TeamsMessage {
-                id: millis.to_string(),
-                created,
-                last_modified: created,
-                last_edited: None,
-                deleted: None,
-                subject: None,
-                content_type: "html".to_owned(),
-                content: html.to_owned(),
-                from_id: from.0.to_owned(),
-                from_name: from.1.to_owned(),
-                importance: "normal".to_owned(),
-                mentions: Vec::new(),
-                replies: Vec::new(),
-            };
+            let reply = posted(millis, created, from, html);
             let idx = parent.replies.partition_point(|r| r.created <= created);
             parent.replies.insert(idx, reply);
             millis.to_string()
