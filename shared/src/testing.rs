@@ -19,6 +19,9 @@ use crate::store::Store;
 use crate::store::table::create_table;
 use crate::vault::Vault;
 
+mod template_policy;
+pub use template_policy::{Names, TemplatePolicy};
+
 pub const TEST_JWT_SECRET: &str = "test-only-signing-secret";
 
 /// Each function and its logical id in template.yaml (the name of its role in the emulator).
@@ -197,15 +200,29 @@ impl TestEnv {
     }
 
     /// The state a function has in AWS: this test's state (table, secrets prefix, queue, options),
-    /// its AWS clients calling as the function's role, which allows what template.yaml gives the
-    /// function and nothing else. Give it to the function's code (router, handler); the harness
-    /// seeds and checks through `state` (the admin).
+    /// allowed what template.yaml gives the function and nothing else. Give it to the function's
+    /// code (router, handler); the harness seeds and checks through `state` (the admin).
+    ///
+    /// Its AWS clients call as the function's role in the emulator (which checks the actions), and
+    /// check each request against the template's policy resolved to this test's table, secrets
+    /// and queues first ([`TemplatePolicy`]: the resources, and what a transaction or a tagged
+    /// secret needs, which the emulator does not check).
     pub fn state_for(&self, function: Function) -> AppState {
         let aws = function_config(&self.aws, function);
+        let names = Names {
+            table: self.state.store.table().to_owned(),
+            secrets_prefix: self.secrets_prefix.clone(),
+            queue_arn: self.queues.as_ref().map(|q| q.queue_arn.clone()),
+            dlq_arn: self.queues.as_ref().map(|q| q.dlq_arn.clone()),
+        };
+        let policy = TemplatePolicy::new(logical_id(function), &names);
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(policy.clone()).build();
+        let secrets = aws_sdk_secretsmanager::config::Builder::from(&aws).interceptor(policy.clone()).build();
+        let sqs = aws_sdk_sqs::config::Builder::from(&aws).interceptor(policy).build();
         let mut state = self.state.clone();
-        state.store = Store::new(aws_sdk_dynamodb::Client::new(&aws), self.state.store.table());
-        state.vault = Vault::new(aws_sdk_secretsmanager::Client::new(&aws), &self.secrets_prefix);
-        state.queue = self.state.queue.as_ref().map(|q| SyncQueue::new(aws_sdk_sqs::Client::new(&aws), q.url()));
+        state.store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamo), self.state.store.table());
+        state.vault = Vault::new(aws_sdk_secretsmanager::Client::from_conf(secrets), &self.secrets_prefix);
+        state.queue = self.state.queue.as_ref().map(|q| SyncQueue::new(aws_sdk_sqs::Client::from_conf(sqs), q.url()));
         state
     }
 

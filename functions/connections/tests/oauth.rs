@@ -331,7 +331,8 @@ async fn twenty_concurrent_refreshes_make_exactly_one_token_request() {
     app.env.state.vault.put(&connection.secret_id, &Credentials::OAuth(tokens)).await.unwrap();
     let before = app.fakes.state().token_requests(OAuthProvider::Google).len();
 
-    let refreshes = (0..20).map(|_| fresh_credentials(&app.env.state_for(Function::SyncWorker), &connection, None));
+    let worker = app.env.state_for(Function::SyncWorker);
+    let refreshes = (0..20).map(|_| fresh_credentials(&worker, &connection, None));
     let results = futures::future::join_all(refreshes).await;
     let access: Vec<String> = results.into_iter().map(|r| r.unwrap().access_token().unwrap().to_owned()).collect();
     let grants: Vec<_> = app.fakes.state().token_requests(OAuthProvider::Google)[before..].to_vec();

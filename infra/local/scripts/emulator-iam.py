@@ -14,9 +14,10 @@ action that the caller's policy does not allow. What moto checks (moto 5.2.5):
     against the resource "*", so their statements get Resource "*" here (the actions stay as
     written); shared/tests/iam_policies.rs checks their resources instead;
   - no conditions (the template's function policies have none).
-DynamoDB transactions are one action in moto but need the actions of their items in AWS: a role
-gets dynamodb:TransactWriteItems only when the template grants it a write of items (the static
-test checks which ones).
+moto authorizes some requests under their operation's name where AWS uses another action: a
+DynamoDB transaction needs the actions of its items in AWS, an SQS batch the action of one
+message. A role gets moto's name too where the template grants AWS's (ALIASES below); the test
+harness checks the items of transactions itself (shared/src/testing/template_policy.rs).
 """
 
 import json
@@ -41,7 +42,20 @@ QUEUE_ARNS = {
 }
 # Services whose resources moto does not evaluate (it checks them against "*").
 UNSCOPED = ("dynamodb:", "secretsmanager:")
-ITEM_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
+# moto's action for a request -> the actions AWS authorizes it by (any one of them, on the same
+# resources).
+ALIASES = {
+    "dynamodb:TransactWriteItems": [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+    ],
+    "dynamodb:TransactGetItems": ["dynamodb:GetItem"],
+    "sqs:SendMessageBatch": ["sqs:SendMessage"],
+    "sqs:DeleteMessageBatch": ["sqs:DeleteMessage"],
+    "sqs:ChangeMessageVisibilityBatch": ["sqs:ChangeMessageVisibility"],
+}
 
 
 class Tag:
@@ -107,9 +121,8 @@ def function_policies(template):
             if not isinstance(policy, dict) or "Statement" not in policy:
                 sys.exit(f"emulator-iam: {logical}: only inline policy documents are understood, not {policy!r}")
             granted.extend(statements(policy))
-        actions = {a for s in granted if s["Effect"] == "Allow" for a in s["Action"]}
-        if actions & ITEM_WRITES:
-            granted.append({"Effect": "Allow", "Action": ["dynamodb:TransactWriteItems"], "Resource": "*"})
+        for statement in granted:
+            statement["Action"] += [m for m, aws in ALIASES.items() if set(aws) & set(statement["Action"])]
         yield logical, {"Version": "2012-10-17", "Statement": granted}
 
 
