@@ -317,7 +317,10 @@ mod tests {
             ]
         );
         let query = json!({ "TableName": "t", "IndexName": "GSI1" });
-        assert_eq!(required("DynamoDB_20120810.Query", &query), [("dynamodb:Query".to_owned(), format!("{t}/index/GSI1"))]);
+        assert_eq!(
+            required("DynamoDB_20120810.Query", &query),
+            [("dynamodb:Query".to_owned(), format!("{t}/index/GSI1"))]
+        );
         let create = json!({ "Name": "test/p/u/c", "Tags": [{ "Key": "k", "Value": "v" }] });
         assert_eq!(required("secretsmanager.CreateSecret", &create)[1].0, "secretsmanager:TagResource");
         let batch = json!({ "QueueUrl": "http://127.0.0.1:1/123456789012/t-sync" });
