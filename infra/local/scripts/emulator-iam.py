@@ -2,7 +2,9 @@
 
 Creates an admin user (the test harness: tables, queues, seeding, cleanup) and one role per
 function of template.yaml carrying exactly the policy the template writes for it, assumes each
-role, turns authorization on and prints the credentials as shell exports (see test.sh):
+role, turns authorization on (moto's INITIAL_NO_AUTH_ACTION_COUNT, set to 0 on the running
+server through /moto-api/reset-auth) and prints the credentials as shell exports (env.sh's
+enable_emulator_iam sources them):
 
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY   the admin
   EMULATOR_ROLE_<LOGICAL ID>                 "<key id> <secret> <session token>" of a function
@@ -12,8 +14,9 @@ action that the caller's policy does not allow. What moto checks (moto 5.2.5):
   - the action, for every service;
   - the resource only for SQS: for DynamoDB and Secrets Manager it evaluates every request
     against the resource "*", so their statements get Resource "*" here (the actions stay as
-    written); shared/tests/iam_policies.rs checks their resources instead;
+    written); the test harness checks their resources (shared/src/testing/template_policy.rs);
   - no conditions (the template's function policies have none).
+Running it again (an emulator already bootstrapped) gives new credentials.
 moto authorizes some requests under their operation's name where AWS uses another action: a
 DynamoDB transaction needs the actions of its items in AWS, an SQS batch the action of one
 message. A role gets moto's name too where the template grants AWS's (ALIASES below); the test
@@ -144,14 +147,15 @@ def main():
         template = yaml.load(f, Loader=Loader)
     policies = dict(function_policies(template))
 
-    # Three requests without authorization make the admin; everything else is signed.
-    set_auth(3)
-    anonymous = {"aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"}
-    iam = client("iam", anonymous)
+    # The admin is made with authorization off; everything after it is signed and authorized.
+    set_auth(float("inf"))
+    iam = client("iam", {"aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"})
     try:
         iam.create_user(UserName=ADMIN)
     except iam.exceptions.EntityAlreadyExistsException:
-        pass  # an emulator bootstrapped before: new keys
+        # An emulator bootstrapped before (moto allows two keys a user): new keys.
+        for old in iam.list_access_keys(UserName=ADMIN)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=ADMIN, AccessKeyId=old["AccessKeyId"])
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     iam.put_user_policy(UserName=ADMIN, PolicyName="admin", PolicyDocument=json.dumps(everything))
     key = iam.create_access_key(UserName=ADMIN)["AccessKey"]
