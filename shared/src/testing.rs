@@ -24,18 +24,19 @@ pub use template_policy::{Names, TemplatePolicy};
 
 pub const TEST_JWT_SECRET: &str = "test-only-signing-secret";
 
-/// Each function and its logical id in template.yaml (the name of its role in the emulator).
-pub const FUNCTIONS: [(Function, &str); 5] = [
-    (Function::Catalog, "CatalogFunction"),
-    (Function::Connections, "ConnectionsFunction"),
-    (Function::SyncApi, "SyncApiFunction"),
-    (Function::SyncWorker, "SyncWorkerFunction"),
-    (Function::SyncScheduler, "SyncSchedulerFunction"),
-];
+/// The functions of template.yaml.
+pub const FUNCTIONS: [Function; 5] =
+    [Function::Catalog, Function::Connections, Function::SyncApi, Function::SyncWorker, Function::SyncScheduler];
 
-/// The logical id of a function in template.yaml.
+/// A function's logical id in template.yaml (the name of its role in the emulator).
 pub fn logical_id(function: Function) -> &'static str {
-    FUNCTIONS.iter().find(|(f, _)| *f == function).map(|(_, id)| *id).expect("every function is listed")
+    match function {
+        Function::Catalog => "CatalogFunction",
+        Function::Connections => "ConnectionsFunction",
+        Function::SyncApi => "SyncApiFunction",
+        Function::SyncWorker => "SyncWorkerFunction",
+        Function::SyncScheduler => "SyncSchedulerFunction",
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -76,7 +77,7 @@ fn role_credentials(function: Function) -> Option<aws_sdk_dynamodb::config::Cred
 /// Whether the emulator enforces the functions' policies: emulator-iam.py has given every
 /// function its role.
 pub fn iam_enforced() -> bool {
-    FUNCTIONS.iter().all(|(f, _)| role_credentials(*f).is_some())
+    FUNCTIONS.iter().all(|f| role_credentials(*f).is_some())
 }
 
 /// `aws` calling as a function's role; unchanged (the admin) while IAM is off.
