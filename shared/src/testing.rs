@@ -1,5 +1,10 @@
 //! Test support (feature `test-support`): an isolated table and secrets prefix per test on the
 //! local AWS emulator, and dev tokens. Refuses to run against anything but a loopback endpoint.
+//!
+//! `make test` turns on IAM in the emulator (infra/local/scripts/emulator-iam.py): the harness
+//! (tables, queues, seeding, cleanup) calls as an admin, and [`TestEnv::state_for`] gives a
+//! function's code the state it has in AWS, calling as that function's role, whose policy is the
+//! one template.yaml writes for it.
 
 use std::sync::Arc;
 
@@ -7,15 +12,39 @@ use secrecy::SecretString;
 
 use crate::auth::{Authenticator, issue_dev_token};
 use crate::catalog::{Catalog, ProviderEndpoints};
-use crate::config::AppState;
+use crate::config::{AppState, Function};
 use crate::domain::{Plan, UserId};
+use crate::queue::SyncQueue;
 use crate::store::Store;
 use crate::store::table::create_table;
 use crate::vault::Vault;
 
+mod template_policy;
+pub use template_policy::{Names, TemplatePolicy};
+
 pub const TEST_JWT_SECRET: &str = "test-only-signing-secret";
 
-/// The emulator's SDK configuration, from `AWS_ENDPOINT_URL` (set by `make test`).
+/// The functions of template.yaml.
+pub const FUNCTIONS: [Function; 5] =
+    [Function::Catalog, Function::Connections, Function::SyncApi, Function::SyncWorker, Function::SyncScheduler];
+
+/// A function's logical id in template.yaml (the name of its role in the emulator).
+pub fn logical_id(function: Function) -> &'static str {
+    match function {
+        Function::Catalog => "CatalogFunction",
+        Function::Connections => "ConnectionsFunction",
+        Function::SyncApi => "SyncApiFunction",
+        Function::SyncWorker => "SyncWorkerFunction",
+        Function::SyncScheduler => "SyncSchedulerFunction",
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The emulator's SDK configuration, from `AWS_ENDPOINT_URL` (set by `make test`), calling as
+/// the admin (`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`; any key while IAM is off).
 pub async fn emulator_config() -> aws_config::SdkConfig {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     assert!(
@@ -23,12 +52,43 @@ pub async fn emulator_config() -> aws_config::SdkConfig {
         "these tests run against the local AWS emulator: run them with `make test`, or start it with \
          `make emulator` and set AWS_ENDPOINT_URL=http://127.0.0.1:4566 (got {endpoint:?})"
     );
+    let key = env("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "test".into());
+    let secret = env("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "test".into());
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(key, secret, None, None, "emulator-admin"))
         .load()
         .await
+}
+
+/// The credentials of a function's role in the emulator (`EMULATOR_ROLE_<LOGICAL ID>`, "<key id>
+/// <secret> <session token>", exported by emulator-iam.py), if IAM is on.
+fn role_credentials(function: Function) -> Option<aws_sdk_dynamodb::config::Credentials> {
+    let id = logical_id(function);
+    let value = env(&format!("EMULATOR_ROLE_{}", id.to_uppercase()))?;
+    let mut parts = value.split_whitespace().map(str::to_owned);
+    let (Some(key), Some(secret), Some(token)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("EMULATOR_ROLE_{} is not \"<key id> <secret> <session token>\"", id.to_uppercase());
+    };
+    Some(aws_sdk_dynamodb::config::Credentials::new(key, secret, Some(token), None, id))
+}
+
+/// Whether the emulator enforces the functions' policies: emulator-iam.py has given every
+/// function its role.
+pub fn iam_enforced() -> bool {
+    FUNCTIONS.iter().all(|f| role_credentials(*f).is_some())
+}
+
+/// `aws` calling as a function's role; unchanged (the admin) while IAM is off.
+pub fn function_config(aws: &aws_config::SdkConfig, function: Function) -> aws_config::SdkConfig {
+    match role_credentials(function) {
+        Some(credentials) => aws
+            .to_builder()
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(credentials))
+            .build(),
+        None => aws.clone(),
+    }
 }
 
 /// One test's own AWS resources and the state built on them.
@@ -90,14 +150,15 @@ impl TestEnv {
                 out.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().expect("queue arn")
             }
         };
+        // Named as emulator-iam.py expects of SyncQueue and SyncDeadLetterQueue.
         let dlq_url =
-            sqs.create_queue().queue_name(format!("{name}-dlq")).send().await.expect("dlq").queue_url.unwrap();
+            sqs.create_queue().queue_name(format!("{name}-sync-dlq")).send().await.expect("dlq").queue_url.unwrap();
         let dlq_arn = arn_of(dlq_url.clone()).await;
         let redrive =
             serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string() });
         let queue_url = sqs
             .create_queue()
-            .queue_name(&name)
+            .queue_name(format!("{name}-sync"))
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
             .await
@@ -105,7 +166,7 @@ impl TestEnv {
             .queue_url
             .unwrap();
         let queue_arn = arn_of(queue_url.clone()).await;
-        self.state.queue = Some(crate::queue::SyncQueue::new(sqs, &queue_url));
+        self.state.queue = Some(SyncQueue::new(sqs, &queue_url));
         let queues = TestQueues { queue_url, queue_arn, dlq_url, dlq_arn };
         self.queues = Some(queues.clone());
         queues
@@ -137,6 +198,33 @@ impl TestEnv {
                     .expect("delete");
             }
         }
+    }
+
+    /// The state a function has in AWS: this test's state (table, secrets prefix, queue, options),
+    /// allowed what template.yaml gives the function and nothing else. Give it to the function's
+    /// code (router, handler); the harness seeds and checks through `state` (the admin).
+    ///
+    /// Its AWS clients call as the function's role in the emulator (which checks the actions), and
+    /// check each request against the template's policy resolved to this test's table, secrets
+    /// and queues first ([`TemplatePolicy`]: the resources, and what a transaction or a tagged
+    /// secret needs, which the emulator does not check).
+    pub fn state_for(&self, function: Function) -> AppState {
+        let aws = function_config(&self.aws, function);
+        let names = Names {
+            table: self.state.store.table().to_owned(),
+            secrets_prefix: self.secrets_prefix.clone(),
+            queue_arn: self.queues.as_ref().map(|q| q.queue_arn.clone()),
+            dlq_arn: self.queues.as_ref().map(|q| q.dlq_arn.clone()),
+        };
+        let policy = TemplatePolicy::new(logical_id(function), &names);
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(policy.clone()).build();
+        let secrets = aws_sdk_secretsmanager::config::Builder::from(&aws).interceptor(policy.clone()).build();
+        let sqs = aws_sdk_sqs::config::Builder::from(&aws).interceptor(policy).build();
+        let mut state = self.state.clone();
+        state.store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamo), self.state.store.table());
+        state.vault = Vault::new(aws_sdk_secretsmanager::Client::from_conf(secrets), &self.secrets_prefix);
+        state.queue = self.state.queue.as_ref().map(|q| SyncQueue::new(aws_sdk_sqs::Client::from_conf(sqs), q.url()));
+        state
     }
 
     /// Points an integration's connector at a fake.

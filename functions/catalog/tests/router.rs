@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use integrations::catalog::AuthMode;
+use integrations::config::Function;
 use integrations::domain::{Account, ConnectionId, IntegrationId, Plan, SyncSettings, UserId};
 use integrations::providers::Registry;
 use integrations::store::NewConnection;
@@ -16,7 +17,8 @@ async fn get(env: &TestEnv, path: &str, user: Option<&str>) -> (StatusCode, Valu
     if let Some(user) = user {
         request = request.header("authorization", format!("Bearer {}", env.token(user, Plan::Free)));
     }
-    let response = catalog::router(env.state.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response =
+        catalog::router(env.state_for(Function::Catalog)).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap())

@@ -8,6 +8,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use fake_providers::{FakeProviders, OAuthProvider, Provider};
 use http_body_util::BodyExt;
 use integrations::catalog::Catalog;
+use integrations::config::Function;
 use integrations::domain::{ConnectionId, ConnectionStatus, Plan, UserId};
 use integrations::oauth::{OAuthClient, OAuthClients, TokenError, fresh_credentials};
 use integrations::testing::TestEnv;
@@ -93,7 +94,7 @@ impl App {
     }
 
     fn router(&self) -> Router {
-        connections::router(self.env.state.clone())
+        connections::router(self.env.state_for(Function::Connections))
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
@@ -330,7 +331,8 @@ async fn twenty_concurrent_refreshes_make_exactly_one_token_request() {
     app.env.state.vault.put(&connection.secret_id, &Credentials::OAuth(tokens)).await.unwrap();
     let before = app.fakes.state().token_requests(OAuthProvider::Google).len();
 
-    let refreshes = (0..20).map(|_| fresh_credentials(&app.env.state, &connection, None));
+    let worker = app.env.state_for(Function::SyncWorker);
+    let refreshes = (0..20).map(|_| fresh_credentials(&worker, &connection, None));
     let results = futures::future::join_all(refreshes).await;
     let access: Vec<String> = results.into_iter().map(|r| r.unwrap().access_token().unwrap().to_owned()).collect();
     let grants: Vec<_> = app.fakes.state().token_requests(OAuthProvider::Google)[before..].to_vec();
@@ -351,7 +353,8 @@ async fn a_rotated_refresh_token_is_stored_with_its_access_token() {
     let before = app.tokens("ada", &id).await;
     let old_refresh = before.refresh_token.as_ref().unwrap().expose_secret().to_owned();
     let rejected = before.access_token.expose_secret().to_owned();
-    let fresh = fresh_credentials(&app.env.state, &connection, Some(&rejected)).await.unwrap();
+    let fresh =
+        fresh_credentials(&app.env.state_for(Function::SyncWorker), &connection, Some(&rejected)).await.unwrap();
     let after = app.tokens("ada", &id).await;
     assert_eq!(fresh.access_token(), Some(after.access_token.expose_secret()));
     assert_ne!(after.refresh_token.as_ref().unwrap().expose_secret(), old_refresh, "rotated");
@@ -372,7 +375,7 @@ async fn a_revoked_grant_asks_for_reconnection_and_re_consent_keeps_the_connecti
     );
 
     let rejected = tokens.access_token.expose_secret().to_owned();
-    let result = fresh_credentials(&app.env.state, &connection, Some(&rejected)).await;
+    let result = fresh_credentials(&app.env.state_for(Function::SyncWorker), &connection, Some(&rejected)).await;
     assert!(matches!(result, Err(TokenError::Revoked(_))), "{:?}", result.err());
     let c = app.env.state.store.get_connection(&user, &id).await.unwrap();
     assert_eq!(c.status, ConnectionStatus::NeedsReauth);
@@ -425,10 +428,12 @@ async fn disconnect_revokes_at_the_provider_and_deletes_the_secret() {
 async fn first_sync(app: &App, user: &str, integration: &str) -> (ConnectionId, integrations::domain::SyncRun) {
     let id = app.sign_in(user, json!({ "integrationId": integration })).await;
     let caller = integrations::auth::Caller { user_id: UserId::parse(user).unwrap(), plan: Plan::Free };
-    let run = integrations::sync::trigger_sync(&app.env.state, &caller, &id, Default::default()).await.unwrap();
+    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default())
+        .await
+        .unwrap();
     let job = app.env.take_jobs().await.pop().expect("a queued job");
     assert_eq!(job.sync_id, run.sync_id);
-    integrations::sync::run_job(&app.env.state, &job).await.unwrap();
+    integrations::sync::run_job(&app.env.state_for(Function::SyncWorker), &job).await.unwrap();
     let run = app.env.state.store.get_run(&caller.user_id, &id, &run.sync_id).await.unwrap();
     (id, run)
 }
@@ -455,7 +460,9 @@ async fn a_token_that_expires_mid_sync_is_refreshed_and_the_sync_completes() {
     app.env.state.sync.page_size = 5;
     let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
     let caller = integrations::auth::Caller { user_id: UserId::parse("ada").unwrap(), plan: Plan::Free };
-    let run = integrations::sync::trigger_sync(&app.env.state, &caller, &id, Default::default()).await.unwrap();
+    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default())
+        .await
+        .unwrap();
     let job = app.env.take_jobs().await.pop().unwrap();
     // Slow the pages down, and revoke the access token at the provider once two are in.
     app.fakes.state().fail_next(
@@ -465,7 +472,7 @@ async fn a_token_that_expires_mid_sync_is_refreshed_and_the_sync_completes() {
         30,
     );
     let before = app.fakes.state().token_requests(OAuthProvider::Google).len();
-    let state = app.env.state.clone();
+    let state = app.env.state_for(Function::SyncWorker);
     let worker = tokio::spawn(async move { integrations::sync::run_job(&state, &job).await });
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(40)).await;

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use fake_providers::{FakeProviders, Provider};
 use http_body_util::BodyExt;
+use integrations::config::Function;
 use integrations::domain::Plan;
 use integrations::testing::TestEnv;
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ impl App {
         let seed = fakes.state().seed_demo();
         let mut env = TestEnv::new().await;
         env.use_provider("trello", fakes.base_url(Provider::Trello));
-        let router = connections::router(env.state.clone());
+        let router = connections::router(env.state_for(Function::Connections));
         App { env, router, fakes, seed }
     }
 

@@ -6,6 +6,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{Duration, SecondsFormat, Utc};
 use http_body_util::BodyExt;
 use integrations::auth::Caller;
+use integrations::config::Function;
 use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
 use integrations::items;
 use integrations::sync::{EventFields, FileFields, KindFields, MessageFields, Record, RecordKind, TaskFields};
@@ -64,7 +65,7 @@ async fn get(env: &TestEnv, user: &str, path: &str) -> (StatusCode, Value) {
         .header("authorization", format!("Bearer {}", env.token(user, Plan::Free)))
         .body(Body::empty())
         .unwrap();
-    let response = sync::router(env.state.clone()).oneshot(request).await.unwrap();
+    let response = sync::router(env.state_for(Function::SyncApi)).oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
@@ -252,7 +253,7 @@ async fn the_agenda_of_a_user_with_thousands_of_items_is_two_queries_of_what_it_
         store(&env, user, "trello", page).await;
     }
     let caller = Caller { user_id: UserId::parse(user).unwrap(), plan: Plan::Free };
-    let agenda = items::agenda(&env.state, &caller, 7, "UTC".parse().unwrap()).await.unwrap();
+    let agenda = items::agenda(&env.state_for(Function::SyncApi), &caller, 7, "UTC".parse().unwrap()).await.unwrap();
     let shown: usize = agenda.days.iter().map(|d| d.tasks.len()).sum::<usize>() + agenda.overdue.len();
     assert_eq!(shown, 20);
     assert_eq!(agenda.cost.requests, 2, "{:?}", agenda.cost);

@@ -8,6 +8,7 @@ use axum::http::{Method, Request, StatusCode};
 use fake_providers::{FakeProviders, Fault, Provider};
 use http_body_util::BodyExt;
 use integrations::auth::Caller;
+use integrations::config::Function;
 use integrations::connections::{ConnectRequest, connect};
 use integrations::domain::{ConnectionId, ConnectionStatus, Plan, SyncId, SyncJob, SyncStatus, UserId};
 use integrations::providers::RetryPolicy;
@@ -49,8 +50,12 @@ impl Pipeline {
             "credentials": { "apiKey": KEY, "token": TOKEN },
         }))
         .unwrap();
-        let connection =
-            connect(&env.state, &caller(), request).await.expect("connect").into_connection().unwrap().connection_id;
+        let connection = connect(&env.state_for(Function::Connections), &caller(), request)
+            .await
+            .expect("connect")
+            .into_connection()
+            .unwrap()
+            .connection_id;
         Pipeline { env, fakes, board, connection }
     }
 
@@ -63,7 +68,8 @@ impl Pipeline {
             request = request.header("content-type", "application/json");
         }
         let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
-        let response = sync::router(self.env.state.clone()).oneshot(request.body(body).unwrap()).await.unwrap();
+        let response =
+            sync::router(self.env.state_for(Function::SyncApi)).oneshot(request.body(body).unwrap()).await.unwrap();
         let status = response.status();
         let retry_after = response.headers().get("retry-after").cloned();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -115,7 +121,10 @@ fn caller() -> Caller {
 async fn a_full_sync_of_several_pages_stores_every_card_once_with_counts_and_time_saved() {
     let p = Pipeline::start(130).await;
     let job = p.trigger("full").await;
-    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    assert_eq!(
+        run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Succeeded)
+    );
 
     let run = p.run(&job).await;
     assert_eq!(run["status"], "succeeded");
@@ -131,7 +140,7 @@ async fn a_full_sync_of_several_pages_stores_every_card_once_with_counts_and_tim
     assert_eq!(c.last_sync.unwrap().status, SyncStatus::Succeeded);
     assert!(c.sync_in_flight.is_none());
 
-    let stats = integrations::insights::stats(&p.env.state, &caller()).await.unwrap();
+    let stats = integrations::insights::stats(&p.env.state_for(Function::Catalog), &caller()).await.unwrap();
     assert_eq!(stats.items_processed, 130);
     assert_eq!(stats.minutes_saved, 260.0);
     assert_eq!((stats.last_7_days.syncs, stats.last_7_days.items, stats.last_7_days.failures), (1, 130, 0));
@@ -139,7 +148,9 @@ async fn a_full_sync_of_several_pages_stores_every_card_once_with_counts_and_tim
     assert_eq!(stats.recent_activity[0].items, 130);
 
     // Disconnecting removes what the connection synced and its history.
-    integrations::connections::disconnect(&p.env.state, &caller(), &p.connection).await.unwrap();
+    integrations::connections::disconnect(&p.env.state_for(Function::Connections), &caller(), &p.connection)
+        .await
+        .unwrap();
     assert_eq!(p.env.state.store.list_records(&user(), &p.connection).await.unwrap().len(), 0);
     let (runs, _) = p.env.state.store.list_runs(&user(), &p.connection, 10, None).await.unwrap();
     assert!(runs.is_empty());
@@ -157,7 +168,10 @@ async fn a_stored_credential_missing_a_field_fails_its_run_saying_which() {
     p.env.state.vault.put(&secret_id, &broken).await.unwrap();
 
     let job = p.trigger("incremental").await;
-    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
+    assert_eq!(
+        run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Failed)
+    );
     let run = p.run(&job).await;
     let error = run["error"].as_str().unwrap();
     assert!(error.contains("no `token`") && error.contains("connect Trello again"), "{error}");
@@ -174,7 +188,12 @@ async fn a_connection_with_nothing_to_sync_is_refused_sync_now_with_a_409() {
         "credentials": { "webhookUrl": "https://contoso.webhook.office.com/webhookb2/a/IncomingWebhook/b/c" },
     }))
     .unwrap();
-    let webhook = connect(&p.env.state, &caller(), request).await.unwrap().into_connection().unwrap().connection_id;
+    let webhook = connect(&p.env.state_for(Function::Connections), &caller(), request)
+        .await
+        .unwrap()
+        .into_connection()
+        .unwrap()
+        .connection_id;
     let path = format!("/api/v1/integrations/{webhook}/sync");
     let (status, problem) = p.call(Method::POST, &path, "ada", None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
@@ -186,7 +205,7 @@ async fn a_connection_with_nothing_to_sync_is_refused_sync_now_with_a_409() {
 #[tokio::test]
 async fn synced_cards_are_items_until_their_connection_is_disconnected() {
     let p = Pipeline::start(45).await;
-    run_job(&p.env.state, &p.trigger("full").await).await.unwrap();
+    run_job(&p.env.state_for(Function::SyncWorker), &p.trigger("full").await).await.unwrap();
     let items = format!("/api/v1/integrations/items?connectionId={}&limit=100", p.connection);
     let (status, page) = p.call(Method::GET, &items, "ada", None).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -195,7 +214,9 @@ async fn synced_cards_are_items_until_their_connection_is_disconnected() {
     let (_, other) = p.call(Method::GET, &items, "bob", None).await;
     assert!(other["items"].as_array().unwrap().is_empty(), "another user sees none of them");
 
-    integrations::connections::disconnect(&p.env.state, &caller(), &p.connection).await.unwrap();
+    integrations::connections::disconnect(&p.env.state_for(Function::Connections), &caller(), &p.connection)
+        .await
+        .unwrap();
     let (_, after) = p.call(Method::GET, &items, "ada", None).await;
     assert!(after["items"].as_array().unwrap().is_empty(), "{after}");
     p.env.cleanup().await;
@@ -205,7 +226,7 @@ async fn synced_cards_are_items_until_their_connection_is_disconnected() {
 async fn an_incremental_sync_picks_up_only_what_changed() {
     let p = Pipeline::start(60).await;
     let first = p.trigger("incremental").await;
-    run_job(&p.env.state, &first).await.unwrap();
+    run_job(&p.env.state_for(Function::SyncWorker), &first).await.unwrap();
     let cards = p.fakes.state().trello_cards(&p.board);
     for card in cards.iter().take(3) {
         p.fakes.state().update_trello_card(&card.id, |c| c.name.push_str(" (edited)"));
@@ -214,7 +235,10 @@ async fn an_incremental_sync_picks_up_only_what_changed() {
     p.fakes.state().add_trello_cards(&p.board, 2);
 
     let second = p.trigger("incremental").await;
-    assert_eq!(run_job(&p.env.state, &second).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    assert_eq!(
+        run_job(&p.env.state_for(Function::SyncWorker), &second).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Succeeded)
+    );
     let run = p.run(&second).await;
     assert_eq!(run["counts"], json!({ "created": 2, "updated": 3, "unchanged": 0, "deleted": 0 }), "{run}");
     assert_eq!(p.record_count().await, 62);
@@ -225,7 +249,7 @@ async fn an_incremental_sync_picks_up_only_what_changed() {
 #[tokio::test]
 async fn a_full_resync_removes_cards_that_are_gone_only_after_the_new_data_is_in() {
     let p = Pipeline::start(50).await;
-    run_job(&p.env.state, &p.trigger("full").await).await.unwrap();
+    run_job(&p.env.state_for(Function::SyncWorker), &p.trigger("full").await).await.unwrap();
     // Four cards leave the board (moved to someone else's board): gone for this account.
     p.fakes.state().add_trello_account("fedcba9876543210", "someone-elses-token-0001", "grace");
     let elsewhere = p.fakes.state().add_trello_board("someone-elses-token-0001", "Elsewhere");
@@ -236,10 +260,10 @@ async fn a_full_resync_removes_cards_that_are_gone_only_after_the_new_data_is_in
     let job = p.trigger("full").await;
     // Until the run ends, nothing is removed: a failure halfway keeps the old data.
     p.fakes.state().fail_next(Provider::Trello, "/1/boards", Fault::ServerError, 100);
-    assert!(matches!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Retry(_)));
+    assert!(matches!(run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(), JobOutcome::Retry(_)));
     assert_eq!(p.record_count().await, 50);
     p.fakes.state().clear_faults();
-    run_job(&p.env.state, &job).await.unwrap();
+    run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap();
     let run = p.run(&job).await;
     assert_eq!(run["counts"]["deleted"], 4, "{run}");
     assert_eq!(run["counts"]["unchanged"], 46, "{run}");
@@ -266,7 +290,7 @@ async fn two_triggers_at_once_queue_one_run_and_the_other_is_told_which() {
 async fn a_manual_trigger_within_the_minimum_gap_is_429_with_retry_after() {
     let mut p = Pipeline::start(3).await;
     p.env.state.sync.manual_gap = chrono::Duration::seconds(60);
-    run_job(&p.env.state, &p.trigger("incremental").await).await.unwrap();
+    run_job(&p.env.state_for(Function::SyncWorker), &p.trigger("incremental").await).await.unwrap();
     let (status, problem) = p.call(Method::POST, &p.path("/sync"), "ada", None).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
     let secs: u64 = problem["_retryAfterHeader"].as_str().unwrap().parse().unwrap();
@@ -278,9 +302,9 @@ async fn a_manual_trigger_within_the_minimum_gap_is_429_with_retry_after() {
 async fn a_redelivered_message_after_success_is_dropped_without_a_second_run() {
     let p = Pipeline::start(45).await;
     let job = p.trigger("incremental").await;
-    run_job(&p.env.state, &job).await.unwrap();
+    run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap();
     let requests = p.fakes.state().requests(Provider::Trello).len();
-    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::AlreadyFinished);
+    assert_eq!(run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(), JobOutcome::AlreadyFinished);
     assert_eq!(p.fakes.state().requests(Provider::Trello).len(), requests, "no provider call");
     assert_eq!(p.connection().await.items_total, 45);
     let (_, history) = p.call(Method::GET, &p.path("/syncs"), "ada", None).await;
@@ -294,7 +318,7 @@ async fn a_worker_killed_mid_run_is_resumed_by_redelivery_and_ends_once_with_no_
     let job = p.trigger("full").await;
     // Slow card pages down so the worker can be killed between them.
     p.fakes.state().fail_next(Provider::Trello, "/1/boards", Fault::Timeout { millis: 150 }, 50);
-    let state = p.env.state.clone();
+    let state = p.env.state_for(Function::SyncWorker);
     let worker = {
         let job = job.clone();
         tokio::spawn(async move { run_job(&state, &job).await })
@@ -313,12 +337,15 @@ async fn a_worker_killed_mid_run_is_resumed_by_redelivery_and_ends_once_with_no_
     p.fakes.state().clear_faults();
 
     // SQS delivers the message again.
-    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    assert_eq!(
+        run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Succeeded)
+    );
     let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
     assert_eq!(run.attempts, 2);
     assert_eq!(p.record_count().await, 200);
     assert_eq!(run.counts.created + run.counts.unchanged, 200, "{:?}", run.counts);
-    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::AlreadyFinished);
+    assert_eq!(run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(), JobOutcome::AlreadyFinished);
     p.env.cleanup().await;
 }
 
@@ -327,7 +354,10 @@ async fn a_revoked_token_fails_the_run_and_asks_the_user_to_reconnect() {
     let p = Pipeline::start(10).await;
     p.fakes.state().revoke(Provider::Trello, TOKEN);
     let job = p.trigger("incremental").await;
-    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
+    assert_eq!(
+        run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Failed)
+    );
     let c = p.connection().await;
     assert_eq!(c.status, ConnectionStatus::NeedsReauth);
     assert!(c.status_reason.unwrap().contains("connect it again"));
@@ -343,14 +373,20 @@ async fn a_provider_error_then_success_completes_and_a_lasting_one_ends_in_the_d
     let p = Pipeline::start(10).await;
     p.fakes.state().fail_next(Provider::Trello, "/1/members", Fault::ServerError, 1);
     let job = p.trigger("incremental").await;
-    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    assert_eq!(
+        run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Succeeded)
+    );
 
     p.fakes.state().fail_next(Provider::Trello, "/1/members", Fault::ServerError, 100);
     let job = p.trigger("full").await;
-    assert!(matches!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Retry(_)));
+    assert!(matches!(run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(), JobOutcome::Retry(_)));
     let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
     assert_eq!(run.status, SyncStatus::Running, "left for redelivery");
-    assert_eq!(fail_dead_letter(&p.env.state, &job, Some(5)).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
+    assert_eq!(
+        fail_dead_letter(&p.env.state_for(Function::SyncWorker), &job, Some(5)).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Failed)
+    );
     let run = p.run(&job).await;
     assert_eq!(run["status"], "failed");
     assert!(
@@ -370,7 +406,7 @@ async fn the_history_pages_newest_first_with_an_opaque_cursor() {
     let mut ids = Vec::new();
     for _ in 0..3 {
         let job = p.trigger("incremental").await;
-        run_job(&p.env.state, &job).await.unwrap();
+        run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap();
         ids.push(job.sync_id.to_string());
     }
     let (_, first) = p.call(Method::GET, &p.path("/syncs?limit=2"), "ada", None).await;
@@ -411,7 +447,7 @@ async fn bad_sync_requests_are_problems_and_other_users_see_nothing() {
         .header("content-type", "application/json")
         .body(Body::from("{"))
         .unwrap();
-    let response = sync::router(p.env.state.clone()).oneshot(request).await.unwrap();
+    let response = sync::router(p.env.state_for(Function::SyncApi)).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     // A body that is not declared as JSON is refused as such.
     let request = Request::builder()
@@ -421,7 +457,7 @@ async fn bad_sync_requests_are_problems_and_other_users_see_nothing() {
         .header("content-type", "text/plain")
         .body(Body::from(r#"{"mode":"full"}"#))
         .unwrap();
-    let response = sync::router(p.env.state.clone()).oneshot(request).await.unwrap();
+    let response = sync::router(p.env.state_for(Function::SyncApi)).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     p.env.cleanup().await;
 }

@@ -4,6 +4,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, SecondsFormat, Utc};
 use integrations::catalog::AuthMode;
+use integrations::config::Function;
 use integrations::domain::{Account, ConnectionId, IntegrationId, SyncRun, SyncSettings, SyncStatus, Trigger, UserId};
 use integrations::store::{ConnectOutcome, NewConnection};
 use integrations::sync::{SyncMode, run_scheduler};
@@ -72,7 +73,7 @@ async fn the_scheduler_reads_only_the_due_connections_among_many() {
         make_due(&env, user, id, 3).await;
     }
 
-    let report = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    let report = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now()).await.unwrap();
     assert_eq!(report.due_read, 5, "{report:?}");
     assert_eq!(report.queued, 5);
     let mut queued: Vec<String> = env.take_jobs().await.iter().map(|j| j.connection_id.to_string()).collect();
@@ -87,7 +88,7 @@ async fn the_scheduler_reads_only_the_due_connections_among_many() {
         assert!(c.sync_in_flight.is_some());
         assert!(c.next_sync_at.unwrap() > Utc::now() + Duration::minutes(55));
     }
-    let again = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    let again = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now()).await.unwrap();
     assert_eq!((again.due_read, again.queued), (0, 0));
     env.cleanup().await;
 }
@@ -105,7 +106,7 @@ async fn a_webhook_connection_with_auto_sync_on_is_never_queued_and_leaves_the_s
         make_due(&env, "ada", id, 2).await;
     }
 
-    let report = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    let report = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now()).await.unwrap();
     assert_eq!((report.due_read, report.queued, report.cannot_sync), (3, 1, 2), "{report:?}");
     let jobs = env.take_jobs().await;
     assert_eq!(jobs.iter().map(|j| j.connection_id.clone()).collect::<Vec<_>>(), [trello]);
@@ -119,7 +120,7 @@ async fn a_webhook_connection_with_auto_sync_on_is_never_queued_and_leaves_the_s
         assert!(env.state.store.list_runs(&user, id, 10, None).await.unwrap().0.is_empty(), "no run was written");
     }
     // Later passes do not even read them.
-    let later = run_scheduler(&env.state, Utc::now() + Duration::days(1)).await.unwrap();
+    let later = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now() + Duration::days(1)).await.unwrap();
     assert_eq!((later.cannot_sync, later.queued), (0, 0), "{later:?}");
     env.cleanup().await;
 }
@@ -130,10 +131,10 @@ async fn a_due_connection_with_a_run_in_flight_is_postponed_not_queued_twice() {
     env.add_queues(5).await;
     let id = add_connection(&env, "ada", 1, true).await;
     make_due(&env, "ada", &id, 1).await;
-    let first = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    let first = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now()).await.unwrap();
     assert_eq!(first.queued, 1);
     make_due(&env, "ada", &id, 1).await;
-    let second = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    let second = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now()).await.unwrap();
     assert_eq!((second.queued, second.postponed), (0, 1), "{second:?}");
     assert_eq!(env.take_jobs().await.len(), 1);
     env.cleanup().await;
@@ -155,9 +156,10 @@ async fn a_run_stuck_past_its_deadline_is_ended_as_failed() {
     );
     env.state.store.queue_run(&run, None, None).await.unwrap().unwrap();
 
-    let on_time = run_scheduler(&env.state, Utc::now() + Duration::minutes(30)).await.unwrap();
+    let on_time =
+        run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now() + Duration::minutes(30)).await.unwrap();
     assert_eq!(on_time.overdue_failed, 0);
-    let late = run_scheduler(&env.state, Utc::now() + Duration::hours(3)).await.unwrap();
+    let late = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now() + Duration::hours(3)).await.unwrap();
     assert_eq!(late.overdue_failed, 1);
     let ended = env.state.store.get_run(&user, &id, &run.sync_id).await.unwrap();
     assert_eq!(ended.status, SyncStatus::Failed);

@@ -35,15 +35,30 @@ wait_for_url() {
 }
 
 # Starts moto on EMULATOR_PORT unless one already answers there; prints its pid (or nothing).
+# EMULATOR_IAM=1 starts it authorizing every request (then run enable_emulator_iam).
 start_emulator() {
   if curl -s -o /dev/null "http://127.0.0.1:${EMULATOR_PORT}/moto-api/"; then
     echo "==> using the AWS emulator already running on 127.0.0.1:${EMULATOR_PORT}" >&2
     return 0
   fi
   echo "==> starting the AWS emulator (moto) on 127.0.0.1:${EMULATOR_PORT}" >&2
-  .venv/bin/moto_server -H 127.0.0.1 -p "${EMULATOR_PORT}" > ".local/moto-${EMULATOR_PORT}.log" 2>&1 &
+  local no_auth=inf
+  [ "${EMULATOR_IAM:-0}" = 1 ] && no_auth=0
+  INITIAL_NO_AUTH_ACTION_COUNT="$no_auth" \
+    .venv/bin/moto_server -H 127.0.0.1 -p "${EMULATOR_PORT}" > ".local/moto-${EMULATOR_PORT}.log" 2>&1 &
   echo $!
   wait_for_url "http://127.0.0.1:${EMULATOR_PORT}/moto-api/" 30
+}
+
+# Makes the emulator on EMULATOR_PORT enforce IAM: an admin for the test harness and one role per
+# function with its policy from template.yaml (infra/local/scripts/emulator-iam.py). Exports their
+# credentials, also kept in .local/emulator-iam-<port>.env for running single tests by hand.
+enable_emulator_iam() {
+  local file=".local/emulator-iam-${EMULATOR_PORT}.env"
+  echo "==> IAM on in the emulator: each function's tests call as its role from template.yaml" >&2
+  .venv/bin/python infra/local/scripts/emulator-iam.py > "$file"
+  # shellcheck disable=SC1090
+  source "$file"
 }
 
 # The emulator's queue URLs follow its fixed account id.

@@ -20,7 +20,8 @@ cargo clippy --quiet --workspace --all-targets -- -D warnings
 echo "==> cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 
-pid="$(start_emulator)"; [ -n "$pid" ] && pids+=("$pid")
+pid="$(EMULATOR_IAM=1 start_emulator)"; [ -n "$pid" ] && pids+=("$pid")
+enable_emulator_iam
 echo "==> cargo test (emulator on 127.0.0.1:${EMULATOR_PORT})"
 cargo test --workspace
 

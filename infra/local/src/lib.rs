@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::{Json, Router};
 use integrations::AppState;
 use integrations::auth::issue_dev_token;
+use integrations::config::Function;
 use integrations::domain::{Plan, UserId};
 use integrations::http::{ApiJson, Problem, ProblemType, Routes, with_problem_fallbacks};
 use secrecy::SecretString;
@@ -44,25 +45,26 @@ async fn issue_token(
     })))
 }
 
-/// The API of the local origin: every function's routes, `POST /dev/token` and
-/// `GET /web-config.json`. What `app` serves besides these is the page.
-pub fn api_routes(state: AppState, dev_secret: SecretString) -> Routes {
+/// The API of the local origin: every function's routes, each on the state `state_of` gives its
+/// function (the dev server gives all one state; the tests give each its role), `POST /dev/token`
+/// and `GET /web-config.json`. What `app` serves besides these is the page.
+pub fn api_routes(state_of: impl Fn(Function) -> AppState, dev_secret: SecretString) -> Routes {
     let dev = Routes::new()
         .post("/dev/token", issue_token)
         // The page reads how to sign in from here; in AWS the deployed web-config.json says oidc.
         .get("/web-config.json", || async { Json(json!({ "auth": { "mode": "dev" } })) })
         .with_state(DevAuth { secret: dev_secret });
     Routes::new()
-        .merge(catalog::routes(state.clone()))
-        .merge(connections::routes(state.clone()))
-        .merge(sync::routes(state))
+        .merge(catalog::routes(state_of(Function::Catalog)))
+        .merge(connections::routes(state_of(Function::Connections)))
+        .merge(sync::routes(state_of(Function::SyncApi)))
         .merge(dev)
 }
 
 /// The whole local origin: the API (`api_routes`), and the page from `web_dir` at `/` and
 /// `/integrations`.
-pub fn app(state: AppState, dev_secret: SecretString, web_dir: Option<PathBuf>) -> Router {
-    let mut router: Router = api_routes(state, dev_secret).into();
+pub fn app(state_of: impl Fn(Function) -> AppState, dev_secret: SecretString, web_dir: Option<PathBuf>) -> Router {
+    let mut router: Router = api_routes(state_of, dev_secret).into();
     if let Some(dir) = web_dir {
         let index = dir.join("index.html");
         router = router

@@ -45,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
         .parse()
         .context("DEV_SERVER_ADDR")?;
     let web_dir = std::env::var("WEB_DIR").map(PathBuf::from).ok().filter(|d| d.join("index.html").exists());
-    let app = local_stack::app(state, secret.clone(), web_dir.clone());
+    let app = local_stack::app(|_| state.clone(), secret.clone(), web_dir.clone());
 
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let user = UserId::parse("demo-user").expect("valid");

@@ -406,7 +406,7 @@ impl Stack {
 
     async fn serve(env: TestEnv) -> Stack {
         // Dev tokens from POST /dev/token are signed with the secret the state verifies.
-        let app = local_stack::app(env.state.clone(), SecretString::from(TEST_JWT_SECRET), None);
+        let app = local_stack::app(|f| env.state_for(f), SecretString::from(TEST_JWT_SECRET), None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().expect("its address"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("the app serves") });
@@ -496,7 +496,7 @@ async fn finish(env: TestEnv, failures: Vec<String>) {
 #[tokio::test]
 async fn the_routes_the_app_serves_are_exactly_the_documented_operations() {
     let env = TestEnv::new().await;
-    let routes = local_stack::api_routes(env.state.clone(), SecretString::from(TEST_JWT_SECRET));
+    let routes = local_stack::api_routes(|f| env.state_for(f), SecretString::from(TEST_JWT_SECRET));
     let served: Vec<String> = routes.table().iter().map(|(method, path)| format!("{method} {path}")).collect();
     let served_set: BTreeSet<String> = served.iter().cloned().collect();
     let documented: BTreeSet<String> = operations().iter().map(Operation::name).collect();

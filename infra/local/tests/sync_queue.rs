@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use fake_providers::{FakeProviders, Fault, Provider};
 use integrations::auth::Caller;
+use integrations::config::Function;
 use integrations::connections::{ConnectRequest, connect};
 use integrations::domain::{Plan, SyncStatus, UserId};
 use integrations::providers::RetryPolicy;
@@ -33,17 +34,23 @@ async fn a_job_that_keeps_failing_reaches_the_dead_letter_queue_and_its_run_is_m
         "credentials": { "apiKey": "0123456789abcdef", "token": "queue-test-token-0001" },
     }))
     .unwrap();
-    let connection = connect(&env.state, &caller, request).await.unwrap().into_connection().unwrap();
+    let connection =
+        connect(&env.state_for(Function::Connections), &caller, request).await.unwrap().into_connection().unwrap();
     fakes.state().fail_next(Provider::Trello, "/", Fault::ServerError, 1000);
-    let run = trigger_sync(&env.state, &caller, &connection.connection_id, SyncMode::Incremental).await.unwrap();
+    let run =
+        trigger_sync(&env.state_for(Function::SyncApi), &caller, &connection.connection_id, SyncMode::Incremental)
+            .await
+            .unwrap();
 
+    // The local poller stands in for Lambda's (the admin); the worker's code calls as its role.
     let sqs = aws_sdk_sqs::Client::new(&env.aws);
+    let worker = env.state_for(Function::SyncWorker);
     let visibility = Duration::from_secs(1);
     let mut receives = 0;
     let mut dead_letters = 0;
     for _ in 0..20 {
         receives += poll_queue_once(
-            &env.state,
+            &worker,
             &sqs,
             &queues.queue_url,
             &queues.queue_arn,
@@ -54,7 +61,7 @@ async fn a_job_that_keeps_failing_reaches_the_dead_letter_queue_and_its_run_is_m
         .await
         .unwrap();
         dead_letters += poll_queue_once(
-            &env.state,
+            &worker,
             &sqs,
             &queues.dlq_url,
             &queues.dlq_arn,
