@@ -294,3 +294,45 @@ async fn a_body_over_64_kib_is_a_413_problem_and_nothing_is_stored() {
     assert!(app.env.secret_names().await.is_empty());
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn connects_do_not_share_the_global_counter_in_their_transaction() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = App::start().await;
+    // Every user's connect of an integration once changed one STATS item in its transaction, so
+    // concurrent connects conflicted. Now it is counted after the commit: a counter that cannot
+    // be written (here, not a number) does not stop the connect.
+    app.env
+        .dynamo()
+        .put_item()
+        .table_name(&app.env.table)
+        .item("PK", AttributeValue::S("STATS".into()))
+        .item("SK", AttributeValue::S("INTEGRATION#trello".into()))
+        .item("connections", AttributeValue::S("not a number".into()))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = app.connect_trello("ada", KEY, TOKEN).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    app.env
+        .dynamo()
+        .delete_item()
+        .table_name(&app.env.table)
+        .key("PK", AttributeValue::S("STATS".into()))
+        .key("SK", AttributeValue::S("INTEGRATION#trello".into()))
+        .send()
+        .await
+        .unwrap();
+    let id = body["connectionId"].as_str().unwrap();
+    let (status, _) =
+        app.call(Method::DELETE, &format!("/api/v1/integrations/{id}"), Some(&app.token("ada")), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.connect_trello("bob", KEY, TOKEN).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let counters = app.env.state.store.integration_counters().await.unwrap();
+    let trello: Vec<_> = counters.iter().filter(|c| c.integration_id == "trello").collect();
+    assert_eq!(trello.len(), 1);
+    assert_eq!(trello[0].connections, 0, "-1 for Ada's disconnect, +1 for Bob's connect");
+    app.env.cleanup().await;
+}
