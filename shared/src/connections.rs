@@ -10,8 +10,7 @@ use crate::auth::Caller;
 use crate::catalog::{AuthMode, Availability, Integration};
 use crate::config::AppState;
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint};
-use crate::http::ErrorChain;
-use crate::providers::{Revocation, VerifyError};
+use crate::providers::VerifyError;
 use crate::store::{AuditAction, ConnectOutcome, NewConnection, SettingsChange, StoreError};
 use crate::vault::{Credentials, VaultError};
 
@@ -377,19 +376,14 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
         state.store.mark_disconnecting(&current).await?;
         current.status = ConnectionStatus::Disconnecting;
     }
-    // Revoke the grant where the provider offers it; a failure does not block the disconnect
-    // but is kept in the audit entry.
+    // Revoke the grant where the provider offers it and no other connection holds it; a failure
+    // does not block the disconnect but is kept in the audit entry.
     let mut audit_detail = None;
     if let Some(integration) = state.catalog.find(current.integration_id.as_str()) {
         match state.vault.read(&current.secret_id).await {
-            Ok(credentials) => match crate::oauth::revoke(state, integration, &credentials).await {
-                Ok(Revocation::Revoked) => audit_detail = Some("access revoked at the provider".to_owned()),
-                Ok(Revocation::NotOffered) => {}
-                Err(e) => {
-                    tracing::warn!(error = %ErrorChain(&e), "revocation at the provider failed");
-                    audit_detail = Some(format!("revocation at the provider failed: {e}"));
-                }
-            },
+            Ok(credentials) => {
+                audit_detail = crate::oauth::release_grant(state, integration, &current, &credentials).await?;
+            }
             Err(VaultError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }

@@ -15,7 +15,7 @@ use crate::config::AppState;
 use crate::connections::ConnectError;
 use crate::domain::{Account, ConnectionId, SyncSettings};
 use crate::http::ErrorChain;
-use crate::providers::{GrantScope, VerifyError};
+use crate::providers::VerifyError;
 use crate::store::attrs::now;
 use crate::store::{ConnectOutcome, NewConnection, OAUTH_STATE_TTL, OAuthState, StoreError};
 use crate::vault::{Credentials, TokenSet, VaultError};
@@ -236,6 +236,7 @@ pub async fn complete_oauth(
 
     let connection_id = ConnectionId::generate();
     let secret_id = state.vault.create(&st.user_id, &connection_id, &credentials).await?;
+    let shared_grant = integration.provider().shared_grant(&account);
     let outcome = state
         .store
         .insert_connection(NewConnection {
@@ -270,10 +271,15 @@ pub async fn complete_oauth(
         }
     };
     // The connection was not stored: its secret does not stay behind, and neither does the
-    // grant, unless another connection may hold it (the same account already connected, or a
-    // grant the provider shares between integrations or users).
-    let shared = already_connected || integration.provider().grant_scope() != GrantScope::Connection;
-    if !shared && let Err(e) = super::revoke(state, integration, &credentials).await {
+    // grant, unless a connection holds it (the same account already connected, or a grant the
+    // provider shares between integrations or users that another connection holds).
+    let held = already_connected
+        || match &shared_grant {
+            None => false,
+            // When it cannot be known, the grant is left alone.
+            Some(grant) => state.store.grant_is_held(grant).await.unwrap_or(true),
+        };
+    if !held && let Err(e) = super::revoke(state, integration, &credentials).await {
         tracing::warn!(error = %ErrorChain(&e), "could not revoke the grant of a connection that was not stored");
     }
     if let Err(e) = state.vault.delete(&secret_id).await {

@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 pub use flow::{
     CallbackError, CallbackOutcome, CallbackQuery, OAuthStart, binding_cookie_name, complete_oauth, start_oauth,
 };
-pub use tokens::{REFRESH_MARGIN, TokenError, fresh_credentials, refresh_now, revoke};
+pub use tokens::{REFRESH_MARGIN, TokenError, fresh_credentials, refresh_now, release_grant, revoke};
 
 use crate::catalog::{Catalog, Integration};
 

@@ -16,9 +16,10 @@ use super::{TokenResponse, http_client};
 use crate::catalog::Integration;
 use crate::config::AppState;
 use crate::domain::{Connection, ConnectionStatus};
+use crate::http::ErrorChain;
 use crate::providers::{Revocation, RevokeError};
-use crate::store::StoreError;
 use crate::store::attrs::now;
+use crate::store::{GrantRelease, StoreError};
 use crate::vault::{Credentials, TokenSet, VaultError};
 
 /// Refresh when the access token has less than this left.
@@ -154,6 +155,32 @@ pub async fn refresh_now(
         }
         Err(other) => Err(TokenError::Unavailable(describe_token_error(other))),
     }
+}
+
+/// At disconnect: the connection lets go of its grant, which is revoked at the provider only
+/// when no other connection, of any user, holds it (one Google grant serves Calendar and Drive;
+/// a Slack bot token serves the whole workspace). Says what happened, for the audit entry.
+pub async fn release_grant(
+    state: &AppState,
+    integration: &Integration,
+    connection: &Connection,
+    credentials: &Credentials,
+) -> Result<Option<String>, StoreError> {
+    if let Some(grant) = crate::store::shared_grant(connection) {
+        let release = state.store.release_grant(&grant, &connection.connection_id).await?;
+        if release != GrantRelease::LastHolder {
+            let shared = matches!(credentials, Credentials::OAuth(_)) && state.oauth.get(integration).is_some();
+            return Ok(shared.then(|| "access not revoked: another connection may hold the same grant".to_owned()));
+        }
+    }
+    Ok(match revoke(state, integration, credentials).await {
+        Ok(Revocation::Revoked) => Some("access revoked at the provider".to_owned()),
+        Ok(Revocation::NotOffered) => None,
+        Err(e) => {
+            tracing::warn!(error = %ErrorChain(&e), "revocation at the provider failed");
+            Some(format!("revocation at the provider failed: {e}"))
+        }
+    })
 }
 
 /// Revokes the grant at the provider, where the provider offers revocation.

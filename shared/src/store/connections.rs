@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::attrs::{Item, b, get_b, get_n, get_s, get_ts, n, opt_n, opt_s, opt_ts, s, ts};
 use super::audit::{AuditAction, audit_put};
+use super::grants::{hold_grant, shared_grant};
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::{AuthMode, Catalog};
 use crate::domain::{
@@ -173,8 +174,8 @@ impl Store {
         }
     }
 
-    /// Stores a new connection, its account guard, the user's connection count and the audit
-    /// entry, all or nothing; then the global counter.
+    /// Stores a new connection, its account guard, the user's connection count, the holder of
+    /// its shared grant and the audit entry, all or nothing; then the global counter.
     pub async fn insert_connection(&self, new: NewConnection) -> Result<ConnectOutcome, StoreError> {
         let now = super::attrs::now();
         let next_sync_at =
@@ -232,7 +233,7 @@ impl Store {
                 .expression_attribute_values(":limit", n(limit));
         }
 
-        let result = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_connection).build())
@@ -245,9 +246,11 @@ impl Store {
                 &connection.connection_id,
                 &connection.integration_id,
                 None,
-            ))
-            .send()
-            .await;
+            ));
+        if let Some(grant) = shared_grant(&connection) {
+            transaction = transaction.transact_items(hold_grant(&self.table, &grant, &connection.connection_id));
+        }
+        let result = transaction.send().await;
 
         match result {
             Ok(_) => {
