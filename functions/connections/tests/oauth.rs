@@ -332,3 +332,68 @@ async fn a_token_that_expires_mid_sync_is_refreshed_and_the_sync_completes() {
     assert!(events >= 30, "every current event of the demo calendar: {events}");
     app.env.cleanup().await;
 }
+
+/// Ada's Slack connection, whose grant the provider has revoked, with a refresh of it on its way
+/// to a slow token endpoint; and a good token set (Bob's) to store meanwhile.
+async fn a_refresh_on_its_way_to_refusal(
+    app: &App,
+) -> (
+    integrations::domain::Connection,
+    integrations::vault::TokenSet,
+    tokio::task::JoinHandle<Result<Credentials, TokenError>>,
+) {
+    let id = app.sign_in("ada", json!({ "integrationId": "slack" })).await;
+    let bobs = app.sign_in("bob", json!({ "integrationId": "slack" })).await;
+    let connection = app.env.state.store.get_connection(&UserId::parse("ada").unwrap(), &id).await.unwrap();
+    let old = app.tokens("ada", &id).await;
+    let good = app.tokens("bob", &bobs).await;
+    assert!(app.fakes.state().revoke_grant(OAuthProvider::Slack, old.refresh_token.as_ref().unwrap().expose_secret()));
+    app.fakes.state().fail_next(Provider::Slack, "/oauth.v2.access", fake_providers::Fault::Timeout { millis: 600 }, 1);
+    let (state, c, rejected) = (app.env.state.clone(), connection.clone(), old.access_token.expose_secret().to_owned());
+    let refresh = tokio::spawn(async move { fresh_credentials(&state, &c, Some(&rejected)).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    (connection, good, refresh)
+}
+
+#[tokio::test]
+async fn a_refused_refresh_does_not_ask_for_reconnection_when_new_tokens_were_stored_meanwhile() {
+    let app = App::start().await;
+    let (connection, good, refresh) = a_refresh_on_its_way_to_refusal(&app).await;
+    // Ada re-consents while the refresh with her old token is on its way.
+    app.env.state.vault.put(&connection.secret_id, &Credentials::OAuth(good.clone())).await.unwrap();
+    let result = refresh.await.unwrap();
+    assert_eq!(result.unwrap().access_token(), Some(good.access_token.expose_secret()));
+    let c = app.env.state.store.get_connection(&connection.user_id, &connection.connection_id).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Active);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_refresher_whose_lease_expired_does_not_decide_for_the_next_holder() {
+    let app = App::start().await;
+    let (connection, _, refresh) = a_refresh_on_its_way_to_refusal(&app).await;
+    // The first refresher's lease runs out (as if it took longer than the lease), and another
+    // takes it.
+    app.env
+        .dynamo()
+        .update_item()
+        .table_name(&app.env.table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", connection.user_id)))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("CONN#{}", connection.connection_id)))
+        .update_expression("SET refreshLeaseUntil = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::S("2000-01-01T00:00:00.000Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let store = &app.env.state.store;
+    let lease = chrono::Duration::seconds(20);
+    assert!(store.acquire_refresh_lease(&connection.user_id, &connection.connection_id, "next", lease).await.unwrap());
+    let result = refresh.await.unwrap();
+    assert!(matches!(result, Err(TokenError::Unavailable(_))), "{:?}", result.err());
+    let c = store.get_connection(&connection.user_id, &connection.connection_id).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Active, "the lease's holder decides");
+    app.env.cleanup().await;
+}

@@ -61,7 +61,7 @@ pub async fn fresh_credentials(
         .ok_or_else(|| TokenError::Unavailable("the integration is no longer offered".into()))?;
     let owner = ulid::Ulid::new().to_string();
     if state.store.acquire_refresh_lease(&connection.user_id, &connection.connection_id, &owner, LEASE).await? {
-        let result = refresh_under_lease(state, integration, connection, rejected).await;
+        let result = refresh_under_lease(state, integration, connection, rejected, &owner).await;
         state.store.release_refresh_lease(&connection.user_id, &connection.connection_id, &owner).await?;
         return result;
     }
@@ -90,7 +90,9 @@ async fn refresh_under_lease(
     integration: &Integration,
     connection: &Connection,
     rejected: Option<&str>,
+    owner: &str,
 ) -> Result<Credentials, TokenError> {
+    let (user, id) = (&connection.user_id, &connection.connection_id);
     // Read again under the lease: the previous holder may have just refreshed.
     let Credentials::OAuth(tokens) = state.vault.read(&connection.secret_id).await? else {
         return Err(TokenError::Unavailable("the credential is not an OAuth token".into()));
@@ -101,16 +103,41 @@ async fn refresh_under_lease(
     match refresh_now(state, integration, &tokens).await {
         Ok(fresh) => {
             let credentials = Credentials::OAuth(fresh);
-            state.vault.put(&connection.secret_id, &credentials).await?;
-            tracing::info!(connection = %connection.connection_id, "access token refreshed");
+            // Fenced: a refresh that outlived its lease does not overwrite what the next
+            // holder stored; its access token still serves this call.
+            if state.store.confirm_refresh_lease(user, id, owner, LEASE).await? {
+                state.vault.put(&connection.secret_id, &credentials).await?;
+                tracing::info!(connection = %id, "access token refreshed");
+            } else {
+                tracing::warn!(connection = %id, "the refresh lease expired during the refresh; its tokens are not stored");
+            }
             Ok(credentials)
         }
         Err(TokenError::Revoked(reason)) => {
-            state.store.mark_needs_reauth(&connection.user_id, &connection.connection_id, &reason).await?;
+            // The refused refresh token may no longer be the connection's: another refresher or a
+            // re-consent may have stored new tokens meanwhile. Then those stand.
+            if let Credentials::OAuth(current) = state.vault.read(&connection.secret_id).await?
+                && !same_tokens(&current, &tokens)
+            {
+                return if is_usable(&current, rejected) {
+                    Ok(Credentials::OAuth(current))
+                } else {
+                    Err(TokenError::Unavailable("the tokens changed during the refresh".into()))
+                };
+            }
+            if !state.store.mark_needs_reauth(user, id, &reason, owner).await? {
+                return Err(TokenError::Unavailable("another refresher took over".into()));
+            }
             Err(TokenError::Revoked(reason))
         }
         Err(e) => Err(e),
     }
+}
+
+fn same_tokens(a: &TokenSet, b: &TokenSet) -> bool {
+    a.refresh_token.as_ref().map(ExposeSecret::expose_secret)
+        == b.refresh_token.as_ref().map(ExposeSecret::expose_secret)
+        && a.access_token.expose_secret() == b.access_token.expose_secret()
 }
 
 /// One refresh-token grant at the provider's token endpoint.

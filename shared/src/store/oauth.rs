@@ -150,13 +150,45 @@ impl Store {
         }
     }
 
+    /// Fences a write made under the refresh lease: `true` while `owner` still holds it (and
+    /// then it is held `hold` longer), `false` once it expired and may have gone to another.
+    pub async fn confirm_refresh_lease(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        owner: &str,
+        hold: Duration,
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("SET refreshLeaseUntil = :until")
+            .condition_expression("refreshLeaseOwner = :owner AND refreshLeaseUntil >= :now")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", ts(at + hold))
+            .expression_attribute_values(":now", ts(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(false),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
     /// The provider no longer accepts the connection's grant: the user must sign in again.
+    /// Fenced: only while `owner` holds the refresh lease (`false` when it no longer does).
     pub async fn mark_needs_reauth(
         &self,
         user: &UserId,
         connection: &ConnectionId,
         reason: &str,
-    ) -> Result<(), StoreError> {
+        owner: &str,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -167,18 +199,23 @@ impl Store {
                 "SET #status = :reauth, statusReason = :reason, #version = #version + :one \
                  REMOVE nextSyncAt, GSI1PK, GSI1SK",
             )
-            .condition_expression("attribute_exists(PK) AND #status <> :disconnecting")
+            .condition_expression(
+                "attribute_exists(PK) AND #status <> :disconnecting AND refreshLeaseOwner = :owner \
+                 AND refreshLeaseUntil >= :now",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":reauth", s(ConnectionStatus::NeedsReauth.as_str()))
             .expression_attribute_values(":disconnecting", s(ConnectionStatus::Disconnecting.as_str()))
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", ts(now()))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(false),
             Err(e) => Err(StoreError::aws(e)),
         }
     }
