@@ -61,6 +61,8 @@ pub enum ConnectError {
     ApiKeyNotSupported(String),
     #[error("there is no such connection to reconnect")]
     UnknownConnection,
+    #[error("the connection is being disconnected; it cannot be reconnected")]
+    Disconnecting,
     #[error("some credential fields are not valid")]
     InvalidFields(Vec<FieldError>),
     #[error("{0}")]
@@ -302,6 +304,9 @@ async fn reconnect_with_key(
         Err(StoreError::NotFound) => return Err(ConnectError::UnknownConnection),
         Err(e) => return Err(e.into()),
     };
+    if current.status == ConnectionStatus::Disconnecting {
+        return Err(ConnectError::Disconnecting);
+    }
     if current.integration_id != integration.id || current.account.id != account.id {
         return Err(ConnectError::Rejected {
             integration: integration.name.clone(),

@@ -397,3 +397,32 @@ async fn a_refresher_whose_lease_expired_does_not_decide_for_the_next_holder() {
     assert_eq!(c.status, ConnectionStatus::Active, "the lease's holder decides");
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_connection_being_disconnected_cannot_be_re_consented() {
+    let app = App::start().await;
+    let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let (url, cookie) =
+        app.start_sign_in("ada", json!({ "integrationId": "google-calendar", "connectionId": id.to_string() })).await;
+    let connection = app.env.state.store.get_connection(&UserId::parse("ada").unwrap(), &id).await.unwrap();
+    app.env.state.store.mark_disconnecting(&connection).await.unwrap();
+    // A re-consent started before the disconnect does not bring the connection back...
+    let query = app.consent(&url).await;
+    let (status, location) = app.callback(&query, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.contains("oauthError=connection_gone"), "{location}");
+    // ...and none starts during it.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/integrations/connect")
+        .header("authorization", format!("Bearer {}", app.env.token("ada", Plan::Free)))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({ "integrationId": "google-calendar", "connectionId": id.to_string() }).to_string()))
+        .unwrap();
+    let (status, _, body) = app.send(request).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["type"], "/problems/disconnecting");
+    let c = app.env.state.store.get_connection(&UserId::parse("ada").unwrap(), &id).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Disconnecting);
+    app.env.cleanup().await;
+}

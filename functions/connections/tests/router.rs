@@ -336,3 +336,84 @@ async fn connects_do_not_share_the_global_counter_in_their_transaction() {
     assert_eq!(trello[0].connections, 0, "-1 for Ada's disconnect, +1 for Bob's connect");
     app.env.cleanup().await;
 }
+
+/// Sets attributes of a stored connection directly, as another process would have left them.
+async fn set_on_connection(app: &App, user: &str, id: &str, expression: &str, values: &[(&str, &str)]) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut update = app
+        .env
+        .dynamo()
+        .update_item()
+        .table_name(&app.env.table)
+        .key("PK", AttributeValue::S(format!("USER#{user}")))
+        .key("SK", AttributeValue::S(format!("CONN#{id}")))
+        .update_expression(expression)
+        .expression_attribute_names("#status", "status");
+    for (k, v) in values {
+        update = update.expression_attribute_values(*k, AttributeValue::S((*v).to_owned()));
+    }
+    update.send().await.unwrap();
+}
+
+async fn reconnect_trello(app: &App, user: &str, id: &str) -> (StatusCode, Value) {
+    let body =
+        json!({ "integrationId": "trello", "connectionId": id, "credentials": { "apiKey": KEY, "token": TOKEN } });
+    app.call(Method::POST, "/api/v1/integrations/connect", Some(&app.token(user)), Some(&body.to_string())).await
+}
+
+#[tokio::test]
+async fn a_connection_being_disconnected_cannot_be_reconnected() {
+    let app = App::start().await;
+    let (_, created) = app.connect_trello("ada", KEY, TOKEN).await;
+    let id = created["connectionId"].as_str().unwrap();
+    set_on_connection(&app, "ada", id, "SET #status = :s", &[(":s", "disconnecting")]).await;
+    let (status, body) = reconnect_trello(&app, "ada", id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["type"], "/problems/disconnecting");
+    let user = integrations::domain::UserId::parse("ada").unwrap();
+    let c = app.env.state.store.get_connection(&user, &integrations::domain::ConnectionId::parse(id).unwrap()).await;
+    assert_eq!(c.unwrap().status, integrations::domain::ConnectionStatus::Disconnecting);
+    // The DELETE that was under way finishes.
+    let (status, _) =
+        app.call(Method::DELETE, &format!("/api/v1/integrations/{id}"), Some(&app.token("ada")), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn reconnecting_a_refused_connection_clears_its_stale_run_whatever_its_schedule() {
+    let app = App::start().await;
+    let stale = integrations::domain::SyncId::generate().to_string();
+    let user = integrations::domain::UserId::parse("ada").unwrap();
+    for auto_sync in [false, true] {
+        let (_, created) = app.connect_trello("ada", KEY, TOKEN).await;
+        let id = created["connectionId"].as_str().unwrap().to_owned();
+        if auto_sync {
+            let patch = json!({ "autoSync": true }).to_string();
+            let path = format!("/api/v1/integrations/{id}");
+            assert_eq!(app.call(Method::PATCH, &path, Some(&app.token("ada")), Some(&patch)).await.0, StatusCode::OK);
+        }
+        // A run ended on the provider's refusal left its claim behind.
+        let set = "SET #status = :s, syncInFlight = :run";
+        set_on_connection(&app, "ada", &id, set, &[(":s", "needs_reauth"), (":run", &stale)]).await;
+        let (status, body) = reconnect_trello(&app, "ada", &id).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "active");
+        assert!(body.get("syncInFlight").is_none(), "autoSync={auto_sync}: {body}");
+        let conn = integrations::domain::ConnectionId::parse(&id).unwrap();
+        let stored = app.env.state.store.get_connection(&user, &conn).await.unwrap();
+        assert_eq!(stored.sync_in_flight, None, "autoSync={auto_sync}");
+        let path = format!("/api/v1/integrations/{id}");
+        assert_eq!(app.call(Method::DELETE, &path, Some(&app.token("ada")), None).await.0, StatusCode::NO_CONTENT);
+    }
+
+    // An active connection keeps the run it has in flight.
+    let (_, created) = app.connect_trello("ada", KEY, TOKEN).await;
+    let id = created["connectionId"].as_str().unwrap().to_owned();
+    let set = "SET #status = :s, syncInFlight = :run";
+    set_on_connection(&app, "ada", &id, set, &[(":s", "active"), (":run", &stale)]).await;
+    let (status, body) = reconnect_trello(&app, "ada", &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["syncInFlight"], stale.as_str());
+    app.env.cleanup().await;
+}

@@ -3,6 +3,7 @@
 use super::{Problem, ProblemType};
 use crate::connections::{ConnectError, ConnectionError};
 use crate::items::ItemsError;
+use crate::store::StoreError;
 use crate::sync::{HistoryError, TriggerError};
 
 impl From<ConnectError> for Problem {
@@ -19,6 +20,8 @@ impl From<ConnectError> for Problem {
             }
             ConnectError::OauthNotAvailable(_) => Problem::new(ProblemType::OauthNotConfigured, detail),
             ConnectError::UnknownConnection => Problem::not_found(detail),
+            ConnectError::Disconnecting => Problem::new(ProblemType::Disconnecting, detail),
+            ConnectError::Store(StoreError::Conflict) => Problem::new(ProblemType::ConcurrentChange, detail),
             ConnectError::ApiKeyNotSupported(_) => Problem::new(ProblemType::ApiKeyNotSupported, detail),
             ConnectError::InvalidFields(errors) => {
                 Problem::new(ProblemType::InvalidCredentials, detail).with("errors", errors)

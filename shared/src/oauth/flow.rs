@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
 use crate::connections::ConnectError;
-use crate::domain::{Account, ConnectionId, SyncSettings};
+use crate::domain::{Account, ConnectionId, ConnectionStatus, SyncSettings};
 use crate::http::ErrorChain;
 use crate::providers::VerifyError;
 use crate::store::attrs::now;
@@ -81,6 +81,9 @@ pub async fn start_oauth(
         };
         if existing.integration_id != integration.id {
             return Err(ConnectError::InvalidSettings("connectionId belongs to another integration".into()));
+        }
+        if existing.status == ConnectionStatus::Disconnecting {
+            return Err(ConnectError::Disconnecting);
         }
     }
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -226,11 +229,19 @@ pub async fn complete_oauth(
             Err(StoreError::NotFound) => return Ok(fail("connection_gone")),
             Err(e) => return Err(e.into()),
         };
+        if existing.status == ConnectionStatus::Disconnecting {
+            return Ok(fail("connection_gone"));
+        }
         if existing.account.id != account.id {
             return Ok(fail("different_account"));
         }
         state.vault.put(&existing.secret_id, &credentials).await?;
-        state.store.reactivate(&existing).await?;
+        match state.store.reactivate(&existing).await {
+            Ok(_) => {}
+            // Disconnected (or changed) meanwhile: the disconnect removes the secret.
+            Err(StoreError::Conflict) => return Ok(fail("connection_gone")),
+            Err(e) => return Err(e.into()),
+        }
         return Ok(redirect(&st.return_url, &[("connected", id.as_str()), ("integration", &integration_id)]));
     }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::attrs::{Item, get_s, get_ts, n, now, opt_s, s, ts};
 use super::connections::{due_shard, due_sort_key};
+use super::update::UpdateExpr;
 use super::{Store, StoreError, keys, table};
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, IntegrationId, Plan, UserId};
 
@@ -220,7 +221,11 @@ impl Store {
         }
     }
 
-    /// After a successful re-consent: active again, back in the schedule if auto-sync is on.
+    /// After a successful re-consent (or new key): active again, back in the schedule if
+    /// auto-sync is on. A connection the provider had refused holds no live run, so its claim on
+    /// one (`syncInFlight`, left by a run that ended on the refusal) is cleared, whatever its
+    /// schedule; an active connection keeps the run it has in flight. Refused (`Conflict`) when
+    /// the connection changed meanwhile or is being disconnected.
     pub async fn reactivate(&self, current: &Connection) -> Result<Connection, StoreError> {
         let at = now();
         let mut next = current.clone();
@@ -232,31 +237,36 @@ impl Store {
             .settings
             .auto_sync
             .then(|| at + Duration::minutes(i64::from(current.settings.sync_interval_minutes)));
-        let mut update = self
+        let refused = current.status != ConnectionStatus::Active;
+        if refused {
+            next.sync_in_flight = None;
+        }
+        let mut changes = UpdateExpr::new()
+            .set("status", s(ConnectionStatus::Active.as_str()))
+            .set("updatedAt", ts(at))
+            .add_to("version", n(1))
+            .remove("statusReason")
+            .condition_value("expected", n(current.version))
+            .condition_value("disconnecting", s(ConnectionStatus::Disconnecting.as_str()));
+        changes = match next.next_sync_at {
+            Some(at) => changes
+                .set("nextSyncAt", ts(at))
+                .set(table::GSI1PK, s(format!("DUE#{}", due_shard(&current.connection_id))))
+                .set(table::GSI1SK, s(due_sort_key(at, &current.connection_id))),
+            None => changes.remove("nextSyncAt").remove(table::GSI1PK).remove(table::GSI1SK),
+        };
+        if refused {
+            // Nothing can queue a run meanwhile: that needs an active connection.
+            changes = changes.remove("syncInFlight");
+        }
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(table::PK, s(keys::user(&current.user_id)))
             .key(table::SK, s(keys::connection(&current.connection_id)))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":active", s(ConnectionStatus::Active.as_str()))
-            .expression_attribute_values(":now", ts(at))
-            .expression_attribute_values(":expected", n(current.version))
-            .expression_attribute_values(":one", n(1));
-        let set = "SET #status = :active, updatedAt = :now, #version = #version + :one";
-        update = match next.next_sync_at {
-            Some(at) => update
-                .update_expression(format!(
-                    "{set}, nextSyncAt = :next, GSI1PK = :gpk, GSI1SK = :gsk REMOVE statusReason, syncInFlight"
-                ))
-                .expression_attribute_values(":next", ts(at))
-                .expression_attribute_values(":gpk", s(format!("DUE#{}", due_shard(&current.connection_id))))
-                .expression_attribute_values(":gsk", s(due_sort_key(at, &current.connection_id))),
-            None => update.update_expression(format!("{set} REMOVE statusReason")),
-        };
-        match update.send().await {
+            .condition_expression("#version = :expected AND #status <> :disconnecting");
+        match changes.on_update_item(update).send().await {
             Ok(_) => Ok(next),
             Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Err(StoreError::Conflict),
             Err(e) => Err(StoreError::aws(e)),
