@@ -55,6 +55,10 @@ pub enum ConnectError {
     PremiumRequired(String),
     #[error("the {plan:?} plan allows {limit} connections; disconnect one or upgrade to premium")]
     LimitReached { plan: Plan, limit: u32 },
+    #[error("you have {limit} connections, the most one account may have; disconnect one first")]
+    TooManyConnections { limit: u32 },
+    #[error("you have {} sign-ins open; finish one, or try again when they expire", crate::oauth::MAX_OPEN_SIGN_INS)]
+    TooManySignIns { retry_after_secs: u64 },
     #[error("{0} connects by signing in with the provider, which is not configured on this service yet")]
     OauthNotAvailable(String),
     #[error("{0} cannot be connected with a key or token")]
@@ -79,6 +83,18 @@ pub enum ConnectError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+}
+
+impl ConnectError {
+    /// The caller has as many connections as their plan allows: the free plan's limit (upgrade),
+    /// or the cap every account has.
+    fn limit_reached(plan: Plan) -> Self {
+        let limit = plan.connection_limit().unwrap_or_default();
+        match plan {
+            Plan::Free => ConnectError::LimitReached { plan, limit },
+            Plan::Premium => ConnectError::TooManyConnections { limit },
+        }
+    }
 }
 
 fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError> {
@@ -218,7 +234,7 @@ pub async fn connect(
         && state.store.connection_count(&caller.user_id).await? >= limit
     {
         // Cheap early answer before calling the provider; the transaction enforces it for real.
-        return Err(ConnectError::LimitReached { plan: caller.plan, limit });
+        return Err(ConnectError::limit_reached(caller.plan));
     }
     let Some(raw_credentials) = request.credentials else {
         if integration.supports(AuthMode::Oauth2) {
@@ -277,9 +293,7 @@ pub async fn connect(
         Ok(ConnectOutcome::AlreadyConnected { existing }) => {
             ConnectError::AlreadyConnected { integration: integration.name.clone(), existing }
         }
-        Ok(ConnectOutcome::LimitReached) => {
-            ConnectError::LimitReached { plan: caller.plan, limit: limit.unwrap_or_default() }
-        }
+        Ok(ConnectOutcome::LimitReached) => ConnectError::limit_reached(caller.plan),
         Err(e) => ConnectError::Store(e),
     };
     // The connection was not stored: its secret must not stay behind.

@@ -426,3 +426,50 @@ async fn a_connection_being_disconnected_cannot_be_re_consented() {
     assert_eq!(c.status, ConnectionStatus::Disconnecting);
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_callback_without_the_flows_cookie_does_not_use_up_the_state() {
+    let app = App::start().await;
+    let (url, cookie) = app.start_sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let query = app.consent(&url).await;
+    // Someone else's browser (no cookie, or another flow's) arrives first with Ada's link...
+    let (_, mallorys_cookie) = app.start_sign_in("mallory", json!({ "integrationId": "google-calendar" })).await;
+    assert_eq!(app.callback(&query, None).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.callback(&query, Some(&mallorys_cookie)).await.0, StatusCode::BAD_REQUEST);
+    // ...and Ada's own browser still completes her sign-in.
+    let (status, location) = app.callback(&query, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.contains("connected="), "{location}");
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn at_most_ten_sign_ins_are_open_at_once_and_the_eleventh_says_when_to_retry() {
+    let app = App::start().await;
+    let start = |user: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/integrations/connect")
+            .header("authorization", format!("Bearer {}", app.env.token(user, Plan::Free)))
+            .header("content-type", "application/json")
+            .body(Body::from(json!({ "integrationId": "google-calendar" }).to_string()))
+            .unwrap()
+    };
+    let mut flows = Vec::new();
+    for _ in 0..10 {
+        flows.push(app.start_sign_in("ada", json!({ "integrationId": "google-calendar" })).await);
+    }
+    let (status, headers, body) = app.send(start("ada")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["type"], "/problems/too-many-sign-ins");
+    assert_eq!(headers[axum::http::header::CONTENT_TYPE], "application/problem+json");
+    let retry: u64 = headers[axum::http::header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry), "the oldest expires within ten minutes: {retry}");
+    // Another user is not affected; a completed sign-in frees its place.
+    assert_eq!(app.send(start("grace")).await.0, StatusCode::OK);
+    let (url, cookie) = flows.pop().unwrap();
+    let query = app.consent(&url).await;
+    assert_eq!(app.callback(&query, Some(&cookie)).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(app.send(start("ada")).await.0, StatusCode::OK);
+    app.env.cleanup().await;
+}

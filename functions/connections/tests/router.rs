@@ -417,3 +417,37 @@ async fn reconnecting_a_refused_connection_clears_its_stale_run_whatever_its_sch
     assert_eq!(body["syncInFlight"], stale.as_str());
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn premium_stops_at_fifty_connections_with_a_429_that_says_when_to_retry() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = App::start().await;
+    app.env
+        .dynamo()
+        .put_item()
+        .table_name(&app.env.table)
+        .item("PK", AttributeValue::S("USER#ada".into()))
+        .item("SK", AttributeValue::S("PROFILE".into()))
+        .item("connectionCount", AttributeValue::N("50".into()))
+        .send()
+        .await
+        .unwrap();
+    let body = json!({ "integrationId": "trello", "credentials": { "apiKey": KEY, "token": TOKEN } }).to_string();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/integrations/connect")
+        .header("authorization", format!("Bearer {}", app.env.token("ada", Plan::Premium)))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert!(response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let problem: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(problem["type"], "/problems/too-many-connections");
+    assert_eq!(problem["limit"], 50);
+    assert!(app.env.secret_names().await.is_empty());
+    app.env.cleanup().await;
+}

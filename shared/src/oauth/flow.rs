@@ -58,6 +58,9 @@ fn binding_hash(value: &str) -> String {
     sha2::Sha256::digest(value.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The most sign-ins a user may have open (started, neither completed nor expired) at once.
+pub const MAX_OPEN_SIGN_INS: usize = 10;
+
 /// Starts a sign-in: the provider's authorize URL for the caller, remembered under a one-time
 /// state for ten minutes. With `reconnect`, the connection is restored in place afterwards.
 pub async fn start_oauth(
@@ -100,21 +103,27 @@ pub async fn start_oauth(
     }
     let (url, csrf) = request.url();
     let binding = CsrfToken::new_random().secret().clone();
-    state
+    let stored = state
         .store
-        .put_oauth_state(&OAuthState {
-            state: csrf.secret().clone(),
-            binding_hash: binding_hash(&binding),
-            user_id: caller.user_id.clone(),
-            integration_id: integration.id.clone(),
-            verifier: verifier.secret().clone(),
-            scopes: endpoints.scopes.clone(),
-            return_url,
-            reconnect,
-            plan: caller.plan,
-            expires_at: now() + OAUTH_STATE_TTL,
-        })
+        .put_oauth_state(
+            &OAuthState {
+                state: csrf.secret().clone(),
+                binding_hash: binding_hash(&binding),
+                user_id: caller.user_id.clone(),
+                integration_id: integration.id.clone(),
+                verifier: verifier.secret().clone(),
+                scopes: endpoints.scopes.clone(),
+                return_url,
+                reconnect,
+                plan: caller.plan,
+                expires_at: now() + OAUTH_STATE_TTL,
+            },
+            MAX_OPEN_SIGN_INS,
+        )
         .await?;
+    if let Err(refused) = stored {
+        return Err(ConnectError::TooManySignIns { retry_after_secs: refused.retry_after_secs });
+    }
     Ok(OAuthStart {
         authorization_url: url.to_string(),
         cookie_name: binding_cookie_name(csrf.secret()),
@@ -178,20 +187,23 @@ pub async fn complete_oauth(
     let Some(state_token) = query.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256) else {
         return Ok(CallbackOutcome::InvalidState("The sign-in link is missing its state. Start again from the page."));
     };
-    let Some(st) = state.store.take_oauth_state(state_token).await? else {
-        return Ok(CallbackOutcome::InvalidState(
-            "This sign-in link is unknown or was already used. Start again from the page.",
-        ));
+    let unknown = "This sign-in link is unknown or was already used. Start again from the page.";
+    let Some(st) = state.store.get_oauth_state(state_token).await? else {
+        return Ok(CallbackOutcome::InvalidState(unknown));
     };
-    if st.expires_at < now() {
-        return Ok(CallbackOutcome::InvalidState(
-            "This sign-in took longer than ten minutes. Start again from the page.",
-        ));
-    }
+    // Checked before the state is used up: a request from another browser cannot spend it.
     if binding.map(binding_hash).as_deref() != Some(st.binding_hash.as_str()) {
         tracing::warn!(integration = %st.integration_id, "a sign-in was completed in another browser than it started in");
         return Ok(CallbackOutcome::InvalidState(
             "This sign-in was started in another browser or by another user. Start again from the page.",
+        ));
+    }
+    if !state.store.take_oauth_state(&st).await? {
+        return Ok(CallbackOutcome::InvalidState(unknown));
+    }
+    if st.expires_at < now() {
+        return Ok(CallbackOutcome::InvalidState(
+            "This sign-in took longer than ten minutes. Start again from the page.",
         ));
     }
     let integration_id = st.integration_id.to_string();

@@ -1,11 +1,12 @@
 //! OAuth state items (one-time, ten minutes) and the refresh lease on a connection.
 
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 
 use super::attrs::{Item, get_s, get_ts, n, now, opt_s, s, ts};
 use super::connections::{due_shard, due_sort_key};
 use super::update::UpdateExpr;
-use super::{Store, StoreError, keys, table};
+use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, IntegrationId, Plan, UserId};
 
 pub const OAUTH_STATE_TTL: Duration = Duration::minutes(10);
@@ -33,10 +34,39 @@ fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &
     e.code() == Some("ConditionalCheckFailedException")
 }
 
+/// The user's index entry of an open state: sorted by when it expires, so the open ones are one
+/// key range (`STATE#{now}` onwards) of the user's partition.
+fn open_state_key(expires_at: DateTime<Utc>, state: &str) -> String {
+    format!("STATE#{}#{state}", expires_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn state_key(state: &str) -> String {
+    format!("OAUTH#{state}")
+}
+
+/// Refused to open another sign-in: the user has too many open already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyOpenStates {
+    /// Seconds until the oldest open one expires.
+    pub retry_after_secs: u64,
+}
+
 impl Store {
-    pub async fn put_oauth_state(&self, st: &OAuthState) -> Result<(), StoreError> {
+    /// Remembers a started sign-in under its one-time state, with its entry in the user's
+    /// partition, unless the user already has `cap` open (unused, unexpired) ones.
+    pub async fn put_oauth_state(
+        &self,
+        st: &OAuthState,
+        cap: usize,
+    ) -> Result<Result<(), TooManyOpenStates>, StoreError> {
+        let at = now();
+        let open = self.open_state_expiries(&st.user_id, at, cap).await?;
+        if open.len() >= cap {
+            let wait = (open[0] - at).num_seconds().max(1);
+            return Ok(Err(TooManyOpenStates { retry_after_secs: u64::try_from(wait).unwrap_or(1) }));
+        }
         let mut item = Item::from([
-            (table::PK.into(), s(format!("OAUTH#{}", st.state))),
+            (table::PK.into(), s(state_key(&st.state))),
             (table::SK.into(), s("OAUTH")),
             ("userId".into(), s(st.user_id.as_str())),
             ("integrationId".into(), s(st.integration_id.as_str())),
@@ -51,49 +81,116 @@ impl Store {
         if let Some(id) = &st.reconnect {
             item.insert("reconnect".into(), s(id.as_str()));
         }
-        self.client
-            .put_item()
+        let put_state = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("put");
+        let put_entry = Put::builder()
+            .table_name(&self.table)
+            .item(table::PK, s(keys::user(&st.user_id)))
+            .item(table::SK, s(open_state_key(st.expires_at, &st.state)))
+            .item(table::TTL_ATTRIBUTE, n(st.expires_at.timestamp()))
+            .build()
+            .expect("put");
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_state).build())
+            .transact_items(TransactWriteItem::builder().put(put_entry).build())
             .send()
             .await
             .map_err(StoreError::aws)?;
-        Ok(())
+        Ok(Ok(()))
     }
 
-    /// Takes a state item out, so it can be used once only. `None`: unknown or already used.
-    /// (An expired one is returned; the caller checks `expires_at`, as TTL deletion lags.)
-    pub async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
-        let result = self
+    /// When the user's open sign-ins expire, soonest first; at most `limit` of them (one Query
+    /// of the user's partition, from now on: expired entries sort before it).
+    async fn open_state_expiries(
+        &self,
+        user: &UserId,
+        at: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let out = self
             .client
-            .delete_item()
+            .query()
             .table_name(&self.table)
-            .key(table::PK, s(format!("OAUTH#{state}")))
-            .key(table::SK, s("OAUTH"))
-            .condition_expression("attribute_exists(PK)")
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":from", s(open_state_key(at, "")))
+            .expression_attribute_values(":to", s("STATE#~"))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .consistent_read(true)
             .send()
-            .await;
-        let item = match result {
-            Ok(out) => out.attributes,
-            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => return Ok(None),
-            Err(e) => return Err(StoreError::aws(e)),
-        };
-        let Some(item) = item else { return Ok(None) };
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| opt_s(i, table::SK))
+            .filter_map(|sk| sk.strip_prefix("STATE#")?.rsplit_once('#'))
+            .filter_map(|(expiry, _)| DateTime::parse_from_rfc3339(expiry).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .collect())
+    }
+
+    /// The sign-in remembered under `state`, without using it up. `None`: unknown or used.
+    /// (An expired one is returned; the caller checks `expires_at`, as TTL deletion lags.)
+    pub async fn get_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(state_key(state)))
+            .key(table::SK, s("OAUTH"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let Some(item) = out.item() else { return Ok(None) };
         let corrupt = |what: &str| StoreError::Corrupt(format!("oauth state: {what}"));
         Ok(Some(OAuthState {
             state: state.to_owned(),
-            binding_hash: get_s(&item, "bindingHash")?.to_owned(),
-            user_id: UserId::parse(get_s(&item, "userId")?).map_err(|_| corrupt("userId"))?,
-            integration_id: IntegrationId::parse(get_s(&item, "integrationId")?).map_err(|_| corrupt("integration"))?,
-            verifier: get_s(&item, "verifier")?.to_owned(),
-            scopes: get_s(&item, "scopes")?.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            return_url: get_s(&item, "returnUrl")?.to_owned(),
-            reconnect: opt_s(&item, "reconnect").and_then(|id| ConnectionId::parse(id).ok()),
-            plan: if opt_s(&item, "plan") == Some("premium") { Plan::Premium } else { Plan::Free },
-            expires_at: get_ts(&item, "validUntil")?,
+            binding_hash: get_s(item, "bindingHash")?.to_owned(),
+            user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
+            integration_id: IntegrationId::parse(get_s(item, "integrationId")?).map_err(|_| corrupt("integration"))?,
+            verifier: get_s(item, "verifier")?.to_owned(),
+            scopes: get_s(item, "scopes")?.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            return_url: get_s(item, "returnUrl")?.to_owned(),
+            reconnect: opt_s(item, "reconnect").and_then(|id| ConnectionId::parse(id).ok()),
+            plan: if opt_s(item, "plan") == Some("premium") { Plan::Premium } else { Plan::Free },
+            expires_at: get_ts(item, "validUntil")?,
         }))
+    }
+
+    /// Uses a state up, so it serves once only: `false` if it was already used.
+    pub async fn take_oauth_state(&self, st: &OAuthState) -> Result<bool, StoreError> {
+        let delete_state = Delete::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(state_key(&st.state)))
+            .key(table::SK, s("OAUTH"))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .expect("delete");
+        let delete_entry = Delete::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&st.user_id)))
+            .key(table::SK, s(open_state_key(st.expires_at, &st.state)))
+            .build()
+            .expect("delete");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete_state).build())
+            .transact_items(TransactWriteItem::builder().delete(delete_entry).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if cancelled_conditions(&err).is_some() => Ok(false),
+            Err(err) => Err(StoreError::aws(err)),
+        }
     }
 
     /// Elects one refresher of a connection's token: `true` for the caller that got the lease.
