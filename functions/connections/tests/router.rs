@@ -451,3 +451,23 @@ async fn premium_stops_at_fifty_connections_with_a_429_that_says_when_to_retry()
     assert!(app.env.secret_names().await.is_empty());
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn callers_with_identity_provider_subjects_connect_and_get_valid_secret_names() {
+    let app = App::start().await;
+    for subject in ["auth0|abc123", "google-oauth2|1234"] {
+        let (status, body) = app.connect_trello(subject, KEY, TOKEN).await;
+        assert_eq!(status, StatusCode::CREATED, "{subject}: {body}");
+    }
+    // Secrets Manager names allow letters, digits and / _ + = . @ - only.
+    let names = app.env.secret_names().await;
+    assert_eq!(names.len(), 2);
+    for name in names {
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)), "{name}");
+    }
+    let (status, listed) =
+        app.call(Method::GET, "/api/v1/integrations/connected", Some(&app.token("auth0|abc123")), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["connections"].as_array().unwrap().len(), 1, "each subject sees its own");
+    app.env.cleanup().await;
+}
