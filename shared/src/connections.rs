@@ -399,13 +399,12 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
     // does not block the disconnect but is kept in the audit entry.
     let mut audit_detail = None;
     if let Some(integration) = state.catalog.find(current.integration_id.as_str()) {
-        match state.vault.read(&current.secret_id).await {
-            Ok(credentials) => {
-                audit_detail = crate::oauth::release_grant(state, integration, &current, &credentials).await?;
-            }
-            Err(VaultError::NotFound) => {}
+        let credentials = match state.vault.read(&current.secret_id).await {
+            Ok(credentials) => Some(credentials),
+            Err(VaultError::NotFound) => None,
             Err(e) => return Err(e.into()),
-        }
+        };
+        audit_detail = crate::oauth::release_grant(state, integration, &current, credentials.as_ref()).await?;
     }
     state.vault.delete(&current.secret_id).await?;
     // What it synced goes with it (before the connection item, so a retry can finish it).

@@ -141,3 +141,21 @@ async fn a_sign_in_that_cannot_be_stored_revokes_its_grant_only_when_no_connecti
     assert_eq!(app.env.secret_names().await.len(), 1, "only Drive's secret");
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_disconnect_whose_secret_is_already_gone_still_lets_go_of_the_grant() {
+    let app = App::start().await;
+    let calendar = connected_id(&app.sign_in_outcome("ada", "google-calendar").await);
+    let drive = connected_id(&app.sign_in_outcome("ada", "google-drive").await);
+    // A first DELETE of Drive stopped after removing its secret; the repeat finishes it.
+    let user = UserId::parse("ada").unwrap();
+    let connection = app.env.state.store.get_connection(&user, &drive).await.unwrap();
+    app.env.state.store.mark_disconnecting(&connection).await.unwrap();
+    app.env.state.vault.delete(&connection.secret_id).await.unwrap();
+    assert_eq!(app.disconnect("ada", &drive).await, StatusCode::NO_CONTENT);
+    assert!(app.fakes.state().revocations(OAuthProvider::Google).is_empty());
+    // Calendar is now the grant's last holder.
+    assert_eq!(app.disconnect("ada", &calendar).await, StatusCode::NO_CONTENT);
+    assert_eq!(app.fakes.state().revocations(OAuthProvider::Google).len(), 1);
+    app.env.cleanup().await;
+}

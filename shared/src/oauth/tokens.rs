@@ -186,20 +186,23 @@ pub async fn refresh_now(
 
 /// At disconnect: the connection lets go of its grant, which is revoked at the provider only
 /// when no other connection, of any user, holds it (one Google grant serves Calendar and Drive;
-/// a Slack bot token serves the whole workspace). Says what happened, for the audit entry.
+/// a Slack bot token serves the whole workspace). `credentials`: the connection's, unless its
+/// secret is already gone (a repeated disconnect). Says what happened, for the audit entry.
 pub async fn release_grant(
     state: &AppState,
     integration: &Integration,
     connection: &Connection,
-    credentials: &Credentials,
+    credentials: Option<&Credentials>,
 ) -> Result<Option<String>, StoreError> {
     if let Some(grant) = crate::store::shared_grant(connection) {
         let release = state.store.release_grant(&grant, &connection.connection_id).await?;
         if release != GrantRelease::LastHolder {
-            let shared = matches!(credentials, Credentials::OAuth(_)) && state.oauth.get(integration).is_some();
-            return Ok(shared.then(|| "access not revoked: another connection may hold the same grant".to_owned()));
+            let revocable =
+                matches!(credentials, Some(Credentials::OAuth(_))) && state.oauth.get(integration).is_some();
+            return Ok(revocable.then(|| "access not revoked: another connection may hold the same grant".to_owned()));
         }
     }
+    let Some(credentials) = credentials else { return Ok(None) };
     Ok(match revoke(state, integration, credentials).await {
         Ok(Revocation::Revoked) => Some("access revoked at the provider".to_owned()),
         Ok(Revocation::NotOffered) => None,
