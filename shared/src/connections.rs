@@ -404,7 +404,7 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
             Err(VaultError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        audit_detail = crate::oauth::release_grant(state, integration, &current, credentials.as_ref()).await?;
+        audit_detail = crate::oauth::revoke_unless_shared(state, integration, &current, credentials.as_ref()).await?;
     }
     state.vault.delete(&current.secret_id).await?;
     // What it synced goes with it (before the connection item, so a retry can finish it).

@@ -22,7 +22,7 @@ pub use flow::{
     CallbackError, CallbackOutcome, CallbackQuery, MAX_OPEN_SIGN_INS, OAuthStart, binding_cookie_name, complete_oauth,
     start_oauth,
 };
-pub use tokens::{REFRESH_MARGIN, TokenError, fresh_credentials, refresh_now, release_grant, revoke};
+pub use tokens::{REFRESH_MARGIN, TokenError, fresh_credentials, refresh_now, revoke, revoke_unless_shared};
 
 use crate::catalog::{Catalog, Integration};
 

@@ -126,7 +126,7 @@ async fn refresh_under_lease(
                 };
             }
             if !state.store.mark_needs_reauth(user, id, &reason, owner).await? {
-                return Err(TokenError::Unavailable("another refresher took over".into()));
+                return Err(TokenError::Unavailable("the connection changed during the refresh".into()));
             }
             Err(TokenError::Revoked(reason))
         }
@@ -188,7 +188,7 @@ pub async fn refresh_now(
 /// when no other connection, of any user, holds it (one Google grant serves Calendar and Drive;
 /// a Slack bot token serves the whole workspace). `credentials`: the connection's, unless its
 /// secret is already gone (a repeated disconnect). Says what happened, for the audit entry.
-pub async fn release_grant(
+pub async fn revoke_unless_shared(
     state: &AppState,
     integration: &Integration,
     connection: &Connection,
