@@ -465,7 +465,20 @@ async fn at_most_ten_sign_ins_are_open_at_once_and_the_eleventh_says_when_to_ret
     assert_eq!(headers[axum::http::header::CONTENT_TYPE], "application/problem+json");
     let retry: u64 = headers[axum::http::header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
     assert!((1..=600).contains(&retry), "the oldest expires within ten minutes: {retry}");
-    // Another user is not affected; a completed sign-in frees its place.
+    // Another user is not affected, nor are expired sign-ins counted; a completed one frees
+    // its place.
+    for i in 0..10 {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        app.env
+            .dynamo()
+            .put_item()
+            .table_name(&app.env.table)
+            .item("PK", AttributeValue::S("USER#grace".into()))
+            .item("SK", AttributeValue::S(format!("STATE#2026-01-01T00:00:00.000Z#expired{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
     assert_eq!(app.send(start("grace")).await.0, StatusCode::OK);
     let (url, cookie) = flows.pop().unwrap();
     let query = app.consent(&url).await;
