@@ -26,9 +26,14 @@ pub struct Caller {
     pub plan: Plan,
 }
 
+/// The claim that carries the plan unless `PLAN_CLAIM` names another: a Cognito custom
+/// attribute, which users cannot change as long as the app client may not write it.
+pub const DEFAULT_PLAN_CLAIM: &str = "custom:plan";
+
 pub enum Authenticator {
-    /// Claims from the API Gateway JWT authorizer (`AUTH_MODE=apigateway`).
-    ApiGateway,
+    /// Claims from the API Gateway JWT authorizer (`AUTH_MODE=apigateway`). The plan is read from
+    /// `plan_claim` alone (`PLAN_CLAIM`): it must be a claim that only administrators can set.
+    ApiGateway { plan_claim: String },
     /// HS256 tokens signed with a local secret (`AUTH_MODE=dev`, `DEV_JWT_SECRET`).
     DevToken { secret: SecretString },
 }
@@ -71,7 +76,7 @@ fn plan_from_claim(raw: Option<&str>) -> Plan {
 impl Authenticator {
     pub fn authenticate(&self, parts: &Parts) -> Result<Caller, AuthError> {
         match self {
-            Authenticator::ApiGateway => caller_from_authorizer(parts),
+            Authenticator::ApiGateway { plan_claim } => caller_from_authorizer(parts, plan_claim),
             Authenticator::DevToken { secret } => {
                 let token = bearer_token(parts).ok_or(AuthError::MissingToken)?;
                 verify_dev_token(secret, token)
@@ -86,7 +91,7 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
 }
 
-fn caller_from_authorizer(parts: &Parts) -> Result<Caller, AuthError> {
+fn caller_from_authorizer(parts: &Parts, plan_claim: &str) -> Result<Caller, AuthError> {
     let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() else {
         return Err(AuthError::NoAuthorizerContext);
     };
@@ -97,8 +102,8 @@ fn caller_from_authorizer(parts: &Parts) -> Result<Caller, AuthError> {
         .map(|jwt| &jwt.claims)
         .ok_or(AuthError::NoAuthorizerContext)?;
     let sub = claims.get("sub").ok_or(AuthError::InvalidSubject)?;
-    let user_id = UserId::parse(sub).map_err(|_| AuthError::InvalidSubject)?;
-    let plan = plan_from_claim(claims.get("plan").or_else(|| claims.get("custom:plan")).map(String::as_str));
+    let user_id = UserId::from_subject(sub).map_err(|_| AuthError::InvalidSubject)?;
+    let plan = plan_from_claim(claims.get(plan_claim).map(String::as_str));
     Ok(Caller { user_id, plan })
 }
 
@@ -110,7 +115,7 @@ fn verify_dev_token(secret: &SecretString, token: &str) -> Result<Caller, AuthEr
         .map_err(|_| AuthError::InvalidToken("the signing key is not usable".into()))?;
     let data = jsonwebtoken::decode::<DevClaims>(token, &key, &validation)
         .map_err(|e| AuthError::InvalidToken(e.kind().to_string_lossy()))?;
-    let user_id = UserId::parse(&data.claims.sub).map_err(|_| AuthError::InvalidSubject)?;
+    let user_id = UserId::from_subject(&data.claims.sub).map_err(|_| AuthError::InvalidSubject)?;
     Ok(Caller { user_id, plan: plan_from_claim(data.claims.plan.as_deref()) })
 }
 
@@ -135,7 +140,7 @@ impl KindText for jsonwebtoken::errors::ErrorKind {
 pub fn issue_dev_token(secret: &SecretString, user_id: &UserId, plan: Plan, ttl_secs: i64) -> String {
     let now = chrono::Utc::now().timestamp();
     let claims = DevClaims {
-        sub: user_id.to_string(),
+        sub: user_id.subject(),
         plan: Some(match plan {
             Plan::Free => "free".into(),
             Plan::Premium => "premium".into(),
@@ -220,9 +225,55 @@ mod tests {
         assert!(matches!(auth.authenticate(&parts_with(Some("Basic abc"))), Err(AuthError::MissingToken)));
     }
 
+    fn api_gateway() -> Authenticator {
+        Authenticator::ApiGateway { plan_claim: DEFAULT_PLAN_CLAIM.into() }
+    }
+
+    fn parts_with_claims(claims: &[(&str, &str)]) -> Parts {
+        let mut parts = parts_with(None);
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        for (k, v) in claims {
+            jwt.claims.insert((*k).into(), (*v).into());
+        }
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.authorizer = Some(authorizer);
+        parts.extensions.insert(RequestContext::ApiGatewayV2(context));
+        parts
+    }
+
+    #[test]
+    fn the_plan_is_read_from_the_configured_claim_only() {
+        // A `plan` claim is not the configured one (users of some identity providers can set it).
+        let caller = api_gateway().authenticate(&parts_with_claims(&[("sub", "u-1"), ("plan", "premium")])).unwrap();
+        assert_eq!(caller.plan, Plan::Free);
+        let custom = Authenticator::ApiGateway { plan_claim: "https://doo.example/plan".into() };
+        let claims = [("sub", "u-1"), ("custom:plan", "premium"), ("https://doo.example/plan", "premium")];
+        assert_eq!(custom.authenticate(&parts_with_claims(&claims)).unwrap().plan, Plan::Premium);
+        let claims = [("sub", "u-1"), ("custom:plan", "premium")];
+        assert_eq!(custom.authenticate(&parts_with_claims(&claims)).unwrap().plan, Plan::Free);
+    }
+
+    #[test]
+    fn identity_provider_subjects_are_callers() {
+        for (sub, id) in [("auth0|abc123", "auth0/abc123"), ("google-oauth2|1234", "google-oauth2/1234")] {
+            let caller = api_gateway().authenticate(&parts_with_claims(&[("sub", sub)])).unwrap();
+            assert_eq!(caller.user_id.as_str(), id);
+            let token = issue_dev_token(&secret(), &caller.user_id, Plan::Free, 60);
+            let auth = Authenticator::DevToken { secret: secret() };
+            let again = auth.authenticate(&parts_with(Some(&format!("Bearer {token}")))).unwrap();
+            assert_eq!(again.user_id, caller.user_id);
+        }
+        for bad in ["auth0/abc123", "a#b", "a\nb", ""] {
+            let result = api_gateway().authenticate(&parts_with_claims(&[("sub", bad)]));
+            assert!(matches!(result, Err(AuthError::InvalidSubject)), "{bad:?}");
+        }
+    }
+
     #[test]
     fn api_gateway_mode_ignores_headers_and_reads_the_authorizer_claims() {
-        let auth = Authenticator::ApiGateway;
+        let auth = api_gateway();
         let user = UserId::parse("demo-user").unwrap();
         let token = issue_dev_token(&secret(), &user, Plan::Free, 60);
         assert!(matches!(

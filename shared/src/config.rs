@@ -69,8 +69,13 @@ impl Function {
 }
 
 pub enum AuthConfig {
-    ApiGateway,
-    Dev { secret: SecretString },
+    /// `PLAN_CLAIM`: the claim that carries the plan (default `custom:plan`).
+    ApiGateway {
+        plan_claim: String,
+    },
+    Dev {
+        secret: SecretString,
+    },
 }
 
 pub struct Config {
@@ -89,7 +94,12 @@ fn required(name: &'static str) -> Result<String, ConfigError> {
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let auth = match required("AUTH_MODE")?.as_str() {
-            "apigateway" => AuthConfig::ApiGateway,
+            "apigateway" => AuthConfig::ApiGateway {
+                plan_claim: std::env::var("PLAN_CLAIM")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| crate::auth::DEFAULT_PLAN_CLAIM.to_owned()),
+            },
             "dev" => {
                 let secret = required("DEV_JWT_SECRET")?;
                 if secret.len() < 16 {
@@ -183,7 +193,7 @@ impl AppState {
             http: clients.http,
             endpoints: ProviderEndpoints::from_env(Catalog::get()),
             auth: Arc::new(match &config.auth {
-                AuthConfig::ApiGateway => Authenticator::ApiGateway,
+                AuthConfig::ApiGateway { plan_claim } => Authenticator::ApiGateway { plan_claim: plan_claim.clone() },
                 AuthConfig::Dev { secret } => Authenticator::DevToken { secret: secret.clone() },
             }),
             queue: match uses.queue {

@@ -10,8 +10,7 @@ use crate::auth::Caller;
 use crate::catalog::{AuthMode, Availability, Integration};
 use crate::config::AppState;
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint};
-use crate::http::ErrorChain;
-use crate::providers::{Revocation, VerifyError};
+use crate::providers::VerifyError;
 use crate::store::{AuditAction, ConnectOutcome, NewConnection, SettingsChange, StoreError};
 use crate::vault::{Credentials, VaultError};
 
@@ -56,12 +55,18 @@ pub enum ConnectError {
     PremiumRequired(String),
     #[error("the {plan:?} plan allows {limit} connections; disconnect one or upgrade to premium")]
     LimitReached { plan: Plan, limit: u32 },
+    #[error("you have {limit} connections, the most one account may have; disconnect one first")]
+    TooManyConnections { limit: u32 },
+    #[error("you have {} sign-ins open; finish one, or try again when they expire", crate::oauth::MAX_OPEN_SIGN_INS)]
+    TooManySignIns { retry_after_secs: u64 },
     #[error("{0} connects by signing in with the provider, which is not configured on this service yet")]
     OauthNotAvailable(String),
     #[error("{0} cannot be connected with a key or token")]
     ApiKeyNotSupported(String),
     #[error("there is no such connection to reconnect")]
     UnknownConnection,
+    #[error("the connection is being disconnected; it cannot be reconnected")]
+    Disconnecting,
     #[error("some credential fields are not valid")]
     InvalidFields(Vec<FieldError>),
     #[error("{0}")]
@@ -78,6 +83,18 @@ pub enum ConnectError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+}
+
+impl ConnectError {
+    /// The caller has as many connections as their plan allows: the free plan's limit (upgrade),
+    /// or the cap every account has.
+    fn limit_reached(plan: Plan) -> Self {
+        let limit = plan.connection_limit().unwrap_or_default();
+        match plan {
+            Plan::Free => ConnectError::LimitReached { plan, limit },
+            Plan::Premium => ConnectError::TooManyConnections { limit },
+        }
+    }
 }
 
 fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError> {
@@ -217,7 +234,7 @@ pub async fn connect(
         && state.store.connection_count(&caller.user_id).await? >= limit
     {
         // Cheap early answer before calling the provider; the transaction enforces it for real.
-        return Err(ConnectError::LimitReached { plan: caller.plan, limit });
+        return Err(ConnectError::limit_reached(caller.plan));
     }
     let Some(raw_credentials) = request.credentials else {
         if integration.supports(AuthMode::Oauth2) {
@@ -276,9 +293,7 @@ pub async fn connect(
         Ok(ConnectOutcome::AlreadyConnected { existing }) => {
             ConnectError::AlreadyConnected { integration: integration.name.clone(), existing }
         }
-        Ok(ConnectOutcome::LimitReached) => {
-            ConnectError::LimitReached { plan: caller.plan, limit: limit.unwrap_or_default() }
-        }
+        Ok(ConnectOutcome::LimitReached) => ConnectError::limit_reached(caller.plan),
         Err(e) => ConnectError::Store(e),
     };
     // The connection was not stored: its secret must not stay behind.
@@ -303,6 +318,9 @@ async fn reconnect_with_key(
         Err(StoreError::NotFound) => return Err(ConnectError::UnknownConnection),
         Err(e) => return Err(e.into()),
     };
+    if current.status == ConnectionStatus::Disconnecting {
+        return Err(ConnectError::Disconnecting);
+    }
     if current.integration_id != integration.id || current.account.id != account.id {
         return Err(ConnectError::Rejected {
             integration: integration.name.clone(),
@@ -377,22 +395,16 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
         state.store.mark_disconnecting(&current).await?;
         current.status = ConnectionStatus::Disconnecting;
     }
-    // Revoke the grant where the provider offers it; a failure does not block the disconnect
-    // but is kept in the audit entry.
+    // Revoke the grant where the provider offers it and no other connection holds it; a failure
+    // does not block the disconnect but is kept in the audit entry.
     let mut audit_detail = None;
     if let Some(integration) = state.catalog.find(current.integration_id.as_str()) {
-        match state.vault.read(&current.secret_id).await {
-            Ok(credentials) => match crate::oauth::revoke(state, integration, &credentials).await {
-                Ok(Revocation::Revoked) => audit_detail = Some("access revoked at the provider".to_owned()),
-                Ok(Revocation::NotOffered) => {}
-                Err(e) => {
-                    tracing::warn!(error = %ErrorChain(&e), "revocation at the provider failed");
-                    audit_detail = Some(format!("revocation at the provider failed: {e}"));
-                }
-            },
-            Err(VaultError::NotFound) => {}
+        let credentials = match state.vault.read(&current.secret_id).await {
+            Ok(credentials) => Some(credentials),
+            Err(VaultError::NotFound) => None,
             Err(e) => return Err(e.into()),
-        }
+        };
+        audit_detail = crate::oauth::revoke_unless_shared(state, integration, &current, credentials.as_ref()).await?;
     }
     state.vault.delete(&current.secret_id).await?;
     // What it synced goes with it (before the connection item, so a retry can finish it).

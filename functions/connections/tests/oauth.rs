@@ -2,174 +2,18 @@
 //! provider family and the emulator: consent with PKCE and a one-time state, the callback,
 //! refresh without races, rotation, revoked grants, re-consent and revocation on disconnect.
 
-use axum::Router;
+mod common;
+
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
-use fake_providers::{FakeProviders, OAuthProvider, Provider};
-use http_body_util::BodyExt;
-use integrations::catalog::Catalog;
+use axum::http::{Method, Request, StatusCode};
+use common::{App, REDIRECT, client, query_param};
+use fake_providers::{OAuthProvider, Provider};
 use integrations::config::Function;
 use integrations::domain::{ConnectionId, ConnectionStatus, Plan, UserId};
-use integrations::oauth::{OAuthClient, OAuthClients, TokenError, fresh_credentials};
-use integrations::testing::TestEnv;
+use integrations::oauth::{OAuthClients, TokenError, fresh_credentials};
 use integrations::vault::Credentials;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-const REDIRECT: &str = "http://127.0.0.1:3000/api/v1/integrations/oauth/callback";
-
-struct App {
-    env: TestEnv,
-    fakes: FakeProviders,
-}
-
-/// The shipped catalog, with Asana and Notion open (they are coming soon in the product, but
-/// their sign-in is built and tested).
-fn catalog_with_everything_open() -> &'static Catalog {
-    let json = include_str!("../../../shared/catalog.json").replace("\"coming-soon\"", "\"available\"");
-    Box::leak(Box::new(Catalog::parse(&json).unwrap()))
-}
-
-fn client(fakes: &FakeProviders, p: OAuthProvider) -> OAuthClient {
-    let base = fakes.oauth_url(p);
-    let (authorize_url, token_url, revoke_url, userinfo_url) = match p {
-        OAuthProvider::Google => (
-            format!("{base}/authorize"),
-            format!("{base}/token"),
-            Some(format!("{base}/revoke")),
-            Some(format!("{}/userinfo", fakes.base_url(Provider::GoogleUserinfo))),
-        ),
-        OAuthProvider::Microsoft => {
-            (format!("{base}/common/oauth2/v2.0/authorize"), format!("{base}/common/oauth2/v2.0/token"), None, None)
-        }
-        OAuthProvider::Slack => (
-            format!("{base}/authorize"),
-            format!("{}/oauth.v2.access", fakes.base_url(Provider::Slack)),
-            Some(format!("{}/auth.revoke", fakes.base_url(Provider::Slack))),
-            None,
-        ),
-        OAuthProvider::Asana => {
-            (format!("{base}/authorize"), format!("{base}/token"), Some(format!("{base}/revoke")), None)
-        }
-        OAuthProvider::Notion => (format!("{base}/authorize"), format!("{base}/token"), None, None),
-    };
-    OAuthClient {
-        client_id: p.client_id().to_owned(),
-        client_secret: SecretString::from(p.client_secret().to_owned()),
-        authorize_url,
-        token_url,
-        revoke_url,
-        userinfo_url,
-        redirect_url: REDIRECT.into(),
-        basic_auth: p == OAuthProvider::Notion,
-    }
-}
-
-impl App {
-    async fn start() -> App {
-        let fakes = FakeProviders::start().await;
-        fakes.state().seed_demo();
-        let mut env = TestEnv::new().await;
-        env.state.catalog = catalog_with_everything_open();
-        let clients = OAuthClients::default()
-            .with_client("google-calendar", client(&fakes, OAuthProvider::Google))
-            .with_client("google-drive", client(&fakes, OAuthProvider::Google))
-            .with_client("microsoft-teams", client(&fakes, OAuthProvider::Microsoft))
-            .with_client("slack", client(&fakes, OAuthProvider::Slack))
-            .with_client("asana", client(&fakes, OAuthProvider::Asana))
-            .with_client("notion", client(&fakes, OAuthProvider::Notion));
-        env.state.oauth = clients;
-        for (integration, provider) in [
-            ("google-calendar", Provider::GoogleCalendar),
-            ("google-drive", Provider::GoogleDrive),
-            ("microsoft-teams", Provider::MicrosoftGraph),
-            ("slack", Provider::Slack),
-            ("asana", Provider::Asana),
-            ("notion", Provider::Notion),
-        ] {
-            env.use_provider(integration, fakes.base_url(provider));
-        }
-        App { env, fakes }
-    }
-
-    fn router(&self) -> Router {
-        connections::router(self.env.state_for(Function::Connections))
-    }
-
-    async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
-        let response = self.router().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    /// `POST /connect` without credentials: the authorize URL and the flow's cookie.
-    async fn start_sign_in(&self, user: &str, body: Value) -> (String, String) {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri("/api/v1/integrations/connect")
-            .header("authorization", format!("Bearer {}", self.env.token(user, Plan::Free)))
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let (status, headers, body) = self.send(request).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let cookie = headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
-        (body["authorizationUrl"].as_str().unwrap().to_owned(), cookie)
-    }
-
-    /// The user's browser at the provider: consent, and the redirect back with code and state.
-    async fn consent(&self, authorize_url: &str) -> String {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let response = http.get(authorize_url).send().await.unwrap();
-        assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
-        let location = response.headers()["location"].to_str().unwrap().to_owned();
-        assert!(location.starts_with(REDIRECT), "{location}");
-        location[REDIRECT.len()..].to_owned()
-    }
-
-    /// The browser arriving at the callback; returns the status and where it is sent.
-    async fn callback(&self, query: &str, cookie: Option<&str>) -> (StatusCode, String) {
-        let mut request = Request::builder()
-            .uri(format!("/api/v1/integrations/oauth/callback{query}"))
-            .header("accept", "application/json");
-        if let Some(c) = cookie {
-            request = request.header(header::COOKIE, c);
-        }
-        let (status, headers, body) = self.send(request.body(Body::empty()).unwrap()).await;
-        let location =
-            headers.get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned()).unwrap_or(body.to_string());
-        (status, location)
-    }
-
-    /// The whole sign-in; returns the new (or restored) connection id.
-    async fn sign_in(&self, user: &str, body: Value) -> ConnectionId {
-        let (url, cookie) = self.start_sign_in(user, body).await;
-        let query = self.consent(&url).await;
-        let (status, location) = self.callback(&query, Some(&cookie)).await;
-        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
-        let connected = location.split("connected=").nth(1).expect(&location).split('&').next().unwrap();
-        ConnectionId::parse(connected).unwrap()
-    }
-
-    async fn connections(&self, user: &str) -> Vec<integrations::domain::Connection> {
-        self.env.state.store.list_connections(&UserId::parse(user).unwrap()).await.unwrap()
-    }
-
-    async fn tokens(&self, user: &str, id: &ConnectionId) -> integrations::vault::TokenSet {
-        let c = self.env.state.store.get_connection(&UserId::parse(user).unwrap(), id).await.unwrap();
-        match self.env.state.vault.read(&c.secret_id).await.unwrap() {
-            Credentials::OAuth(t) => t,
-            Credentials::ApiKey(_) => panic!("expected OAuth tokens"),
-        }
-    }
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
 
 #[tokio::test]
 async fn google_calendar_connects_through_consent_with_pkce_and_keeps_the_tokens_in_the_vault() {
@@ -353,8 +197,7 @@ async fn a_rotated_refresh_token_is_stored_with_its_access_token() {
     let before = app.tokens("ada", &id).await;
     let old_refresh = before.refresh_token.as_ref().unwrap().expose_secret().to_owned();
     let rejected = before.access_token.expose_secret().to_owned();
-    let fresh =
-        fresh_credentials(&app.env.state_for(Function::SyncWorker), &connection, Some(&rejected)).await.unwrap();
+    let fresh = fresh_credentials(&app.env.state_for(Function::SyncWorker), &connection, Some(&rejected)).await.unwrap();
     let after = app.tokens("ada", &id).await;
     assert_eq!(fresh.access_token(), Some(after.access_token.expose_secret()));
     assert_ne!(after.refresh_token.as_ref().unwrap().expose_secret(), old_refresh, "rotated");
@@ -428,9 +271,7 @@ async fn disconnect_revokes_at_the_provider_and_deletes_the_secret() {
 async fn first_sync(app: &App, user: &str, integration: &str) -> (ConnectionId, integrations::domain::SyncRun) {
     let id = app.sign_in(user, json!({ "integrationId": integration })).await;
     let caller = integrations::auth::Caller { user_id: UserId::parse(user).unwrap(), plan: Plan::Free };
-    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default())
-        .await
-        .unwrap();
+    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default()).await.unwrap();
     let job = app.env.take_jobs().await.pop().expect("a queued job");
     assert_eq!(job.sync_id, run.sync_id);
     integrations::sync::run_job(&app.env.state_for(Function::SyncWorker), &job).await.unwrap();
@@ -460,9 +301,7 @@ async fn a_token_that_expires_mid_sync_is_refreshed_and_the_sync_completes() {
     app.env.state.sync.page_size = 5;
     let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
     let caller = integrations::auth::Caller { user_id: UserId::parse("ada").unwrap(), plan: Plan::Free };
-    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default())
-        .await
-        .unwrap();
+    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default()).await.unwrap();
     let job = app.env.take_jobs().await.pop().unwrap();
     // Slow the pages down, and revoke the access token at the provider once two are in.
     app.fakes.state().fail_next(
@@ -493,5 +332,159 @@ async fn a_token_that_expires_mid_sync_is_refreshed_and_the_sync_completes() {
     let events = app.env.state.store.list_records(&caller.user_id, &id).await.unwrap().len() as u64;
     assert_eq!(done.counts.created, events);
     assert!(events >= 30, "every current event of the demo calendar: {events}");
+    app.env.cleanup().await;
+}
+
+/// Ada's Slack connection, whose grant the provider has revoked, with a refresh of it on its way
+/// to a slow token endpoint; and a good token set (Bob's) to store meanwhile.
+async fn a_refresh_on_its_way_to_refusal(
+    app: &App,
+) -> (
+    integrations::domain::Connection,
+    integrations::vault::TokenSet,
+    tokio::task::JoinHandle<Result<Credentials, TokenError>>,
+) {
+    let id = app.sign_in("ada", json!({ "integrationId": "slack" })).await;
+    let bobs = app.sign_in("bob", json!({ "integrationId": "slack" })).await;
+    let connection = app.env.state.store.get_connection(&UserId::parse("ada").unwrap(), &id).await.unwrap();
+    let old = app.tokens("ada", &id).await;
+    let good = app.tokens("bob", &bobs).await;
+    assert!(app.fakes.state().revoke_grant(OAuthProvider::Slack, old.refresh_token.as_ref().unwrap().expose_secret()));
+    app.fakes.state().fail_next(Provider::Slack, "/oauth.v2.access", fake_providers::Fault::Timeout { millis: 600 }, 1);
+    let (state, c, rejected) = (app.env.state.clone(), connection.clone(), old.access_token.expose_secret().to_owned());
+    let refresh = tokio::spawn(async move { fresh_credentials(&state, &c, Some(&rejected)).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    (connection, good, refresh)
+}
+
+#[tokio::test]
+async fn a_refused_refresh_does_not_ask_for_reconnection_when_new_tokens_were_stored_meanwhile() {
+    let app = App::start().await;
+    let (connection, good, refresh) = a_refresh_on_its_way_to_refusal(&app).await;
+    // Ada re-consents while the refresh with her old token is on its way.
+    app.env.state.vault.put(&connection.secret_id, &Credentials::OAuth(good.clone())).await.unwrap();
+    let result = refresh.await.unwrap();
+    assert_eq!(result.unwrap().access_token(), Some(good.access_token.expose_secret()));
+    let c = app.env.state.store.get_connection(&connection.user_id, &connection.connection_id).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Active);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_refresher_whose_lease_expired_does_not_decide_for_the_next_holder() {
+    let app = App::start().await;
+    let (connection, _, refresh) = a_refresh_on_its_way_to_refusal(&app).await;
+    // The first refresher's lease runs out (as if it took longer than the lease), and another
+    // takes it.
+    app.env
+        .dynamo()
+        .update_item()
+        .table_name(&app.env.table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", connection.user_id)))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("CONN#{}", connection.connection_id)))
+        .update_expression("SET refreshLeaseUntil = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::S("2000-01-01T00:00:00.000Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let store = &app.env.state.store;
+    let lease = chrono::Duration::seconds(20);
+    assert!(store.acquire_refresh_lease(&connection.user_id, &connection.connection_id, "next", lease).await.unwrap());
+    let result = refresh.await.unwrap();
+    assert!(matches!(result, Err(TokenError::Unavailable(_))), "{:?}", result.err());
+    let c = store.get_connection(&connection.user_id, &connection.connection_id).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Active, "the lease's holder decides");
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_connection_being_disconnected_cannot_be_re_consented() {
+    let app = App::start().await;
+    let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let (url, cookie) =
+        app.start_sign_in("ada", json!({ "integrationId": "google-calendar", "connectionId": id.to_string() })).await;
+    let connection = app.env.state.store.get_connection(&UserId::parse("ada").unwrap(), &id).await.unwrap();
+    app.env.state.store.mark_disconnecting(&connection).await.unwrap();
+    // A re-consent started before the disconnect does not bring the connection back...
+    let query = app.consent(&url).await;
+    let (status, location) = app.callback(&query, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.contains("oauthError=connection_gone"), "{location}");
+    // ...and none starts during it.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/integrations/connect")
+        .header("authorization", format!("Bearer {}", app.env.token("ada", Plan::Free)))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({ "integrationId": "google-calendar", "connectionId": id.to_string() }).to_string()))
+        .unwrap();
+    let (status, _, body) = app.send(request).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["type"], "/problems/disconnecting");
+    let c = app.env.state.store.get_connection(&UserId::parse("ada").unwrap(), &id).await.unwrap();
+    assert_eq!(c.status, ConnectionStatus::Disconnecting);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_callback_without_the_flows_cookie_does_not_use_up_the_state() {
+    let app = App::start().await;
+    let (url, cookie) = app.start_sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let query = app.consent(&url).await;
+    // Someone else's browser (no cookie, or another flow's) arrives first with Ada's link...
+    let (_, mallorys_cookie) = app.start_sign_in("mallory", json!({ "integrationId": "google-calendar" })).await;
+    assert_eq!(app.callback(&query, None).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(app.callback(&query, Some(&mallorys_cookie)).await.0, StatusCode::BAD_REQUEST);
+    // ...and Ada's own browser still completes her sign-in.
+    let (status, location) = app.callback(&query, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.contains("connected="), "{location}");
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn at_most_ten_sign_ins_are_open_at_once_and_the_eleventh_says_when_to_retry() {
+    let app = App::start().await;
+    let start = |user: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/integrations/connect")
+            .header("authorization", format!("Bearer {}", app.env.token(user, Plan::Free)))
+            .header("content-type", "application/json")
+            .body(Body::from(json!({ "integrationId": "google-calendar" }).to_string()))
+            .unwrap()
+    };
+    let mut flows = Vec::new();
+    for _ in 0..10 {
+        flows.push(app.start_sign_in("ada", json!({ "integrationId": "google-calendar" })).await);
+    }
+    let (status, headers, body) = app.send(start("ada")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["type"], "/problems/too-many-sign-ins");
+    assert_eq!(headers[axum::http::header::CONTENT_TYPE], "application/problem+json");
+    let retry: u64 = headers[axum::http::header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry), "the oldest expires within ten minutes: {retry}");
+    // Another user is not affected, nor are expired sign-ins counted; a completed one frees
+    // its place.
+    for i in 0..10 {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        app.env
+            .dynamo()
+            .put_item()
+            .table_name(&app.env.table)
+            .item("PK", AttributeValue::S("USER#grace".into()))
+            .item("SK", AttributeValue::S(format!("STATE#2026-01-01T00:00:00.000Z#expired{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.send(start("grace")).await.0, StatusCode::OK);
+    let (url, cookie) = flows.pop().unwrap();
+    let query = app.consent(&url).await;
+    assert_eq!(app.callback(&query, Some(&cookie)).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(app.send(start("ada")).await.0, StatusCode::OK);
     app.env.cleanup().await;
 }

@@ -295,3 +295,180 @@ async fn a_body_over_64_kib_is_a_413_problem_and_nothing_is_stored() {
     assert!(app.env.secret_names().await.is_empty());
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn connects_do_not_share_the_global_counter_in_their_transaction() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = App::start().await;
+    // Every user's connect of an integration once changed one STATS item in its transaction, so
+    // concurrent connects conflicted. Now it is counted after the commit: a counter that cannot
+    // be written (here, not a number) does not stop the connect.
+    app.env
+        .dynamo()
+        .put_item()
+        .table_name(&app.env.table)
+        .item("PK", AttributeValue::S("STATS".into()))
+        .item("SK", AttributeValue::S("INTEGRATION#trello".into()))
+        .item("connections", AttributeValue::S("not a number".into()))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = app.connect_trello("ada", KEY, TOKEN).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    app.env
+        .dynamo()
+        .delete_item()
+        .table_name(&app.env.table)
+        .key("PK", AttributeValue::S("STATS".into()))
+        .key("SK", AttributeValue::S("INTEGRATION#trello".into()))
+        .send()
+        .await
+        .unwrap();
+    let id = body["connectionId"].as_str().unwrap();
+    let (status, _) =
+        app.call(Method::DELETE, &format!("/api/v1/integrations/{id}"), Some(&app.token("ada")), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.connect_trello("bob", KEY, TOKEN).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let counters = app.env.state.store.integration_counters().await.unwrap();
+    let trello: Vec<_> = counters.iter().filter(|c| c.integration_id == "trello").collect();
+    assert_eq!(trello.len(), 1);
+    assert_eq!(trello[0].connections, 0, "-1 for Ada's disconnect, +1 for Bob's connect");
+    app.env.cleanup().await;
+}
+
+/// Sets attributes of a stored connection directly, as another process would have left them.
+async fn set_on_connection(app: &App, user: &str, id: &str, expression: &str, values: &[(&str, &str)]) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut update = app
+        .env
+        .dynamo()
+        .update_item()
+        .table_name(&app.env.table)
+        .key("PK", AttributeValue::S(format!("USER#{user}")))
+        .key("SK", AttributeValue::S(format!("CONN#{id}")))
+        .update_expression(expression)
+        .expression_attribute_names("#status", "status");
+    for (k, v) in values {
+        update = update.expression_attribute_values(*k, AttributeValue::S((*v).to_owned()));
+    }
+    update.send().await.unwrap();
+}
+
+async fn reconnect_trello(app: &App, user: &str, id: &str) -> (StatusCode, Value) {
+    let body =
+        json!({ "integrationId": "trello", "connectionId": id, "credentials": { "apiKey": KEY, "token": TOKEN } });
+    app.call(Method::POST, "/api/v1/integrations/connect", Some(&app.token(user)), Some(&body.to_string())).await
+}
+
+#[tokio::test]
+async fn a_connection_being_disconnected_cannot_be_reconnected() {
+    let app = App::start().await;
+    let (_, created) = app.connect_trello("ada", KEY, TOKEN).await;
+    let id = created["connectionId"].as_str().unwrap();
+    set_on_connection(&app, "ada", id, "SET #status = :s", &[(":s", "disconnecting")]).await;
+    let (status, body) = reconnect_trello(&app, "ada", id).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["type"], "/problems/disconnecting");
+    let user = integrations::domain::UserId::parse("ada").unwrap();
+    let c = app.env.state.store.get_connection(&user, &integrations::domain::ConnectionId::parse(id).unwrap()).await;
+    assert_eq!(c.unwrap().status, integrations::domain::ConnectionStatus::Disconnecting);
+    // The DELETE that was under way finishes.
+    let (status, _) =
+        app.call(Method::DELETE, &format!("/api/v1/integrations/{id}"), Some(&app.token("ada")), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn reconnecting_a_refused_connection_clears_its_stale_run_whatever_its_schedule() {
+    let app = App::start().await;
+    let stale = integrations::domain::SyncId::generate().to_string();
+    let user = integrations::domain::UserId::parse("ada").unwrap();
+    for auto_sync in [false, true] {
+        let (_, created) = app.connect_trello("ada", KEY, TOKEN).await;
+        let id = created["connectionId"].as_str().unwrap().to_owned();
+        if auto_sync {
+            let patch = json!({ "autoSync": true }).to_string();
+            let path = format!("/api/v1/integrations/{id}");
+            assert_eq!(app.call(Method::PATCH, &path, Some(&app.token("ada")), Some(&patch)).await.0, StatusCode::OK);
+        }
+        // A run ended on the provider's refusal left its claim behind.
+        let set = "SET #status = :s, syncInFlight = :run";
+        set_on_connection(&app, "ada", &id, set, &[(":s", "needs_reauth"), (":run", &stale)]).await;
+        let (status, body) = reconnect_trello(&app, "ada", &id).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "active");
+        assert!(body.get("syncInFlight").is_none(), "autoSync={auto_sync}: {body}");
+        let conn = integrations::domain::ConnectionId::parse(&id).unwrap();
+        let stored = app.env.state.store.get_connection(&user, &conn).await.unwrap();
+        assert_eq!(stored.sync_in_flight, None, "autoSync={auto_sync}");
+        let path = format!("/api/v1/integrations/{id}");
+        assert_eq!(app.call(Method::DELETE, &path, Some(&app.token("ada")), None).await.0, StatusCode::NO_CONTENT);
+    }
+
+    // An active connection keeps the run it has in flight.
+    let (_, created) = app.connect_trello("ada", KEY, TOKEN).await;
+    let id = created["connectionId"].as_str().unwrap().to_owned();
+    let set = "SET #status = :s, syncInFlight = :run";
+    set_on_connection(&app, "ada", &id, set, &[(":s", "active"), (":run", &stale)]).await;
+    let (status, body) = reconnect_trello(&app, "ada", &id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["syncInFlight"], stale.as_str());
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn premium_stops_at_fifty_connections_with_a_429_that_says_when_to_retry() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = App::start().await;
+    app.env
+        .dynamo()
+        .put_item()
+        .table_name(&app.env.table)
+        .item("PK", AttributeValue::S("USER#ada".into()))
+        .item("SK", AttributeValue::S("PROFILE".into()))
+        .item("connectionCount", AttributeValue::N("50".into()))
+        .send()
+        .await
+        .unwrap();
+    let body = json!({ "integrationId": "trello", "credentials": { "apiKey": KEY, "token": TOKEN } }).to_string();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/integrations/connect")
+        .header("authorization", format!("Bearer {}", app.env.token("ada", Plan::Premium)))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert!(response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let problem: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(problem["type"], "/problems/too-many-connections");
+    assert_eq!(problem["limit"], 50);
+    assert!(app.env.secret_names().await.is_empty());
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn callers_with_identity_provider_subjects_connect_and_get_valid_secret_names() {
+    let app = App::start().await;
+    for subject in ["auth0|abc123", "google-oauth2|1234"] {
+        let (status, body) = app.connect_trello(subject, KEY, TOKEN).await;
+        assert_eq!(status, StatusCode::CREATED, "{subject}: {body}");
+    }
+    // Secrets Manager names allow letters, digits and / _ + = . @ - only.
+    let names = app.env.secret_names().await;
+    assert_eq!(names.len(), 2);
+    for name in names {
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)), "{name}");
+    }
+    let (status, listed) =
+        app.call(Method::GET, "/api/v1/integrations/connected", Some(&app.token("auth0|abc123")), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["connections"].as_array().unwrap().len(), 1, "each subject sees its own");
+    app.env.cleanup().await;
+}

@@ -17,11 +17,13 @@ pub enum Plan {
 
 impl Plan {
     pub const FREE_CONNECTION_LIMIT: u32 = 3;
+    /// Premium is not limited by the plan, but each connection costs a secret: a cap against abuse.
+    pub const PREMIUM_CONNECTION_CAP: u32 = 50;
 
     pub fn connection_limit(self) -> Option<u32> {
         match self {
             Plan::Free => Some(Self::FREE_CONNECTION_LIMIT),
-            Plan::Premium => None,
+            Plan::Premium => Some(Self::PREMIUM_CONNECTION_CAP),
         }
     }
 }

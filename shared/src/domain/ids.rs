@@ -57,21 +57,40 @@ fn ulid_text(raw: &str) -> Result<String, &'static str> {
 }
 
 string_id!(
-    /// The caller: the `sub` claim of a verified token. Also part of DynamoDB keys and
-    /// secret names, so it is restricted to characters that are safe in both.
+    /// The caller: the `sub` claim of a verified token. Also part of DynamoDB keys, secret names
+    /// and secret tags, so it is restricted to characters that are safe in all three (never `#`,
+    /// the keys' separator, nor white space or control characters). Identity providers' subjects
+    /// such as `auth0|abc123` or `google-oauth2|1234` are common, but Secrets Manager allows no
+    /// `|`: it is kept as `/`, which a subject may not contain ([`UserId::from_subject`]), so no
+    /// two subjects become one id. This parse reads the stored spelling, and takes `|` as well.
     UserId,
     "user id",
     |raw| {
-        let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_.@+=".contains(c);
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_.@+=|/".contains(c);
         if raw.is_empty() || raw.len() > 128 {
             Err("must be 1 to 128 characters")
         } else if !raw.chars().all(ok_char) {
-            Err("may only contain letters, digits and - _ . @ + =")
+            Err("may only contain letters, digits and - _ . @ + = |")
         } else {
-            Ok(raw.to_owned())
+            Ok(raw.replace('|', "/"))
         }
     }
 );
+
+impl UserId {
+    /// The caller named by a verified token's subject (`sub`), which may not contain `/`.
+    pub fn from_subject(sub: &str) -> Result<Self, InvalidId> {
+        if sub.contains('/') {
+            return Err(InvalidId { what: "user id", reason: "may only contain letters, digits and - _ . @ + = |" });
+        }
+        Self::parse(sub)
+    }
+
+    /// The subject as the identity provider spells it (`auth0|abc123`).
+    pub fn subject(&self) -> String {
+        self.0.replace('/', "|")
+    }
+}
 
 string_id!(
     /// A catalog id such as `trello` or `google-calendar`.
@@ -125,12 +144,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn user_ids_reject_key_separators_and_path_characters() {
-        assert!(UserId::parse("3f2a1c9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b").is_ok());
-        assert!(UserId::parse("demo-user").is_ok());
-        for bad in ["", "a#b", "a/b", "a b", &"x".repeat(129)] {
-            assert!(UserId::parse(bad).is_err(), "{bad:?}");
+    fn user_ids_reject_key_separators_white_space_and_control_characters() {
+        assert!(UserId::from_subject("3f2a1c9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b").is_ok());
+        assert!(UserId::from_subject("demo-user").is_ok());
+        for bad in ["", "a#b", "a/b", "a b", "a\tb", "a\u{0}b", "a\u{202E}b", "é", "a:b", &"x".repeat(129)] {
+            assert!(UserId::from_subject(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn identity_provider_subjects_are_user_ids_safe_in_secret_names() {
+        for (subject, stored) in [("auth0|abc123", "auth0/abc123"), ("google-oauth2|1234", "google-oauth2/1234")] {
+            let id = UserId::from_subject(subject).unwrap();
+            assert_eq!(id.as_str(), stored);
+            assert_eq!(id.subject(), subject);
+            assert_eq!(UserId::parse(id.as_str()).unwrap(), id, "the stored spelling reads back");
+            let secret_name_chars = |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c);
+            assert!(id.as_str().chars().all(secret_name_chars), "{id}");
+        }
+        assert!(UserId::from_subject("auth0/abc123").is_err(), "would be the same id as auth0|abc123");
     }
 
     #[test]

@@ -67,6 +67,8 @@ problem_types! {
     CredentialRejected => ("credential-rejected", UNPROCESSABLE_ENTITY, "The provider rejected the credential"),
     InvalidUser => ("invalid-user", UNPROCESSABLE_ENTITY, "Invalid user id"),
     SyncRateLimited => ("sync-rate-limited", TOO_MANY_REQUESTS, "Synced moments ago"),
+    TooManyConnections => ("too-many-connections", TOO_MANY_REQUESTS, "Too many connections"),
+    TooManySignIns => ("too-many-sign-ins", TOO_MANY_REQUESTS, "Too many sign-ins open"),
     ProviderUnavailable => ("provider-unavailable", BAD_GATEWAY, "The provider did not answer"),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "Temporarily unavailable"),
 }

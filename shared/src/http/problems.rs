@@ -3,6 +3,7 @@
 use super::{Problem, ProblemType};
 use crate::connections::{ConnectError, ConnectionError};
 use crate::items::ItemsError;
+use crate::store::StoreError;
 use crate::sync::{HistoryError, TriggerError};
 
 impl From<ConnectError> for Problem {
@@ -17,8 +18,17 @@ impl From<ConnectError> for Problem {
             ConnectError::LimitReached { limit, .. } => {
                 Problem::new(ProblemType::PlanLimitReached, detail).with("limit", limit)
             }
+            // No time frees a place (a disconnect does, at once): try again in an hour.
+            ConnectError::TooManyConnections { limit } => {
+                Problem::new(ProblemType::TooManyConnections, detail).with("limit", limit).retry_after(3600)
+            }
+            ConnectError::TooManySignIns { retry_after_secs } => {
+                Problem::new(ProblemType::TooManySignIns, detail).retry_after(retry_after_secs)
+            }
             ConnectError::OauthNotAvailable(_) => Problem::new(ProblemType::OauthNotConfigured, detail),
             ConnectError::UnknownConnection => Problem::not_found(detail),
+            ConnectError::Disconnecting => Problem::new(ProblemType::Disconnecting, detail),
+            ConnectError::Store(StoreError::Conflict) => Problem::new(ProblemType::ConcurrentChange, detail),
             ConnectError::ApiKeyNotSupported(_) => Problem::new(ProblemType::ApiKeyNotSupported, detail),
             ConnectError::InvalidFields(errors) => {
                 Problem::new(ProblemType::InvalidCredentials, detail).with("errors", errors)

@@ -13,9 +13,9 @@ use crate::auth::Caller;
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
 use crate::connections::ConnectError;
-use crate::domain::{Account, ConnectionId, SyncSettings};
+use crate::domain::{Account, ConnectionId, ConnectionStatus, SyncSettings};
 use crate::http::ErrorChain;
-use crate::providers::{GrantScope, VerifyError};
+use crate::providers::VerifyError;
 use crate::store::attrs::now;
 use crate::store::{ConnectOutcome, NewConnection, OAUTH_STATE_TTL, OAuthState, StoreError};
 use crate::vault::{Credentials, TokenSet, VaultError};
@@ -58,6 +58,9 @@ fn binding_hash(value: &str) -> String {
     sha2::Sha256::digest(value.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The most sign-ins a user may have open (started, neither completed nor expired) at once.
+pub const MAX_OPEN_SIGN_INS: usize = 10;
+
 /// Starts a sign-in: the provider's authorize URL for the caller, remembered under a one-time
 /// state for ten minutes. With `reconnect`, the connection is restored in place afterwards.
 pub async fn start_oauth(
@@ -82,6 +85,9 @@ pub async fn start_oauth(
         if existing.integration_id != integration.id {
             return Err(ConnectError::InvalidSettings("connectionId belongs to another integration".into()));
         }
+        if existing.status == ConnectionStatus::Disconnecting {
+            return Err(ConnectError::Disconnecting);
+        }
     }
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let csrf = CsrfToken::new_random();
@@ -97,21 +103,27 @@ pub async fn start_oauth(
     }
     let (url, csrf) = request.url();
     let binding = CsrfToken::new_random().secret().clone();
-    state
+    let stored = state
         .store
-        .put_oauth_state(&OAuthState {
-            state: csrf.secret().clone(),
-            binding_hash: binding_hash(&binding),
-            user_id: caller.user_id.clone(),
-            integration_id: integration.id.clone(),
-            verifier: verifier.secret().clone(),
-            scopes: endpoints.scopes.clone(),
-            return_url,
-            reconnect,
-            plan: caller.plan,
-            expires_at: now() + OAUTH_STATE_TTL,
-        })
+        .put_oauth_state(
+            &OAuthState {
+                state: csrf.secret().clone(),
+                binding_hash: binding_hash(&binding),
+                user_id: caller.user_id.clone(),
+                integration_id: integration.id.clone(),
+                verifier: verifier.secret().clone(),
+                scopes: endpoints.scopes.clone(),
+                return_url,
+                reconnect,
+                plan: caller.plan,
+                expires_at: now() + OAUTH_STATE_TTL,
+            },
+            MAX_OPEN_SIGN_INS,
+        )
         .await?;
+    if let Err(refused) = stored {
+        return Err(ConnectError::TooManySignIns { retry_after_secs: refused.retry_after_secs });
+    }
     Ok(OAuthStart {
         authorization_url: url.to_string(),
         cookie_name: binding_cookie_name(csrf.secret()),
@@ -175,20 +187,23 @@ pub async fn complete_oauth(
     let Some(state_token) = query.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 256) else {
         return Ok(CallbackOutcome::InvalidState("The sign-in link is missing its state. Start again from the page."));
     };
-    let Some(st) = state.store.take_oauth_state(state_token).await? else {
-        return Ok(CallbackOutcome::InvalidState(
-            "This sign-in link is unknown or was already used. Start again from the page.",
-        ));
+    let unknown = "This sign-in link is unknown or was already used. Start again from the page.";
+    let Some(st) = state.store.get_oauth_state(state_token).await? else {
+        return Ok(CallbackOutcome::InvalidState(unknown));
     };
-    if st.expires_at < now() {
-        return Ok(CallbackOutcome::InvalidState(
-            "This sign-in took longer than ten minutes. Start again from the page.",
-        ));
-    }
+    // Checked before the state is used up: a request from another browser cannot spend it.
     if binding.map(binding_hash).as_deref() != Some(st.binding_hash.as_str()) {
         tracing::warn!(integration = %st.integration_id, "a sign-in was completed in another browser than it started in");
         return Ok(CallbackOutcome::InvalidState(
             "This sign-in was started in another browser or by another user. Start again from the page.",
+        ));
+    }
+    if !state.store.take_oauth_state(&st).await? {
+        return Ok(CallbackOutcome::InvalidState(unknown));
+    }
+    if st.expires_at < now() {
+        return Ok(CallbackOutcome::InvalidState(
+            "This sign-in took longer than ten minutes. Start again from the page.",
         ));
     }
     let integration_id = st.integration_id.to_string();
@@ -226,16 +241,25 @@ pub async fn complete_oauth(
             Err(StoreError::NotFound) => return Ok(fail("connection_gone")),
             Err(e) => return Err(e.into()),
         };
+        if existing.status == ConnectionStatus::Disconnecting {
+            return Ok(fail("connection_gone"));
+        }
         if existing.account.id != account.id {
             return Ok(fail("different_account"));
         }
         state.vault.put(&existing.secret_id, &credentials).await?;
-        state.store.reactivate(&existing).await?;
+        match state.store.reactivate(&existing).await {
+            Ok(_) => {}
+            // Disconnected (or changed) meanwhile: the disconnect removes the secret.
+            Err(StoreError::Conflict) => return Ok(fail("connection_gone")),
+            Err(e) => return Err(e.into()),
+        }
         return Ok(redirect(&st.return_url, &[("connected", id.as_str()), ("integration", &integration_id)]));
     }
 
     let connection_id = ConnectionId::generate();
     let secret_id = state.vault.create(&st.user_id, &connection_id, &credentials).await?;
+    let shared_grant = integration.provider().shared_grant(&account);
     let outcome = state
         .store
         .insert_connection(NewConnection {
@@ -270,10 +294,15 @@ pub async fn complete_oauth(
         }
     };
     // The connection was not stored: its secret does not stay behind, and neither does the
-    // grant, unless another connection may hold it (the same account already connected, or a
-    // grant the provider shares between integrations or users).
-    let shared = already_connected || integration.provider().grant_scope() != GrantScope::Connection;
-    if !shared && let Err(e) = super::revoke(state, integration, &credentials).await {
+    // grant, unless a connection holds it (the same account already connected, or a grant the
+    // provider shares between integrations or users that another connection holds).
+    let held = already_connected
+        || match &shared_grant {
+            None => false,
+            // When it cannot be known, the grant is left alone.
+            Some(grant) => state.store.grant_is_held(grant).await.unwrap_or(true),
+        };
+    if !held && let Err(e) = super::revoke(state, integration, &credentials).await {
         tracing::warn!(error = %ErrorChain(&e), "could not revoke the grant of a connection that was not stored");
     }
     if let Err(e) = state.vault.delete(&secret_id).await {

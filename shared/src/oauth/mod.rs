@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use flow::{
-    CallbackError, CallbackOutcome, CallbackQuery, OAuthStart, binding_cookie_name, complete_oauth, start_oauth,
+    CallbackError, CallbackOutcome, CallbackQuery, MAX_OPEN_SIGN_INS, OAuthStart, binding_cookie_name, complete_oauth,
+    start_oauth,
 };
-pub use tokens::{REFRESH_MARGIN, TokenError, fresh_credentials, refresh_now, revoke};
+pub use tokens::{REFRESH_MARGIN, TokenError, fresh_credentials, refresh_now, revoke, revoke_unless_shared};
 
 use crate::catalog::{Catalog, Integration};
 

@@ -16,9 +16,10 @@ use super::{TokenResponse, http_client};
 use crate::catalog::Integration;
 use crate::config::AppState;
 use crate::domain::{Connection, ConnectionStatus};
+use crate::http::ErrorChain;
 use crate::providers::{Revocation, RevokeError};
-use crate::store::StoreError;
 use crate::store::attrs::now;
+use crate::store::{GrantRelease, StoreError};
 use crate::vault::{Credentials, TokenSet, VaultError};
 
 /// Refresh when the access token has less than this left.
@@ -60,7 +61,7 @@ pub async fn fresh_credentials(
         .ok_or_else(|| TokenError::Unavailable("the integration is no longer offered".into()))?;
     let owner = ulid::Ulid::new().to_string();
     if state.store.acquire_refresh_lease(&connection.user_id, &connection.connection_id, &owner, LEASE).await? {
-        let result = refresh_under_lease(state, integration, connection, rejected).await;
+        let result = refresh_under_lease(state, integration, connection, rejected, &owner).await;
         state.store.release_refresh_lease(&connection.user_id, &connection.connection_id, &owner).await?;
         return result;
     }
@@ -89,7 +90,9 @@ async fn refresh_under_lease(
     integration: &Integration,
     connection: &Connection,
     rejected: Option<&str>,
+    owner: &str,
 ) -> Result<Credentials, TokenError> {
+    let (user, id) = (&connection.user_id, &connection.connection_id);
     // Read again under the lease: the previous holder may have just refreshed.
     let Credentials::OAuth(tokens) = state.vault.read(&connection.secret_id).await? else {
         return Err(TokenError::Unavailable("the credential is not an OAuth token".into()));
@@ -100,16 +103,41 @@ async fn refresh_under_lease(
     match refresh_now(state, integration, &tokens).await {
         Ok(fresh) => {
             let credentials = Credentials::OAuth(fresh);
-            state.vault.put(&connection.secret_id, &credentials).await?;
-            tracing::info!(connection = %connection.connection_id, "access token refreshed");
+            // Fenced: a refresh that outlived its lease does not overwrite what the next
+            // holder stored; its access token still serves this call.
+            if state.store.confirm_refresh_lease(user, id, owner, LEASE).await? {
+                state.vault.put(&connection.secret_id, &credentials).await?;
+                tracing::info!(connection = %id, "access token refreshed");
+            } else {
+                tracing::warn!(connection = %id, "the refresh lease expired during the refresh; its tokens are not stored");
+            }
             Ok(credentials)
         }
         Err(TokenError::Revoked(reason)) => {
-            state.store.mark_needs_reauth(&connection.user_id, &connection.connection_id, &reason).await?;
+            // The refused refresh token may no longer be the connection's: another refresher or a
+            // re-consent may have stored new tokens meanwhile. Then those stand.
+            if let Credentials::OAuth(current) = state.vault.read(&connection.secret_id).await?
+                && !same_tokens(&current, &tokens)
+            {
+                return if is_usable(&current, rejected) {
+                    Ok(Credentials::OAuth(current))
+                } else {
+                    Err(TokenError::Unavailable("the tokens changed during the refresh".into()))
+                };
+            }
+            if !state.store.mark_needs_reauth(user, id, &reason, owner).await? {
+                return Err(TokenError::Unavailable("the connection changed during the refresh".into()));
+            }
             Err(TokenError::Revoked(reason))
         }
         Err(e) => Err(e),
     }
+}
+
+fn same_tokens(a: &TokenSet, b: &TokenSet) -> bool {
+    a.refresh_token.as_ref().map(ExposeSecret::expose_secret)
+        == b.refresh_token.as_ref().map(ExposeSecret::expose_secret)
+        && a.access_token.expose_secret() == b.access_token.expose_secret()
 }
 
 /// One refresh-token grant at the provider's token endpoint.
@@ -154,6 +182,35 @@ pub async fn refresh_now(
         }
         Err(other) => Err(TokenError::Unavailable(describe_token_error(other))),
     }
+}
+
+/// At disconnect: the connection lets go of its grant, which is revoked at the provider only
+/// when no other connection, of any user, holds it (one Google grant serves Calendar and Drive;
+/// a Slack bot token serves the whole workspace). `credentials`: the connection's, unless its
+/// secret is already gone (a repeated disconnect). Says what happened, for the audit entry.
+pub async fn revoke_unless_shared(
+    state: &AppState,
+    integration: &Integration,
+    connection: &Connection,
+    credentials: Option<&Credentials>,
+) -> Result<Option<String>, StoreError> {
+    if let Some(grant) = crate::store::shared_grant(connection) {
+        let release = state.store.release_grant(&grant, &connection.connection_id).await?;
+        if release != GrantRelease::LastHolder {
+            let revocable =
+                matches!(credentials, Some(Credentials::OAuth(_))) && state.oauth.get(integration).is_some();
+            return Ok(revocable.then(|| "access not revoked: another connection may hold the same grant".to_owned()));
+        }
+    }
+    let Some(credentials) = credentials else { return Ok(None) };
+    Ok(match revoke(state, integration, credentials).await {
+        Ok(Revocation::Revoked) => Some("access revoked at the provider".to_owned()),
+        Ok(Revocation::NotOffered) => None,
+        Err(e) => {
+            tracing::warn!(error = %ErrorChain(&e), "revocation at the provider failed");
+            Some(format!("revocation at the provider failed: {e}"))
+        }
+    })
 }
 
 /// Revokes the grant at the provider, where the provider offers revocation.

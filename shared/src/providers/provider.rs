@@ -113,6 +113,18 @@ pub trait Provider: Send + Sync + 'static {
         GrantScope::Connection
     }
 
+    /// The grant a connection to `account` holds when other connections may hold it too
+    /// (`None`: the grant is the connection's own): the family's account, or the workspace.
+    fn shared_grant(&self, account: &Account) -> Option<String> {
+        match self.grant_scope() {
+            GrantScope::Connection => None,
+            GrantScope::Family => Some(format!("{}#{}", self.oauth_client_family().unwrap_or(self.id()), account.id)),
+            GrantScope::Workspace => {
+                Some(format!("{}#{}", self.id(), account.workspace.as_deref().unwrap_or(&account.id)))
+            }
+        }
+    }
+
     /// Checks a token-connect credential at the provider and says whose account it is.
     async fn verify(
         &self,

@@ -1,12 +1,13 @@
-//! Connection items, the per-account guard that makes "same account twice" impossible, the
-//! per-user connection counter that enforces the plan limit, and the global counters used by
-//! recommendations — all changed together in one transaction.
+//! Connection items, the per-account guard that makes "same account twice" impossible and the
+//! per-user connection counter that enforces the plan limit, changed together in one
+//! transaction; and the global counters used by recommendations, changed after it.
 
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 
 use super::attrs::{Item, b, get_b, get_n, get_s, get_ts, n, opt_n, opt_s, opt_ts, s, ts};
 use super::audit::{AuditAction, audit_put};
+use super::grants::{hold_grant, shared_grant};
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::{AuthMode, Catalog};
 use crate::domain::{
@@ -153,8 +154,28 @@ fn counter_update(table_name: &str, pk: String, sk: String, attr: &str, delta: i
 }
 
 impl Store {
-    /// Stores a new connection, its account guard, the user's connection count, the global
-    /// counter and the audit entry, all or nothing.
+    /// The global count of connections per integration (for recommendations), changed after the
+    /// connect or disconnect committed: one item that every user's connect would otherwise touch
+    /// inside its transaction, making concurrent connects conflict. Best effort: a count missed
+    /// here only shades a popularity ranking.
+    async fn count_integration(&self, integration: &IntegrationId, delta: i64) {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::STATS))
+            .key(table::SK, s(keys::integration_counter(integration)))
+            .update_expression("ADD connections :d")
+            .expression_attribute_values(":d", n(delta))
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(integration = %integration, error = %crate::http::ErrorChain(&e), "could not update the integration's connection count");
+        }
+    }
+
+    /// Stores a new connection, its account guard, the user's connection count, the holder of
+    /// its shared grant and the audit entry, all or nothing; then the global counter.
     pub async fn insert_connection(&self, new: NewConnection) -> Result<ConnectOutcome, StoreError> {
         let now = super::attrs::now();
         let next_sync_at =
@@ -212,19 +233,12 @@ impl Store {
                 .expression_attribute_values(":limit", n(limit));
         }
 
-        let result = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put_connection).build())
             .transact_items(TransactWriteItem::builder().put(put_guard).build())
             .transact_items(TransactWriteItem::builder().update(count.build().expect("update")).build())
-            .transact_items(counter_update(
-                &self.table,
-                keys::STATS.into(),
-                keys::integration_counter(&connection.integration_id),
-                "connections",
-                1,
-            ))
             .transact_items(audit_put(
                 &self.table,
                 &connection.user_id,
@@ -232,12 +246,17 @@ impl Store {
                 &connection.connection_id,
                 &connection.integration_id,
                 None,
-            ))
-            .send()
-            .await;
+            ));
+        if let Some(grant) = shared_grant(&connection) {
+            transaction = transaction.transact_items(hold_grant(&self.table, &grant, &connection.connection_id));
+        }
+        let result = transaction.send().await;
 
         match result {
-            Ok(_) => Ok(ConnectOutcome::Created(Box::new(connection))),
+            Ok(_) => {
+                self.count_integration(&connection.integration_id, 1).await;
+                Ok(ConnectOutcome::Created(Box::new(connection)))
+            }
             Err(err) => match cancelled_conditions(&err) {
                 Some(failed) if failed.get(1) == Some(&true) => Ok(ConnectOutcome::AlreadyConnected {
                     existing: self.guard_owner(&user_pk, &guard_sk).await.ok().flatten(),
@@ -437,13 +456,6 @@ impl Store {
             .transact_items(delete(keys::connection(&current.connection_id), Some("#status = :disconnecting")))
             .transact_items(delete(keys::account_guard(&current.integration_id, &current.account.id), None))
             .transact_items(counter_update(&self.table, user_pk.clone(), keys::PROFILE.into(), "connectionCount", -1))
-            .transact_items(counter_update(
-                &self.table,
-                keys::STATS.into(),
-                keys::integration_counter(&current.integration_id),
-                "connections",
-                -1,
-            ))
             .transact_items(audit_put(
                 &self.table,
                 &current.user_id,
@@ -455,7 +467,10 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.count_integration(&current.integration_id, -1).await;
+                Ok(())
+            }
             Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),
             Err(err) => Err(StoreError::aws(err)),
         }

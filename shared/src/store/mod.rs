@@ -3,6 +3,7 @@
 pub mod attrs;
 mod audit;
 mod connections;
+mod grants;
 mod insights;
 mod oauth;
 mod records;
@@ -16,8 +17,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 pub use audit::{AuditAction, AuditEntry};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
+pub use grants::{GrantRelease, shared_grant};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
-pub use oauth::{OAUTH_STATE_TTL, OAuthState};
+pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
 pub use records::{ReadCost, StoredRecord};
 pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};
 
@@ -74,6 +76,11 @@ pub(crate) mod keys {
         format!("ACCOUNT#{integration}#{account_id}")
     }
     pub const PROFILE: &str = "PROFILE";
+    /// A grant that several connections may hold (see `grants`).
+    pub fn grant(grant: &str) -> String {
+        format!("GRANT#{grant}")
+    }
+    pub const GRANT: &str = "GRANT";
     pub const STATS: &str = "STATS";
     pub fn integration_counter(integration: &IntegrationId) -> String {
         format!("INTEGRATION#{integration}")

@@ -1,10 +1,12 @@
 //! OAuth state items (one-time, ten minutes) and the refresh lease on a connection.
 
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 
 use super::attrs::{Item, get_s, get_ts, n, now, opt_s, s, ts};
 use super::connections::{due_shard, due_sort_key};
-use super::{Store, StoreError, keys, table};
+use super::update::UpdateExpr;
+use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, IntegrationId, Plan, UserId};
 
 pub const OAUTH_STATE_TTL: Duration = Duration::minutes(10);
@@ -32,10 +34,39 @@ fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &
     e.code() == Some("ConditionalCheckFailedException")
 }
 
+/// The user's index entry of an open state: sorted by when it expires, so the open ones are one
+/// key range (`STATE#{now}` onwards) of the user's partition.
+fn open_state_key(expires_at: DateTime<Utc>, state: &str) -> String {
+    format!("STATE#{}#{state}", expires_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn state_key(state: &str) -> String {
+    format!("OAUTH#{state}")
+}
+
+/// Refused to open another sign-in: the user has too many open already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyOpenStates {
+    /// Seconds until the oldest open one expires.
+    pub retry_after_secs: u64,
+}
+
 impl Store {
-    pub async fn put_oauth_state(&self, st: &OAuthState) -> Result<(), StoreError> {
+    /// Remembers a started sign-in under its one-time state, with its entry in the user's
+    /// partition, unless the user already has `cap` open (unused, unexpired) ones.
+    pub async fn put_oauth_state(
+        &self,
+        st: &OAuthState,
+        cap: usize,
+    ) -> Result<Result<(), TooManyOpenStates>, StoreError> {
+        let at = now();
+        let open = self.open_state_expiries(&st.user_id, at, cap).await?;
+        if open.len() >= cap {
+            let wait = (open[0] - at).num_seconds().max(1);
+            return Ok(Err(TooManyOpenStates { retry_after_secs: u64::try_from(wait).unwrap_or(1) }));
+        }
         let mut item = Item::from([
-            (table::PK.into(), s(format!("OAUTH#{}", st.state))),
+            (table::PK.into(), s(state_key(&st.state))),
             (table::SK.into(), s("OAUTH")),
             ("userId".into(), s(st.user_id.as_str())),
             ("integrationId".into(), s(st.integration_id.as_str())),
@@ -50,49 +81,116 @@ impl Store {
         if let Some(id) = &st.reconnect {
             item.insert("reconnect".into(), s(id.as_str()));
         }
-        self.client
-            .put_item()
+        let put_state = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("put");
+        let put_entry = Put::builder()
+            .table_name(&self.table)
+            .item(table::PK, s(keys::user(&st.user_id)))
+            .item(table::SK, s(open_state_key(st.expires_at, &st.state)))
+            .item(table::TTL_ATTRIBUTE, n(st.expires_at.timestamp()))
+            .build()
+            .expect("put");
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_state).build())
+            .transact_items(TransactWriteItem::builder().put(put_entry).build())
             .send()
             .await
             .map_err(StoreError::aws)?;
-        Ok(())
+        Ok(Ok(()))
     }
 
-    /// Takes a state item out, so it can be used once only. `None`: unknown or already used.
-    /// (An expired one is returned; the caller checks `expires_at`, as TTL deletion lags.)
-    pub async fn take_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
-        let result = self
+    /// When the user's open sign-ins expire, soonest first; at most `limit` of them (one Query
+    /// of the user's partition, from now on: expired entries sort before it).
+    async fn open_state_expiries(
+        &self,
+        user: &UserId,
+        at: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let out = self
             .client
-            .delete_item()
+            .query()
             .table_name(&self.table)
-            .key(table::PK, s(format!("OAUTH#{state}")))
-            .key(table::SK, s("OAUTH"))
-            .condition_expression("attribute_exists(PK)")
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":from", s(open_state_key(at, "")))
+            .expression_attribute_values(":to", s("STATE#~"))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .consistent_read(true)
             .send()
-            .await;
-        let item = match result {
-            Ok(out) => out.attributes,
-            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => return Ok(None),
-            Err(e) => return Err(StoreError::aws(e)),
-        };
-        let Some(item) = item else { return Ok(None) };
+            .await
+            .map_err(StoreError::aws)?;
+        Ok(out
+            .items()
+            .iter()
+            .filter_map(|i| opt_s(i, table::SK))
+            .filter_map(|sk| sk.strip_prefix("STATE#")?.rsplit_once('#'))
+            .filter_map(|(expiry, _)| DateTime::parse_from_rfc3339(expiry).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .collect())
+    }
+
+    /// The sign-in remembered under `state`, without using it up. `None`: unknown or used.
+    /// (An expired one is returned; the caller checks `expires_at`, as TTL deletion lags.)
+    pub async fn get_oauth_state(&self, state: &str) -> Result<Option<OAuthState>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(state_key(state)))
+            .key(table::SK, s("OAUTH"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let Some(item) = out.item() else { return Ok(None) };
         let corrupt = |what: &str| StoreError::Corrupt(format!("oauth state: {what}"));
         Ok(Some(OAuthState {
             state: state.to_owned(),
-            binding_hash: get_s(&item, "bindingHash")?.to_owned(),
-            user_id: UserId::parse(get_s(&item, "userId")?).map_err(|_| corrupt("userId"))?,
-            integration_id: IntegrationId::parse(get_s(&item, "integrationId")?).map_err(|_| corrupt("integration"))?,
-            verifier: get_s(&item, "verifier")?.to_owned(),
-            scopes: get_s(&item, "scopes")?.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            return_url: get_s(&item, "returnUrl")?.to_owned(),
-            reconnect: opt_s(&item, "reconnect").and_then(|id| ConnectionId::parse(id).ok()),
-            plan: if opt_s(&item, "plan") == Some("premium") { Plan::Premium } else { Plan::Free },
-            expires_at: get_ts(&item, "validUntil")?,
+            binding_hash: get_s(item, "bindingHash")?.to_owned(),
+            user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
+            integration_id: IntegrationId::parse(get_s(item, "integrationId")?).map_err(|_| corrupt("integration"))?,
+            verifier: get_s(item, "verifier")?.to_owned(),
+            scopes: get_s(item, "scopes")?.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            return_url: get_s(item, "returnUrl")?.to_owned(),
+            reconnect: opt_s(item, "reconnect").and_then(|id| ConnectionId::parse(id).ok()),
+            plan: if opt_s(item, "plan") == Some("premium") { Plan::Premium } else { Plan::Free },
+            expires_at: get_ts(item, "validUntil")?,
         }))
+    }
+
+    /// Uses a state up, so it serves once only: `false` if it was already used.
+    pub async fn take_oauth_state(&self, st: &OAuthState) -> Result<bool, StoreError> {
+        let delete_state = Delete::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(state_key(&st.state)))
+            .key(table::SK, s("OAUTH"))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .expect("delete");
+        let delete_entry = Delete::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&st.user_id)))
+            .key(table::SK, s(open_state_key(st.expires_at, &st.state)))
+            .build()
+            .expect("delete");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete_state).build())
+            .transact_items(TransactWriteItem::builder().delete(delete_entry).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if cancelled_conditions(&err).is_some() => Ok(false),
+            Err(err) => Err(StoreError::aws(err)),
+        }
     }
 
     /// Elects one refresher of a connection's token: `true` for the caller that got the lease.
@@ -150,13 +248,45 @@ impl Store {
         }
     }
 
+    /// Fences a write made under the refresh lease: `true` while `owner` still holds it (and
+    /// then it is held `hold` longer), `false` once it expired and may have gone to another.
+    pub async fn confirm_refresh_lease(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        owner: &str,
+        hold: Duration,
+    ) -> Result<bool, StoreError> {
+        let at = now();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("SET refreshLeaseUntil = :until")
+            .condition_expression("refreshLeaseOwner = :owner AND refreshLeaseUntil >= :now")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":until", ts(at + hold))
+            .expression_attribute_values(":now", ts(at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(false),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
     /// The provider no longer accepts the connection's grant: the user must sign in again.
+    /// Fenced: only while `owner` holds the refresh lease (`false` when it no longer does).
     pub async fn mark_needs_reauth(
         &self,
         user: &UserId,
         connection: &ConnectionId,
         reason: &str,
-    ) -> Result<(), StoreError> {
+        owner: &str,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -167,23 +297,32 @@ impl Store {
                 "SET #status = :reauth, statusReason = :reason, #version = #version + :one \
                  REMOVE nextSyncAt, GSI1PK, GSI1SK",
             )
-            .condition_expression("attribute_exists(PK) AND #status <> :disconnecting")
+            .condition_expression(
+                "attribute_exists(PK) AND #status <> :disconnecting AND refreshLeaseOwner = :owner \
+                 AND refreshLeaseUntil >= :now",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":reauth", s(ConnectionStatus::NeedsReauth.as_str()))
             .expression_attribute_values(":disconnecting", s(ConnectionStatus::Disconnecting.as_str()))
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", ts(now()))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(false),
             Err(e) => Err(StoreError::aws(e)),
         }
     }
 
-    /// After a successful re-consent: active again, back in the schedule if auto-sync is on.
+    /// After a successful re-consent (or new key): active again, back in the schedule if
+    /// auto-sync is on. A connection the provider had refused holds no live run, so its claim on
+    /// one (`syncInFlight`, left by a run that ended on the refusal) is cleared, whatever its
+    /// schedule; an active connection keeps the run it has in flight. Refused (`Conflict`) when
+    /// the connection changed meanwhile or is being disconnected.
     pub async fn reactivate(&self, current: &Connection) -> Result<Connection, StoreError> {
         let at = now();
         let mut next = current.clone();
@@ -195,31 +334,36 @@ impl Store {
             .settings
             .auto_sync
             .then(|| at + Duration::minutes(i64::from(current.settings.sync_interval_minutes)));
-        let mut update = self
+        let refused = current.status != ConnectionStatus::Active;
+        if refused {
+            next.sync_in_flight = None;
+        }
+        let mut changes = UpdateExpr::new()
+            .set("status", s(ConnectionStatus::Active.as_str()))
+            .set("updatedAt", ts(at))
+            .add_to("version", n(1))
+            .remove("statusReason")
+            .condition_value("expected", n(current.version))
+            .condition_value("disconnecting", s(ConnectionStatus::Disconnecting.as_str()));
+        changes = match next.next_sync_at {
+            Some(at) => changes
+                .set("nextSyncAt", ts(at))
+                .set(table::GSI1PK, s(format!("DUE#{}", due_shard(&current.connection_id))))
+                .set(table::GSI1SK, s(due_sort_key(at, &current.connection_id))),
+            None => changes.remove("nextSyncAt").remove(table::GSI1PK).remove(table::GSI1SK),
+        };
+        if refused {
+            // Nothing can queue a run meanwhile: that needs an active connection.
+            changes = changes.remove("syncInFlight");
+        }
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(table::PK, s(keys::user(&current.user_id)))
             .key(table::SK, s(keys::connection(&current.connection_id)))
-            .condition_expression("#version = :expected")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":active", s(ConnectionStatus::Active.as_str()))
-            .expression_attribute_values(":now", ts(at))
-            .expression_attribute_values(":expected", n(current.version))
-            .expression_attribute_values(":one", n(1));
-        let set = "SET #status = :active, updatedAt = :now, #version = #version + :one";
-        update = match next.next_sync_at {
-            Some(at) => update
-                .update_expression(format!(
-                    "{set}, nextSyncAt = :next, GSI1PK = :gpk, GSI1SK = :gsk REMOVE statusReason, syncInFlight"
-                ))
-                .expression_attribute_values(":next", ts(at))
-                .expression_attribute_values(":gpk", s(format!("DUE#{}", due_shard(&current.connection_id))))
-                .expression_attribute_values(":gsk", s(due_sort_key(at, &current.connection_id))),
-            None => update.update_expression(format!("{set} REMOVE statusReason")),
-        };
-        match update.send().await {
+            .condition_expression("#version = :expected AND #status <> :disconnecting");
+        match changes.on_update_item(update).send().await {
             Ok(_) => Ok(next),
             Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Err(StoreError::Conflict),
             Err(e) => Err(StoreError::aws(e)),

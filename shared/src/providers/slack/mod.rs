@@ -46,6 +46,12 @@ impl Provider for Slack {
         GrantScope::Workspace
     }
 
+    /// The workspace is the team of the account id (`{team_id}:{user_id}`).
+    fn shared_grant(&self, account: &Account) -> Option<String> {
+        let team = account.id.split_once(':').map_or(account.id.as_str(), |(team, _)| team);
+        Some(format!("slack#{team}"))
+    }
+
     async fn verify(
         &self,
         http: &reqwest::Client,
