@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{ProviderError, VerifyError};
+use super::{ActionSpec, ProviderError, VerifyError};
 use crate::catalog::AuthMode;
 use crate::domain::Account;
 use crate::oauth::OAuthClient;
@@ -24,7 +24,7 @@ pub struct Capabilities {
     /// Whether the provider notifies us of changes (webhooks, push channels).
     pub realtime: bool,
     /// The write actions it offers to automations.
-    pub actions: &'static [&'static str],
+    pub actions: &'static [ActionSpec],
 }
 
 impl Capabilities {

@@ -7,8 +7,8 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::{
-    Capabilities, ConnectorError, GrantScope, Provider, ProviderError, RetryPolicy, Revocation, RevokeError,
-    SyncConnector, VerifyError, bearer, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, GrantScope, Param, Provider, ProviderError, RetryPolicy, Revocation,
+    RevokeError, SyncConnector, VerifyError, bearer, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -25,13 +25,31 @@ const CLIENT_FAMILY: &str = "GOOGLE";
 pub struct GoogleCalendar;
 pub struct GoogleDrive;
 
+/// What automations can do in Google Calendar: block time with an event.
+static CALENDAR_ACTIONS: [ActionSpec; 1] = [ActionSpec {
+    id: "calendar.insertEvent",
+    receipt: "Created an event in Google Calendar",
+    params: &[
+        Param::required("summary", "The event's title"),
+        Param::required("start", "Start, RFC 3339"),
+        Param::required("end", "End, RFC 3339"),
+        Param::optional("timeZone", "IANA time zone of start and end"),
+        Param::optional("description", "The event's description"),
+        Param::optional("calendarId", "The calendar (primary when left out)"),
+    ],
+    scope: Some("https://www.googleapis.com/auth/calendar.events"),
+    calls: 2,
+    minutes_saved: 3,
+    premium: false,
+}];
+
 static CALENDAR: Capabilities = Capabilities {
     auth_modes: &[AuthMode::Oauth2],
     credential_fields: &[],
     record_kinds: &[RecordKind::Event],
     sync: &[AuthMode::Oauth2],
     realtime: false,
-    actions: &[],
+    actions: &CALENDAR_ACTIONS,
 };
 
 static DRIVE: Capabilities = Capabilities {

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Capabilities, ConnectorError, Provider, RetryPolicy, SyncConnector, VerifyError, bearer, field, read_json,
-    send_with_retry, webhook,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, SyncConnector, VerifyError, bearer, field,
+    read_json, send_with_retry, webhook,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -24,13 +24,49 @@ const WEBHOOK_URL: &str = "webhookUrl";
 /// webhook of one channel (posts only: nothing to sync).
 pub struct MicrosoftTeams;
 
+/// What automations can do in Teams: a card through the connection's incoming webhook, or a
+/// channel message through Graph where the connection signed in.
+static ACTIONS: [ActionSpec; 3] = [
+    ActionSpec {
+        id: "teams.postCard",
+        receipt: "Posted a card in Teams",
+        params: &[Param::required("title", "The card's title"), Param::required("text", "The card's text")],
+        scope: None,
+        calls: 1,
+        minutes_saved: 2,
+        premium: false,
+    },
+    ActionSpec {
+        id: "teams.postChannelMessage",
+        receipt: "Posted a message in a Teams channel",
+        params: &[
+            Param::required("teamId", "The team's id"),
+            Param::required("channelId", "The channel's id"),
+            Param::required("text", "The message"),
+        ],
+        scope: Some("ChannelMessage.Send"),
+        calls: 1,
+        minutes_saved: 2,
+        premium: false,
+    },
+    ActionSpec {
+        id: "teams.postAgenda",
+        receipt: "Posted your day's agenda in Teams",
+        params: &[Param::optional("intro", "A line before the agenda")],
+        scope: None,
+        calls: 1,
+        minutes_saved: 10,
+        premium: false,
+    },
+];
+
 static CAPABILITIES: Capabilities = Capabilities {
     auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
     credential_fields: &[WEBHOOK_URL],
     record_kinds: &[RecordKind::Message],
     sync: &[AuthMode::Oauth2],
     realtime: false,
-    actions: &[],
+    actions: &ACTIONS,
 };
 
 #[async_trait]

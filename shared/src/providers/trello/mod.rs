@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Capabilities, ConnectorError, Provider, RetryPolicy, SyncConnector, VerifyError, field, read_json, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, SyncConnector, VerifyError, field,
+    read_json, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -21,13 +22,49 @@ const TOKEN: &str = "token";
 
 pub struct Trello;
 
+/// What automations can do in Trello (a token connected with write access).
+static ACTIONS: [ActionSpec; 3] = [
+    ActionSpec {
+        id: "trello.createCard",
+        receipt: "Created a card in Trello",
+        params: &[
+            Param::required("listId", "The list the card goes in"),
+            Param::required("name", "The card's name"),
+            Param::optional("due", "Due date and time, RFC 3339"),
+            Param::optional("desc", "The card's description"),
+        ],
+        scope: Some("write"),
+        calls: 1,
+        minutes_saved: 3,
+        premium: false,
+    },
+    ActionSpec {
+        id: "trello.addComment",
+        receipt: "Commented on a Trello card",
+        params: &[Param::required("cardId", "The card"), Param::required("text", "The comment")],
+        scope: Some("write"),
+        calls: 1,
+        minutes_saved: 1,
+        premium: false,
+    },
+    ActionSpec {
+        id: "trello.moveCard",
+        receipt: "Moved a Trello card",
+        params: &[Param::required("cardId", "The card"), Param::required("listId", "The list it moves to")],
+        scope: Some("write"),
+        calls: 1,
+        minutes_saved: 1,
+        premium: false,
+    },
+];
+
 static CAPABILITIES: Capabilities = Capabilities {
     auth_modes: &[AuthMode::ApiKey],
     credential_fields: &[API_KEY, TOKEN],
     record_kinds: &[RecordKind::Task],
     sync: &[AuthMode::ApiKey],
     realtime: false,
-    actions: &[],
+    actions: &ACTIONS,
 };
 
 #[async_trait]

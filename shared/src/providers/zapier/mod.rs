@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{Capabilities, Provider, VerifyError, field, webhook};
+use super::{ActionSpec, Capabilities, Param, Provider, VerifyError, field, webhook};
 use crate::catalog::AuthMode;
 use crate::domain::Account;
 use crate::vault::Credentials;
@@ -13,13 +13,24 @@ const WEBHOOK_URL: &str = "webhookUrl";
 
 pub struct Zapier;
 
+/// What automations can do with Zapier: send the trigger's item to a Catch Hook.
+static ACTIONS: [ActionSpec; 1] = [ActionSpec {
+    id: "zapier.catchHook",
+    receipt: "Sent to your Zapier hook",
+    params: &[Param::optional("note", "A line sent with the item")],
+    scope: None,
+    calls: 1,
+    minutes_saved: 2,
+    premium: true,
+}];
+
 static CAPABILITIES: Capabilities = Capabilities {
     auth_modes: &[AuthMode::ApiKey],
     credential_fields: &[WEBHOOK_URL],
     record_kinds: &[],
     sync: &[],
     realtime: false,
-    actions: &[],
+    actions: &ACTIONS,
 };
 
 #[async_trait]
