@@ -18,7 +18,7 @@ pub mod zapier;
 
 use serde::de::DeserializeOwned;
 
-pub use action::{ActionSpec, Param};
+pub use action::{ActionCall, ActionError, ActionSpec, Lookup, Param, Performed, send_write};
 pub use provider::{
     Capabilities, ConnectorError, GrantScope, Provider, Revocation, RevokeError, SyncConnector, bearer, field,
 };

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+use super::action::{ActionCall, ActionError, Lookup, Performed};
 use super::{
     ActionSpec, Capabilities, ConnectorError, GrantScope, Param, Provider, ProviderError, RetryPolicy, Revocation,
     RevokeError, SyncConnector, VerifyError, bearer, send_with_retry,
@@ -17,6 +18,7 @@ use crate::sync::{ConnectorConfig, RecordKind};
 use crate::vault::{Credentials, TokenSet};
 
 pub mod calendar;
+mod calendar_actions;
 pub mod drive;
 
 /// Google Calendar and Google Drive sign in with one Google OAuth client (`GOOGLE_CLIENT_ID`).
@@ -64,7 +66,7 @@ static DRIVE: Capabilities = Capabilities {
 /// What the two Google integrations share: the OAuth client, the account from userinfo, and
 /// revocation, which ends the whole grant.
 macro_rules! google_provider {
-    ($provider:ident, $id:literal, $capabilities:ident, $connector:ty) => {
+    ($provider:ident, $id:literal, $capabilities:ident, $connector:ty, $actions:ident) => {
         #[async_trait]
         impl Provider for $provider {
             fn id(&self) -> &'static str {
@@ -110,12 +112,45 @@ macro_rules! google_provider {
             ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
                 Ok(Box::new(<$connector>::new(config, bearer(credentials, "access_token")?)))
             }
+
+            async fn perform(
+                &self,
+                action: &'static ActionSpec,
+                call: &ActionCall<'_>,
+            ) -> Result<Performed, ActionError> {
+                $actions::perform(action, call).await
+            }
+
+            async fn find_performed(
+                &self,
+                action: &'static ActionSpec,
+                call: &ActionCall<'_>,
+            ) -> Result<Lookup, ProviderError> {
+                $actions::find_performed(action, call).await
+            }
         }
     };
 }
 
-google_provider!(GoogleCalendar, "google-calendar", CALENDAR, calendar::CalendarConnector);
-google_provider!(GoogleDrive, "google-drive", DRIVE, drive::DriveConnector);
+/// Drive offers no actions yet.
+mod no_actions {
+    use crate::providers::action::{ActionCall, ActionError, Lookup, Performed};
+    use crate::providers::{ActionSpec, ProviderError};
+
+    pub(super) async fn perform(action: &'static ActionSpec, _call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        Err(ActionError::Unsupported(action.id))
+    }
+
+    pub(super) async fn find_performed(
+        _action: &'static ActionSpec,
+        _call: &ActionCall<'_>,
+    ) -> Result<Lookup, ProviderError> {
+        Ok(Lookup::NotOffered)
+    }
+}
+
+google_provider!(GoogleCalendar, "google-calendar", CALENDAR, calendar::CalendarConnector, calendar_actions);
+google_provider!(GoogleDrive, "google-drive", DRIVE, drive::DriveConnector, no_actions);
 
 /// RFC 7009 style: revoking the refresh token ends the whole grant, for every integration.
 async fn revoke(http: &reqwest::Client, client: &OAuthClient, tokens: &TokenSet) -> Result<Revocation, RevokeError> {

@@ -2,6 +2,7 @@
 //! channel messages (`teams.rs`), and message bodies as plain text. Auth: the OAuth access token
 //! as a bearer token.
 
+use super::action::{ActionCall, ActionError, Performed, send_write};
 use async_trait::async_trait;
 use serde::Deserialize;
 
@@ -113,6 +114,40 @@ impl Provider for MicrosoftTeams {
             Credentials::ApiKey(_) => Err(ConnectorError::NothingToSync),
         }
     }
+
+    /// A card through the connection's incoming webhook, or a channel message through Graph.
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        match action.id {
+            "teams.postCard" | "teams.postAgenda" => {
+                let url = field(call.credentials, WEBHOOK_URL).map_err(|_| ActionError::Unsupported(action.id))?;
+                let title = call.optional("title").unwrap_or("Your day");
+                webhook::post(call.http, url, &webhook::adaptive_card(title, call.param("text")?)).await
+            }
+            "teams.postChannelMessage" => {
+                let token =
+                    bearer(call.credentials, "access_token").map_err(|_| ActionError::Unsupported(action.id))?;
+                let url = format!(
+                    "{}/teams/{}/channels/{}/messages",
+                    call.base,
+                    path_segment(call.param("teamId")?),
+                    path_segment(call.param("channelId")?)
+                );
+                let body = serde_json::json!({"body": {"contentType": "text", "content": call.param("text")?}});
+                let response = send_write(call.http.post(url).bearer_auth(token).json(&body)).await?;
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Message {
+                    id: String,
+                    #[serde(default)]
+                    web_url: Option<String>,
+                }
+                let message: Message =
+                    read_json(response, "Microsoft Teams", "channel message").await.map_err(ActionError::Uncertain)?;
+                Ok(Performed { id: Some(message.id), url: message.web_url, title: None })
+            }
+            other => Err(ActionError::Unsupported(other)),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -200,6 +235,11 @@ fn entity(name: &str) -> Option<char> {
             char::from_u32(code)?
         }
     })
+}
+
+/// An id as one URL path segment.
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Slack Web API (https://api.slack.com/web). Errors come as HTTP 200 with `ok: false`.
 
+use super::action::{ActionCall, ActionError, Performed};
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -14,6 +15,7 @@ use crate::oauth::OAuthClient;
 use crate::sync::{ConnectorConfig, RecordKind};
 use crate::vault::{Credentials, TokenSet};
 
+mod actions;
 mod sync;
 pub use sync::SlackConnector;
 
@@ -110,6 +112,10 @@ impl Provider for Slack {
         credentials: &Credentials,
     ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
         Ok(Box::new(SlackConnector::new(config, bearer(credentials, TOKEN)?)))
+    }
+
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        actions::perform(action, call).await
     }
 }
 

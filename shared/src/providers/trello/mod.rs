@@ -1,6 +1,8 @@
 //! Trello REST API (https://developer.atlassian.com/cloud/trello/rest/).
 //! Auth: API key + token in the `Authorization: OAuth …` header, so neither lands in a URL.
 
+use super::ProviderError;
+use super::action::{ActionCall, ActionError, Lookup, Performed};
 use async_trait::async_trait;
 use serde::Deserialize;
 
@@ -13,6 +15,7 @@ use crate::domain::Account;
 use crate::sync::{ConnectorConfig, RecordKind};
 use crate::vault::Credentials;
 
+mod actions;
 mod sync;
 pub use sync::TrelloConnector;
 
@@ -92,6 +95,18 @@ impl Provider for Trello {
         credentials: &Credentials,
     ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
         Ok(Box::new(TrelloConnector::new(config, field(credentials, API_KEY)?, field(credentials, TOKEN)?)))
+    }
+
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        actions::perform(action, call).await
+    }
+
+    async fn find_performed(
+        &self,
+        action: &'static ActionSpec,
+        call: &ActionCall<'_>,
+    ) -> Result<Lookup, ProviderError> {
+        actions::find_performed(action, call).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! Zapier: a Catch Hook URL of the user's Zap, which automations post to. It has nothing to
 //! sync.
 
+use super::action::{ActionCall, ActionError, Performed};
 use async_trait::async_trait;
 
 use super::{ActionSpec, Capabilities, Param, Provider, VerifyError, field, webhook};
@@ -51,5 +52,15 @@ impl Provider for Zapier {
         credentials: &Credentials,
     ) -> Result<Account, VerifyError> {
         Ok(webhook::account(field(credentials, WEBHOOK_URL)?))
+    }
+
+    /// Sends the trigger's item (and a note) to the Catch Hook, once.
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        if action.id != "zapier.catchHook" {
+            return Err(ActionError::Unsupported(action.id));
+        }
+        let url = field(call.credentials, WEBHOOK_URL).map_err(|_| ActionError::Unsupported(action.id))?;
+        let body = serde_json::json!({"item": call.item, "note": call.optional("note"), "idempotencyKey": call.marker});
+        webhook::post(call.http, url, &body).await
     }
 }
