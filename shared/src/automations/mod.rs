@@ -5,6 +5,7 @@
 pub mod condition;
 mod dry_run;
 pub mod model;
+mod runner;
 pub mod schedule;
 pub mod template;
 
@@ -14,3 +15,4 @@ pub use model::{
     AutomationLimits, AutomationSpec, Invalid, ItemFilter, OnFailure, PlanRefusal, ResolvedAction, Step, Trigger,
     find_action,
 };
+pub use runner::{RunResult, RunnerError, StepReceipt, TriggerEvent, run_automation};

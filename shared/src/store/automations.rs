@@ -370,6 +370,27 @@ impl Store {
         }
     }
 
+    /// Gives back a claim whose action the provider did not perform, so a later delivery can
+    /// claim it again. Only a claim still `sending` is given back.
+    pub async fn release_action(&self, user: &UserId, key: &ActionKey) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(key.sk()))
+            .condition_expression("#status = :sending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s(ActionStatus::Sending.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
     pub async fn action_record(&self, user: &UserId, key: &ActionKey) -> Result<ActionRecord, StoreError> {
         let out = self
             .client
