@@ -406,6 +406,130 @@ impl Store {
     }
 }
 
+/// One finished run of an automation, with its receipts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// What set it off (unique per automation and occurrence).
+    pub trigger: String,
+    pub finished_at: DateTime<Utc>,
+    /// Each step that ran, in order.
+    pub steps: Vec<crate::automations::StepReceipt>,
+    pub minutes_saved: u32,
+}
+
+impl RunRecord {
+    /// `succeeded` (every step done), `failed` (none done) or `partial`.
+    pub fn status(&self) -> &'static str {
+        let done = self.steps.iter().filter(|s| s.status == ActionStatus::Done).count();
+        match done {
+            d if d == self.steps.len() && d > 0 => "succeeded",
+            0 => "failed",
+            _ => "partial",
+        }
+    }
+}
+
+fn run_sk(automation: &AutomationId, trigger: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(trigger.as_bytes());
+    let id: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("AUTORUN#{automation}#{id}")
+}
+
+impl Store {
+    /// Keeps a finished run and adds its minutes to the user's time saved by automations, once:
+    /// a run recorded again (a redelivered event) changes nothing.
+    pub async fn record_run(
+        &self,
+        user: &UserId,
+        automation: &AutomationId,
+        run: &RunRecord,
+        retention: Duration,
+    ) -> Result<bool, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item(table::PK, s(keys::user(user)))
+            .item(table::SK, s(run_sk(automation, &run.trigger)))
+            .item("run", s(serde_json::to_string(run).expect("a run serialises")))
+            .item("finishedAt", ts(run.finished_at))
+            .item(table::TTL_ATTRIBUTE, n((run.finished_at + retention).timestamp()))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("put");
+        let saved = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .update_expression("ADD automationMinutesSaved :m, automationActions :a")
+            .expression_attribute_values(":m", n(run.minutes_saved))
+            .expression_attribute_values(":a", n(run.steps.iter().filter(|s| s.status == ActionStatus::Done).count()))
+            .build()
+            .expect("update");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(saved).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match cancelled_conditions(&err) {
+                Some(failed) if failed.first() == Some(&true) => Ok(false),
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::aws(err)),
+            },
+        }
+    }
+
+    /// An automation's runs, newest first: one Query.
+    pub async fn automation_runs(
+        &self,
+        user: &UserId,
+        automation: &AutomationId,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :runs)")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":runs", s(format!("AUTORUN#{automation}#")))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(StoreError::aws)?;
+        let mut runs = items
+            .iter()
+            .map(|i| {
+                serde_json::from_str::<RunRecord>(get_s(i, "run")?)
+                    .map_err(|e| StoreError::Corrupt(format!("automation run: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.sort_by_key(|r| std::cmp::Reverse(r.finished_at));
+        Ok(runs)
+    }
+
+    /// Minutes saved and actions done by the user's automations, from the receipts' counter.
+    pub async fn automation_savings(&self, user: &UserId) -> Result<(u64, u64), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let item = out.item();
+        let get = |name: &str| item.and_then(|i| super::attrs::opt_n(i, name)).unwrap_or(0);
+        Ok((get("automationMinutesSaved"), get("automationActions")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,6 +595,36 @@ mod tests {
         let next_step = ActionKey { step: 2, ..key.clone() };
         assert_eq!(store.claim_action(&user, &next_step).await.unwrap(), Claim::Claimed);
         assert_ne!(key.token(), next_step.token());
+        env.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_run_is_kept_and_counted_once() {
+        let env = TestEnv::new().await;
+        let store = &env.state.store;
+        let user = UserId::parse("auth-user-1").unwrap();
+        let automation = AutomationId::generate();
+        let receipt = crate::automations::StepReceipt {
+            step: 1,
+            action: "calendar.insertEvent".into(),
+            status: ActionStatus::Done,
+            summary: "Created an event in Google Calendar".into(),
+            provider_id: Some("evt".into()),
+            url: None,
+            error: None,
+            minutes_saved: 3,
+        };
+        let run =
+            RunRecord { trigger: "card@1".into(), finished_at: Utc::now(), steps: vec![receipt], minutes_saved: 3 };
+        assert!(store.record_run(&user, &automation, &run, Duration::days(30)).await.unwrap());
+        assert!(!store.record_run(&user, &automation, &run, Duration::days(30)).await.unwrap(), "redelivered");
+        let later =
+            RunRecord { trigger: "card@2".into(), finished_at: Utc::now() + Duration::seconds(1), ..run.clone() };
+        store.record_run(&user, &automation, &later, Duration::days(30)).await.unwrap();
+        let runs = store.automation_runs(&user, &automation).await.unwrap();
+        assert_eq!(runs.iter().map(|r| r.trigger.as_str()).collect::<Vec<_>>(), ["card@2", "card@1"]);
+        assert_eq!(runs[0].status(), "succeeded");
+        assert_eq!(store.automation_savings(&user).await.unwrap(), (6, 2));
         env.cleanup().await;
     }
 }

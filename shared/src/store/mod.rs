@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 pub use audit::{AuditAction, AuditEntry};
-pub use automations::{ActionKey, ActionRecord, ActionStatus, Automation, Claim, InsertRefusal};
+pub use automations::{ActionKey, ActionRecord, ActionStatus, Automation, Claim, InsertRefusal, RunRecord};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
 pub use oauth::{OAUTH_STATE_TTL, OAuthState};
