@@ -126,7 +126,7 @@ fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError>
 }
 
 /// Unicode's explicit text-direction marks and overrides (they can make a name read as another).
-fn is_bidi_control(c: char) -> bool {
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 

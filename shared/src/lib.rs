@@ -4,6 +4,7 @@
 //! of this crate, and map its result.
 
 pub mod auth;
+pub mod automations;
 pub mod catalog;
 pub mod clients;
 pub mod config;

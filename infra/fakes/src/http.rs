@@ -62,6 +62,7 @@ pub(crate) fn router(state: FakeState) -> Router {
         .route("/_fake/{provider}/faults", post(add_fault).delete(clear_faults))
         .route("/_fake/{provider}/requests", get(requests))
         .route("/_fake/{provider}/touch", post(touch))
+        .route("/hooks/{name}", post(crate::hooks::receive))
         .merge(oauth::routes())
         .fallback(dispatch)
         .with_state(state)
@@ -89,6 +90,12 @@ async fn dispatch(State(state): State<FakeState>, req: Request<Body>) -> Respons
     let resp = match fault {
         Some(Fault::RateLimited { retry_after_secs }) => rate_limited(provider, retry_after_secs),
         Some(Fault::ServerError) => server_error(provider),
+        Some(Fault::LateAnswer { millis }) => {
+            let resp = handle(provider, &state, &api);
+            state.record(record_of(provider, &api, resp.status().as_u16()), fault);
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            return resp;
+        }
         Some(Fault::Timeout { millis }) => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
             handle(provider, &state, &api)
@@ -264,6 +271,7 @@ async fn add_fault(State(state): State<FakeState>, Path(p): Path<String>, body: 
         "rate_limited" => Fault::RateLimited { retry_after_secs: b.retry_after_secs.unwrap_or(1) },
         "server_error" => Fault::ServerError,
         "timeout" => Fault::Timeout { millis: b.millis.unwrap_or(5_000) },
+        "late_answer" => Fault::LateAnswer { millis: b.millis.unwrap_or(5_000) },
         other => {
             return control_error(
                 StatusCode::BAD_REQUEST,

@@ -44,6 +44,7 @@ mod asana;
 pub mod demo;
 mod google;
 mod graph;
+mod hooks;
 mod http;
 mod notion;
 mod oauth;

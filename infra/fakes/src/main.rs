@@ -15,7 +15,7 @@ APIs, and OAuth 2.0 servers for Google, Microsoft, Slack, Asana and Notion under
   --empty           start without the demo data
 
 Control API: POST /_fake/reset, POST /_fake/seed-demo, POST /_fake/{provider}/revoke {\"token\"},
-POST /_fake/{provider}/faults {\"pathPrefix\",\"fault\":\"rate_limited|server_error|timeout\",
+POST /_fake/{provider}/faults {\"pathPrefix\",\"fault\":\"rate_limited|server_error|timeout|late_answer\",
 \"retryAfterSecs\",\"millis\",\"times\"}, DELETE /_fake/{provider}/faults,
 GET /_fake/{provider}/requests, POST /_fake/{provider}/touch {\"id\"}, GET /_fake/health;
 OAuth: GET|POST /_fake/oauth/{p}/user {\"id\",\"name\",\"email\"}, POST /_fake/oauth/{p}/attach

@@ -140,6 +140,9 @@ pub enum Fault {
     ServerError,
     /// Waits `millis` milliseconds, then answers normally.
     Timeout { millis: u64 },
+    /// Does what was asked at once, then waits `millis` before answering: a client that stops
+    /// waiting first loses the answer to a write that happened.
+    LateAnswer { millis: u64 },
 }
 
 impl Fault {
@@ -148,6 +151,7 @@ impl Fault {
             Fault::RateLimited { .. } => "rate_limited",
             Fault::ServerError => "server_error",
             Fault::Timeout { .. } => "timeout",
+            Fault::LateAnswer { .. } => "late_answer",
         }
     }
 }
@@ -202,6 +206,7 @@ pub(crate) struct Inner {
     pub google: google::Data,
     pub graph: graph::Data,
     pub oauth: oauth::Data,
+    pub hooks: crate::hooks::Data,
     pub faults: Vec<FaultRule>,
     pub requests: Vec<RecordedRequest>,
 }

@@ -120,6 +120,19 @@ string_id!(
     ulid_text
 );
 
+string_id!(
+    /// An automation, as a ULID.
+    AutomationId,
+    "automation id",
+    ulid_text
+);
+
+impl AutomationId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::new().to_string())
+    }
+}
+
 impl ConnectionId {
     pub fn generate() -> Self {
         Self(ulid::Ulid::new().to_string())

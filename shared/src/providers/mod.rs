@@ -3,6 +3,7 @@
 //! overridable with `{PROVIDER}_API_BASE_URL`. Nothing outside these folders and the registry
 //! matches on provider ids.
 
+pub mod action;
 pub mod asana;
 pub mod google;
 pub mod microsoft;
@@ -17,6 +18,7 @@ pub mod zapier;
 
 use serde::de::DeserializeOwned;
 
+pub use action::{ActionCall, ActionError, ActionSpec, Lookup, Param, Performed, send_write};
 pub use provider::{
     Capabilities, ConnectorError, GrantScope, Provider, Revocation, RevokeError, SyncConnector, bearer, field,
 };

@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{ProviderError, VerifyError};
+use super::action::{ActionCall, ActionError, Lookup, Performed};
+use super::{ActionSpec, ProviderError, VerifyError};
 use crate::catalog::AuthMode;
 use crate::domain::Account;
 use crate::oauth::OAuthClient;
@@ -24,7 +25,7 @@ pub struct Capabilities {
     /// Whether the provider notifies us of changes (webhooks, push channels).
     pub realtime: bool,
     /// The write actions it offers to automations.
-    pub actions: &'static [&'static str],
+    pub actions: &'static [ActionSpec],
 }
 
 impl Capabilities {
@@ -154,6 +155,21 @@ pub trait Provider: Send + Sync + 'static {
         _tokens: &TokenSet,
     ) -> Result<Revocation, RevokeError> {
         Ok(Revocation::NotOffered)
+    }
+
+    /// Performs one of its declared actions, sending the write once.
+    async fn perform(&self, action: &'static ActionSpec, _call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        Err(ActionError::Unsupported(action.id))
+    }
+
+    /// Looks for what an earlier attempt of the same action made, by the call's marker, before
+    /// a write whose outcome was lost is sent again.
+    async fn find_performed(
+        &self,
+        _action: &'static ActionSpec,
+        _call: &ActionCall<'_>,
+    ) -> Result<Lookup, ProviderError> {
+        Ok(Lookup::NotOffered)
     }
 
     /// The sync connector for a connection's credentials.

@@ -102,7 +102,7 @@ fn compare(integration: &Integration, provider: &dyn Provider) -> Result<(), Reg
     disagree("record kinds", set(&declared.record_kinds), set(code.record_kinds))?;
     disagree("sync auth modes", set(&declared.sync), set(code.sync))?;
     disagree("realtime", declared.realtime.to_string(), code.realtime.to_string())?;
-    disagree("actions", set(&declared.actions), set(code.actions))?;
+    disagree("actions", set(&declared.actions), set(code.actions.iter().map(|a| a.id)))?;
     Ok(())
 }
 

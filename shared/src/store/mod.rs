@@ -2,6 +2,7 @@
 
 pub mod attrs;
 mod audit;
+mod automations;
 mod connections;
 mod grants;
 mod insights;
@@ -16,6 +17,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 pub use audit::{AuditAction, AuditEntry};
+pub use automations::{ActionKey, ActionRecord, ActionStatus, Automation, Claim, InsertRefusal, RunRecord};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};

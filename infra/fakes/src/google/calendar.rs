@@ -93,9 +93,11 @@ pub(crate) struct EventRec {
     /// Value of the change counter at the event's last change.
     pub seq: u64,
     pub event: CalendarEvent,
+    /// `extendedProperties.private`, as set by `events.insert`.
+    pub private_properties: Vec<(String, String)>,
 }
 
-fn event_id(seed: u64) -> String {
+pub(crate) fn event_id(seed: u64) -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuv";
     let (mut x, mut out) = (mix(seed ^ 0xCA1E_0000), String::new());
     for i in 0..26 {
@@ -109,7 +111,7 @@ fn event_id(seed: u64) -> String {
 }
 
 /// Google timestamps have millisecond precision; keep them so.
-fn now_ms() -> DateTime<Utc> {
+pub(crate) fn now_ms() -> DateTime<Utc> {
     let now = Utc::now();
     now.with_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(now)
 }
@@ -143,7 +145,7 @@ impl FakeState {
                 created: now,
                 updated: now,
             };
-            s.google.events.push(EventRec { owner, seq: s.google.event_seq, event });
+            s.google.events.push(EventRec { owner, seq: s.google.event_seq, event, private_properties: Vec::new() });
             id
         })
     }
@@ -173,6 +175,19 @@ impl FakeState {
     /// Makes every sync token issued so far invalid (the next incremental sync gets 410 Gone).
     pub fn invalidate_calendar_sync_tokens(&self) {
         self.with(|s| s.google.sync_epoch += 1);
+    }
+
+    /// The events of a user's primary calendar whose summary is `summary` (what an automation made).
+    pub fn calendar_events_named(&self, token_or_user: &str, summary: &str) -> Vec<CalendarEvent> {
+        self.with(|s| {
+            let owner = owner_of(s, token_or_user).unwrap_or_default();
+            s.google
+                .events
+                .iter()
+                .filter(|r| r.owner == owner && r.event.summary == summary)
+                .map(|r| r.event.clone())
+                .collect()
+        })
     }
 
     pub fn calendar_event(&self, id: &str) -> Option<CalendarEvent> {

@@ -1,5 +1,6 @@
 //! Calendar API v3 (`https://www.googleapis.com/calendar/v3`): `GET /calendars/{id}/events`
-//! (paging, `syncToken` incremental sync with 410 Gone, filters) and `GET …/events/{eventId}`.
+//! (paging, `syncToken` incremental sync with 410 Gone, filters, `privateExtendedProperty`),
+//! `GET …/events/{eventId}` and `POST /calendars/{id}/events` (`events.insert`).
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -30,13 +31,14 @@ const NOT_WITH_SYNC_TOKEN: [&str; 8] = [
 
 type Reply = Result<Response, Response>;
 
-pub(crate) fn handle(s: &Inner, account: &Account, req: &ApiRequest) -> Response {
+pub(crate) fn handle(s: &mut Inner, account: &Account, req: &ApiRequest) -> Response {
     let segments: Vec<String> = req.path.trim_matches('/').split('/').map(percent_decode).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let reply = match segments[..] {
         ["calendars", cal, "events", ..] if cal != "primary" && !cal.eq_ignore_ascii_case(&account.email) => {
             Err(not_found("Not Found"))
         }
+        ["calendars", _, "events"] if req.method == axum::http::Method::POST => insert(s, account, req),
         ["calendars", _, "events"] => list(s, account, req),
         ["calendars", _, "events", id] => match owned(s, account).find(|r| r.event.id == id) {
             Some(r) => select(event_json(&r.event, &account.email), req, None).map(ok),
@@ -45,6 +47,52 @@ pub(crate) fn handle(s: &Inner, account: &Account, req: &ApiRequest) -> Response
         _ => Err(not_found("Not Found")),
     };
     reply.unwrap_or_else(|e| e)
+}
+
+/// `events.insert`: summary, start and end (`dateTime` or `date`), description, and private
+/// extended properties; answers the event as `events.get` does.
+fn insert(s: &mut Inner, account: &Account, req: &ApiRequest) -> Reply {
+    let body: Value =
+        serde_json::from_slice(&req.body).map_err(|_| bad_request("parseError", "Parse Error", "body"))?;
+    let time = |name: &str| -> Result<EventTime, Response> {
+        let t = &body[name];
+        let missing = || bad_request("required", &format!("Missing {name} time."), name);
+        if let Some(date) = t["date"].as_str() {
+            return chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map(EventTime::Date).map_err(|_| missing());
+        }
+        t["dateTime"].as_str().and_then(parse_datetime).map(EventTime::DateTime).ok_or_else(missing)
+    };
+    let (start, end) = (time("start")?, time("end")?);
+    if end.instant() < start.instant() {
+        return Err(bad_request("timeRangeEmpty", "The specified time range is empty.", "end"));
+    }
+    let private = body["extendedProperties"]["private"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+        .unwrap_or_default();
+    let id = super::calendar::event_id(s.next_seq());
+    s.google.event_seq += 1;
+    let now = super::calendar::now_ms();
+    let event = CalendarEvent {
+        id,
+        status: EventStatus::Confirmed,
+        summary: body["summary"].as_str().unwrap_or_default().to_owned(),
+        description: body["description"].as_str().map(str::to_owned),
+        location: body["location"].as_str().map(str::to_owned),
+        start,
+        end,
+        attendees: Vec::new(),
+        created: now,
+        updated: now,
+    };
+    let json = event_json(&event, &account.email);
+    s.google.events.push(EventRec {
+        owner: account.sub.clone(),
+        seq: s.google.event_seq,
+        event,
+        private_properties: private,
+    });
+    Ok(ok(json))
 }
 
 fn ok(body: Value) -> Response {
@@ -159,6 +207,13 @@ fn list(s: &Inner, account: &Account, req: &ApiRequest) -> Reply {
         return Err(error(StatusCode::BAD_REQUEST, "timeRangeEmpty", "The specified time range is empty.", None));
     }
     let show_deleted = truthy(param("showDeleted"));
+    // `privateExtendedProperty=name=value`, each given must match.
+    let private: Vec<(&str, &str)> = req
+        .query
+        .iter()
+        .filter(|(k, _)| k == "privateExtendedProperty")
+        .filter_map(|(_, v)| v.split_once('='))
+        .collect();
     let text = param("q").map(str::to_lowercase);
 
     let key = |e: &CalendarEvent| {
@@ -180,6 +235,7 @@ fn list(s: &Inner, account: &Account, req: &ApiRequest) -> Reply {
         .filter(|r| time_min.is_none_or(|t| r.event.end.instant() > t))
         .filter(|r| time_max.is_none_or(|t| r.event.start.instant() < t))
         .filter(|r| updated_min.is_none_or(|u| r.event.updated >= u))
+        .filter(|r| private.iter().all(|(k, v)| r.private_properties.iter().any(|(pk, pv)| pk == k && pv == v)))
         .filter(|r| {
             let e = &r.event;
             text.as_deref().is_none_or(|q| {

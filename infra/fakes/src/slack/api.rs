@@ -1,5 +1,5 @@
 //! Slack Web API methods (`https://slack.com/api/{method}`): auth.test, conversations.list,
-//! conversations.history, and the OAuth methods oauth.v2.access and auth.revoke (served by
+//! conversations.history, chat.postMessage, and the OAuth methods oauth.v2.access and auth.revoke (served by
 //! `crate::oauth`). GET with a query string and POST with a form (or JSON) body both work.
 
 use axum::http::StatusCode;
@@ -85,7 +85,7 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
             let token = req.bearer().or_else(|| args.get("token"));
             crate::oauth::slack_auth_revoke(state, token, truthy(args.get("test")))
         }
-        "auth.test" | "conversations.list" | "conversations.history" => {
+        "auth.test" | "conversations.list" | "conversations.history" | "chat.postMessage" => {
             let token = req.bearer().or_else(|| args.get("token"));
             state.with(|s| {
                 let token = match token.map(|t| s.oauth.resolve(OAuthProvider::Slack, t)) {
@@ -105,6 +105,7 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
                 let reply = match method {
                     "auth.test" => Ok(auth_test(account)),
                     "conversations.list" => conversations_list(&s.slack.channels, account, &args),
+                    "chat.postMessage" => post_message(&mut s.slack.channels, account, &args),
                     _ => conversations_history(&s.slack.channels, account, &args),
                 };
                 reply.unwrap_or_else(|e| e)
@@ -114,6 +115,36 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
             json_response(StatusCode::NOT_FOUND, json!({"ok": false, "error": "unknown_method", "req_method": method}))
         }
     }
+}
+
+/// `chat.postMessage` as the token's bot: the message is added to the channel's history. Needs
+/// `channel` (an id) and `text`; the bot must be in the channel.
+fn post_message(channels: &mut [ChannelRec], a: &Account, args: &Args) -> Result<Response, Response> {
+    let rec = args
+        .get("channel")
+        .and_then(|id| channels.iter_mut().find(|r| r.channel.id == id && r.team_id == a.team_id))
+        .ok_or_else(|| error("channel_not_found"))?;
+    if !rec.channel.is_member {
+        return Err(error("not_in_channel"));
+    }
+    let text = args.get("text").ok_or_else(|| error("no_text"))?;
+    let now = chrono::Utc::now().timestamp_micros().max(0) as u64;
+    let micros = rec.messages.last().map_or(now, |(last, _)| now.max(last + 1));
+    let ts = micros_to_ts(micros);
+    let message = super::SlackMessage {
+        ts: ts.clone(),
+        user: a.bot_id.clone(),
+        text: text.to_owned(),
+        thread_ts: None,
+        reply_count: None,
+        reply_users: vec![],
+    };
+    rec.messages.push((micros, message));
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"ok": true, "channel": rec.channel.id, "ts": ts,
+               "message": {"type": "message", "bot_id": a.bot_id, "text": text, "ts": ts}}),
+    ))
 }
 
 fn auth_test(a: &Account) -> Response {

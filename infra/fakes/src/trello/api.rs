@@ -21,11 +21,11 @@ const MEMBER_FIELDS: &str =
 
 type Reply = Result<Response, Response>;
 
-fn text(status: StatusCode, msg: &str) -> Response {
+pub(super) fn text(status: StatusCode, msg: &str) -> Response {
     text_response(status, msg)
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     text(StatusCode::NOT_FOUND, "The requested resource was not found.")
 }
 
@@ -71,7 +71,8 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
     let path = req.path.trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let cannot = || text(StatusCode::NOT_FOUND, &format!("Cannot {} {}", req.method, req.path));
-    if segments.first() != Some(&"1") || req.method != Method::GET {
+    let method_known = matches!(req.method, Method::GET | Method::POST | Method::PUT);
+    if segments.first() != Some(&"1") || !method_known {
         return cannot();
     }
     let (query_key, query_token) = (req.param("key"), req.param("token"));
@@ -89,6 +90,12 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
                 return text(StatusCode::UNAUTHORIZED, "unauthorized permission requested");
             }
         };
+        if let Some(reply) = super::writes::handle(s, &member, req, &segments[1..]) {
+            return reply.unwrap_or_else(|e| e);
+        }
+        if req.method != Method::GET {
+            return cannot();
+        }
         let data = &s.trello;
         let reply = match segments[1..] {
             ["members", m] => with_member(data, &member, m).and_then(|_| member_json(data, &member, req)),
@@ -316,7 +323,7 @@ fn lists_json(data: &Data, m: &TrelloMember, id: &str, filter: Option<&str>, req
     Ok(json_response(StatusCode::OK, Value::Array(out)))
 }
 
-fn card_json(c: &TrelloCard, fields: Option<&[String]>) -> Value {
+pub(super) fn card_json(c: &TrelloCard, fields: Option<&[String]>) -> Value {
     let labels: Vec<Value> =
         c.labels.iter().map(|l| json!({"id": l.id, "idBoard": c.id_board, "name": l.name, "color": l.color})).collect();
     let id_labels: Vec<&str> = c.labels.iter().map(|l| l.id.as_str()).collect();

@@ -4,6 +4,7 @@
 //! (Mongo ObjectIds), followed by a global sequence number, so ids sort by creation time.
 
 mod api;
+mod writes;
 
 use chrono::{DateTime, Utc};
 
@@ -245,33 +246,7 @@ impl FakeState {
                 .min_by(|a, b| a.pos.total_cmp(&b.pos))
                 .map(|l| l.id.clone())
                 .unwrap_or_default();
-            let id = trello_id(s, created);
-            let short_link = short_code(s.next_seq(), 8);
-            let id_short = s.trello.board_cards(board_id).count() as u64 + 1;
-            let pos = 16384.0 * s.trello.cards.iter().filter(|c| c.id_list == list).count() as f64 + 16384.0;
-            let slug = slug(name).to_lowercase();
-            s.trello.cards.push(TrelloCard {
-                url: format!("https://trello.com/c/{short_link}/{id_short}-{slug}"),
-                short_url: format!("https://trello.com/c/{short_link}"),
-                id: id.clone(),
-                name: name.to_owned(),
-                desc: String::new(),
-                id_board: board_id.to_owned(),
-                id_list: list,
-                id_short,
-                short_link,
-                due: None,
-                due_complete: false,
-                closed: false,
-                labels: Vec::new(),
-                id_members: Vec::new(),
-                pos,
-                date_last_activity: created,
-            });
-            if let Some(b) = s.trello.boards.iter_mut().find(|b| b.id == board_id) {
-                b.date_last_activity = b.date_last_activity.max(created);
-            }
-            id
+            add_card(s, board_id, &list, name, created)
         })
     }
 
@@ -329,4 +304,35 @@ impl FakeState {
         cards.sort_by(|a, b| a.id.cmp(&b.id));
         cards
     }
+}
+
+/// Adds a card at the bottom of a list; returns its id.
+pub(crate) fn add_card(s: &mut Inner, board_id: &str, list: &str, name: &str, created: DateTime<Utc>) -> String {
+    let id = trello_id(s, created);
+    let short_link = short_code(s.next_seq(), 8);
+    let id_short = s.trello.board_cards(board_id).count() as u64 + 1;
+    let pos = 16384.0 * s.trello.cards.iter().filter(|c| c.id_list == list).count() as f64 + 16384.0;
+    let slug = slug(name).to_lowercase();
+    s.trello.cards.push(TrelloCard {
+        url: format!("https://trello.com/c/{short_link}/{id_short}-{slug}"),
+        short_url: format!("https://trello.com/c/{short_link}"),
+        id: id.clone(),
+        name: name.to_owned(),
+        desc: String::new(),
+        id_board: board_id.to_owned(),
+        id_list: list.to_owned(),
+        id_short,
+        short_link,
+        due: None,
+        due_complete: false,
+        closed: false,
+        labels: Vec::new(),
+        id_members: Vec::new(),
+        pos,
+        date_last_activity: created,
+    });
+    if let Some(b) = s.trello.boards.iter_mut().find(|b| b.id == board_id) {
+        b.date_last_activity = b.date_last_activity.max(created);
+    }
+    id
 }

@@ -5,8 +5,8 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::{
-    Capabilities, ConnectorError, Provider, RetryPolicy, Revocation, RevokeError, SyncConnector, VerifyError, bearer,
-    read_json, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, Revocation, RevokeError, SyncConnector,
+    VerifyError, bearer, read_json, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -22,13 +22,29 @@ const TOKEN: &str = "token";
 
 pub struct Asana;
 
+/// What automations can do in Asana.
+static ACTIONS: [ActionSpec; 1] = [ActionSpec {
+    id: "asana.createTask",
+    receipt: "Created a task in Asana",
+    params: &[
+        Param::required("projectId", "The project the task goes in"),
+        Param::required("name", "The task's name"),
+        Param::optional("dueOn", "Due date, YYYY-MM-DD"),
+        Param::optional("notes", "The task's notes"),
+    ],
+    scope: Some("tasks:write"),
+    calls: 1,
+    minutes_saved: 3,
+    premium: false,
+}];
+
 static CAPABILITIES: Capabilities = Capabilities {
     auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
     credential_fields: &[TOKEN],
     record_kinds: &[RecordKind::Task],
     sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
     realtime: false,
-    actions: &[],
+    actions: &ACTIONS,
 };
 
 #[async_trait]

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+use super::action::{ActionCall, ActionError, Lookup, Performed};
 use super::{
-    Capabilities, ConnectorError, GrantScope, Provider, ProviderError, RetryPolicy, Revocation, RevokeError,
-    SyncConnector, VerifyError, bearer, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, GrantScope, Param, Provider, ProviderError, RetryPolicy, Revocation,
+    RevokeError, SyncConnector, VerifyError, bearer, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -17,6 +18,7 @@ use crate::sync::{ConnectorConfig, RecordKind};
 use crate::vault::{Credentials, TokenSet};
 
 pub mod calendar;
+mod calendar_actions;
 pub mod drive;
 
 /// Google Calendar and Google Drive sign in with one Google OAuth client (`GOOGLE_CLIENT_ID`).
@@ -25,13 +27,31 @@ const CLIENT_FAMILY: &str = "GOOGLE";
 pub struct GoogleCalendar;
 pub struct GoogleDrive;
 
+/// What automations can do in Google Calendar: block time with an event.
+static CALENDAR_ACTIONS: [ActionSpec; 1] = [ActionSpec {
+    id: "calendar.insertEvent",
+    receipt: "Created an event in Google Calendar",
+    params: &[
+        Param::required("summary", "The event's title"),
+        Param::required("start", "Start, RFC 3339"),
+        Param::required("end", "End, RFC 3339"),
+        Param::optional("timeZone", "IANA time zone of start and end"),
+        Param::optional("description", "The event's description"),
+        Param::optional("calendarId", "The calendar (primary when left out)"),
+    ],
+    scope: Some("https://www.googleapis.com/auth/calendar.events"),
+    calls: 2,
+    minutes_saved: 3,
+    premium: false,
+}];
+
 static CALENDAR: Capabilities = Capabilities {
     auth_modes: &[AuthMode::Oauth2],
     credential_fields: &[],
     record_kinds: &[RecordKind::Event],
     sync: &[AuthMode::Oauth2],
     realtime: false,
-    actions: &[],
+    actions: &CALENDAR_ACTIONS,
 };
 
 static DRIVE: Capabilities = Capabilities {
@@ -46,7 +66,7 @@ static DRIVE: Capabilities = Capabilities {
 /// What the two Google integrations share: the OAuth client, the account from userinfo, and
 /// revocation, which ends the whole grant.
 macro_rules! google_provider {
-    ($provider:ident, $id:literal, $capabilities:ident, $connector:ty) => {
+    ($provider:ident, $id:literal, $capabilities:ident, $connector:ty, $actions:ident) => {
         #[async_trait]
         impl Provider for $provider {
             fn id(&self) -> &'static str {
@@ -92,12 +112,45 @@ macro_rules! google_provider {
             ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
                 Ok(Box::new(<$connector>::new(config, bearer(credentials, "access_token")?)))
             }
+
+            async fn perform(
+                &self,
+                action: &'static ActionSpec,
+                call: &ActionCall<'_>,
+            ) -> Result<Performed, ActionError> {
+                $actions::perform(action, call).await
+            }
+
+            async fn find_performed(
+                &self,
+                action: &'static ActionSpec,
+                call: &ActionCall<'_>,
+            ) -> Result<Lookup, ProviderError> {
+                $actions::find_performed(action, call).await
+            }
         }
     };
 }
 
-google_provider!(GoogleCalendar, "google-calendar", CALENDAR, calendar::CalendarConnector);
-google_provider!(GoogleDrive, "google-drive", DRIVE, drive::DriveConnector);
+/// Drive offers no actions yet.
+mod no_actions {
+    use crate::providers::action::{ActionCall, ActionError, Lookup, Performed};
+    use crate::providers::{ActionSpec, ProviderError};
+
+    pub(super) async fn perform(action: &'static ActionSpec, _call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        Err(ActionError::Unsupported(action.id))
+    }
+
+    pub(super) async fn find_performed(
+        _action: &'static ActionSpec,
+        _call: &ActionCall<'_>,
+    ) -> Result<Lookup, ProviderError> {
+        Ok(Lookup::NotOffered)
+    }
+}
+
+google_provider!(GoogleCalendar, "google-calendar", CALENDAR, calendar::CalendarConnector, calendar_actions);
+google_provider!(GoogleDrive, "google-drive", DRIVE, drive::DriveConnector, no_actions);
 
 /// RFC 7009 style: revoking the refresh token ends the whole grant, for every integration.
 async fn revoke(http: &reqwest::Client, client: &OAuthClient, tokens: &TokenSet) -> Result<Revocation, RevokeError> {

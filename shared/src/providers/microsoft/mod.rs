@@ -2,12 +2,13 @@
 //! channel messages (`teams.rs`), and message bodies as plain text. Auth: the OAuth access token
 //! as a bearer token.
 
+use super::action::{ActionCall, ActionError, Performed, send_write};
 use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Capabilities, ConnectorError, Provider, RetryPolicy, SyncConnector, VerifyError, bearer, field, read_json,
-    send_with_retry, webhook,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, SyncConnector, VerifyError, bearer, field,
+    read_json, send_with_retry, webhook,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -24,13 +25,49 @@ const WEBHOOK_URL: &str = "webhookUrl";
 /// webhook of one channel (posts only: nothing to sync).
 pub struct MicrosoftTeams;
 
+/// What automations can do in Teams: a card through the connection's incoming webhook, or a
+/// channel message through Graph where the connection signed in.
+static ACTIONS: [ActionSpec; 3] = [
+    ActionSpec {
+        id: "teams.postCard",
+        receipt: "Posted a card in Teams",
+        params: &[Param::required("title", "The card's title"), Param::required("text", "The card's text")],
+        scope: None,
+        calls: 1,
+        minutes_saved: 2,
+        premium: false,
+    },
+    ActionSpec {
+        id: "teams.postChannelMessage",
+        receipt: "Posted a message in a Teams channel",
+        params: &[
+            Param::required("teamId", "The team's id"),
+            Param::required("channelId", "The channel's id"),
+            Param::required("text", "The message"),
+        ],
+        scope: Some("ChannelMessage.Send"),
+        calls: 1,
+        minutes_saved: 2,
+        premium: false,
+    },
+    ActionSpec {
+        id: "teams.postAgenda",
+        receipt: "Posted your day's agenda in Teams",
+        params: &[Param::optional("intro", "A line before the agenda")],
+        scope: None,
+        calls: 1,
+        minutes_saved: 10,
+        premium: false,
+    },
+];
+
 static CAPABILITIES: Capabilities = Capabilities {
     auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
     credential_fields: &[WEBHOOK_URL],
     record_kinds: &[RecordKind::Message],
     sync: &[AuthMode::Oauth2],
     realtime: false,
-    actions: &[],
+    actions: &ACTIONS,
 };
 
 #[async_trait]
@@ -75,6 +112,40 @@ impl Provider for MicrosoftTeams {
                 Ok(Box::new(teams::TeamsConnector::new(config, tokens.access_token.expose_secret())))
             }
             Credentials::ApiKey(_) => Err(ConnectorError::NothingToSync),
+        }
+    }
+
+    /// A card through the connection's incoming webhook, or a channel message through Graph.
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        match action.id {
+            "teams.postCard" | "teams.postAgenda" => {
+                let url = field(call.credentials, WEBHOOK_URL).map_err(|_| ActionError::Unsupported(action.id))?;
+                let title = call.optional("title").unwrap_or("Your day");
+                webhook::post(call.http, url, &webhook::adaptive_card(title, call.param("text")?)).await
+            }
+            "teams.postChannelMessage" => {
+                let token =
+                    bearer(call.credentials, "access_token").map_err(|_| ActionError::Unsupported(action.id))?;
+                let url = format!(
+                    "{}/teams/{}/channels/{}/messages",
+                    call.base,
+                    path_segment(call.param("teamId")?),
+                    path_segment(call.param("channelId")?)
+                );
+                let body = serde_json::json!({"body": {"contentType": "text", "content": call.param("text")?}});
+                let response = send_write(call.http.post(url).bearer_auth(token).json(&body)).await?;
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase")]
+                struct Message {
+                    id: String,
+                    #[serde(default)]
+                    web_url: Option<String>,
+                }
+                let message: Message =
+                    read_json(response, "Microsoft Teams", "channel message").await.map_err(ActionError::Uncertain)?;
+                Ok(Performed { id: Some(message.id), url: message.web_url, title: None })
+            }
+            other => Err(ActionError::Unsupported(other)),
         }
     }
 }
@@ -164,6 +235,11 @@ fn entity(name: &str) -> Option<char> {
             char::from_u32(code)?
         }
     })
+}
+
+/// An id as one URL path segment.
+fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 #[cfg(test)]

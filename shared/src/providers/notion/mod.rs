@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Capabilities, ConnectorError, Provider, RetryPolicy, SyncConnector, VerifyError, bearer, read_json, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, SyncConnector, VerifyError, bearer,
+    read_json, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -19,13 +20,24 @@ const TOKEN: &str = "token";
 
 pub struct Notion;
 
+/// What automations can do in Notion.
+static ACTIONS: [ActionSpec; 1] = [ActionSpec {
+    id: "notion.createPage",
+    receipt: "Created a page in Notion",
+    params: &[Param::required("databaseId", "The database"), Param::required("title", "The page's title")],
+    scope: None,
+    calls: 1,
+    minutes_saved: 3,
+    premium: false,
+}];
+
 static CAPABILITIES: Capabilities = Capabilities {
     auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
     credential_fields: &[TOKEN],
     record_kinds: &[RecordKind::Page],
     sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
     realtime: false,
-    actions: &[],
+    actions: &ACTIONS,
 };
 
 #[async_trait]

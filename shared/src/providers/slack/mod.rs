@@ -1,12 +1,13 @@
 //! Slack Web API (https://api.slack.com/web). Errors come as HTTP 200 with `ok: false`.
 
+use super::action::{ActionCall, ActionError, Performed};
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::{
-    Capabilities, ConnectorError, Failure, GrantScope, Provider, ProviderError, RetryPolicy, Revocation, RevokeError,
-    SyncConnector, VerifyError, bearer, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, Failure, GrantScope, Param, Provider, ProviderError, RetryPolicy,
+    Revocation, RevokeError, SyncConnector, VerifyError, bearer, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -14,6 +15,7 @@ use crate::oauth::OAuthClient;
 use crate::sync::{ConnectorConfig, RecordKind};
 use crate::vault::{Credentials, TokenSet};
 
+mod actions;
 mod sync;
 pub use sync::SlackConnector;
 
@@ -22,13 +24,38 @@ const TOKEN: &str = "token";
 
 pub struct Slack;
 
+/// What automations can do in Slack.
+static ACTIONS: [ActionSpec; 2] = [
+    ActionSpec {
+        id: "slack.postMessage",
+        receipt: "Posted a message in Slack",
+        params: &[Param::required("channel", "Channel id or #name"), Param::required("text", "The message")],
+        scope: Some("chat:write"),
+        calls: 1,
+        minutes_saved: 2,
+        premium: false,
+    },
+    ActionSpec {
+        id: "slack.postAgenda",
+        receipt: "Posted your day's agenda in Slack",
+        params: &[
+            Param::required("channel", "Channel id or #name"),
+            Param::optional("intro", "A line before the agenda"),
+        ],
+        scope: Some("chat:write"),
+        calls: 1,
+        minutes_saved: 10,
+        premium: false,
+    },
+];
+
 static CAPABILITIES: Capabilities = Capabilities {
     auth_modes: &[AuthMode::Oauth2, AuthMode::ApiKey],
     credential_fields: &[TOKEN],
     record_kinds: &[RecordKind::Message],
     sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
     realtime: false,
-    actions: &[],
+    actions: &ACTIONS,
 };
 
 #[async_trait]
@@ -91,6 +118,10 @@ impl Provider for Slack {
         credentials: &Credentials,
     ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
         Ok(Box::new(SlackConnector::new(config, bearer(credentials, TOKEN)?)))
+    }
+
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        actions::perform(action, call).await
     }
 }
 

@@ -1,17 +1,21 @@
 //! Trello REST API (https://developer.atlassian.com/cloud/trello/rest/).
 //! Auth: API key + token in the `Authorization: OAuth …` header, so neither lands in a URL.
 
+use super::ProviderError;
+use super::action::{ActionCall, ActionError, Lookup, Performed};
 use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Capabilities, ConnectorError, Provider, RetryPolicy, SyncConnector, VerifyError, field, read_json, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, SyncConnector, VerifyError, field,
+    read_json, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
 use crate::sync::{ConnectorConfig, RecordKind};
 use crate::vault::Credentials;
 
+mod actions;
 mod sync;
 pub use sync::TrelloConnector;
 
@@ -21,13 +25,49 @@ const TOKEN: &str = "token";
 
 pub struct Trello;
 
+/// What automations can do in Trello (a token connected with write access).
+static ACTIONS: [ActionSpec; 3] = [
+    ActionSpec {
+        id: "trello.createCard",
+        receipt: "Created a card in Trello",
+        params: &[
+            Param::required("listId", "The list the card goes in"),
+            Param::required("name", "The card's name"),
+            Param::optional("due", "Due date and time, RFC 3339"),
+            Param::optional("desc", "The card's description"),
+        ],
+        scope: Some("write"),
+        calls: 1,
+        minutes_saved: 3,
+        premium: false,
+    },
+    ActionSpec {
+        id: "trello.addComment",
+        receipt: "Commented on a Trello card",
+        params: &[Param::required("cardId", "The card"), Param::required("text", "The comment")],
+        scope: Some("write"),
+        calls: 1,
+        minutes_saved: 1,
+        premium: false,
+    },
+    ActionSpec {
+        id: "trello.moveCard",
+        receipt: "Moved a Trello card",
+        params: &[Param::required("cardId", "The card"), Param::required("listId", "The list it moves to")],
+        scope: Some("write"),
+        calls: 1,
+        minutes_saved: 1,
+        premium: false,
+    },
+];
+
 static CAPABILITIES: Capabilities = Capabilities {
     auth_modes: &[AuthMode::ApiKey],
     credential_fields: &[API_KEY, TOKEN],
     record_kinds: &[RecordKind::Task],
     sync: &[AuthMode::ApiKey],
     realtime: false,
-    actions: &[],
+    actions: &ACTIONS,
 };
 
 #[async_trait]
@@ -55,6 +95,18 @@ impl Provider for Trello {
         credentials: &Credentials,
     ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
         Ok(Box::new(TrelloConnector::new(config, field(credentials, API_KEY)?, field(credentials, TOKEN)?)))
+    }
+
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        actions::perform(action, call).await
+    }
+
+    async fn find_performed(
+        &self,
+        action: &'static ActionSpec,
+        call: &ActionCall<'_>,
+    ) -> Result<Lookup, ProviderError> {
+        actions::find_performed(action, call).await
     }
 }
 

@@ -1,0 +1,630 @@
+//! Automations and their action claims, in the user's partition.
+//!
+//! - `AUTO#{id}`: a definition, with a version for conditional replaces. The user's count is kept
+//!   on the profile item and checked against the plan in the same transaction as the write.
+//! - `ACTION#{automation}#{event}#{step}`: the claim of one action, written (conditionally)
+//!   before the provider call and completed after it, so that an action happens at most once
+//!   whatever is retried or redelivered. Two writes per action, no read.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::attrs::{Item, get_n, get_s, get_ts, n, opt_s, s, ts};
+use super::update::UpdateExpr;
+use super::{Store, StoreError, cancelled_conditions, keys, table};
+use crate::automations::AutomationSpec;
+use crate::domain::{AutomationId, UserId};
+
+/// Claims and their results are kept this long (redeliveries come within days).
+const CLAIM_RETENTION: Duration = Duration::days(30);
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Automation {
+    pub automation_id: AutomationId,
+    #[serde(skip)]
+    pub user_id: UserId,
+    #[serde(flatten)]
+    pub spec: AutomationSpec,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+/// Why a new automation was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertRefusal {
+    /// The plan's number of automations is reached.
+    LimitReached(u32),
+}
+
+fn automation_sk(id: &AutomationId) -> String {
+    format!("AUTO#{id}")
+}
+
+fn to_item(a: &Automation) -> Item {
+    Item::from([
+        (table::PK.into(), s(keys::user(&a.user_id))),
+        (table::SK.into(), s(automation_sk(&a.automation_id))),
+        ("automationId".into(), s(a.automation_id.as_str())),
+        ("userId".into(), s(a.user_id.as_str())),
+        ("spec".into(), s(serde_json::to_string(&a.spec).expect("a spec serialises"))),
+        ("enabled".into(), super::attrs::b(a.spec.enabled)),
+        ("createdAt".into(), ts(a.created_at)),
+        ("updatedAt".into(), ts(a.updated_at)),
+        ("version".into(), n(a.version)),
+    ])
+}
+
+fn from_item(item: &Item) -> Result<Automation, StoreError> {
+    let spec = serde_json::from_str(get_s(item, "spec")?)
+        .map_err(|e| StoreError::Corrupt(format!("automation definition: {e}")))?;
+    let id = get_s(item, "automationId")?;
+    Ok(Automation {
+        automation_id: AutomationId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        user_id: UserId::parse(get_s(item, "userId")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        spec,
+        created_at: get_ts(item, "createdAt")?,
+        updated_at: get_ts(item, "updatedAt")?,
+        version: get_n(item, "version")?,
+    })
+}
+
+impl Store {
+    /// Stores a new automation and counts it against `limit` (none: unlimited), all or nothing.
+    pub async fn insert_automation(
+        &self,
+        user: &UserId,
+        spec: AutomationSpec,
+        limit: Option<u32>,
+    ) -> Result<Result<Automation, InsertRefusal>, StoreError> {
+        let now = super::attrs::now();
+        let automation = Automation {
+            automation_id: AutomationId::generate(),
+            user_id: user.clone(),
+            spec,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&automation)))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("put");
+        let mut count = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .update_expression("ADD automationCount :one")
+            .expression_attribute_values(":one", n(1));
+        if let Some(limit) = limit {
+            count = count
+                .condition_expression("attribute_not_exists(automationCount) OR automationCount < :limit")
+                .expression_attribute_values(":limit", n(limit));
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(count.build().expect("update")).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(automation)),
+            Err(err) => match cancelled_conditions(&err) {
+                Some(failed) if failed.get(1) == Some(&true) => {
+                    Ok(Err(InsertRefusal::LimitReached(limit.unwrap_or_default())))
+                }
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::aws(err)),
+            },
+        }
+    }
+
+    /// The user's automations, oldest first: one Query.
+    pub async fn list_automations(&self, user: &UserId) -> Result<Vec<Automation>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :auto)")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":auto", s("AUTO#"))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(StoreError::aws)?;
+        items.iter().map(from_item).collect()
+    }
+
+    pub async fn get_automation(&self, user: &UserId, id: &AutomationId) -> Result<Automation, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(automation_sk(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item().map(from_item).transpose()?.ok_or(StoreError::NotFound)
+    }
+
+    /// Replaces a definition if nobody changed it since `current` was read.
+    pub async fn replace_automation(
+        &self,
+        current: &Automation,
+        spec: AutomationSpec,
+    ) -> Result<Automation, StoreError> {
+        let next =
+            Automation { spec, updated_at: super::attrs::now(), version: current.version + 1, ..current.clone() };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&next)))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(current.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(next),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// Removes a definition and uncounts it, all or nothing. Its claims expire on their own.
+    pub async fn delete_automation(&self, user: &UserId, id: &AutomationId) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(automation_sk(id)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .expect("delete");
+        let uncount = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .update_expression("ADD automationCount :minus")
+            .expression_attribute_values(":minus", n(-1))
+            .build()
+            .expect("update");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(uncount).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match cancelled_conditions(&err) {
+                Some(failed) if failed.first() == Some(&true) => Err(StoreError::NotFound),
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::aws(err)),
+            },
+        }
+    }
+}
+
+/// One action of one automation for one trigger event: the key it is claimed under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionKey {
+    pub automation_id: AutomationId,
+    /// What triggered the run: an item event (`{itemId}@{version}`) or a schedule slot.
+    pub event: String,
+    /// The step, from 1.
+    pub step: usize,
+}
+
+impl ActionKey {
+    fn sk(&self) -> String {
+        format!("ACTION#{}#{}#{}", self.automation_id, self.event, self.step)
+    }
+
+    /// The key as one opaque string, for the provider-side marker (an event's private extended
+    /// property, a card's description line) that finds the object again.
+    pub fn token(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.sk().as_bytes());
+        digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Where an action stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionStatus {
+    /// Claimed: the provider call is being made (or was, by a worker that did not come back).
+    Sending,
+    Done,
+    Failed,
+    /// The call was sent and its outcome could not be learned: shown, never re-sent.
+    Unknown,
+}
+
+impl ActionStatus {
+    fn as_str(&self) -> &'static str {
+        match self {
+            ActionStatus::Sending => "sending",
+            ActionStatus::Done => "done",
+            ActionStatus::Failed => "failed",
+            ActionStatus::Unknown => "unknown",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, StoreError> {
+        [ActionStatus::Sending, ActionStatus::Done, ActionStatus::Failed, ActionStatus::Unknown]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| StoreError::Corrupt(format!("action status `{raw}`")))
+    }
+}
+
+/// What an action left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRecord {
+    pub status: ActionStatus,
+    pub claimed_at: DateTime<Utc>,
+    /// The provider's id of what it created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What went wrong, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This caller owns the action: make the provider call, then [`Store::complete_action`].
+    Claimed,
+    /// Someone claimed it before: this is where it stands. Never call the provider again
+    /// without looking the object up first.
+    Taken(ActionRecord),
+}
+
+fn record_from(item: &Item) -> Result<ActionRecord, StoreError> {
+    Ok(ActionRecord {
+        status: ActionStatus::parse(get_s(item, "status")?)?,
+        claimed_at: get_ts(item, "claimedAt")?,
+        provider_id: opt_s(item, "providerId").map(str::to_owned),
+        url: opt_s(item, "url").map(str::to_owned),
+        error: opt_s(item, "error").map(str::to_owned),
+    })
+}
+
+fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+}
+
+impl Store {
+    /// Claims an action with one conditional write. When it was claimed before, the same request
+    /// returns where it stands (no second read).
+    pub async fn claim_action(&self, user: &UserId, key: &ActionKey) -> Result<Claim, StoreError> {
+        let now = super::attrs::now();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(table::PK, s(keys::user(user)))
+            .item(table::SK, s(key.sk()))
+            .item("status", s(ActionStatus::Sending.as_str()))
+            .item("claimedAt", ts(now))
+            .item(table::TTL_ATTRIBUTE, n((now + CLAIM_RETENTION).timestamp()))
+            .condition_expression("attribute_not_exists(PK)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Claim::Claimed),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                let PutItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
+                match failed.item() {
+                    Some(old) => Ok(Claim::Taken(record_from(old)?)),
+                    // An emulator that does not return the old item: read it.
+                    None => self.action_record(user, key).await.map(Claim::Taken),
+                }
+            }
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// Records an action's outcome on its claim (only a claim still `sending` takes one).
+    pub async fn complete_action(
+        &self,
+        user: &UserId,
+        key: &ActionKey,
+        record: &ActionRecord,
+    ) -> Result<(), StoreError> {
+        let update = UpdateExpr::new()
+            .set("status", s(record.status.as_str()))
+            .set_or_remove("providerId", record.provider_id.as_deref().map(s))
+            .set_or_remove("url", record.url.as_deref().map(s))
+            .set_or_remove("error", record.error.as_deref().map(s))
+            .condition_value("sending", s(ActionStatus::Sending.as_str()));
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(key.sk()))
+            .condition_expression("#status = :sending");
+        match update.on_update_item(request).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// Gives back a claim whose action the provider did not perform, so a later delivery can
+    /// claim it again. Only a claim still `sending` is given back.
+    pub async fn release_action(&self, user: &UserId, key: &ActionKey) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(key.sk()))
+            .condition_expression("#status = :sending")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sending", s(ActionStatus::Sending.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    pub async fn action_record(&self, user: &UserId, key: &ActionKey) -> Result<ActionRecord, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(key.sk()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.item().map(record_from).transpose()?.ok_or(StoreError::NotFound)
+    }
+}
+
+/// One finished run of an automation, with its receipts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// What set it off (unique per automation and occurrence).
+    pub trigger: String,
+    pub finished_at: DateTime<Utc>,
+    /// Each step that ran, in order.
+    pub steps: Vec<crate::automations::StepReceipt>,
+    pub minutes_saved: u32,
+}
+
+impl RunRecord {
+    /// `succeeded` (every step done), `failed` (none done) or `partial`.
+    pub fn status(&self) -> &'static str {
+        let done = self.steps.iter().filter(|s| s.status == ActionStatus::Done).count();
+        match done {
+            d if d == self.steps.len() && d > 0 => "succeeded",
+            0 => "failed",
+            _ => "partial",
+        }
+    }
+}
+
+fn run_sk(automation: &AutomationId, trigger: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(trigger.as_bytes());
+    let id: String = digest.iter().take(10).map(|b| format!("{b:02x}")).collect();
+    format!("AUTORUN#{automation}#{id}")
+}
+
+impl Store {
+    /// Keeps a finished run and adds its minutes to the user's time saved by automations, once:
+    /// a run recorded again (a redelivered event) changes nothing.
+    pub async fn record_run(
+        &self,
+        user: &UserId,
+        automation: &AutomationId,
+        run: &RunRecord,
+        retention: Duration,
+    ) -> Result<bool, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item(table::PK, s(keys::user(user)))
+            .item(table::SK, s(run_sk(automation, &run.trigger)))
+            .item("run", s(serde_json::to_string(run).expect("a run serialises")))
+            .item("finishedAt", ts(run.finished_at))
+            .item(table::TTL_ATTRIBUTE, n((run.finished_at + retention).timestamp()))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .expect("put");
+        let saved = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .update_expression("ADD automationMinutesSaved :m, automationActions :a")
+            .expression_attribute_values(":m", n(run.minutes_saved))
+            .expression_attribute_values(":a", n(run.steps.iter().filter(|s| s.status == ActionStatus::Done).count()))
+            .build()
+            .expect("update");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(saved).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match cancelled_conditions(&err) {
+                Some(failed) if failed.first() == Some(&true) => Ok(false),
+                Some(_) => Err(StoreError::Conflict),
+                None => Err(StoreError::aws(err)),
+            },
+        }
+    }
+
+    /// An automation's runs, newest first: one Query.
+    pub async fn automation_runs(
+        &self,
+        user: &UserId,
+        automation: &AutomationId,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :runs)")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":runs", s(format!("AUTORUN#{automation}#")))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(StoreError::aws)?;
+        let mut runs = items
+            .iter()
+            .map(|i| {
+                serde_json::from_str::<RunRecord>(get_s(i, "run")?)
+                    .map_err(|e| StoreError::Corrupt(format!("automation run: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        runs.sort_by_key(|r| std::cmp::Reverse(r.finished_at));
+        Ok(runs)
+    }
+
+    /// Minutes saved and actions done by the user's automations, from the receipts' counter.
+    pub async fn automation_savings(&self, user: &UserId) -> Result<(u64, u64), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let item = out.item();
+        let get = |name: &str| item.and_then(|i| super::attrs::opt_n(i, name)).unwrap_or(0);
+        Ok((get("automationMinutesSaved"), get("automationActions")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::automations::AutomationSpec;
+    use crate::testing::TestEnv;
+
+    fn spec(name: &str) -> AutomationSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": name,
+            "trigger": {"type": "item.created", "kind": "task"},
+            "steps": [{"action": "webhook.post", "params": {"url": "https://example.com/hook"}}]
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn definitions_are_stored_counted_against_the_plan_and_replaced_by_version() {
+        let env = TestEnv::new().await;
+        let store = &env.state.store;
+        let user = UserId::parse("auth-user-1").unwrap();
+        let first = store.insert_automation(&user, spec("one"), Some(2)).await.unwrap().unwrap();
+        store.insert_automation(&user, spec("two"), Some(2)).await.unwrap().unwrap();
+        assert_eq!(
+            store.insert_automation(&user, spec("three"), Some(2)).await.unwrap(),
+            Err(InsertRefusal::LimitReached(2))
+        );
+        let listed = store.list_automations(&user).await.unwrap();
+        assert_eq!(listed.iter().map(|a| a.spec.name.as_str()).collect::<Vec<_>>(), ["one", "two"]);
+
+        let renamed = store.replace_automation(&first, spec("one, renamed")).await.unwrap();
+        assert_eq!(renamed.version, 2);
+        assert!(matches!(store.replace_automation(&first, spec("stale")).await, Err(StoreError::Conflict)));
+        assert_eq!(store.get_automation(&user, &first.automation_id).await.unwrap().spec.name, "one, renamed");
+
+        store.delete_automation(&user, &first.automation_id).await.unwrap();
+        assert!(matches!(store.delete_automation(&user, &first.automation_id).await, Err(StoreError::NotFound)));
+        store.insert_automation(&user, spec("three"), Some(2)).await.unwrap().unwrap();
+        let other = UserId::parse("auth-user-2").unwrap();
+        assert!(matches!(store.get_automation(&other, &renamed.automation_id).await, Err(StoreError::NotFound)));
+        env.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn an_action_is_claimed_once_and_its_outcome_is_kept() {
+        let env = TestEnv::new().await;
+        let store = &env.state.store;
+        let user = UserId::parse("auth-user-1").unwrap();
+        let key = ActionKey { automation_id: AutomationId::generate(), event: "item-1@2".into(), step: 1 };
+        assert_eq!(store.claim_action(&user, &key).await.unwrap(), Claim::Claimed);
+        let Claim::Taken(pending) = store.claim_action(&user, &key).await.unwrap() else { panic!("claimed twice") };
+        assert_eq!(pending.status, ActionStatus::Sending);
+
+        let done = ActionRecord {
+            status: ActionStatus::Done,
+            claimed_at: pending.claimed_at,
+            provider_id: Some("evt_1".into()),
+            url: Some("https://calendar.example/evt_1".into()),
+            error: None,
+        };
+        store.complete_action(&user, &key, &done).await.unwrap();
+        assert_eq!(store.claim_action(&user, &key).await.unwrap(), Claim::Taken(done.clone()));
+        assert!(matches!(store.complete_action(&user, &key, &done).await, Err(StoreError::Conflict)), "ended once");
+        let next_step = ActionKey { step: 2, ..key.clone() };
+        assert_eq!(store.claim_action(&user, &next_step).await.unwrap(), Claim::Claimed);
+        assert_ne!(key.token(), next_step.token());
+        env.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_run_is_kept_and_counted_once() {
+        let env = TestEnv::new().await;
+        let store = &env.state.store;
+        let user = UserId::parse("auth-user-1").unwrap();
+        let automation = AutomationId::generate();
+        let receipt = crate::automations::StepReceipt {
+            step: 1,
+            action: "calendar.insertEvent".into(),
+            status: ActionStatus::Done,
+            summary: "Created an event in Google Calendar".into(),
+            provider_id: Some("evt".into()),
+            url: None,
+            error: None,
+            minutes_saved: 3,
+        };
+        let run =
+            RunRecord { trigger: "card@1".into(), finished_at: Utc::now(), steps: vec![receipt], minutes_saved: 3 };
+        assert!(store.record_run(&user, &automation, &run, Duration::days(30)).await.unwrap());
+        assert!(!store.record_run(&user, &automation, &run, Duration::days(30)).await.unwrap(), "redelivered");
+        let later =
+            RunRecord { trigger: "card@2".into(), finished_at: Utc::now() + Duration::seconds(1), ..run.clone() };
+        store.record_run(&user, &automation, &later, Duration::days(30)).await.unwrap();
+        let runs = store.automation_runs(&user, &automation).await.unwrap();
+        assert_eq!(runs.iter().map(|r| r.trigger.as_str()).collect::<Vec<_>>(), ["card@2", "card@1"]);
+        assert_eq!(runs[0].status(), "succeeded");
+        assert_eq!(store.automation_savings(&user).await.unwrap(), (6, 2));
+        env.cleanup().await;
+    }
+}

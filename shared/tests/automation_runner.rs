@@ -1,0 +1,192 @@
+//! The automation runner against the emulator and the fake providers: each action happens once,
+//! whatever is redelivered, and a worker that stopped between the provider call and the record
+//! leaves nothing doubled.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use fake_providers::{FakeProviders, Fault, Provider as Fake, demo};
+use integrations::automations::{AutomationSpec, RunResult, TriggerEvent, run_automation};
+use integrations::catalog::AuthMode;
+use integrations::domain::{Account, ConnectionId, IntegrationId, SyncSettings, UserId};
+use integrations::providers::{ActionCall, Registry};
+use integrations::store::{ActionKey, ActionStatus, Automation, Claim, ConnectOutcome, NewConnection};
+use integrations::testing::TestEnv;
+use integrations::vault::{Credentials, TokenSet};
+use secrecy::SecretString;
+
+const SUMMARY: &str = "Focus: Q4 report";
+
+/// A Google Calendar connection of `user` on the fake, with its token in the vault.
+async fn calendar_connection(env: &TestEnv, user: &UserId) -> ConnectionId {
+    let connection = ConnectionId::generate();
+    let credentials = Credentials::OAuth(TokenSet {
+        access_token: SecretString::from(demo::GOOGLE_TOKEN),
+        refresh_token: None,
+        expires_at: None,
+        scopes: vec!["https://www.googleapis.com/auth/calendar.events".into()],
+    });
+    let secret_id = env.state.vault.create(user, &connection, &credentials).await.unwrap();
+    let outcome = env
+        .state
+        .store
+        .insert_connection(NewConnection {
+            user_id: user.clone(),
+            connection_id: connection.clone(),
+            integration_id: IntegrationId::parse("google-calendar").unwrap(),
+            auth_kind: AuthMode::Oauth2,
+            secret_id,
+            credential_hint: "Google".into(),
+            account: Account { id: "demo".into(), name: "Demo".into(), workspace: None },
+            display_name: "Calendar".into(),
+            settings: SyncSettings { auto_sync: false, ..Default::default() },
+            connection_limit: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, ConnectOutcome::Created(_)));
+    connection
+}
+
+async fn block_focus_time(env: &TestEnv, user: &UserId, connection: &ConnectionId) -> Automation {
+    let spec: AutomationSpec = serde_json::from_value(serde_json::json!({
+        "name": "Block focus time for cards due this week",
+        "enabled": true,
+        "trigger": {"type": "item.created", "kind": "task"},
+        "steps": [{
+            "action": "calendar.insertEvent",
+            "connectionId": connection.to_string(),
+            "params": {"summary": "Focus: {{ item.title }}", "start": "{{ item.dueAt }}", "end": "{{ item.dueAt }}"}
+        }]
+    }))
+    .unwrap();
+    spec.validate().unwrap();
+    env.state.store.insert_automation(user, spec, None).await.unwrap().unwrap()
+}
+
+fn card_event(key: &str) -> TriggerEvent {
+    TriggerEvent {
+        key: key.into(),
+        item: Some(serde_json::json!({"title": "Q4 report", "dueAt": "2026-12-04T17:00:00Z", "kind": "task"})),
+    }
+}
+
+struct Setup {
+    env: TestEnv,
+    fakes: FakeProviders,
+    user: UserId,
+    automation: Automation,
+}
+
+async fn setup() -> Setup {
+    let fakes = FakeProviders::start().await;
+    fakes.state().seed_demo();
+    let mut env = TestEnv::new().await;
+    env.use_provider("google-calendar", fakes.base_url(Fake::GoogleCalendar));
+    let user = UserId::parse("runner-user").unwrap();
+    let connection = calendar_connection(&env, &user).await;
+    let automation = block_focus_time(&env, &user, &connection).await;
+    Setup { env, fakes, user, automation }
+}
+
+fn blocks(fakes: &FakeProviders) -> usize {
+    fakes.state().calendar_events_named(demo::GOOGLE_TOKEN, SUMMARY).len()
+}
+
+#[tokio::test]
+async fn a_redelivered_event_creates_nothing_twice() {
+    let s = setup().await;
+    let event = card_event("card-1@1");
+    let RunResult::Finished(first) = run_automation(&s.env.state, &s.automation, &event, Utc::now()).await.unwrap()
+    else {
+        panic!("the run should finish");
+    };
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].status, ActionStatus::Done);
+    assert_eq!(first[0].summary, "Created an event in Google Calendar");
+    assert_eq!(first[0].minutes_saved, 3);
+    assert!(first[0].url.is_some());
+    assert_eq!(blocks(&s.fakes), 1);
+
+    let again = run_automation(&s.env.state, &s.automation, &event, Utc::now()).await.unwrap();
+    assert_eq!(again, RunResult::Finished(first), "the receipt is the first run's");
+    assert_eq!(blocks(&s.fakes), 1, "no second event");
+    assert_eq!(s.fakes.state().request_count(Fake::GoogleCalendar, "/calendars/primary/events"), 1);
+    s.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_between_the_call_and_the_record_leaves_one_event() {
+    let s = setup().await;
+    let event = card_event("card-2@1");
+    // The killed worker: it claimed the action and made the event, then stopped.
+    let key = ActionKey { automation_id: s.automation.automation_id.clone(), event: event.key.clone(), step: 1 };
+    assert_eq!(s.env.state.store.claim_action(&s.user, &key).await.unwrap(), Claim::Claimed);
+    let params = [
+        ("summary".to_string(), SUMMARY.to_string()),
+        ("start".to_string(), "2026-12-04T17:00:00Z".to_string()),
+        ("end".to_string(), "2026-12-04T17:00:00Z".to_string()),
+    ]
+    .into();
+    let credentials =
+        Credentials::ApiKey([("access_token".to_string(), SecretString::from(demo::GOOGLE_TOKEN))].into());
+    let (http, base, marker) =
+        (integrations::providers::http_client(), s.fakes.base_url(Fake::GoogleCalendar), key.token());
+    let call = ActionCall {
+        http: &http,
+        base: &base,
+        credentials: &credentials,
+        params: &params,
+        marker: &marker,
+        item: None,
+    };
+    let action = integrations::automations::find_action("calendar.insertEvent").unwrap();
+    Registry::get().find("google-calendar").unwrap().perform(action.spec, &call).await.unwrap();
+    assert_eq!(blocks(&s.fakes), 1);
+
+    // Redelivered at once: the claim may still be another worker's call in progress.
+    let soon = run_automation(&s.env.state, &s.automation, &event, Utc::now()).await.unwrap();
+    assert!(matches!(soon, RunResult::RetryLater(_)));
+    // Redelivered later: the event is looked up by its marker and recorded, not made again.
+    let later = Utc::now() + chrono::Duration::minutes(5);
+    let RunResult::Finished(receipts) = run_automation(&s.env.state, &s.automation, &event, later).await.unwrap()
+    else {
+        panic!("the run should finish");
+    };
+    assert_eq!(receipts[0].status, ActionStatus::Done);
+    assert_eq!(blocks(&s.fakes), 1, "exactly one event");
+    s.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_rate_limited_action_is_tried_again_and_happens_once() {
+    let s = setup().await;
+    let event = card_event("card-3@1");
+    let path = "/calendars/primary/events";
+    s.fakes.state().fail_next(Fake::GoogleCalendar, path, Fault::RateLimited { retry_after_secs: 9 }, 1);
+    let first = run_automation(&s.env.state, &s.automation, &event, Utc::now()).await.unwrap();
+    assert_eq!(first, RunResult::RetryLater(Duration::from_secs(9)));
+    assert_eq!(blocks(&s.fakes), 0);
+    let RunResult::Finished(receipts) = run_automation(&s.env.state, &s.automation, &event, Utc::now()).await.unwrap()
+    else {
+        panic!("the run should finish");
+    };
+    assert_eq!(receipts[0].status, ActionStatus::Done);
+    assert_eq!(blocks(&s.fakes), 1);
+
+    // A 500 to the write may have landed: the step waits to be looked up, and the lookup
+    // finds nothing made, so the next delivery makes it once.
+    let event = card_event("card-4@1");
+    s.fakes.state().fail_next(Fake::GoogleCalendar, path, Fault::ServerError, 1);
+    assert!(matches!(
+        run_automation(&s.env.state, &s.automation, &event, Utc::now()).await.unwrap(),
+        RunResult::RetryLater(_)
+    ));
+    let later = Utc::now() + chrono::Duration::minutes(5);
+    assert!(matches!(
+        run_automation(&s.env.state, &s.automation, &event, later).await.unwrap(),
+        RunResult::Finished(_)
+    ));
+    assert_eq!(blocks(&s.fakes), 2);
+    s.env.cleanup().await;
+}
