@@ -197,7 +197,8 @@ async fn a_rotated_refresh_token_is_stored_with_its_access_token() {
     let before = app.tokens("ada", &id).await;
     let old_refresh = before.refresh_token.as_ref().unwrap().expose_secret().to_owned();
     let rejected = before.access_token.expose_secret().to_owned();
-    let fresh = fresh_credentials(&app.env.state_for(Function::SyncWorker), &connection, Some(&rejected)).await.unwrap();
+    let fresh =
+        fresh_credentials(&app.env.state_for(Function::SyncWorker), &connection, Some(&rejected)).await.unwrap();
     let after = app.tokens("ada", &id).await;
     assert_eq!(fresh.access_token(), Some(after.access_token.expose_secret()));
     assert_ne!(after.refresh_token.as_ref().unwrap().expose_secret(), old_refresh, "rotated");
@@ -271,7 +272,9 @@ async fn disconnect_revokes_at_the_provider_and_deletes_the_secret() {
 async fn first_sync(app: &App, user: &str, integration: &str) -> (ConnectionId, integrations::domain::SyncRun) {
     let id = app.sign_in(user, json!({ "integrationId": integration })).await;
     let caller = integrations::auth::Caller { user_id: UserId::parse(user).unwrap(), plan: Plan::Free };
-    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default()).await.unwrap();
+    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default())
+        .await
+        .unwrap();
     let job = app.env.take_jobs().await.pop().expect("a queued job");
     assert_eq!(job.sync_id, run.sync_id);
     integrations::sync::run_job(&app.env.state_for(Function::SyncWorker), &job).await.unwrap();
@@ -301,7 +304,9 @@ async fn a_token_that_expires_mid_sync_is_refreshed_and_the_sync_completes() {
     app.env.state.sync.page_size = 5;
     let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
     let caller = integrations::auth::Caller { user_id: UserId::parse("ada").unwrap(), plan: Plan::Free };
-    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default()).await.unwrap();
+    let run = integrations::sync::trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, Default::default())
+        .await
+        .unwrap();
     let job = app.env.take_jobs().await.pop().unwrap();
     // Slow the pages down, and revoke the access token at the provider once two are in.
     app.fakes.state().fail_next(
