@@ -5,9 +5,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, SecondsFormat, Utc};
 use integrations::catalog::AuthMode;
 use integrations::config::Function;
-use integrations::domain::{Account, ConnectionId, IntegrationId, SyncRun, SyncSettings, SyncStatus, Trigger, UserId};
+use integrations::domain::{
+    Account, ConnectionId, IntegrationId, SyncId, SyncJob, SyncRun, SyncSettings, SyncStatus, Trigger, UserId,
+};
+use integrations::queue::{SendJobs, SyncQueue};
 use integrations::store::{ConnectOutcome, NewConnection};
-use integrations::sync::{SyncMode, run_scheduler};
+use integrations::sync::{SyncMode, run_scheduler, schedule};
 use integrations::testing::TestEnv;
 
 async fn add_connection(env: &TestEnv, user: &str, n: usize, auto_sync: bool) -> ConnectionId {
@@ -165,5 +168,128 @@ async fn a_run_stuck_past_its_deadline_is_ended_as_failed() {
     assert_eq!(ended.status, SyncStatus::Failed);
     assert!(ended.error.unwrap().contains("did not finish"));
     assert!(env.state.store.get_connection(&user, &id).await.unwrap().sync_in_flight.is_none());
+    env.cleanup().await;
+}
+
+/// Whether the connection is free to sync: no run in flight, and no run left queued.
+async fn assert_not_stranded(env: &TestEnv, user: &str, id: &ConnectionId) {
+    let user = UserId::parse(user).unwrap();
+    let c = env.state.store.get_connection(&user, id).await.unwrap();
+    assert!(c.sync_in_flight.is_none(), "{id} still holds a run in flight");
+    let (runs, _) = env.state.store.list_runs(&user, id, 10, None).await.unwrap();
+    assert!(runs.iter().all(|r| r.status != SyncStatus::Queued), "{id} has a queued run with no message: {runs:?}");
+}
+
+#[tokio::test]
+async fn a_store_error_on_one_connection_strands_no_other_and_the_rest_are_still_queued() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    // Due connections across the shards, and among them one whose item can no longer be read
+    // (whichever shard it falls in, connections are read before it or after it).
+    let mut good = Vec::new();
+    for n in 0..8 {
+        good.push(add_connection(&env, "ada", n, true).await);
+    }
+    let broken = add_connection(&env, "ada", 9, true).await;
+    for id in &good {
+        make_due(&env, "ada", id, 10).await;
+    }
+    make_due(&env, "ada", &broken, 5).await;
+    env.dynamo()
+        .update_item()
+        .table_name(&env.table)
+        .key("PK", AttributeValue::S("USER#ada".into()))
+        .key("SK", AttributeValue::S(format!("CONN#{broken}")))
+        .update_expression("SET #status = :bad")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":bad", AttributeValue::S("frozen".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let report = run_scheduler(&env.state, Utc::now()).await;
+    let mut queued: Vec<String> = env.take_jobs().await.iter().map(|j| j.connection_id.to_string()).collect();
+    queued.sort();
+    let mut expected: Vec<String> = good.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(queued, expected, "every readable due connection is queued ({report:?})");
+    let report = report.expect("one connection's error does not fail the pass");
+    assert_eq!((report.queued, report.errors), (good.len(), 1), "{report:?}");
+    env.cleanup().await;
+}
+
+/// Sends every job but those of the chosen connections, which fail as SQS would report them.
+struct FailingFor {
+    inner: SyncQueue,
+    connections: Vec<ConnectionId>,
+}
+
+#[async_trait::async_trait]
+impl SendJobs for FailingFor {
+    async fn send_batch(&self, jobs: &[SyncJob]) -> Vec<(SyncId, String)> {
+        let (fail, send): (Vec<SyncJob>, Vec<SyncJob>) =
+            jobs.iter().cloned().partition(|j| self.connections.contains(&j.connection_id));
+        let mut failed = self.inner.send_batch(&send).await;
+        failed.extend(fail.into_iter().map(|j| (j.sync_id, "InternalError".to_owned())));
+        failed
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_could_not_be_sent_releases_its_connection_and_the_others_are_queued() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(add_connection(&env, "ada", n, true).await);
+    }
+    for id in &ids {
+        make_due(&env, "ada", id, 5).await;
+    }
+    let unsent = vec![ids[1].clone(), ids[4].clone()];
+    let queue = FailingFor { inner: env.state.queue.clone().unwrap(), connections: unsent.clone() };
+
+    let report = schedule(&env.state, &queue, Utc::now()).await;
+    assert_eq!((report.queued, report.send_failed), (4, 2), "{report:?}");
+    let mut queued: Vec<String> = env.take_jobs().await.iter().map(|j| j.connection_id.to_string()).collect();
+    queued.sort();
+    let mut expected: Vec<String> = ids.iter().filter(|id| !unsent.contains(id)).map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(queued, expected);
+    for id in &unsent {
+        assert_not_stranded(&env, "ada", id).await;
+        let user = UserId::parse("ada").unwrap();
+        let (runs, _) = env.state.store.list_runs(&user, id, 10, None).await.unwrap();
+        assert_eq!(runs[0].status, SyncStatus::Failed);
+        assert!(runs[0].error.as_deref().unwrap().contains("could not be queued"));
+        // Free to sync again: the next pass queues it.
+        make_due(&env, "ada", id, 1).await;
+    }
+    let again = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    assert_eq!(again.queued, unsent.len(), "{again:?}");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn when_the_queue_cannot_be_reached_no_connection_is_left_holding_a_run() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(add_connection(&env, "ada", n, true).await);
+    }
+    for id in &ids {
+        make_due(&env, "ada", id, 5).await;
+    }
+    // A queue that does not exist: every send fails.
+    let sqs = aws_sdk_sqs::Client::new(&env.aws);
+    let missing = format!("{}-missing", env.queues.as_ref().unwrap().queue_url);
+    env.state.queue = Some(SyncQueue::new(sqs, missing));
+
+    let report = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    assert_eq!((report.queued, report.send_failed), (0, 3), "{report:?}");
+    for id in &ids {
+        assert_not_stranded(&env, "ada", id).await;
+    }
     env.cleanup().await;
 }
