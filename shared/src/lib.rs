@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod clients;
 pub mod config;
 pub mod connections;
+pub mod deadline;
 pub mod domain;
 pub mod http;
 pub mod insights;
