@@ -17,6 +17,7 @@ pub mod items;
 pub mod oauth;
 pub mod providers;
 pub mod queue;
+pub mod secret_sweep;
 pub mod store;
 pub mod sync;
 pub mod vault;

@@ -1,6 +1,8 @@
 //! The scheduler against the emulator: it reads only what is due, queues it, and ends runs
 //! that outlived their deadline.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, SecondsFormat, Utc};
 use integrations::catalog::AuthMode;
@@ -9,9 +11,12 @@ use integrations::domain::{
     Account, ConnectionId, IntegrationId, SyncId, SyncJob, SyncRun, SyncSettings, SyncStatus, Trigger, UserId,
 };
 use integrations::queue::{SendJobs, SyncQueue};
+use integrations::secret_sweep::{ORPHAN_AGE, sweep_orphan_secrets};
 use integrations::store::{ConnectOutcome, NewConnection};
 use integrations::sync::{SyncMode, run_scheduler, schedule};
 use integrations::testing::TestEnv;
+use integrations::vault::{Credentials, Vault};
+use secrecy::SecretString;
 
 async fn add_connection(env: &TestEnv, user: &str, n: usize, auto_sync: bool) -> ConnectionId {
     add_connection_of(env, "trello", user, n, auto_sync).await
@@ -291,5 +296,74 @@ async fn when_the_queue_cannot_be_reached_no_connection_is_left_holding_a_run() 
     for id in &ids {
         assert_not_stranded(&env, "ada", id).await;
     }
+    env.cleanup().await;
+}
+
+/// Credentials for a secret made directly in the vault.
+fn credentials() -> Credentials {
+    Credentials::ApiKey(BTreeMap::from([("token".to_owned(), SecretString::from("t-0123456789".to_owned()))]))
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_secrets_older_than_an_hour_whose_connection_is_gone_and_keeps_the_rest() {
+    let env = TestEnv::new().await;
+    let user = UserId::parse("ada").unwrap();
+    // A live connection and its secret.
+    let live = ConnectionId::generate();
+    let live_secret = env.state.vault.create(&user, &live, &credentials()).await.unwrap();
+    let outcome = env
+        .state
+        .store
+        .insert_connection(NewConnection {
+            user_id: user.clone(),
+            connection_id: live.clone(),
+            integration_id: IntegrationId::parse("trello").unwrap(),
+            auth_kind: AuthMode::ApiKey,
+            secret_id: live_secret.clone(),
+            credential_hint: "••••".into(),
+            account: Account { id: "member-1".into(), name: "Member".into(), workspace: None },
+            display_name: "Trello".into(),
+            settings: SyncSettings { auto_sync: false, sync_interval_minutes: 60 },
+            connection_limit: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, ConnectOutcome::Created(_)));
+    // Secrets whose connection was never stored (a connect that died halfway), more than one
+    // page of the listing.
+    for _ in 0..101 {
+        env.state.vault.create(&user, &ConnectionId::generate(), &credentials()).await.unwrap();
+    }
+    // Another deployment's orphan, under another prefix: not ours to touch.
+    let other = Vault::new(env.secrets(), format!("{}-other", env.secrets_prefix));
+    let foreign = other.create(&user, &ConnectionId::generate(), &credentials()).await.unwrap();
+
+    // Within the hour, a secret may belong to a connect still in progress: all stay.
+    let early = sweep_orphan_secrets(&env.state, Utc::now()).await.unwrap();
+    assert_eq!((early.listed, early.deleted, early.errors), (102, 0, 0), "{early:?}");
+
+    let later = sweep_orphan_secrets(&env.state, Utc::now() + ORPHAN_AGE + Duration::minutes(5)).await.unwrap();
+    assert_eq!((later.listed, later.deleted, later.errors), (102, 101, 0), "{later:?}");
+    assert_eq!(env.secret_names().await, vec![live_secret.clone()]);
+    assert!(env.state.vault.read(&live_secret).await.is_ok(), "the live connection keeps its credential");
+    assert!(other.read(&foreign).await.is_ok(), "another prefix is left alone");
+    other.delete(&foreign).await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_scheduler_function_sweeps_when_the_sweep_schedule_calls_it() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    let user = UserId::parse("ada").unwrap();
+    env.state.vault.create(&user, &ConnectionId::generate(), &credentials()).await.unwrap();
+    let sweep = serde_json::json!({ "task": sync::SWEEP_ORPHAN_SECRETS });
+    let report = sync::handle_scheduler_event(&env.state, &sweep).await.unwrap();
+    assert_eq!(report["listed"], 1, "{report}");
+    let pass = sync::handle_scheduler_event(&env.state, &serde_json::json!({ "source": "aws.events" })).await.unwrap();
+    assert_eq!(pass["dueRead"], 0, "{pass}");
+    // The sweep's schedule in template.yaml sends that task.
+    let template = include_str!("../../../template.yaml");
+    assert!(template.contains(&format!(r#"Input: '{{"task": "{}"}}'"#, sync::SWEEP_ORPHAN_SECRETS)));
     env.cleanup().await;
 }
