@@ -69,6 +69,7 @@ problem_types! {
     SyncRateLimited => ("sync-rate-limited", TOO_MANY_REQUESTS, "Synced moments ago"),
     TooManyConnections => ("too-many-connections", TOO_MANY_REQUESTS, "Too many connections"),
     TooManySignIns => ("too-many-sign-ins", TOO_MANY_REQUESTS, "Too many sign-ins open"),
+    FullSyncLimitReached => ("full-sync-limit-reached", TOO_MANY_REQUESTS, "No full sync left today"),
     ProviderUnavailable => ("provider-unavailable", BAD_GATEWAY, "The provider did not answer"),
     ProviderRateLimited => ("provider-rate-limited", SERVICE_UNAVAILABLE, "The provider asked us to wait"),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "Temporarily unavailable"),

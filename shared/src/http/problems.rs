@@ -100,6 +100,9 @@ impl From<TriggerError> for Problem {
             }
             TriggerError::NotActive(_) => Problem::new(ProblemType::ConnectionNotActive, detail),
             TriggerError::RateLimited(secs) => Problem::new(ProblemType::SyncRateLimited, detail).retry_after(secs),
+            TriggerError::FullSyncLimit(secs) => {
+                Problem::new(ProblemType::FullSyncLimitReached, detail).retry_after(secs)
+            }
             TriggerError::NothingToSync(_) => Problem::new(ProblemType::NothingToSync, detail),
             TriggerError::Store(cause) => Problem::unavailable(&cause),
             other @ (TriggerError::NoQueue | TriggerError::Queue(_)) => Problem::unavailable(&other),
