@@ -12,6 +12,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use axum::routing::any;
 use fake_providers::{FakeProviders, Fault, Provider};
 use http_body_util::BodyExt;
+use integrations::config::Function;
 use integrations::domain::Plan;
 use integrations::oauth::{OAuthClient, OAuthClients};
 use integrations::testing::TestEnv;
@@ -60,7 +61,7 @@ impl SlowProvider {
 /// Sends the request through the connections router, giving up where API Gateway would.
 async fn call(env: &TestEnv, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value, Duration) {
     let started = Instant::now();
-    let router = connections::router(env.state.clone());
+    let router = connections::router(env.state_for(Function::Connections));
     let response = tokio::time::timeout(API_TIMEOUT, router.oneshot(request))
         .await
         .unwrap_or_else(|_| panic!("no answer within {API_TIMEOUT:?}: API Gateway would have given up"))

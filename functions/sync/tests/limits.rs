@@ -6,6 +6,7 @@ use axum::http::{Method, Request, StatusCode, header};
 use chrono::{Duration, Timelike, Utc};
 use http_body_util::BodyExt;
 use integrations::catalog::AuthMode;
+use integrations::config::Function;
 use integrations::domain::{Account, ConnectionId, IntegrationId, Plan, SyncSettings, UserId};
 use integrations::store::{ConnectOutcome, NewConnection, RunOutcome};
 use integrations::testing::TestEnv;
@@ -45,7 +46,7 @@ async fn start_sync(env: &TestEnv, id: &ConnectionId, mode: &str) -> (StatusCode
         .header("content-type", "application/json")
         .body(Body::from(json!({ "mode": mode }).to_string()))
         .unwrap();
-    let response = sync::router(env.state.clone()).oneshot(request).await.unwrap();
+    let response = sync::router(env.state_for(Function::SyncApi)).oneshot(request).await.unwrap();
     let status = response.status();
     let retry_after = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().parse().unwrap());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();

@@ -212,7 +212,7 @@ async fn a_store_error_on_one_connection_strands_no_other_and_the_rest_are_still
         .await
         .unwrap();
 
-    let report = run_scheduler(&env.state, Utc::now()).await;
+    let report = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now()).await;
     let mut queued: Vec<String> = env.take_jobs().await.iter().map(|j| j.connection_id.to_string()).collect();
     queued.sort();
     let mut expected: Vec<String> = good.iter().map(ToString::to_string).collect();
@@ -252,9 +252,10 @@ async fn a_job_that_could_not_be_sent_releases_its_connection_and_the_others_are
         make_due(&env, "ada", id, 5).await;
     }
     let unsent = vec![ids[1].clone(), ids[4].clone()];
-    let queue = FailingFor { inner: env.state.queue.clone().unwrap(), connections: unsent.clone() };
+    let scheduler = env.state_for(Function::SyncScheduler);
+    let queue = FailingFor { inner: scheduler.queue.clone().unwrap(), connections: unsent.clone() };
 
-    let report = schedule(&env.state, &queue, Utc::now()).await;
+    let report = schedule(&scheduler, &queue, Utc::now()).await;
     assert_eq!((report.queued, report.send_failed), (4, 2), "{report:?}");
     let mut queued: Vec<String> = env.take_jobs().await.iter().map(|j| j.connection_id.to_string()).collect();
     queued.sort();
@@ -270,7 +271,7 @@ async fn a_job_that_could_not_be_sent_releases_its_connection_and_the_others_are
         // Free to sync again: the next pass queues it.
         make_due(&env, "ada", id, 1).await;
     }
-    let again = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    let again = run_scheduler(&scheduler, Utc::now()).await.unwrap();
     assert_eq!(again.queued, unsent.len(), "{again:?}");
     env.cleanup().await;
 }
@@ -287,11 +288,11 @@ async fn when_the_queue_cannot_be_reached_no_connection_is_left_holding_a_run() 
         make_due(&env, "ada", id, 5).await;
     }
     // A queue that does not exist: every send fails.
-    let sqs = aws_sdk_sqs::Client::new(&env.aws);
+    let mut scheduler = env.state_for(Function::SyncScheduler);
     let missing = format!("{}-missing", env.queues.as_ref().unwrap().queue_url);
-    env.state.queue = Some(SyncQueue::new(sqs, missing));
+    scheduler.queue = Some(SyncQueue::new(aws_sdk_sqs::Client::new(&env.aws), missing));
 
-    let report = run_scheduler(&env.state, Utc::now()).await.unwrap();
+    let report = run_scheduler(&scheduler, Utc::now()).await.unwrap();
     assert_eq!((report.queued, report.send_failed), (0, 3), "{report:?}");
     for id in &ids {
         assert_not_stranded(&env, "ada", id).await;
@@ -339,10 +340,11 @@ async fn the_sweep_deletes_secrets_older_than_an_hour_whose_connection_is_gone_a
     let foreign = other.create(&user, &ConnectionId::generate(), &credentials()).await.unwrap();
 
     // Within the hour, a secret may belong to a connect still in progress: all stay.
-    let early = sweep_orphan_secrets(&env.state, Utc::now()).await.unwrap();
+    let scheduler = env.state_for(Function::SyncScheduler);
+    let early = sweep_orphan_secrets(&scheduler, Utc::now()).await.unwrap();
     assert_eq!((early.listed, early.deleted, early.errors), (102, 0, 0), "{early:?}");
 
-    let later = sweep_orphan_secrets(&env.state, Utc::now() + ORPHAN_AGE + Duration::minutes(5)).await.unwrap();
+    let later = sweep_orphan_secrets(&scheduler, Utc::now() + ORPHAN_AGE + Duration::minutes(5)).await.unwrap();
     assert_eq!((later.listed, later.deleted, later.errors), (102, 101, 0), "{later:?}");
     assert_eq!(env.secret_names().await, vec![live_secret.clone()]);
     assert!(env.state.vault.read(&live_secret).await.is_ok(), "the live connection keeps its credential");
@@ -358,9 +360,10 @@ async fn the_scheduler_function_sweeps_when_the_sweep_schedule_calls_it() {
     let user = UserId::parse("ada").unwrap();
     env.state.vault.create(&user, &ConnectionId::generate(), &credentials()).await.unwrap();
     let sweep = serde_json::json!({ "task": sync::SWEEP_ORPHAN_SECRETS });
-    let report = sync::handle_scheduler_event(&env.state, &sweep).await.unwrap();
+    let scheduler = env.state_for(Function::SyncScheduler);
+    let report = sync::handle_scheduler_event(&scheduler, &sweep).await.unwrap();
     assert_eq!(report["listed"], 1, "{report}");
-    let pass = sync::handle_scheduler_event(&env.state, &serde_json::json!({ "source": "aws.events" })).await.unwrap();
+    let pass = sync::handle_scheduler_event(&scheduler, &serde_json::json!({ "source": "aws.events" })).await.unwrap();
     assert_eq!(pass["dueRead"], 0, "{pass}");
     // The sweep's schedule in template.yaml sends that task.
     let template = include_str!("../../../template.yaml");
