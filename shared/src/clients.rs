@@ -49,6 +49,11 @@ pub fn tls_config() -> Result<rustls::ClientConfig, ClientError> {
     TLS.clone().map_err(ClientError::Tls)
 }
 
+/// How long a provider call may take, connecting included ([`provider_http`]).
+pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long an OAuth token call may take ([`token_http`]).
+pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+
 fn builder() -> Result<reqwest::ClientBuilder, ClientError> {
     Ok(reqwest::Client::builder().tls_backend_preconfigured(tls_config()?))
 }
@@ -58,7 +63,7 @@ fn builder() -> Result<reqwest::ClientBuilder, ClientError> {
 pub fn provider_http() -> Result<reqwest::Client, ClientError> {
     builder()?
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(20))
+        .timeout(PROVIDER_TIMEOUT)
         .user_agent(concat!("director-of-one-integrations/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ClientError::Http("provider", e))
@@ -70,7 +75,7 @@ pub fn token_http() -> Result<reqwest::Client, ClientError> {
     builder()?
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(15))
+        .timeout(TOKEN_TIMEOUT)
         .build()
         .map_err(|e| ClientError::Http("OAuth token", e))
 }

@@ -1,5 +1,6 @@
 //! The SQS queue of sync jobs.
 
+use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
@@ -34,9 +35,20 @@ impl SyncQueue {
             .map_err(|e| QueueError(Box::new(e)))?;
         Ok(())
     }
+}
 
+/// Sends sync jobs in batches. The scheduler sends through it, so that a test can make chosen
+/// sends fail as SQS reports them.
+#[async_trait]
+pub trait SendJobs: Send + Sync {
+    /// Sends the jobs; returns the runs whose job was not sent, with the reason.
+    async fn send_batch(&self, jobs: &[SyncJob]) -> Vec<(SyncId, String)>;
+}
+
+#[async_trait]
+impl SendJobs for SyncQueue {
     /// Sends jobs with SendMessageBatch, ten at a time; returns the runs whose job was not sent.
-    pub async fn send_batch(&self, jobs: &[SyncJob]) -> Vec<(SyncId, String)> {
+    async fn send_batch(&self, jobs: &[SyncJob]) -> Vec<(SyncId, String)> {
         let mut failed = Vec::new();
         for chunk in jobs.chunks(10) {
             let entries = chunk

@@ -1,10 +1,11 @@
-//! Credentials in Secrets Manager: one secret per connection, `{prefix}/{userId}/{connectionId}`.
-//! Values are `SecretString`s; nothing here logs or formats them.
+//! Credentials in Secrets Manager: one secret per connection, `{prefix}/{userId}/{connectionId}`,
+//! tagged with its user and connection. Values are `SecretString`s; nothing here logs or formats
+//! them.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::types::Tag;
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
@@ -103,6 +104,19 @@ impl Credentials {
     }
 }
 
+/// A connection secret as listed (never its value): its name, when it was created, and the
+/// connection its tags name (`None` when the tags are missing or not ids).
+#[derive(Debug, Clone)]
+pub struct ListedSecret {
+    pub name: String,
+    pub created: Option<DateTime<Utc>>,
+    pub connection: Option<(UserId, ConnectionId)>,
+}
+
+/// The tags that name a secret's connection.
+const USER_TAG: &str = "userId";
+const CONNECTION_TAG: &str = "connectionId";
+
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
     #[error("the secret does not exist")]
@@ -146,8 +160,8 @@ impl Vault {
             .name(&name)
             .description("Director of One integration credential")
             .secret_string(credentials.to_secret_json().expose_secret())
-            .tags(tag("userId", user.as_str()))
-            .tags(tag("connectionId", connection.as_str()))
+            .tags(tag(USER_TAG, user.as_str()))
+            .tags(tag(CONNECTION_TAG, connection.as_str()))
             .send()
             .await
             .map_err(aws)?;
@@ -175,6 +189,31 @@ impl Vault {
             }
         })?;
         Credentials::from_secret_json(out.secret_string().ok_or(VaultError::Unreadable)?)
+    }
+
+    /// Every connection secret of this deployment (the names under its prefix), page by page
+    /// (ListSecrets with a name filter).
+    pub async fn list(&self) -> Result<Vec<ListedSecret>, VaultError> {
+        let prefix = format!("{}/", self.prefix);
+        let filter = Filter::builder().key(FilterNameStringType::Name).values(&prefix).build();
+        let mut pages = self.client.list_secrets().filters(filter).max_results(100).into_paginator().send();
+        let mut listed = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws)?;
+            // The filter is a prefix match that AWS applies without regard to case.
+            let ours = page.secret_list().iter().filter(|s| s.name().is_some_and(|n| n.starts_with(&prefix)));
+            listed.extend(ours.map(|s| {
+                let tag = |key: &str| s.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
+                let user = tag(USER_TAG).and_then(|u| UserId::parse(u).ok());
+                let connection = tag(CONNECTION_TAG).and_then(|c| ConnectionId::parse(c).ok());
+                ListedSecret {
+                    name: s.name().unwrap_or_default().to_owned(),
+                    created: s.created_date().and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
+                    connection: user.zip(connection),
+                }
+            }));
+        }
+        Ok(listed)
     }
 
     /// Deletes the secret at once (no recovery window: the connection is gone). A secret that

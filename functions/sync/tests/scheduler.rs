@@ -1,14 +1,22 @@
 //! The scheduler against the emulator: it reads only what is due, queues it, and ends runs
 //! that outlived their deadline.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, SecondsFormat, Utc};
 use integrations::catalog::AuthMode;
 use integrations::config::Function;
-use integrations::domain::{Account, ConnectionId, IntegrationId, SyncRun, SyncSettings, SyncStatus, Trigger, UserId};
+use integrations::domain::{
+    Account, ConnectionId, IntegrationId, SyncId, SyncJob, SyncRun, SyncSettings, SyncStatus, Trigger, UserId,
+};
+use integrations::queue::{SendJobs, SyncQueue};
+use integrations::secret_sweep::{ORPHAN_AGE, sweep_orphan_secrets};
 use integrations::store::{ConnectOutcome, NewConnection};
-use integrations::sync::{SyncMode, run_scheduler};
+use integrations::sync::{SyncMode, run_scheduler, schedule};
 use integrations::testing::TestEnv;
+use integrations::vault::{Credentials, Vault};
+use secrecy::SecretString;
 
 async fn add_connection(env: &TestEnv, user: &str, n: usize, auto_sync: bool) -> ConnectionId {
     add_connection_of(env, "trello", user, n, auto_sync).await
@@ -165,5 +173,200 @@ async fn a_run_stuck_past_its_deadline_is_ended_as_failed() {
     assert_eq!(ended.status, SyncStatus::Failed);
     assert!(ended.error.unwrap().contains("did not finish"));
     assert!(env.state.store.get_connection(&user, &id).await.unwrap().sync_in_flight.is_none());
+    env.cleanup().await;
+}
+
+/// Whether the connection is free to sync: no run in flight, and no run left queued.
+async fn assert_not_stranded(env: &TestEnv, user: &str, id: &ConnectionId) {
+    let user = UserId::parse(user).unwrap();
+    let c = env.state.store.get_connection(&user, id).await.unwrap();
+    assert!(c.sync_in_flight.is_none(), "{id} still holds a run in flight");
+    let (runs, _) = env.state.store.list_runs(&user, id, 10, None).await.unwrap();
+    assert!(runs.iter().all(|r| r.status != SyncStatus::Queued), "{id} has a queued run with no message: {runs:?}");
+}
+
+#[tokio::test]
+async fn a_store_error_on_one_connection_strands_no_other_and_the_rest_are_still_queued() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    // Due connections across the shards, and among them one whose item can no longer be read
+    // (whichever shard it falls in, connections are read before it or after it).
+    let mut good = Vec::new();
+    for n in 0..8 {
+        good.push(add_connection(&env, "ada", n, true).await);
+    }
+    let broken = add_connection(&env, "ada", 9, true).await;
+    for id in &good {
+        make_due(&env, "ada", id, 10).await;
+    }
+    make_due(&env, "ada", &broken, 5).await;
+    env.dynamo()
+        .update_item()
+        .table_name(&env.table)
+        .key("PK", AttributeValue::S("USER#ada".into()))
+        .key("SK", AttributeValue::S(format!("CONN#{broken}")))
+        .update_expression("SET #status = :bad")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":bad", AttributeValue::S("frozen".into()))
+        .send()
+        .await
+        .unwrap();
+
+    let report = run_scheduler(&env.state_for(Function::SyncScheduler), Utc::now()).await;
+    let mut queued: Vec<String> = env.take_jobs().await.iter().map(|j| j.connection_id.to_string()).collect();
+    queued.sort();
+    let mut expected: Vec<String> = good.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(queued, expected, "every readable due connection is queued ({report:?})");
+    let report = report.expect("one connection's error does not fail the pass");
+    assert_eq!((report.queued, report.errors), (good.len(), 1), "{report:?}");
+    env.cleanup().await;
+}
+
+/// Sends every job but those of the chosen connections, which fail as SQS would report them.
+struct FailingFor {
+    inner: SyncQueue,
+    connections: Vec<ConnectionId>,
+}
+
+#[async_trait::async_trait]
+impl SendJobs for FailingFor {
+    async fn send_batch(&self, jobs: &[SyncJob]) -> Vec<(SyncId, String)> {
+        let (fail, send): (Vec<SyncJob>, Vec<SyncJob>) =
+            jobs.iter().cloned().partition(|j| self.connections.contains(&j.connection_id));
+        let mut failed = self.inner.send_batch(&send).await;
+        failed.extend(fail.into_iter().map(|j| (j.sync_id, "InternalError".to_owned())));
+        failed
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_could_not_be_sent_releases_its_connection_and_the_others_are_queued() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(add_connection(&env, "ada", n, true).await);
+    }
+    for id in &ids {
+        make_due(&env, "ada", id, 5).await;
+    }
+    let unsent = vec![ids[1].clone(), ids[4].clone()];
+    let scheduler = env.state_for(Function::SyncScheduler);
+    let queue = FailingFor { inner: scheduler.queue.clone().unwrap(), connections: unsent.clone() };
+
+    let report = schedule(&scheduler, &queue, Utc::now()).await;
+    assert_eq!((report.queued, report.send_failed), (4, 2), "{report:?}");
+    let mut queued: Vec<String> = env.take_jobs().await.iter().map(|j| j.connection_id.to_string()).collect();
+    queued.sort();
+    let mut expected: Vec<String> = ids.iter().filter(|id| !unsent.contains(id)).map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(queued, expected);
+    for id in &unsent {
+        assert_not_stranded(&env, "ada", id).await;
+        let user = UserId::parse("ada").unwrap();
+        let (runs, _) = env.state.store.list_runs(&user, id, 10, None).await.unwrap();
+        assert_eq!(runs[0].status, SyncStatus::Failed);
+        assert!(runs[0].error.as_deref().unwrap().contains("could not be queued"));
+        // Free to sync again: the next pass queues it.
+        make_due(&env, "ada", id, 1).await;
+    }
+    let again = run_scheduler(&scheduler, Utc::now()).await.unwrap();
+    assert_eq!(again.queued, unsent.len(), "{again:?}");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn when_the_queue_cannot_be_reached_no_connection_is_left_holding_a_run() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(add_connection(&env, "ada", n, true).await);
+    }
+    for id in &ids {
+        make_due(&env, "ada", id, 5).await;
+    }
+    // A queue that does not exist: every send fails.
+    let mut scheduler = env.state_for(Function::SyncScheduler);
+    let missing = format!("{}-missing", env.queues.as_ref().unwrap().queue_url);
+    scheduler.queue = Some(SyncQueue::new(aws_sdk_sqs::Client::new(&env.aws), missing));
+
+    let report = run_scheduler(&scheduler, Utc::now()).await.unwrap();
+    assert_eq!((report.queued, report.send_failed), (0, 3), "{report:?}");
+    for id in &ids {
+        assert_not_stranded(&env, "ada", id).await;
+    }
+    env.cleanup().await;
+}
+
+/// Credentials for a secret made directly in the vault.
+fn credentials() -> Credentials {
+    Credentials::ApiKey(BTreeMap::from([("token".to_owned(), SecretString::from("t-0123456789".to_owned()))]))
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_secrets_older_than_an_hour_whose_connection_is_gone_and_keeps_the_rest() {
+    let env = TestEnv::new().await;
+    let user = UserId::parse("ada").unwrap();
+    // A live connection and its secret.
+    let live = ConnectionId::generate();
+    let live_secret = env.state.vault.create(&user, &live, &credentials()).await.unwrap();
+    let outcome = env
+        .state
+        .store
+        .insert_connection(NewConnection {
+            user_id: user.clone(),
+            connection_id: live.clone(),
+            integration_id: IntegrationId::parse("trello").unwrap(),
+            auth_kind: AuthMode::ApiKey,
+            secret_id: live_secret.clone(),
+            credential_hint: "••••".into(),
+            account: Account { id: "member-1".into(), name: "Member".into(), workspace: None },
+            display_name: "Trello".into(),
+            settings: SyncSettings { auto_sync: false, sync_interval_minutes: 60 },
+            connection_limit: None,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, ConnectOutcome::Created(_)));
+    // Secrets whose connection was never stored (a connect that died halfway), more than one
+    // page of the listing.
+    for _ in 0..101 {
+        env.state.vault.create(&user, &ConnectionId::generate(), &credentials()).await.unwrap();
+    }
+    // Another deployment's orphan, under another prefix: not ours to touch.
+    let other = Vault::new(env.secrets(), format!("{}-other", env.secrets_prefix));
+    let foreign = other.create(&user, &ConnectionId::generate(), &credentials()).await.unwrap();
+
+    // Within the hour, a secret may belong to a connect still in progress: all stay.
+    let scheduler = env.state_for(Function::SyncScheduler);
+    let early = sweep_orphan_secrets(&scheduler, Utc::now()).await.unwrap();
+    assert_eq!((early.listed, early.deleted, early.errors), (102, 0, 0), "{early:?}");
+
+    let later = sweep_orphan_secrets(&scheduler, Utc::now() + ORPHAN_AGE + Duration::minutes(5)).await.unwrap();
+    assert_eq!((later.listed, later.deleted, later.errors), (102, 101, 0), "{later:?}");
+    assert_eq!(env.secret_names().await, vec![live_secret.clone()]);
+    assert!(env.state.vault.read(&live_secret).await.is_ok(), "the live connection keeps its credential");
+    assert!(other.read(&foreign).await.is_ok(), "another prefix is left alone");
+    other.delete(&foreign).await.unwrap();
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_scheduler_function_sweeps_when_the_sweep_schedule_calls_it() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    let user = UserId::parse("ada").unwrap();
+    env.state.vault.create(&user, &ConnectionId::generate(), &credentials()).await.unwrap();
+    let sweep = serde_json::json!({ "task": sync::SWEEP_ORPHAN_SECRETS });
+    let scheduler = env.state_for(Function::SyncScheduler);
+    let report = sync::handle_scheduler_event(&scheduler, &sweep).await.unwrap();
+    assert_eq!(report["listed"], 1, "{report}");
+    let pass = sync::handle_scheduler_event(&scheduler, &serde_json::json!({ "source": "aws.events" })).await.unwrap();
+    assert_eq!(pass["dueRead"], 0, "{pass}");
+    // The sweep's schedule in template.yaml sends that task.
+    let template = include_str!("../../../template.yaml");
+    assert!(template.contains(&format!(r#"Input: '{{"task": "{}"}}'"#, sync::SWEEP_ORPHAN_SECRETS)));
     env.cleanup().await;
 }

@@ -69,7 +69,9 @@ problem_types! {
     SyncRateLimited => ("sync-rate-limited", TOO_MANY_REQUESTS, "Synced moments ago"),
     TooManyConnections => ("too-many-connections", TOO_MANY_REQUESTS, "Too many connections"),
     TooManySignIns => ("too-many-sign-ins", TOO_MANY_REQUESTS, "Too many sign-ins open"),
+    FullSyncLimitReached => ("full-sync-limit-reached", TOO_MANY_REQUESTS, "No full sync left today"),
     ProviderUnavailable => ("provider-unavailable", BAD_GATEWAY, "The provider did not answer"),
+    ProviderRateLimited => ("provider-rate-limited", SERVICE_UNAVAILABLE, "The provider asked us to wait"),
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "Temporarily unavailable"),
 }
 
@@ -236,8 +238,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// The largest request body any route reads; a larger one is a 413 problem before any parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Adds the problem+json answers for unknown routes (404) and wrong methods (405), and the body
-/// size cap.
+/// Adds the problem+json answers for unknown routes (404) and wrong methods (405), the body
+/// size cap, and the request's deadline for provider calls ([`crate::deadline`]).
 pub fn with_problem_fallbacks<S: Clone + Send + Sync + 'static>(router: axum::Router<S>) -> axum::Router<S> {
     router
         .fallback(|| async { Problem::not_found("There is no such resource.") })
@@ -245,6 +247,7 @@ pub fn with_problem_fallbacks<S: Clone + Send + Sync + 'static>(router: axum::Ro
             Problem::new(ProblemType::MethodNotAllowed, "This resource does not support that method.")
         })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(crate::deadline::layer))
 }
 
 #[cfg(test)]

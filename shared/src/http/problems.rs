@@ -3,6 +3,7 @@
 use super::{Problem, ProblemType};
 use crate::connections::{ConnectError, ConnectionError};
 use crate::items::ItemsError;
+use crate::providers::{ProviderError, VerifyError};
 use crate::store::StoreError;
 use crate::sync::{HistoryError, TriggerError};
 
@@ -43,6 +44,24 @@ impl From<ConnectError> for Problem {
                     None => p,
                 }
             }
+            ConnectError::ProviderUnavailable(VerifyError::Unavailable(ProviderError::RateLimited(wait))) => {
+                let secs = wait.as_secs().max(1);
+                Problem::new(
+                    ProblemType::ProviderRateLimited,
+                    format!(
+                        "The provider asked us to wait {secs} seconds before checking the credential. Nothing was \
+                         stored; please try again then."
+                    ),
+                )
+                .retry_after(secs)
+            }
+            ConnectError::ProviderUnavailable(VerifyError::Unavailable(cause)) => Problem::new(
+                ProblemType::ProviderUnavailable,
+                format!(
+                    "We could not check the credential: {} Nothing was stored; please try again.",
+                    cause.user_message("the provider")
+                ),
+            ),
             ConnectError::ProviderUnavailable(cause) => Problem::new(
                 ProblemType::ProviderUnavailable,
                 format!("We could not check the credential: {cause}. Nothing was stored; please try again."),
@@ -81,6 +100,9 @@ impl From<TriggerError> for Problem {
             }
             TriggerError::NotActive(_) => Problem::new(ProblemType::ConnectionNotActive, detail),
             TriggerError::RateLimited(secs) => Problem::new(ProblemType::SyncRateLimited, detail).retry_after(secs),
+            TriggerError::FullSyncLimit(secs) => {
+                Problem::new(ProblemType::FullSyncLimitReached, detail).retry_after(secs)
+            }
             TriggerError::NothingToSync(_) => Problem::new(ProblemType::NothingToSync, detail),
             TriggerError::Store(cause) => Problem::unavailable(&cause),
             other @ (TriggerError::NoQueue | TriggerError::Queue(_)) => Problem::unavailable(&other),

@@ -173,9 +173,15 @@ fn http_client(
     }
 }
 
+/// One token call, sent once (a code or a refresh token may be spent even when no answer comes
+/// back), within what remains of the request's deadline ([`crate::deadline`]).
 async fn send(http: &reqwest::Client, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
     let (parts, body) = request.into_parts();
-    let response = http.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body).send().await?;
+    let mut request = http.request(parts.method, parts.uri.to_string()).headers(parts.headers).body(body);
+    if let Some(timeout) = crate::deadline::timeout(Some(crate::clients::TOKEN_TIMEOUT)) {
+        request = request.timeout(timeout);
+    }
+    let response = request.send().await?;
     let mut builder = http::Response::builder().status(response.status());
     for (name, value) in response.headers() {
         builder = builder.header(name, value);

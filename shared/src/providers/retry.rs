@@ -1,10 +1,13 @@
 //! How every provider call treats failures: 429 honours Retry-After; 5xx and timeouts retry
-//! with exponential backoff and full jitter, a bounded number of times; 401/403 are final.
+//! with exponential backoff and full jitter, a bounded number of times and within the deadline
+//! of the request being served; 401/403 are final; a POST that was sent is not sent twice.
 
 use std::time::Duration;
 
 use rand::Rng;
 use reqwest::{RequestBuilder, Response, StatusCode};
+
+use crate::clients::PROVIDER_TIMEOUT;
 
 /// What a provider answered when a call failed: its HTTP status and its own error code, where
 /// known, and what it means in words.
@@ -132,8 +135,28 @@ pub fn retry_after(response: &Response) -> Option<Duration> {
     raw.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
+/// A retry is worth starting only with this much time left before the deadline.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+
+/// Whether waiting `wait` still leaves time for another attempt before the deadline of the
+/// request being served ([`crate::deadline`]); always, outside a request.
+fn time_to_retry_after(wait: Duration) -> bool {
+    crate::deadline::remaining().is_none_or(|left| left > wait + MIN_ATTEMPT)
+}
+
+/// reqwest's error without its URL, which may carry a query credential.
+fn transport(e: reqwest::Error) -> ProviderError {
+    ProviderError::Transport { timed_out: e.is_timeout(), source: e.without_url() }
+}
+
 /// Sends the request built by `build` until it gets an answer worth returning. The answer
 /// may still be a 4xx other than 401/403/429: the provider module decides what it means.
+///
+/// Within a request's deadline ([`crate::deadline`]) each attempt's timeout is what remains of
+/// it, and a backoff or a Retry-After that would not leave time for another attempt is not
+/// waited: the error is returned at once. A request that is not idempotent (a POST) and was sent
+/// without an answer is never sent again, as it may have taken effect; only a failure to
+/// connect, when nothing was sent, is retried.
 pub async fn send_with_retry(
     policy: &RetryPolicy,
     build: impl Fn() -> RequestBuilder,
@@ -142,7 +165,12 @@ pub async fn send_with_retry(
     loop {
         attempt += 1;
         let last = attempt >= policy.max_attempts;
-        let error = match build().send().await {
+        let (client, request) = build().build_split();
+        let mut request = request.map_err(transport)?;
+        let timeout = crate::deadline::timeout(Some(request.timeout().copied().unwrap_or(PROVIDER_TIMEOUT)));
+        *request.timeout_mut() = timeout;
+        let idempotent = request.method().is_idempotent();
+        let error = match client.execute(request).await {
             Ok(response) => match response.status() {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     let status = response.status();
@@ -150,7 +178,7 @@ pub async fn send_with_retry(
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
                     let wait = retry_after(&response).unwrap_or(policy.base_delay);
-                    if last || wait > policy.max_retry_after {
+                    if last || wait > policy.max_retry_after || !time_to_retry_after(wait) {
                         return Err(ProviderError::RateLimited(wait));
                     }
                     tracing::info!(wait_ms = wait.as_millis() as u64, "provider rate limit; waiting as asked");
@@ -160,13 +188,13 @@ pub async fn send_with_retry(
                 status if status.is_server_error() => ProviderError::Server(Failure::http(status, "server error")),
                 _ => return Ok(response),
             },
-            // reqwest's error text includes the URL, which may carry a query credential.
-            Err(e) => ProviderError::Transport { timed_out: e.is_timeout(), source: e.without_url() },
+            Err(e) if !idempotent && !e.is_connect() => return Err(transport(e)),
+            Err(e) => transport(e),
         };
-        if last {
+        let wait = policy.backoff(attempt);
+        if last || !time_to_retry_after(wait) {
             return Err(error);
         }
-        let wait = policy.backoff(attempt);
         tracing::info!(attempt, wait_ms = wait.as_millis() as u64, error = %error, "provider call failed; retrying");
         tokio::time::sleep(wait).await;
     }

@@ -6,6 +6,7 @@ mod automations;
 mod connections;
 mod grants;
 mod insights;
+mod limits;
 mod oauth;
 mod records;
 mod syncs;
@@ -21,6 +22,7 @@ pub use automations::{ActionKey, ActionRecord, ActionStatus, Automation, Claim, 
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
+pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
 pub use records::{ReadCost, StoredRecord};
 pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};

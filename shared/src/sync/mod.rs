@@ -15,5 +15,5 @@ pub use record::{
     EventFields, FileFields, KindFields, MessageFields, Page, PageFields, Record, RecordKey, RecordKind, SyncMode,
     TaskFields, clip,
 };
-pub use schedule::{SchedulerError, SchedulerReport, run_scheduler};
+pub use schedule::{SchedulerError, SchedulerReport, run_scheduler, schedule};
 pub use trigger::{TriggerError, trigger_sync};

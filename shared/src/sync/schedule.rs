@@ -1,11 +1,18 @@
 //! The scheduler: queues the auto-syncs that are due and ends runs stuck past their deadline.
 //! It reads only due entries of the sparse index, so its cost follows what is due.
+//!
+//! It never leaves a connection holding a run that has no message behind it: runs are sent in
+//! batches as soon as they are queued, a run whose message could not be sent is ended at once
+//! (which frees its connection), and an error on one connection or shard is logged and counted
+//! without stopping the pass.
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::AppState;
 use crate::domain::{SyncJob, SyncRun, Trigger};
-use crate::store::{DUE_SHARDS, QueueRefusal, RunOutcome, StoreError};
+use crate::http::ErrorChain;
+use crate::queue::SendJobs;
+use crate::store::{DUE_SHARDS, DueConnection, QueueRefusal, RunOutcome, StoreError};
 use crate::sync::SyncMode;
 
 /// What one scheduler pass did.
@@ -23,77 +30,155 @@ pub struct SchedulerReport {
     pub send_failed: usize,
     /// Due, but connected in a way that has nothing to sync: auto-sync turned off, nothing queued.
     pub cannot_sync: usize,
+    /// Connections, runs or shards that failed on the store (each logged); the pass went on.
+    pub errors: usize,
+}
+
+impl SchedulerReport {
+    fn failed(&mut self, what: &str, error: &StoreError) {
+        self.errors += 1;
+        tracing::error!(error = %ErrorChain(error), "scheduler: {what}");
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
     #[error("the scheduler has no sync queue: set SYNC_QUEUE_URL")]
     NoQueue,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// Most due connections queued per shard per pass; the rest wait for the next pass.
 const PER_SHARD: i32 = 250;
+/// Runs queued before their messages are sent (one SendMessageBatch).
+const SEND_BATCH: usize = 10;
 
-#[tracing::instrument(skip_all)]
+/// One pass over the due index, sending through the state's sync queue.
 pub async fn run_scheduler(state: &AppState, now: DateTime<Utc>) -> Result<SchedulerReport, SchedulerError> {
+    let queue = state.queue.as_ref().ok_or(SchedulerError::NoQueue)?;
+    Ok(schedule(state, queue, now).await)
+}
+
+/// One pass over the due index, sending through `queue`.
+#[tracing::instrument(skip_all)]
+pub async fn schedule(state: &AppState, queue: &dyn SendJobs, now: DateTime<Utc>) -> SchedulerReport {
     let mut report = SchedulerReport::default();
-    let Some(queue) = &state.queue else { return Err(SchedulerError::NoQueue) };
-    let mut runs: Vec<SyncRun> = Vec::new();
     for shard in 0..DUE_SHARDS {
-        let (due, read) = state.store.due_connections(shard, now, PER_SHARD).await?;
-        report.due_read += read;
-        for d in due {
-            let syncs = state.catalog.find(d.integration_id.as_str()).is_some_and(|i| i.syncs_with(d.auth_kind));
-            if !syncs {
-                match state.store.stop_auto_sync(&d).await {
-                    Ok(()) | Err(StoreError::Conflict) => report.cannot_sync += 1,
-                    Err(e) => return Err(e.into()),
+        match state.store.due_connections(shard, now, PER_SHARD).await {
+            Ok((due, read)) => {
+                report.due_read += read;
+                queue_due(state, queue, &due, now, &mut report).await;
+            }
+            Err(e) => report.failed(&format!("could not read due shard {shard}"), &e),
+        }
+        match state.store.overdue_runs(shard, now).await {
+            Ok(runs) => {
+                for run in runs {
+                    end_overdue(state, &run, &mut report).await;
                 }
-                tracing::info!(connection = %d.connection_id, "auto-sync turned off: nothing to sync");
-                continue;
             }
-            let interval = Duration::minutes(i64::from(d.interval_minutes));
-            let next = now + interval;
-            let run = SyncRun::queued(
-                d.user_id.clone(),
-                d.connection_id.clone(),
-                d.integration_id.clone(),
-                Trigger::Schedule,
-                SyncMode::Incremental,
-                now,
-            );
-            match state.store.queue_run(&run, None, Some(next)).await? {
-                Ok(()) => runs.push(run),
-                Err(QueueRefusal::InFlight(_)) => match state.store.postpone_due(&d, next).await {
-                    Ok(()) | Err(StoreError::Conflict) => report.postponed += 1,
-                    Err(e) => return Err(e.into()),
-                },
-                Err(refusal) => tracing::info!(connection = %d.connection_id, ?refusal, "due connection skipped"),
-            }
-        }
-        for run in state.store.overdue_runs(shard, now).await? {
-            let error = format!(
-                "The sync did not finish within {} minutes and was stopped.",
-                crate::store::RUN_DEADLINE.num_minutes()
-            );
-            let outcome = RunOutcome::failed(error, run.counts, false);
-            if state.store.finish_run(&run, &outcome).await? {
-                report.overdue_failed += 1;
-            }
+            Err(e) => report.failed(&format!("could not read the overdue runs of shard {shard}"), &e),
         }
     }
-    let jobs: Vec<SyncJob> = runs.iter().map(SyncRun::job).collect();
+    report
+}
+
+/// Queues the due connections of one shard, sending each batch of runs as soon as it is full.
+async fn queue_due(
+    state: &AppState,
+    queue: &dyn SendJobs,
+    due: &[DueConnection],
+    now: DateTime<Utc>,
+    report: &mut SchedulerReport,
+) {
+    let mut pending = Vec::with_capacity(SEND_BATCH);
+    for d in due {
+        match queue_one(state, d, now).await {
+            Ok(Scheduled::Queued(run)) => pending.push(*run),
+            Ok(Scheduled::Postponed) => report.postponed += 1,
+            Ok(Scheduled::CannotSync) => report.cannot_sync += 1,
+            Ok(Scheduled::Skipped) => {}
+            Err(e) => {
+                tracing::error!(connection = %d.connection_id, error = %ErrorChain(&e), "could not schedule a due connection");
+                report.errors += 1;
+            }
+        }
+        if pending.len() == SEND_BATCH {
+            send(state, queue, &mut pending, report).await;
+        }
+    }
+    send(state, queue, &mut pending, report).await;
+}
+
+/// What became of one due connection.
+enum Scheduled {
+    Queued(Box<SyncRun>),
+    Postponed,
+    CannotSync,
+    Skipped,
+}
+
+async fn queue_one(state: &AppState, d: &DueConnection, now: DateTime<Utc>) -> Result<Scheduled, StoreError> {
+    let syncs = state.catalog.find(d.integration_id.as_str()).is_some_and(|i| i.syncs_with(d.auth_kind));
+    if !syncs {
+        match state.store.stop_auto_sync(d).await {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+        tracing::info!(connection = %d.connection_id, "auto-sync turned off: nothing to sync");
+        return Ok(Scheduled::CannotSync);
+    }
+    let next = now + Duration::minutes(i64::from(d.interval_minutes));
+    let run = SyncRun::queued(
+        d.user_id.clone(),
+        d.connection_id.clone(),
+        d.integration_id.clone(),
+        Trigger::Schedule,
+        SyncMode::Incremental,
+        now,
+    );
+    match state.store.queue_run(&run, None, Some(next)).await? {
+        Ok(()) => Ok(Scheduled::Queued(Box::new(run))),
+        Err(QueueRefusal::InFlight(_)) => match state.store.postpone_due(d, next).await {
+            Ok(()) | Err(StoreError::Conflict) => Ok(Scheduled::Postponed),
+            Err(e) => Err(e),
+        },
+        Err(refusal) => {
+            tracing::info!(connection = %d.connection_id, ?refusal, "due connection skipped");
+            Ok(Scheduled::Skipped)
+        }
+    }
+}
+
+/// Sends the pending runs' jobs; a run whose job was not sent is ended, which frees its
+/// connection to sync again.
+async fn send(state: &AppState, queue: &dyn SendJobs, pending: &mut Vec<SyncRun>, report: &mut SchedulerReport) {
+    if pending.is_empty() {
+        return;
+    }
+    let jobs: Vec<SyncJob> = pending.iter().map(SyncRun::job).collect();
     let failed = queue.send_batch(&jobs).await;
-    for (sync_id, reason) in &failed {
-        if let Some(run) = runs.iter().find(|r| &r.sync_id == sync_id) {
-            tracing::error!(sync = %sync_id, %reason, "could not queue a scheduled sync");
-            let outcome = RunOutcome::failed("The sync could not be queued.", Default::default(), false);
-            state.store.finish_run(run, &outcome).await?;
+    for run in pending.drain(..) {
+        let Some((_, reason)) = failed.iter().find(|(id, _)| *id == run.sync_id) else {
+            report.queued += 1;
+            continue;
+        };
+        report.send_failed += 1;
+        tracing::error!(sync = %run.sync_id, connection = %run.connection_id, %reason, "could not queue a scheduled sync");
+        let outcome = RunOutcome::failed("The sync could not be queued.", Default::default(), false);
+        if let Err(e) = state.store.finish_run(&run, &outcome).await {
+            // The overdue sweep ends it once its deadline has passed.
+            report.failed(&format!("could not end the unsent run {}", run.sync_id), &e);
         }
     }
-    report.queued = runs.len() - failed.len();
-    report.send_failed = failed.len();
-    Ok(report)
+}
+
+async fn end_overdue(state: &AppState, run: &SyncRun, report: &mut SchedulerReport) {
+    let error =
+        format!("The sync did not finish within {} minutes and was stopped.", crate::store::RUN_DEADLINE.num_minutes());
+    let outcome = RunOutcome::failed(error, run.counts, false);
+    match state.store.finish_run(run, &outcome).await {
+        Ok(true) => report.overdue_failed += 1,
+        Ok(false) => {}
+        Err(e) => report.failed(&format!("could not end the overdue run {}", run.sync_id), &e),
+    }
 }

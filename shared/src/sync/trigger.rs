@@ -1,10 +1,11 @@
-//! A manual sync: queued at once, one in flight per connection, at most one a minute.
+//! A manual sync: queued at once, one in flight per connection, at most one a minute, and at
+//! most [`FULL_SYNCS_PER_DAY`] full syncs a connection per UTC day.
 
 use crate::auth::Caller;
 use crate::config::AppState;
 use crate::domain::{ConnectionId, ConnectionStatus, SyncId, SyncRun, Trigger};
 use crate::queue::QueueError;
-use crate::store::{QueueRefusal, RunOutcome, StoreError};
+use crate::store::{FULL_SYNCS_PER_DAY, QueueRefusal, RunOutcome, StoreError};
 use crate::sync::SyncMode;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,11 @@ pub enum TriggerError {
     NotActive(ConnectionStatus),
     #[error("this connection was synced moments ago; you can sync again in {0} seconds")]
     RateLimited(u64),
+    #[error(
+        "this connection has run its {FULL_SYNCS_PER_DAY} full syncs today; an incremental sync runs now, another full \
+         sync in {0} seconds"
+    )]
+    FullSyncLimit(u64),
     #[error("{0} connected this way has nothing to sync")]
     NothingToSync(String),
     #[error("sync is not configured on this service")]
@@ -55,7 +61,15 @@ pub async fn trigger_sync(
         mode,
         crate::store::attrs::now(),
     );
-    match state.store.queue_run(&run, Some(state.sync.manual_gap), None).await? {
+    let full = mode == SyncMode::Full;
+    if full && let Err(secs) = state.store.take_full_sync(&caller.user_id, connection_id, run.queued_at).await? {
+        return Err(TriggerError::FullSyncLimit(secs));
+    }
+    let queued = state.store.queue_run(&run, Some(state.sync.manual_gap), None).await;
+    if full && !matches!(queued, Ok(Ok(()))) {
+        give_back_full_sync(state, &run).await;
+    }
+    match queued? {
         Ok(()) => {}
         Err(QueueRefusal::NotFound) => return Err(TriggerError::NotFound),
         Err(QueueRefusal::InFlight(id)) => return Err(TriggerError::InFlight(id)),
@@ -66,8 +80,19 @@ pub async fn trigger_sync(
         // The run must not stay "queued" with no message behind it.
         let outcome = RunOutcome::failed("The sync could not be queued.", Default::default(), false);
         state.store.finish_run(&run, &outcome).await?;
+        if full {
+            give_back_full_sync(state, &run).await;
+        }
         return Err(TriggerError::Queue(e));
     }
     tracing::info!(sync = %run.sync_id, "sync queued");
     Ok(run)
+}
+
+/// A full sync taken for a run that never ran does not count (at worst, failing that, the user
+/// has one fewer that day).
+async fn give_back_full_sync(state: &AppState, run: &SyncRun) {
+    if let Err(e) = state.store.return_full_sync(&run.user_id, &run.connection_id, run.queued_at).await {
+        tracing::warn!(sync = %run.sync_id, error = %crate::http::ErrorChain(&e), "could not give back a full sync");
+    }
 }

@@ -7,8 +7,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     integrations::config::init_tracing();
     let state = AppState::for_function(Function::SyncScheduler).await?;
     let state = &state;
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {
-        sync::handle_schedule(state).await.map_err(lambda_runtime::Error::from)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        sync::handle_scheduler_event(state, &event.payload).await
     }))
     .await
 }
