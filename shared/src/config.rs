@@ -61,7 +61,8 @@ impl Function {
             Function::Catalog => (false, false),
             Function::Connections => (false, true),
             Function::SyncApi => (true, false),
-            Function::SyncWorker => (false, true),
+            // The worker queues the continuation of a run that reaches its invocation's deadline.
+            Function::SyncWorker => (true, true),
             Function::SyncScheduler => (true, false),
         };
         Uses { queue, providers }
@@ -135,7 +136,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub endpoints: ProviderEndpoints,
     pub auth: Arc<Authenticator>,
-    /// The sync queue (functions that queue syncs: sync-api, sync-scheduler).
+    /// The sync queue (functions that queue syncs: sync-api, sync-scheduler, and sync-worker,
+    /// which queues the continuation of a long run).
     pub queue: Option<SyncQueue>,
     pub sync: SyncOptions,
     /// OAuth clients of the integrations that sign in.
@@ -150,11 +152,19 @@ pub struct SyncOptions {
     pub retry: RetryPolicy,
     /// Minimum time between two manual syncs of one connection.
     pub manual_gap: chrono::Duration,
+    /// Time a worker keeps before its invocation's deadline to write the page in hand, save the
+    /// cursor and queue the run's continuation.
+    pub deadline_margin: std::time::Duration,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        Self { page_size: 100, retry: RetryPolicy::default(), manual_gap: chrono::Duration::seconds(60) }
+        Self {
+            page_size: 100,
+            retry: RetryPolicy::default(),
+            manual_gap: chrono::Duration::seconds(60),
+            deadline_margin: std::time::Duration::from_secs(15),
+        }
     }
 }
 

@@ -1,15 +1,19 @@
 //! The sync pipeline against the emulator (DynamoDB, SQS, Secrets Manager) and a fake Trello:
 //! trigger through the API, the job from the queue, the worker's engine, the recorded outcome.
 
-use std::time::Duration;
+mod support;
 
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use fake_providers::{FakeProviders, Fault, Provider};
 use http_body_util::BodyExt;
 use integrations::auth::Caller;
 use integrations::connections::{ConnectRequest, connect};
-use integrations::domain::{ConnectionId, ConnectionStatus, Plan, SyncId, SyncJob, SyncStatus, UserId};
+use integrations::domain::{ConnectionId, ConnectionStatus, Counts, Plan, SyncId, SyncJob, SyncStatus, UserId};
 use integrations::providers::RetryPolicy;
 use integrations::sync::{JobOutcome, fail_dead_letter, run_job};
 use integrations::testing::TestEnv;
@@ -423,5 +427,115 @@ async fn bad_sync_requests_are_problems_and_other_users_see_nothing() {
         .unwrap();
     let response = sync::router(p.env.state.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    p.env.cleanup().await;
+}
+
+/// The worker function as Lambda runs it: the next message of the sync queue (one per
+/// invocation, as template.yaml's BatchSize), handled with the invocation's deadline and
+/// stopped at that deadline whatever it is doing; a message it acknowledges is deleted, any
+/// other comes back after a second. `false`: no message was waiting.
+async fn invoke_worker(env: &TestEnv, time: Duration) -> bool {
+    let queues = env.queues.as_ref().expect("queues");
+    let sqs = aws_sdk_sqs::Client::new(&env.aws);
+    let out = sqs
+        .receive_message()
+        .queue_url(&queues.queue_url)
+        .max_number_of_messages(1)
+        .visibility_timeout(1)
+        .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+        .send()
+        .await
+        .unwrap();
+    let Some(received) = out.messages().first() else { return false };
+    let mut message = SqsMessage::default();
+    message.message_id = received.message_id().map(str::to_owned);
+    message.body = received.body().map(str::to_owned);
+    message.event_source_arn = Some(queues.queue_arn.clone());
+    let mut event = SqsEvent::default();
+    event.records = vec![message];
+    let deadline = Instant::now() + time;
+    let handled =
+        tokio::time::timeout(time, sync::handle_sqs_event(&env.state, Some(&queues.dlq_arn), event, deadline)).await;
+    if handled.is_ok_and(|response| response.batch_item_failures.is_empty()) {
+        let handle = received.receipt_handle().unwrap_or_default();
+        sqs.delete_message().queue_url(&queues.queue_url).receipt_handle(handle).send().await.unwrap();
+    }
+    true
+}
+
+/// Whether the run is among those the scheduler would end as overdue at `at`.
+async fn taken_for_overdue(p: &Pipeline, sync: &SyncId, at: chrono::DateTime<chrono::Utc>) -> bool {
+    for shard in 0..integrations::store::DUE_SHARDS {
+        if p.env.state.store.overdue_runs(shard, at).await.unwrap().iter().any(|r| &r.sync_id == sync) {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_first_sync_of_50000_cards_longer_than_an_invocation_goes_on_as_the_same_run_until_each_card_is_stored_once()
+{
+    const CARDS: u64 = 50_000;
+    // Each invocation has time for a few pages of 500 (the emulator writes some 1,000 items a
+    // second) and keeps half of it to finish the page in hand.
+    const INVOCATION: Duration = Duration::from_secs(5);
+    let mut p = Pipeline::start(0).await;
+    p.env.use_provider("trello", support::large_trello_board(CARDS).await);
+    p.env.state.sync.page_size = 500;
+    p.env.state.sync.deadline_margin = Duration::from_millis(2500);
+    // Queued an hour and a half ago (the queue was busy): an hour from now it is past the
+    // scheduler's deadline, unless it goes on.
+    let now = chrono::Utc::now();
+    let run = integrations::domain::SyncRun::queued(
+        user(),
+        p.connection.clone(),
+        integrations::domain::IntegrationId::parse("trello").unwrap(),
+        integrations::domain::Trigger::Manual,
+        integrations::sync::SyncMode::Incremental,
+        now - chrono::Duration::minutes(90),
+    );
+    p.env.state.store.queue_run(&run, None, None).await.unwrap().unwrap();
+    let job = run.job();
+    p.env.state.queue.as_ref().unwrap().send(&job).await.unwrap();
+    let in_an_hour = now + chrono::Duration::hours(1);
+    assert!(taken_for_overdue(&p, &job.sync_id, in_an_hour).await);
+
+    let (mut invocations, mut idle) = (0, 0);
+    loop {
+        let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+        if run.status.is_finished() || invocations >= 100 || idle >= 20 {
+            break;
+        }
+        if invoke_worker(&p.env, INVOCATION).await {
+            invocations += 1;
+            idle = 0;
+        } else {
+            idle += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if invocations == 1 {
+            // It went on in a new message, and its deadline moved with it.
+            assert!(!taken_for_overdue(&p, &job.sync_id, in_an_hour).await);
+        }
+    }
+
+    let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+    assert_eq!(run.status, SyncStatus::Succeeded, "after {invocations} invocations: {run:?}");
+    assert!(invocations >= 3, "{invocations} invocations");
+    // Each card counted once (a page read again after an invocation that overran on a busy
+    // machine counts as unchanged the second time).
+    let Counts { created, updated, unchanged, deleted } = run.counts;
+    assert_eq!((created + unchanged, updated, deleted), (CARDS, 0, 0), "{:?}", run.counts);
+    assert_eq!(run.progress.items, CARDS);
+    assert_eq!(support::count_items(&p.env, "ada", &format!("REC#{}#", p.connection)).await, CARDS as usize);
+    let connection = p.connection().await;
+    assert_eq!(connection.items_total, CARDS);
+    assert!(connection.sync_in_flight.is_none());
+    let state = p.env.state.store.sync_state(&user(), &p.connection).await.unwrap();
+    assert!(state.is_some(), "the next sync starts from where this one ended");
+    let (runs, _) = p.env.state.store.list_runs(&user(), &p.connection, 10, None).await.unwrap();
+    assert_eq!(runs.len(), 1, "one run, however many invocations");
+    assert!(p.env.take_jobs().await.is_empty(), "no message left behind");
     p.env.cleanup().await;
 }

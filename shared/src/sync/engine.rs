@@ -1,4 +1,10 @@
 //! Runs one job: from the queued run to its recorded outcome, page by page.
+//!
+//! A run ends when its provider has no next page. A worker's invocation has a deadline: a run still reading when the
+//! deadline nears stops between pages, its cursor saved, and goes on in a new message as the
+//! same run.
+
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -18,8 +24,12 @@ use crate::vault::{Credentials, VaultError};
 pub enum JobOutcome {
     /// The run ended (succeeded or failed) with this delivery.
     Finished(SyncStatus),
-    /// The run had already ended: a redelivered message, acknowledged and dropped.
+    /// The run had already ended, or a later delivery of it has taken over: a redelivered
+    /// message, acknowledged and dropped.
     AlreadyFinished,
+    /// The invocation's time was nearly up: the run stopped between pages with its cursor saved,
+    /// and a new message, already queued, continues it as the same run. Acknowledge this one.
+    Continued,
     /// A passing failure: leave the message for SQS to deliver again (the run stays running
     /// and resumes from its last saved cursor).
     Retry(String),
@@ -48,8 +58,22 @@ async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<Job
     }
 }
 
-#[tracing::instrument(skip_all, fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id))]
+/// Runs a job until its run ends, however long that takes (tools and tests; the worker, whose
+/// invocations have a deadline, uses [`run_job_until`]).
 pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, SyncError> {
+    run(state, job, None).await
+}
+
+/// Runs a job in an invocation that ends at `deadline`. The run reads pages until its end, or
+/// until too little time is left for another page (the `deadline_margin` of the settings is
+/// kept free to write the page in hand and queue what follows): then it continues in a new
+/// message ([`JobOutcome::Continued`]).
+pub async fn run_job_until(state: &AppState, job: &SyncJob, deadline: Instant) -> Result<JobOutcome, SyncError> {
+    run(state, job, Some(deadline)).await
+}
+
+#[tracing::instrument(skip_all, fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id))]
+async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Result<JobOutcome, SyncError> {
     let Some(mut run) = state.store.start_run(&job.user_id, &job.connection_id, &job.sync_id).await? else {
         tracing::info!("redelivered job of a finished run; dropped");
         return Ok(JobOutcome::AlreadyFinished);
@@ -102,6 +126,8 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
     };
     let mut full = run.mode == SyncMode::Full;
     let mut retried_with_fresh_token = false;
+    // Pages read by this invocation.
+    let mut pages_read = 0u64;
     let final_state = loop {
         // An OAuth token about to expire is refreshed between pages (once for all workers).
         if let Credentials::OAuth(tokens) = &credentials
@@ -119,7 +145,15 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
                 Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
             };
         }
-        let page = match connector.fetch_page(&cursor).await {
+        let fetched = match time_for_a_page(deadline, state.sync.deadline_margin) {
+            None => connector.fetch_page(&cursor).await,
+            Some(Some(budget)) => match tokio::time::timeout(budget, connector.fetch_page(&cursor)).await {
+                Ok(fetched) => fetched,
+                Err(_) => return out_of_time(state, &run, integration, pages_read).await,
+            },
+            Some(None) => return out_of_time(state, &run, integration, pages_read).await,
+        };
+        let page = match fetched {
             Ok(page) => {
                 retried_with_fresh_token = false;
                 page
@@ -179,6 +213,7 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
             run.counts.deleted += state.store.delete_records(&job.user_id, &job.connection_id, &page.deleted).await?;
         }
         run.progress.pages += 1;
+        pages_read += 1;
         run.progress.items = run.counts.items();
         match page.next {
             Some(next) => {
@@ -207,6 +242,49 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
         needs_reauth: false,
     };
     end(state, &run, outcome).await
+}
+
+/// How long the next page may take: `None` without a deadline, `Some(None)` when too little
+/// time is left for one.
+fn time_for_a_page(deadline: Option<Instant>, margin: Duration) -> Option<Option<Duration>> {
+    let deadline = deadline?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    Some(left.checked_sub(margin).filter(|budget| !budget.is_zero()))
+}
+
+/// The invocation's time is nearly up. The cursor is saved after every page, so a run that read
+/// pages in this invocation continues in a new message as the same run, with a new deadline in
+/// the in-flight index. One that could not read a single page is left for redelivery like any
+/// passing failure, so a provider too slow for even one page ends in the dead-letter queue
+/// instead of being continued for ever.
+async fn out_of_time(
+    state: &AppState,
+    run: &SyncRun,
+    integration: &Integration,
+    pages_read: u64,
+) -> Result<JobOutcome, SyncError> {
+    if pages_read == 0 {
+        let message = format!("{} did not answer in the time a sync worker has.", integration.name);
+        return retry_later(state, run, message).await;
+    }
+    let Some(queue) = &state.queue else {
+        return retry_later(state, run, "The sync could not be continued (no sync queue).".into()).await;
+    };
+    match state.store.continue_run(run).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Ok(JobOutcome::AlreadyFinished),
+        Err(e) => return Err(e.into()),
+    }
+    if let Err(e) = queue.send(&run.job()).await {
+        tracing::warn!(error = %ErrorChain(&e), "the continuation of the run could not be queued");
+        return retry_later(state, run, "The sync could not be continued.".into()).await;
+    }
+    tracing::info!(
+        pages = run.progress.pages,
+        items = run.progress.items,
+        "time is up; the run continues in a new message"
+    );
+    Ok(JobOutcome::Continued)
 }
 
 /// The run's end when the connection's credential cannot drive its provider's connector.
