@@ -539,3 +539,16 @@ async fn a_first_sync_of_50000_cards_longer_than_an_invocation_goes_on_as_the_sa
     assert!(p.env.take_jobs().await.is_empty(), "no message left behind");
     p.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_run_past_its_page_cap_fails_saying_so() {
+    let mut p = Pipeline::start(200).await;
+    p.env.state.sync.max_pages_per_run = 4;
+    let job = p.trigger("full").await;
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
+    let run = p.run(&job).await;
+    assert_eq!(run["error"], "Trello kept returning more pages; the sync was stopped after 4 pages.", "{run}");
+    assert_eq!(run["progress"]["pages"], 4);
+    assert!(p.connection().await.sync_in_flight.is_none());
+    p.env.cleanup().await;
+}

@@ -1,15 +1,17 @@
 //! Runs one job: from the queued run to its recorded outcome, page by page.
 //!
-//! A run ends when its provider has no next page. A worker's invocation has a deadline: a run still reading when the
+//! A run ends when its provider has no next page; when the provider's cursor does not advance
+//! (the same cursor, or the same page, twice in a row) or the run reaches its page cap. A worker's invocation has a deadline: a run still reading when the
 //! deadline nears stops between pages, its cursor saved, and goes on in a new message as the
 //! same run.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::connector::{Connector, ConnectorConfig};
-use super::record::SyncMode;
+use super::record::{Page, RecordKey, SyncMode};
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
 use crate::domain::{ConnectionStatus, Counts, Phase, SyncJob, SyncRun, SyncStatus};
@@ -126,9 +128,18 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
     };
     let mut full = run.mode == SyncMode::Full;
     let mut retried_with_fresh_token = false;
-    // Pages read by this invocation.
+    // Pages read by this invocation, and the keys of the last one (to see a page come twice).
     let mut pages_read = 0u64;
+    let mut previous_keys: HashSet<RecordKey> = HashSet::new();
     let final_state = loop {
+        if run.progress.pages >= state.sync.max_pages_per_run {
+            tracing::warn!(pages = run.progress.pages, "the run reached its page cap");
+            let message = format!(
+                "{} kept returning more pages; the sync was stopped after {} pages.",
+                integration.name, run.progress.pages
+            );
+            return end(state, &run, RunOutcome::failed(message, run.counts, false)).await;
+        }
         // An OAuth token about to expire is refreshed between pages (once for all workers).
         if let Credentials::OAuth(tokens) = &credentials
             && tokens.expires_within(REFRESH_MARGIN, crate::store::attrs::now())
@@ -192,6 +203,13 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
                 return retry_later(state, &run, passing.user_message(&integration.name)).await;
             }
         };
+        let keys = page_keys(&page);
+        if page.next.as_ref() == Some(&cursor) || (!keys.is_empty() && keys == previous_keys) {
+            tracing::warn!(pages = run.progress.pages, "the provider's cursor does not advance");
+            let message = format!("{} returned the same page twice; the sync was stopped.", integration.name);
+            return end(state, &run, RunOutcome::failed(message, run.counts, false)).await;
+        }
+        previous_keys = keys;
         if page.full_listing && !full {
             tracing::info!("the provider asked for a full resync");
             full = true;
@@ -250,6 +268,12 @@ fn time_for_a_page(deadline: Option<Instant>, margin: Duration) -> Option<Option
     let deadline = deadline?;
     let left = deadline.saturating_duration_since(Instant::now());
     Some(left.checked_sub(margin).filter(|budget| !budget.is_zero()))
+}
+
+/// What identifies a page: the keys of the records it brings and of those it deletes.
+fn page_keys(page: &Page) -> HashSet<RecordKey> {
+    let written = page.records.iter().map(|r| RecordKey { kind: r.kind, external_id: r.external_id.clone() });
+    written.chain(page.deleted.iter().cloned()).collect()
 }
 
 /// The invocation's time is nearly up. The cursor is saved after every page, so a run that read
