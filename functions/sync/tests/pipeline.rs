@@ -552,3 +552,60 @@ async fn a_run_past_its_page_cap_fails_saying_so() {
     assert!(p.connection().await.sync_in_flight.is_none());
     p.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn disconnecting_during_a_sync_ends_it_and_leaves_no_record_run_or_secret_behind() {
+    let mut p = Pipeline::start(200).await;
+    let proxy = support::Proxy::start(p.fakes.url(), Vec::new()).await;
+    p.env.use_provider("trello", format!("{}{}", proxy.url, Provider::Trello.base_path()));
+    // The second page of cards waits until the connection is gone.
+    proxy.hold(|url| url.contains("/cards?") && url.contains("before="));
+    let job = p.trigger("full").await;
+    let worker = {
+        let (state, job) = (p.env.state.clone(), job.clone());
+        tokio::spawn(async move { run_job(&state, &job).await })
+    };
+    proxy.held().await;
+    assert_eq!(p.record_count().await, 40, "the first page is in");
+
+    integrations::connections::disconnect(&p.env.state, &caller(), &p.connection).await.unwrap();
+    proxy.release();
+    let outcome = worker.await.unwrap().unwrap();
+    assert!(matches!(outcome, JobOutcome::AlreadyFinished | JobOutcome::Finished(SyncStatus::Failed)), "{outcome:?}");
+
+    let left: Vec<String> = support::partition_keys(&p.env, "ada")
+        .await
+        .into_iter()
+        .filter(|sk| sk.starts_with("REC#") || sk.starts_with("SYNC#") || sk.starts_with("CONN#"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(p.env.secret_names().await.is_empty());
+    let card_pages = p.fakes.state().requests(Provider::Trello).iter().filter(|r| r.path.ends_with("/cards")).count();
+    assert_eq!(card_pages, 2, "the worker asked for no page after the one in hand");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_page_an_interrupted_worker_left_after_a_disconnect_is_removed_when_its_message_comes_back() {
+    let p = Pipeline::start(45).await;
+    let job = p.trigger("full").await;
+    integrations::connections::disconnect(&p.env.state, &caller(), &p.connection).await.unwrap();
+    // A worker that wrote a page after the disconnect read the records, and stopped there.
+    let record = integrations::sync::Record {
+        kind: integrations::sync::RecordKind::Task,
+        external_id: "5f00000000000000000000aa".into(),
+        title: "Written too late".into(),
+        url: None,
+        container: None,
+        status: None,
+        due_at: None,
+        updated_at: None,
+        data: Default::default(),
+    };
+    let trello = integrations::domain::IntegrationId::parse("trello").unwrap();
+    p.env.state.store.upsert_records(&user(), &p.connection, &trello, &job.sync_id, &[record], true).await.unwrap();
+
+    assert_eq!(run_job(&p.env.state, &job).await.unwrap(), JobOutcome::AlreadyFinished);
+    assert_eq!(p.record_count().await, 0);
+    p.env.cleanup().await;
+}

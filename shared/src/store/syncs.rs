@@ -381,6 +381,26 @@ impl Store {
         Ok(())
     }
 
+    /// Ends a run that is still queued or running as failed with `reason` (a disconnect ends the
+    /// connection's run in flight). A run already ended, or gone, is left as it is.
+    pub async fn cancel_run(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        sync: &SyncId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let run = match self.get_run(user, connection, sync).await {
+            Ok(run) => run,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !run.status.is_finished() {
+            self.finish_run(&run, &RunOutcome::failed(reason, run.counts, false)).await?;
+        }
+        Ok(())
+    }
+
     /// Keeps the latest error of a failed attempt on the run (shown if it ends in the DLQ).
     pub async fn record_attempt_error(&self, run: &SyncRun, error: &str) -> Result<(), StoreError> {
         self.client

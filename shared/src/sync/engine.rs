@@ -1,7 +1,8 @@
 //! Runs one job: from the queued run to its recorded outcome, page by page.
 //!
 //! A run ends when its provider has no next page; when the provider's cursor does not advance
-//! (the same cursor, or the same page, twice in a row) or the run reaches its page cap. A worker's invocation has a deadline: a run still reading when the
+//! (the same cursor, or the same page, twice in a row) or the run reaches its page cap; or when
+//! its connection is removed. A worker's invocation has a deadline: a run still reading when the
 //! deadline nears stops between pages, its cursor saved, and goes on in a new message as the
 //! same run.
 
@@ -78,12 +79,13 @@ pub async fn run_job_until(state: &AppState, job: &SyncJob, deadline: Instant) -
 async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Result<JobOutcome, SyncError> {
     let Some(mut run) = state.store.start_run(&job.user_id, &job.connection_id, &job.sync_id).await? else {
         tracing::info!("redelivered job of a finished run; dropped");
+        forget_if_removed(state, job).await?;
         return Ok(JobOutcome::AlreadyFinished);
     };
     let connection = match state.store.get_connection(&job.user_id, &job.connection_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => {
-            return end(state, &run, RunOutcome::failed("The connection was removed.", run.counts, false)).await;
+            return end(state, &run, RunOutcome::failed(REMOVED, run.counts, false)).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -230,6 +232,14 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
         if !page.deleted.is_empty() {
             run.counts.deleted += state.store.delete_records(&job.user_id, &job.connection_id, &page.deleted).await?;
         }
+        // A disconnect removes what the connection synced. It marks the connection first, then
+        // reads its records: a page written before the mark is seen there, one written after it
+        // is seen here (by this consistent read after the write) and taken back.
+        if connection_removed(state, job).await? {
+            state.store.remove_records(&job.user_id, &job.connection_id, &page.records).await?;
+            tracing::info!("the connection was removed during the sync");
+            return end(state, &run, RunOutcome::failed(REMOVED, run.counts, false)).await;
+        }
         run.progress.pages += 1;
         pages_read += 1;
         run.progress.items = run.counts.items();
@@ -260,6 +270,28 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
         needs_reauth: false,
     };
     end(state, &run, outcome).await
+}
+
+/// Why a run of a connection that was removed ended.
+const REMOVED: &str = "The connection was removed.";
+
+/// Whether the job's connection is gone or going (disconnected), read consistently.
+async fn connection_removed(state: &AppState, job: &SyncJob) -> Result<bool, StoreError> {
+    match state.store.get_connection(&job.user_id, &job.connection_id).await {
+        Ok(connection) => Ok(connection.status == ConnectionStatus::Disconnecting),
+        Err(StoreError::NotFound) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// A message whose run has ended or is gone. If its connection was removed, a worker stopped
+/// between writing a page and checking the connection (a timeout, a crash) may have left that
+/// page behind the disconnect: remove what is left.
+async fn forget_if_removed(state: &AppState, job: &SyncJob) -> Result<(), SyncError> {
+    if connection_removed(state, job).await? {
+        state.store.delete_connection_data(&job.user_id, &job.connection_id).await?;
+    }
+    Ok(())
 }
 
 /// How long the next page may take: `None` without a deadline, `Some(None)` when too little
@@ -336,7 +368,10 @@ async fn retry_later(state: &AppState, run: &SyncRun, message: String) -> Result
 pub async fn fail_dead_letter(state: &AppState, job: &SyncJob, receives: Option<u32>) -> Result<JobOutcome, SyncError> {
     let run = match state.store.get_run(&job.user_id, &job.connection_id, &job.sync_id).await {
         Ok(run) => run,
-        Err(StoreError::NotFound) => return Ok(JobOutcome::AlreadyFinished),
+        Err(StoreError::NotFound) => {
+            forget_if_removed(state, job).await?;
+            return Ok(JobOutcome::AlreadyFinished);
+        }
         Err(e) => return Err(e.into()),
     };
     if run.status.is_finished() {
