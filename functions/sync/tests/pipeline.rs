@@ -609,3 +609,56 @@ async fn a_page_an_interrupted_worker_left_after_a_disconnect_is_removed_when_it
     assert_eq!(p.record_count().await, 0);
     p.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_run_whose_provider_hangs_continues_later_and_the_other_runs_of_its_batch_finish() {
+    let mut p = Pipeline::start(50).await;
+    // Bob's board answers its cards only when the test says so.
+    p.fakes.state().add_trello_account("fedcba9876543210", "pipeline-test-token-0002", "bob");
+    let slow_board = p.fakes.state().add_trello_board("pipeline-test-token-0002", "Slow");
+    p.fakes.state().add_trello_cards(&slow_board, 10);
+    let proxy = support::Proxy::start(p.fakes.url(), Vec::new()).await;
+    p.env.use_provider("trello", format!("{}{}", proxy.url, Provider::Trello.base_path()));
+    proxy.hold(move |url| url.contains(&format!("/boards/{slow_board}/cards")));
+    p.env.state.sync.deadline_margin = Duration::from_millis(1500);
+    let bob = Caller { user_id: UserId::parse("bob").unwrap(), plan: Plan::Free };
+    let request: ConnectRequest = serde_json::from_value(json!({
+        "integrationId": "trello",
+        "credentials": { "apiKey": "fedcba9876543210", "token": "pipeline-test-token-0002" },
+    }))
+    .unwrap();
+    let bobs = connect(&p.env.state, &bob, request).await.unwrap().into_connection().unwrap().connection_id;
+    let quick = p.trigger("full").await;
+    let slow = integrations::sync::trigger_sync(&p.env.state, &bob, &bobs, integrations::sync::SyncMode::Full)
+        .await
+        .unwrap()
+        .job();
+    p.env.take_jobs().await;
+
+    let queues = p.env.queues.clone().unwrap();
+    let mut event = SqsEvent::default();
+    for (i, job) in [&slow, &quick].into_iter().enumerate() {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(format!("m{i}"));
+        message.body = Some(serde_json::to_string(job).unwrap());
+        message.event_source_arn = Some(queues.queue_arn.clone());
+        event.records.push(message);
+    }
+    let time = Duration::from_secs(5);
+    let handled = tokio::time::timeout(
+        time,
+        sync::handle_sqs_event(&p.env.state, Some(&queues.dlq_arn), event, Instant::now() + time),
+    )
+    .await
+    .expect("the batch is answered before the deadline");
+    assert!(handled.batch_item_failures.is_empty(), "both acknowledged");
+    assert_eq!(p.run(&quick).await["status"], "succeeded");
+    let waiting = p.env.state.store.get_run(&bob.user_id, &bobs, &slow.sync_id).await.unwrap();
+    assert_eq!(waiting.status, SyncStatus::Running);
+    assert_eq!(p.env.take_jobs().await, vec![slow.clone()], "the slow run goes on in a new message");
+
+    proxy.release();
+    assert_eq!(run_job(&p.env.state, &slow).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    assert_eq!(p.env.state.store.list_records(&bob.user_id, &bobs).await.unwrap().len(), 10);
+    p.env.cleanup().await;
+}
