@@ -61,7 +61,8 @@ impl Function {
             Function::Catalog => (false, false),
             Function::Connections => (false, true),
             Function::SyncApi => (true, false),
-            Function::SyncWorker => (false, true),
+            // The worker queues the continuation of a run that reaches its invocation's deadline.
+            Function::SyncWorker => (true, true),
             Function::SyncScheduler => (true, false),
         };
         Uses { queue, providers }
@@ -130,6 +131,15 @@ impl Config {
                         reason: "use a whole number from 1 to 1000".into(),
                     })?,
                 },
+                max_pages_per_run: match std::env::var("SYNC_MAX_PAGES") {
+                    Err(_) => SyncOptions::default().max_pages_per_run,
+                    Ok(raw) => {
+                        raw.parse().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or(ConfigError::Invalid {
+                            name: "SYNC_MAX_PAGES",
+                            reason: "use a whole number from 1 to 1000000".into(),
+                        })?
+                    }
+                },
                 ..SyncOptions::default()
             },
         })
@@ -145,7 +155,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     pub endpoints: ProviderEndpoints,
     pub auth: Arc<Authenticator>,
-    /// The sync queue (functions that queue syncs: sync-api, sync-scheduler).
+    /// The sync queue (functions that queue syncs: sync-api, sync-scheduler, and sync-worker,
+    /// which queues the continuation of a long run).
     pub queue: Option<SyncQueue>,
     pub sync: SyncOptions,
     /// OAuth clients of the integrations that sign in.
@@ -160,11 +171,23 @@ pub struct SyncOptions {
     pub retry: RetryPolicy,
     /// Minimum time between two manual syncs of one connection.
     pub manual_gap: chrono::Duration,
+    /// Most provider pages one run reads (`SYNC_MAX_PAGES`, default 10,000): a backstop against
+    /// a provider whose cursor never ends; the run fails past it.
+    pub max_pages_per_run: u64,
+    /// Time a worker keeps before its invocation's deadline to write the page in hand, save the
+    /// cursor and queue the run's continuation.
+    pub deadline_margin: std::time::Duration,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        Self { page_size: 100, retry: RetryPolicy::default(), manual_gap: chrono::Duration::seconds(60) }
+        Self {
+            page_size: 100,
+            retry: RetryPolicy::default(),
+            manual_gap: chrono::Duration::seconds(60),
+            max_pages_per_run: 10_000,
+            deadline_margin: std::time::Duration::from_secs(15),
+        }
     }
 }
 

@@ -395,6 +395,10 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
         state.store.mark_disconnecting(&current).await?;
         current.status = ConnectionStatus::Disconnecting;
     }
+    // A run in flight ends now; its worker stops at its next page (see the sync engine).
+    if let Some(sync_id) = &current.sync_in_flight {
+        state.store.cancel_run(&caller.user_id, id, sync_id, "The connection was removed.").await?;
+    }
     // Revoke the grant where the provider offers it and no other connection holds it; a failure
     // does not block the disconnect but is kept in the audit entry.
     let mut audit_detail = None;

@@ -1,14 +1,28 @@
 //! `sync-worker` and `sync-scheduler`: event handlers over the sync engine.
 
+use std::time::{Duration, Instant};
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use integrations::AppState;
 use integrations::domain::SyncJob;
-use integrations::sync::{JobOutcome, SchedulerReport, fail_dead_letter, run_job, run_scheduler};
+use integrations::sync::{JobOutcome, SchedulerReport, fail_dead_letter, run_job_until, run_scheduler};
+
+/// Time kept before the invocation's deadline to answer the batch.
+const ANSWER_TIME: Duration = Duration::from_millis(500);
 
 /// Handles a batch from the sync queue (or, for messages whose source is `dlq_arn`, from its
-/// dead-letter queue). Only failed messages are reported, so SQS redelivers just those.
-pub async fn handle_sqs_event(state: &AppState, dlq_arn: Option<&str>, event: SqsEvent) -> SqsBatchResponse {
-    let results = futures::future::join_all(event.records.iter().map(|m| handle_message(state, dlq_arn, m))).await;
+/// dead-letter queue) in an invocation that ends at `deadline`. Only failed messages are
+/// reported, so SQS redelivers just those. Each run stops before the deadline and continues in
+/// a new message; a message still being handled just before it (a run that overran) is reported
+/// failed on its own, so one slow run never fails the others.
+pub async fn handle_sqs_event(
+    state: &AppState,
+    dlq_arn: Option<&str>,
+    event: SqsEvent,
+    deadline: Instant,
+) -> SqsBatchResponse {
+    let results =
+        futures::future::join_all(event.records.iter().map(|m| handle_in_time(state, dlq_arn, m, deadline))).await;
     let mut response = SqsBatchResponse::default();
     for (message, ok) in event.records.iter().zip(results) {
         if !ok {
@@ -18,8 +32,20 @@ pub async fn handle_sqs_event(state: &AppState, dlq_arn: Option<&str>, event: Sq
     response
 }
 
+/// [`handle_message`], given up just before the deadline (the message is delivered again).
+async fn handle_in_time(state: &AppState, dlq_arn: Option<&str>, message: &SqsMessage, deadline: Instant) -> bool {
+    let stop = tokio::time::Instant::from_std(deadline.checked_sub(ANSWER_TIME).unwrap_or(deadline));
+    match tokio::time::timeout_at(stop, handle_message(state, dlq_arn, message, deadline)).await {
+        Ok(done) => done,
+        Err(_) => {
+            tracing::error!(message_id = ?message.message_id, "the job overran the invocation; it will be delivered again");
+            false
+        }
+    }
+}
+
 /// `true` when the message is done with (acknowledge it), `false` to have it delivered again.
-async fn handle_message(state: &AppState, dlq_arn: Option<&str>, message: &SqsMessage) -> bool {
+async fn handle_message(state: &AppState, dlq_arn: Option<&str>, message: &SqsMessage, deadline: Instant) -> bool {
     let from_dlq = dlq_arn.is_some() && message.event_source_arn.as_deref() == dlq_arn;
     let body = message.body.as_deref().unwrap_or_default();
     let job: SyncJob = match serde_json::from_str(body) {
@@ -39,10 +65,10 @@ async fn handle_message(state: &AppState, dlq_arn: Option<&str>, message: &SqsMe
         let receives = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok());
         fail_dead_letter(state, &job, receives).await
     } else {
-        run_job(state, &job).await
+        run_job_until(state, &job, deadline).await
     };
     match outcome {
-        Ok(JobOutcome::Finished(_) | JobOutcome::AlreadyFinished) => true,
+        Ok(JobOutcome::Finished(_) | JobOutcome::AlreadyFinished | JobOutcome::Continued) => true,
         Ok(JobOutcome::Retry(_)) => false,
         Err(e) => {
             tracing::error!(sync = %job.sync_id, error = %e, "sync job failed; it will be delivered again");

@@ -1,8 +1,12 @@
 //! The sync pipeline against the emulator (DynamoDB, SQS, Secrets Manager) and a fake Trello:
 //! trigger through the API, the job from the queue, the worker's engine, the recorded outcome.
 
-use std::time::Duration;
+mod support;
 
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use fake_providers::{FakeProviders, Fault, Provider};
@@ -10,7 +14,7 @@ use http_body_util::BodyExt;
 use integrations::auth::Caller;
 use integrations::config::Function;
 use integrations::connections::{ConnectRequest, connect};
-use integrations::domain::{ConnectionId, ConnectionStatus, Plan, SyncId, SyncJob, SyncStatus, UserId};
+use integrations::domain::{ConnectionId, ConnectionStatus, Counts, Plan, SyncId, SyncJob, SyncStatus, UserId};
 use integrations::providers::RetryPolicy;
 use integrations::sync::{JobOutcome, fail_dead_letter, run_job};
 use integrations::testing::TestEnv;
@@ -459,5 +463,262 @@ async fn bad_sync_requests_are_problems_and_other_users_see_nothing() {
         .unwrap();
     let response = sync::router(p.env.state_for(Function::SyncApi)).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    p.env.cleanup().await;
+}
+
+/// The worker function as Lambda runs it: the next message of the sync queue (one per
+/// invocation, as template.yaml's BatchSize), handled with the invocation's deadline and
+/// stopped at that deadline whatever it is doing; a message it acknowledges is deleted, any
+/// other comes back after a second. `false`: no message was waiting.
+async fn invoke_worker(env: &TestEnv, time: Duration) -> bool {
+    let queues = env.queues.as_ref().expect("queues");
+    let sqs = aws_sdk_sqs::Client::new(&env.aws);
+    let out = sqs
+        .receive_message()
+        .queue_url(&queues.queue_url)
+        .max_number_of_messages(1)
+        .visibility_timeout(1)
+        .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+        .send()
+        .await
+        .unwrap();
+    let Some(received) = out.messages().first() else { return false };
+    let mut message = SqsMessage::default();
+    message.message_id = received.message_id().map(str::to_owned);
+    message.body = received.body().map(str::to_owned);
+    message.event_source_arn = Some(queues.queue_arn.clone());
+    let mut event = SqsEvent::default();
+    event.records = vec![message];
+    let deadline = Instant::now() + time;
+    let handled = tokio::time::timeout(
+        time,
+        sync::handle_sqs_event(&env.state_for(Function::SyncWorker), Some(&queues.dlq_arn), event, deadline),
+    )
+    .await;
+    if handled.is_ok_and(|response| response.batch_item_failures.is_empty()) {
+        let handle = received.receipt_handle().unwrap_or_default();
+        sqs.delete_message().queue_url(&queues.queue_url).receipt_handle(handle).send().await.unwrap();
+    }
+    true
+}
+
+/// Whether the run is among those the scheduler would end as overdue at `at`.
+async fn taken_for_overdue(p: &Pipeline, sync: &SyncId, at: chrono::DateTime<chrono::Utc>) -> bool {
+    for shard in 0..integrations::store::DUE_SHARDS {
+        if p.env.state.store.overdue_runs(shard, at).await.unwrap().iter().any(|r| &r.sync_id == sync) {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_first_sync_of_50000_cards_longer_than_an_invocation_goes_on_as_the_same_run_until_each_card_is_stored_once()
+{
+    const CARDS: u64 = 50_000;
+    // Each invocation has time for several pages of 500 (the emulator writes some 1,000 items a
+    // second, fewer on a busy machine) and keeps 3 s of it to finish the page in hand.
+    const INVOCATION: Duration = Duration::from_secs(8);
+    let mut p = Pipeline::start(0).await;
+    p.env.use_provider("trello", support::large_trello_board(CARDS).await);
+    p.env.state.sync.page_size = 500;
+    p.env.state.sync.deadline_margin = Duration::from_secs(3);
+    // Queued an hour and a half ago (the queue was busy): an hour from now it is past the
+    // scheduler's deadline, unless it goes on.
+    let now = chrono::Utc::now();
+    let run = integrations::domain::SyncRun::queued(
+        user(),
+        p.connection.clone(),
+        integrations::domain::IntegrationId::parse("trello").unwrap(),
+        integrations::domain::Trigger::Manual,
+        integrations::sync::SyncMode::Incremental,
+        now - chrono::Duration::minutes(90),
+    );
+    p.env.state.store.queue_run(&run, None, None).await.unwrap().unwrap();
+    let job = run.job();
+    p.env.state.queue.as_ref().unwrap().send(&job).await.unwrap();
+    let in_an_hour = now + chrono::Duration::hours(1);
+    assert!(taken_for_overdue(&p, &job.sync_id, in_an_hour).await);
+
+    let (mut invocations, mut idle) = (0, 0);
+    loop {
+        let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+        if run.status.is_finished() || invocations >= 100 || idle >= 20 {
+            break;
+        }
+        if invoke_worker(&p.env, INVOCATION).await {
+            invocations += 1;
+            idle = 0;
+        } else {
+            idle += 1;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if invocations == 1 {
+            // It went on in a new message, and its deadline moved with it.
+            assert!(!taken_for_overdue(&p, &job.sync_id, in_an_hour).await);
+        }
+    }
+
+    let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+    assert_eq!(run.status, SyncStatus::Succeeded, "after {invocations} invocations: {run:?}");
+    assert!(invocations >= 3, "{invocations} invocations");
+    // Each card counted once (a page read again after an invocation that overran on a busy
+    // machine counts as unchanged the second time).
+    let Counts { created, updated, unchanged, deleted } = run.counts;
+    assert_eq!((created + unchanged, updated, deleted), (CARDS, 0, 0), "{:?}", run.counts);
+    assert_eq!(run.progress.items, CARDS);
+    assert_eq!(support::count_items(&p.env, "ada", &format!("REC#{}#", p.connection)).await, CARDS as usize);
+    let connection = p.connection().await;
+    assert_eq!(connection.items_total, CARDS);
+    assert!(connection.sync_in_flight.is_none());
+    let state = p.env.state.store.sync_state(&user(), &p.connection).await.unwrap();
+    assert!(state.is_some(), "the next sync starts from where this one ended");
+    let (runs, _) = p.env.state.store.list_runs(&user(), &p.connection, 10, None).await.unwrap();
+    assert_eq!(runs.len(), 1, "one run, however many invocations");
+    // A message still on the queue (one whose invocation overran on a busy machine after it had
+    // queued the continuation) is a redelivery of a finished run: dropped, changing nothing.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    while invoke_worker(&p.env, INVOCATION).await {}
+    let after = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+    assert_eq!((after.status, after.counts), (run.status, run.counts));
+    assert!(p.env.take_jobs().await.is_empty(), "no message left behind");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_run_past_its_page_cap_fails_saying_so() {
+    let mut p = Pipeline::start(200).await;
+    p.env.state.sync.max_pages_per_run = 4;
+    let job = p.trigger("full").await;
+    assert_eq!(
+        run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Failed)
+    );
+    let run = p.run(&job).await;
+    assert_eq!(run["error"], "Trello kept returning more pages; the sync was stopped after 4 pages.", "{run}");
+    assert_eq!(run["progress"]["pages"], 4);
+    assert!(p.connection().await.sync_in_flight.is_none());
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn disconnecting_during_a_sync_ends_it_and_leaves_no_record_run_or_secret_behind() {
+    let mut p = Pipeline::start(200).await;
+    let proxy = support::Proxy::start(p.fakes.url(), Vec::new()).await;
+    p.env.use_provider("trello", format!("{}{}", proxy.url, Provider::Trello.base_path()));
+    // The second page of cards waits until the connection is gone.
+    proxy.hold(|url| url.contains("/cards?") && url.contains("before="));
+    let job = p.trigger("full").await;
+    let worker = {
+        let (state, job) = (p.env.state_for(Function::SyncWorker), job.clone());
+        tokio::spawn(async move { run_job(&state, &job).await })
+    };
+    proxy.held().await;
+    assert_eq!(p.record_count().await, 40, "the first page is in");
+
+    integrations::connections::disconnect(&p.env.state_for(Function::Connections), &caller(), &p.connection)
+        .await
+        .unwrap();
+    proxy.release();
+    let outcome = worker.await.unwrap().unwrap();
+    assert!(matches!(outcome, JobOutcome::AlreadyFinished | JobOutcome::Finished(SyncStatus::Failed)), "{outcome:?}");
+
+    let left: Vec<String> = support::partition_keys(&p.env, "ada")
+        .await
+        .into_iter()
+        .filter(|sk| sk.starts_with("REC#") || sk.starts_with("SYNC#") || sk.starts_with("CONN#"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(p.env.secret_names().await.is_empty());
+    let card_pages = p.fakes.state().requests(Provider::Trello).iter().filter(|r| r.path.ends_with("/cards")).count();
+    assert_eq!(card_pages, 2, "the worker asked for no page after the one in hand");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_page_an_interrupted_worker_left_after_a_disconnect_is_removed_when_its_message_comes_back() {
+    let p = Pipeline::start(45).await;
+    let job = p.trigger("full").await;
+    integrations::connections::disconnect(&p.env.state_for(Function::Connections), &caller(), &p.connection)
+        .await
+        .unwrap();
+    // A worker that wrote a page after the disconnect read the records, and stopped there.
+    let record = integrations::sync::Record {
+        kind: integrations::sync::RecordKind::Task,
+        external_id: "5f00000000000000000000aa".into(),
+        title: "Written too late".into(),
+        url: None,
+        container: None,
+        status: None,
+        due_at: None,
+        updated_at: None,
+        data: Default::default(),
+    };
+    let trello = integrations::domain::IntegrationId::parse("trello").unwrap();
+    p.env.state.store.upsert_records(&user(), &p.connection, &trello, &job.sync_id, &[record], true).await.unwrap();
+
+    assert_eq!(run_job(&p.env.state_for(Function::SyncWorker), &job).await.unwrap(), JobOutcome::AlreadyFinished);
+    assert_eq!(p.record_count().await, 0);
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_run_whose_provider_hangs_continues_later_and_the_other_runs_of_its_batch_finish() {
+    let mut p = Pipeline::start(50).await;
+    // Bob's board answers its cards only when the test says so.
+    p.fakes.state().add_trello_account("fedcba9876543210", "pipeline-test-token-0002", "bob");
+    let slow_board = p.fakes.state().add_trello_board("pipeline-test-token-0002", "Slow");
+    p.fakes.state().add_trello_cards(&slow_board, 10);
+    let proxy = support::Proxy::start(p.fakes.url(), Vec::new()).await;
+    p.env.use_provider("trello", format!("{}{}", proxy.url, Provider::Trello.base_path()));
+    proxy.hold(move |url| url.contains(&format!("/boards/{slow_board}/cards")));
+    p.env.state.sync.deadline_margin = Duration::from_millis(1500);
+    let bob = Caller { user_id: UserId::parse("bob").unwrap(), plan: Plan::Free };
+    let request: ConnectRequest = serde_json::from_value(json!({
+        "integrationId": "trello",
+        "credentials": { "apiKey": "fedcba9876543210", "token": "pipeline-test-token-0002" },
+    }))
+    .unwrap();
+    let bobs = connect(&p.env.state, &bob, request).await.unwrap().into_connection().unwrap().connection_id;
+    let quick = p.trigger("full").await;
+    let slow = integrations::sync::trigger_sync(&p.env.state, &bob, &bobs, integrations::sync::SyncMode::Full)
+        .await
+        .unwrap()
+        .job();
+    p.env.take_jobs().await;
+
+    let queues = p.env.queues.clone().unwrap();
+    let mut event = SqsEvent::default();
+    for (i, job) in [&slow, &quick].into_iter().enumerate() {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(format!("m{i}"));
+        message.body = Some(serde_json::to_string(job).unwrap());
+        message.event_source_arn = Some(queues.queue_arn.clone());
+        event.records.push(message);
+    }
+    let time = Duration::from_secs(5);
+    let handled = tokio::time::timeout(
+        time,
+        sync::handle_sqs_event(
+            &p.env.state_for(Function::SyncWorker),
+            Some(&queues.dlq_arn),
+            event,
+            Instant::now() + time,
+        ),
+    )
+    .await
+    .expect("the batch is answered before the deadline");
+    assert!(handled.batch_item_failures.is_empty(), "both acknowledged");
+    assert_eq!(p.run(&quick).await["status"], "succeeded");
+    let waiting = p.env.state.store.get_run(&bob.user_id, &bobs, &slow.sync_id).await.unwrap();
+    assert_eq!(waiting.status, SyncStatus::Running);
+    assert_eq!(p.env.take_jobs().await, vec![slow.clone()], "the slow run goes on in a new message");
+
+    proxy.release();
+    assert_eq!(
+        run_job(&p.env.state_for(Function::SyncWorker), &slow).await.unwrap(),
+        JobOutcome::Finished(SyncStatus::Succeeded)
+    );
+    assert_eq!(p.env.state.store.list_records(&bob.user_id, &bobs).await.unwrap().len(), 10);
     p.env.cleanup().await;
 }

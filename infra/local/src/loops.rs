@@ -1,12 +1,16 @@
 //! The sync worker and scheduler, in-process: the dev server polls the emulated SQS queues and
 //! hands each batch to the same handler Lambda runs, deleting only the acknowledged messages.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use integrations::AppState;
+
+/// How long the in-process worker gives a batch, as the worker function's timeout in
+/// template.yaml does (a run still going then continues in a new message).
+pub const INVOCATION_TIME: Duration = Duration::from_secs(120);
 
 /// One receive → handle → delete round on a queue; returns how many messages it received.
 /// `source_arn` is what Lambda would put in `eventSourceArn`.
@@ -51,7 +55,7 @@ pub async fn poll_queue_once(
         .collect();
     let mut event = SqsEvent::default();
     event.records = records.clone();
-    let response = sync::handle_sqs_event(state, Some(dlq_arn), event).await;
+    let response = sync::handle_sqs_event(state, Some(dlq_arn), event, Instant::now() + INVOCATION_TIME).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     for record in &records {
         if failed.contains(&record.message_id.as_deref().unwrap_or_default()) {

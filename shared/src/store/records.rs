@@ -195,7 +195,8 @@ impl Store {
         Ok(stored.len() as u64)
     }
 
-    /// After a full sync: removes the connection's records that this run did not see.
+    /// After a full sync: removes the connection's records that this run did not see (read
+    /// consistently, so a record this run has just marked seen is never taken for stale).
     pub async fn sweep_unseen_records(
         &self,
         user: &UserId,
@@ -203,7 +204,7 @@ impl Store {
         sync: &SyncId,
     ) -> Result<u64, StoreError> {
         let stale: Vec<String> = self
-            .record_items(user, connection, Some("SK, lastSeenSync"))
+            .items_with_prefix(user, &format!("REC#{connection}#"), Some("SK, lastSeenSync"), Read::Consistent)
             .await?
             .into_iter()
             .filter(|item| opt_s(item, "lastSeenSync") != Some(sync.as_str()))
@@ -214,15 +215,31 @@ impl Store {
         Ok(count)
     }
 
+    /// Deletes these records, whatever they were: a page written for a connection that was
+    /// removed while it was being written.
+    pub async fn remove_records(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        records: &[Record],
+    ) -> Result<(), StoreError> {
+        let mut sks: Vec<String> = records.iter().map(|r| record_sk(connection, r.kind, &r.external_id)).collect();
+        sks.sort();
+        sks.dedup();
+        self.batch_write(sks.into_iter().map(|sk| delete_request(user, sk)).collect()).await
+    }
+
     /// A connection's records (for checks and exports).
     pub async fn list_records(&self, user: &UserId, connection: &ConnectionId) -> Result<Vec<Record>, StoreError> {
-        self.record_items(user, connection, None).await?.iter().map(from_item).collect()
+        let items = self.items_with_prefix(user, &format!("REC#{connection}#"), None, Read::Eventual).await?;
+        items.iter().map(from_item).collect()
     }
 
     /// The user's records whose key starts with `REC#{within}` (`""`: all of them; a connection
     /// id and `#`: one connection's; and a kind: one kind of it), paged until done.
     pub async fn user_records(&self, user: &UserId, within: &str) -> Result<Vec<StoredRecord>, StoreError> {
-        self.items_with_prefix(user, &format!("REC#{within}"), None).await?.iter().map(stored_from_item).collect()
+        let items = self.items_with_prefix(user, &format!("REC#{within}"), None, Read::Eventual).await?;
+        items.iter().map(stored_from_item).collect()
     }
 
     /// One record, or `NotFound`.
@@ -284,11 +301,17 @@ impl Store {
         Ok((records, cost))
     }
 
-    /// Removes everything a connection synced, and its run history (on disconnect).
+    /// Removes everything a connection synced, and its run history (on disconnect). The keys
+    /// are read consistently: a page a worker wrote just before the connection was marked
+    /// `disconnecting` is seen and removed here (one written after it is removed by the worker).
     pub async fn delete_connection_data(&self, user: &UserId, connection: &ConnectionId) -> Result<(), StoreError> {
         for prefix in [format!("REC#{connection}#"), format!("SYNC#{connection}#")] {
-            let sks = self.sort_keys(user, &prefix).await?;
-            self.batch_write(sks.into_iter().map(|sk| delete_request(user, sk)).collect()).await?;
+            let items = self.items_with_prefix(user, &prefix, Some("SK"), Read::Consistent).await?;
+            let deletes = items
+                .iter()
+                .map(|i| Ok(delete_request(user, get_s(i, table::SK)?.to_owned())))
+                .collect::<Result<_, StoreError>>()?;
+            self.batch_write(deletes).await?;
         }
         Ok(())
     }
@@ -299,6 +322,7 @@ impl Store {
         user: &UserId,
         prefix: &str,
         projection: Option<&str>,
+        read: Read,
     ) -> Result<Vec<Item>, StoreError> {
         let items = self
             .client
@@ -308,26 +332,13 @@ impl Store {
             .expression_attribute_values(":pk", s(keys::user(user)))
             .expression_attribute_values(":prefix", s(prefix))
             .set_projection_expression(projection.map(str::to_owned))
+            .consistent_read(read == Read::Consistent)
             .into_paginator()
             .items()
             .send()
             .collect::<Vec<_>>()
             .await;
         items.into_iter().map(|i| i.map_err(StoreError::aws)).collect()
-    }
-
-    async fn record_items(
-        &self,
-        user: &UserId,
-        connection: &ConnectionId,
-        projection: Option<&str>,
-    ) -> Result<Vec<Item>, StoreError> {
-        self.items_with_prefix(user, &format!("REC#{connection}#"), projection).await
-    }
-
-    async fn sort_keys(&self, user: &UserId, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let items = self.items_with_prefix(user, prefix, Some("SK")).await?;
-        items.iter().map(|i| Ok(get_s(i, table::SK)?.to_owned())).collect()
     }
 
     /// The stored content hash of each of these records that exists.
@@ -396,6 +407,14 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// How a Query reads: eventually consistent (half the cost) or consistent (sees every write
+/// that completed before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Eventual,
+    Consistent,
 }
 
 /// What a read cost: DynamoDB requests made and items read.

@@ -17,8 +17,10 @@ use crate::domain::{
 };
 use crate::sync::SyncMode;
 
-/// A run still in flight this long after it was queued is ended as failed by the scheduler.
-/// Longer than SQS needs to give up on a message (5 receives × 12 minutes of visibility).
+/// A run still in flight this long after it was queued, or after its last continuation (a long
+/// run goes on in a new message each time a worker's invocation ends), is ended as failed by
+/// the scheduler. Longer than SQS needs to give up on a message (5 receives × 12 minutes of
+/// visibility).
 pub const RUN_DEADLINE: Duration = Duration::hours(2);
 /// Finished runs are kept this long (TTL).
 const RUN_RETENTION_DAYS: i64 = 90;
@@ -28,11 +30,15 @@ pub(crate) fn run_sk(connection: &ConnectionId, sync: &SyncId) -> String {
 }
 
 fn inflight_key(run: &SyncRun) -> (String, String) {
-    let deadline = run.queued_at + RUN_DEADLINE;
     (
         format!("INFLIGHT#{}", due_shard(&run.connection_id)),
-        format!("{}#{}", deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), run.sync_id),
+        inflight_sort_key(run.queued_at + RUN_DEADLINE, &run.sync_id),
     )
+}
+
+/// Where a run in flight sorts in the in-flight index: by the time the scheduler ends it.
+fn inflight_sort_key(deadline: DateTime<Utc>, sync: &SyncId) -> String {
+    format!("{}#{sync}", deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 fn day_key(at: DateTime<Utc>) -> String {
@@ -150,6 +156,15 @@ pub struct DueConnection {
 
 fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// A failed condition is a `Conflict`; anything else an AWS error.
+fn conflict_or_aws<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if e.as_service_error().is_some_and(is_conditional_failure) { StoreError::Conflict } else { StoreError::aws(e) }
 }
 
 impl Store {
@@ -309,7 +324,8 @@ impl Store {
     }
 
     /// Records a completed page: the cursor after it (written only after its records), and
-    /// progress. Fails with `Conflict` if the run is no longer running.
+    /// progress. Fails with `Conflict` if the run is no longer running, or if a later delivery
+    /// of it has started since `run` was (its `attempts` fence the older one off).
     pub async fn save_progress(&self, run: &SyncRun) -> Result<(), StoreError> {
         let cursor = run.cursor.as_ref().map(Value::to_string).unwrap_or_else(|| "null".into());
         self.client
@@ -321,9 +337,10 @@ impl Store {
                 "SET #cursor = :cursor, pages = :pages, #items = :items, created = :created, updated = :updated, \
                  unchanged = :unchanged, deleted = :deleted, phase = :phase, #mode = :mode",
             )
-            .condition_expression("#status = :running")
+            .condition_expression("#status = :running AND attempts = :attempt")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#cursor", "cursor")
+            .expression_attribute_values(":attempt", n(run.attempts))
             .expression_attribute_names("#items", "items")
             .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
             .expression_attribute_values(":cursor", s(cursor))
@@ -338,13 +355,49 @@ impl Store {
             .expression_attribute_values(":mode", s(run.mode.as_str()))
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error().is_some_and(is_conditional_failure) {
-                    StoreError::Conflict
-                } else {
-                    StoreError::aws(e)
-                }
-            })?;
+            .map_err(conflict_or_aws)?;
+        Ok(())
+    }
+
+    /// A run that goes on in a new message (its invocation's time is up; its cursor is saved):
+    /// its deadline in the in-flight index moves to `RUN_DEADLINE` from now, so the scheduler
+    /// does not end a long run that is still making progress. Fails with `Conflict` like
+    /// [`Store::save_progress`].
+    pub async fn continue_run(&self, run: &SyncRun) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&run.user_id)))
+            .key(table::SK, s(run_sk(&run.connection_id, &run.sync_id)))
+            .update_expression("SET GSI1SK = :gsk")
+            .condition_expression("#status = :running AND attempts = :attempt")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":running", s(SyncStatus::Running.as_str()))
+            .expression_attribute_values(":attempt", n(run.attempts))
+            .expression_attribute_values(":gsk", s(inflight_sort_key(now() + RUN_DEADLINE, &run.sync_id)))
+            .send()
+            .await
+            .map_err(conflict_or_aws)?;
+        Ok(())
+    }
+
+    /// Ends a run that is still queued or running as failed with `reason` (a disconnect ends the
+    /// connection's run in flight). A run already ended, or gone, is left as it is.
+    pub async fn cancel_run(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        sync: &SyncId,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let run = match self.get_run(user, connection, sync).await {
+            Ok(run) => run,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !run.status.is_finished() {
+            self.finish_run(&run, &RunOutcome::failed(reason, run.counts, false)).await?;
+        }
         Ok(())
     }
 

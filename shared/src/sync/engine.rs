@@ -1,9 +1,18 @@
 //! Runs one job: from the queued run to its recorded outcome, page by page.
+//!
+//! A run ends when its provider has no next page; when the provider's cursor does not advance
+//! (the same cursor, or the same page, twice in a row) or the run reaches its page cap; or when
+//! its connection is removed. A worker's invocation has a deadline: a run still reading when the
+//! deadline nears stops between pages, its cursor saved, and goes on in a new message as the
+//! same run.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::connector::{Connector, ConnectorConfig};
-use super::record::SyncMode;
+use super::record::{Page, RecordKey, SyncMode};
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
 use crate::domain::{ConnectionStatus, Counts, Phase, SyncJob, SyncRun, SyncStatus};
@@ -18,8 +27,12 @@ use crate::vault::{Credentials, VaultError};
 pub enum JobOutcome {
     /// The run ended (succeeded or failed) with this delivery.
     Finished(SyncStatus),
-    /// The run had already ended: a redelivered message, acknowledged and dropped.
+    /// The run had already ended, or a later delivery of it has taken over: a redelivered
+    /// message, acknowledged and dropped.
     AlreadyFinished,
+    /// The invocation's time was nearly up: the run stopped between pages with its cursor saved,
+    /// and a new message, already queued, continues it as the same run. Acknowledge this one.
+    Continued,
     /// A passing failure: leave the message for SQS to deliver again (the run stays running
     /// and resumes from its last saved cursor).
     Retry(String),
@@ -48,16 +61,31 @@ async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<Job
     }
 }
 
-#[tracing::instrument(skip_all, fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id))]
+/// Runs a job until its run ends, however long that takes (tools and tests; the worker, whose
+/// invocations have a deadline, uses [`run_job_until`]).
 pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, SyncError> {
+    run(state, job, None).await
+}
+
+/// Runs a job in an invocation that ends at `deadline`. The run reads pages until its end, or
+/// until too little time is left for another page (the `deadline_margin` of the settings is
+/// kept free to write the page in hand and queue what follows): then it continues in a new
+/// message ([`JobOutcome::Continued`]).
+pub async fn run_job_until(state: &AppState, job: &SyncJob, deadline: Instant) -> Result<JobOutcome, SyncError> {
+    run(state, job, Some(deadline)).await
+}
+
+#[tracing::instrument(skip_all, fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id))]
+async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Result<JobOutcome, SyncError> {
     let Some(mut run) = state.store.start_run(&job.user_id, &job.connection_id, &job.sync_id).await? else {
         tracing::info!("redelivered job of a finished run; dropped");
+        forget_if_removed(state, job).await?;
         return Ok(JobOutcome::AlreadyFinished);
     };
     let connection = match state.store.get_connection(&job.user_id, &job.connection_id).await {
         Ok(c) => c,
         Err(StoreError::NotFound) => {
-            return end(state, &run, RunOutcome::failed("The connection was removed.", run.counts, false)).await;
+            return end(state, &run, RunOutcome::failed(REMOVED, run.counts, false)).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -102,7 +130,18 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
     };
     let mut full = run.mode == SyncMode::Full;
     let mut retried_with_fresh_token = false;
+    // Pages read by this invocation, and the keys of the last one (to see a page come twice).
+    let mut pages_read = 0u64;
+    let mut previous_keys: HashSet<RecordKey> = HashSet::new();
     let final_state = loop {
+        if run.progress.pages >= state.sync.max_pages_per_run {
+            tracing::warn!(pages = run.progress.pages, "the run reached its page cap");
+            let message = format!(
+                "{} kept returning more pages; the sync was stopped after {} pages.",
+                integration.name, run.progress.pages
+            );
+            return end(state, &run, RunOutcome::failed(message, run.counts, false)).await;
+        }
         // An OAuth token about to expire is refreshed between pages (once for all workers).
         if let Credentials::OAuth(tokens) = &credentials
             && tokens.expires_within(REFRESH_MARGIN, crate::store::attrs::now())
@@ -119,7 +158,15 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
                 Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
             };
         }
-        let page = match connector.fetch_page(&cursor).await {
+        let fetched = match time_for_a_page(deadline, state.sync.deadline_margin) {
+            None => connector.fetch_page(&cursor).await,
+            Some(Some(budget)) => match tokio::time::timeout(budget, connector.fetch_page(&cursor)).await {
+                Ok(fetched) => fetched,
+                Err(_) => return out_of_time(state, &run, integration, pages_read).await,
+            },
+            Some(None) => return out_of_time(state, &run, integration, pages_read).await,
+        };
+        let page = match fetched {
             Ok(page) => {
                 retried_with_fresh_token = false;
                 page
@@ -158,6 +205,13 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
                 return retry_later(state, &run, passing.user_message(&integration.name)).await;
             }
         };
+        let keys = page_keys(&page);
+        if page.next.as_ref() == Some(&cursor) || (!keys.is_empty() && keys == previous_keys) {
+            tracing::warn!(pages = run.progress.pages, "the provider's cursor does not advance");
+            let message = format!("{} returned the same page twice; the sync was stopped.", integration.name);
+            return end(state, &run, RunOutcome::failed(message, run.counts, false)).await;
+        }
+        previous_keys = keys;
         if page.full_listing && !full {
             tracing::info!("the provider asked for a full resync");
             full = true;
@@ -178,7 +232,16 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
         if !page.deleted.is_empty() {
             run.counts.deleted += state.store.delete_records(&job.user_id, &job.connection_id, &page.deleted).await?;
         }
+        // A disconnect removes what the connection synced. It marks the connection first, then
+        // reads its records: a page written before the mark is seen there, one written after it
+        // is seen here (by this consistent read after the write) and taken back.
+        if connection_removed(state, job).await? {
+            state.store.remove_records(&job.user_id, &job.connection_id, &page.records).await?;
+            tracing::info!("the connection was removed during the sync");
+            return end(state, &run, RunOutcome::failed(REMOVED, run.counts, false)).await;
+        }
         run.progress.pages += 1;
+        pages_read += 1;
         run.progress.items = run.counts.items();
         match page.next {
             Some(next) => {
@@ -209,6 +272,77 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
     end(state, &run, outcome).await
 }
 
+/// Why a run of a connection that was removed ended.
+const REMOVED: &str = "The connection was removed.";
+
+/// Whether the job's connection is gone or going (disconnected), read consistently.
+async fn connection_removed(state: &AppState, job: &SyncJob) -> Result<bool, StoreError> {
+    match state.store.get_connection(&job.user_id, &job.connection_id).await {
+        Ok(connection) => Ok(connection.status == ConnectionStatus::Disconnecting),
+        Err(StoreError::NotFound) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// A message whose run has ended or is gone. If its connection was removed, a worker stopped
+/// between writing a page and checking the connection (a timeout, a crash) may have left that
+/// page behind the disconnect: remove what is left.
+async fn forget_if_removed(state: &AppState, job: &SyncJob) -> Result<(), SyncError> {
+    if connection_removed(state, job).await? {
+        state.store.delete_connection_data(&job.user_id, &job.connection_id).await?;
+    }
+    Ok(())
+}
+
+/// How long the next page may take: `None` without a deadline, `Some(None)` when too little
+/// time is left for one.
+fn time_for_a_page(deadline: Option<Instant>, margin: Duration) -> Option<Option<Duration>> {
+    let deadline = deadline?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    Some(left.checked_sub(margin).filter(|budget| !budget.is_zero()))
+}
+
+/// What identifies a page: the keys of the records it brings and of those it deletes.
+fn page_keys(page: &Page) -> HashSet<RecordKey> {
+    let written = page.records.iter().map(|r| RecordKey { kind: r.kind, external_id: r.external_id.clone() });
+    written.chain(page.deleted.iter().cloned()).collect()
+}
+
+/// The invocation's time is nearly up. The cursor is saved after every page, so a run that read
+/// pages in this invocation continues in a new message as the same run, with a new deadline in
+/// the in-flight index. One that could not read a single page is left for redelivery like any
+/// passing failure, so a provider too slow for even one page ends in the dead-letter queue
+/// instead of being continued for ever.
+async fn out_of_time(
+    state: &AppState,
+    run: &SyncRun,
+    integration: &Integration,
+    pages_read: u64,
+) -> Result<JobOutcome, SyncError> {
+    if pages_read == 0 {
+        let message = format!("{} did not answer in the time a sync worker has.", integration.name);
+        return retry_later(state, run, message).await;
+    }
+    let Some(queue) = &state.queue else {
+        return retry_later(state, run, "The sync could not be continued (no sync queue).".into()).await;
+    };
+    match state.store.continue_run(run).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => return Ok(JobOutcome::AlreadyFinished),
+        Err(e) => return Err(e.into()),
+    }
+    if let Err(e) = queue.send(&run.job()).await {
+        tracing::warn!(error = %ErrorChain(&e), "the continuation of the run could not be queued");
+        return retry_later(state, run, "The sync could not be continued.".into()).await;
+    }
+    tracing::info!(
+        pages = run.progress.pages,
+        items = run.progress.items,
+        "time is up; the run continues in a new message"
+    );
+    Ok(JobOutcome::Continued)
+}
+
 /// The run's end when the connection's credential cannot drive its provider's connector.
 fn cannot_connect(integration: &Integration, error: &ConnectorError, counts: Counts) -> RunOutcome {
     match error {
@@ -234,7 +368,10 @@ async fn retry_later(state: &AppState, run: &SyncRun, message: String) -> Result
 pub async fn fail_dead_letter(state: &AppState, job: &SyncJob, receives: Option<u32>) -> Result<JobOutcome, SyncError> {
     let run = match state.store.get_run(&job.user_id, &job.connection_id, &job.sync_id).await {
         Ok(run) => run,
-        Err(StoreError::NotFound) => return Ok(JobOutcome::AlreadyFinished),
+        Err(StoreError::NotFound) => {
+            forget_if_removed(state, job).await?;
+            return Ok(JobOutcome::AlreadyFinished);
+        }
         Err(e) => return Err(e.into()),
     };
     if run.status.is_finished() {

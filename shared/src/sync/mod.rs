@@ -9,7 +9,7 @@ mod trigger;
 
 pub use crate::providers::SyncConnector;
 pub use connector::{Connector, ConnectorConfig};
-pub use engine::{JobOutcome, SyncError, fail_dead_letter, minutes_saved, run_job};
+pub use engine::{JobOutcome, SyncError, fail_dead_letter, minutes_saved, run_job, run_job_until};
 pub use history::{HistoryError, get_run, list_runs};
 pub use record::{
     EventFields, FileFields, KindFields, MessageFields, Page, PageFields, Record, RecordKey, RecordKind, SyncMode,

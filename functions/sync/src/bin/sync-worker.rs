@@ -1,7 +1,14 @@
+use std::time::{Instant, SystemTime};
+
 use aws_lambda_events::event::sqs::SqsEvent;
 use integrations::AppState;
 use integrations::config::Function;
 use lambda_runtime::{LambdaEvent, service_fn};
+
+/// The invocation's deadline (Lambda gives it as wall-clock time) on the monotonic clock.
+fn deadline_of(context: &lambda_runtime::Context) -> Instant {
+    Instant::now() + context.deadline().duration_since(SystemTime::now()).unwrap_or_default()
+}
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -11,7 +18,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = &state;
     let dlq_arn = dlq_arn.as_deref();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(sync::handle_sqs_event(state, dlq_arn, event.payload).await)
+        let deadline = deadline_of(&event.context);
+        Ok::<_, lambda_runtime::Error>(sync::handle_sqs_event(state, dlq_arn, event.payload, deadline).await)
     }))
     .await
 }
