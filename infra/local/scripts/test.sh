@@ -30,4 +30,4 @@ cargo build --quiet --bin dev-server --bin fake-providers
 
 echo "==> the API against openapi.yaml (schemathesis: every check and phase, stateful included)"
 # Its own dev server and fakes on free ports, on the emulator above; the binaries are built above.
-infra/local/scripts/contract.sh
+EMULATOR_PORT="$EMULATOR_PORT" infra/local/scripts/contract.sh
