@@ -500,6 +500,9 @@ mod tests {
         assert_eq!(read(r#"{"syncIntervalMinutes":1.44e3}"#).unwrap(), Some(1440));
         assert_eq!(read(r#"{"syncIntervalMinutes":null}"#).unwrap(), None);
         assert_eq!(read(r#"{}"#).unwrap(), None);
+        // ApiJson reads bodies through a serde_json::Value: the same there.
+        let from_value = serde_json::from_value::<SettingsInput>(serde_json::json!({ "syncIntervalMinutes": 15.0 }));
+        assert_eq!(from_value.unwrap().sync_interval_minutes, Some(15));
         for bad in ["15.5", "-15", "-15.0", "1e100", "4294967296", "\"15\"", "true"] {
             assert!(read(&format!(r#"{{"syncIntervalMinutes":{bad}}}"#)).is_err(), "{bad}");
         }
