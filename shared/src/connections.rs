@@ -19,7 +19,23 @@ use crate::vault::{Credentials, VaultError};
 pub struct SettingsInput {
     pub display_name: Option<String>,
     pub auto_sync: Option<bool>,
+    #[serde(default, deserialize_with = "whole_minutes")]
     pub sync_interval_minutes: Option<u32>,
+}
+
+/// A number of minutes as JSON writes it. JSON has one kind of number, so `15.0` is the whole
+/// number 15 (clients in Python or Go may write it so); `15.5`, a negative number or one past
+/// `u32` is not a number of minutes. `null` is the same as leaving the member out.
+fn whole_minutes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f)).map(|f| f as u64)
+    });
+    whole.and_then(|n| u32::try_from(n).ok()).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("syncIntervalMinutes must be a whole number of minutes, not {number}"))
+    })
 }
 
 #[derive(Deserialize)]
@@ -34,7 +50,7 @@ pub struct ConnectRequest {
     pub connection_id: Option<String>,
     #[serde(default)]
     pub credentials: Option<BTreeMap<String, String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::http::optional_json_object")]
     pub settings: Option<SettingsInput>,
 }
 
@@ -99,11 +115,12 @@ impl ConnectError {
 
 fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError> {
     if let Some(name) = &input.display_name {
-        let trimmed = name.trim();
-        if trimmed.is_empty() || trimmed.chars().count() > 80 {
+        // As sent, so that what the document's pattern says is what is checked; the name is
+        // kept without the white space around it.
+        if name.trim().is_empty() || name.chars().count() > 80 {
             return Err(ConnectError::InvalidSettings("displayName must be 1 to 80 characters".into()));
         }
-        if trimmed.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
             return Err(ConnectError::InvalidSettings(
                 "displayName must not contain control or text-direction characters".into(),
             ));
@@ -228,6 +245,13 @@ pub async fn connect(
         .map(ConnectionId::parse)
         .transpose()
         .map_err(|e| ConnectError::InvalidSettings(e.to_string()))?;
+    // The whole request is checked whichever way it connects: a return path or settings that
+    // this way does not use are still refused when they are not valid.
+    if request.return_url.is_some() {
+        crate::oauth::checked_return_url(request.return_url.as_deref())?;
+    }
+    let settings_sent = request.settings.is_some();
+    let change = settings_change(request.settings.unwrap_or_default())?;
     let limit = caller.plan.connection_limit();
     if reconnect.is_none()
         && let Some(limit) = limit
@@ -250,12 +274,11 @@ pub async fn connect(
     if !integration.supports(AuthMode::ApiKey) {
         return Err(ConnectError::ApiKeyNotSupported(integration.name.clone()));
     }
-    if reconnect.is_some() && request.settings.is_some() {
+    if reconnect.is_some() && settings_sent {
         return Err(ConnectError::InvalidSettings(
             "a reconnect keeps the connection's settings; change them with PATCH".into(),
         ));
     }
-    let change = settings_change(request.settings.unwrap_or_default())?;
     if change.auto_sync == Some(true) && !integration.syncs_with(AuthMode::ApiKey) {
         return Err(ConnectError::NothingToSync(integration.name.clone()));
     }
@@ -471,6 +494,34 @@ mod tests {
         }
         let fine = SettingsInput { display_name: Some("Équipe opérations".into()), ..Default::default() };
         assert!(settings_change(fine).is_ok());
+    }
+
+    #[test]
+    fn display_names_are_judged_as_sent_not_after_trimming() {
+        // A tab or newline around the name is a control character too, and the 80 characters
+        // count what was sent: the document's pattern and maxLength say the same.
+        for bad in ["\tOps", "Ops\n", &format!(" {} ", "a".repeat(79))] {
+            let input = SettingsInput { display_name: Some(bad.to_owned()), ..Default::default() };
+            assert!(matches!(settings_change(input), Err(ConnectError::InvalidSettings(_))), "{bad:?}");
+        }
+        let spaced = SettingsInput { display_name: Some("  Ops  ".into()), ..Default::default() };
+        assert_eq!(settings_change(spaced).unwrap().display_name.as_deref(), Some("Ops"));
+    }
+
+    #[test]
+    fn an_interval_written_as_an_integral_json_number_is_read_as_whole_minutes() {
+        let read = |json: &str| serde_json::from_str::<SettingsInput>(json).map(|s| s.sync_interval_minutes);
+        assert_eq!(read(r#"{"syncIntervalMinutes":15}"#).unwrap(), Some(15));
+        assert_eq!(read(r#"{"syncIntervalMinutes":15.0}"#).unwrap(), Some(15));
+        assert_eq!(read(r#"{"syncIntervalMinutes":1.44e3}"#).unwrap(), Some(1440));
+        assert_eq!(read(r#"{"syncIntervalMinutes":null}"#).unwrap(), None);
+        assert_eq!(read(r#"{}"#).unwrap(), None);
+        // ApiJson reads bodies through a serde_json::Value: the same there.
+        let from_value = serde_json::from_value::<SettingsInput>(serde_json::json!({ "syncIntervalMinutes": 15.0 }));
+        assert_eq!(from_value.unwrap().sync_interval_minutes, Some(15));
+        for bad in ["15.5", "-15", "-15.0", "1e100", "4294967296", "\"15\"", "true"] {
+            assert!(read(&format!(r#"{{"syncIntervalMinutes":{bad}}}"#)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 // Browser helpers for the page tests: Debian's Chromium through playwright-core, one fresh
 // context (and so one fresh sessionStorage) per test, a distinct user per test, screenshots.
 
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -26,12 +27,14 @@ export function uniqueUser(name) {
 
 /**
  * Opens /integrations signed in as a new user (the page honours ?user= in dev mode).
- * `contextOptions` go to the browser context (e.g. { timezoneId, locale }).
+ * `contextOptions` go to the browser context (e.g. { timezoneId, locale }); `beforeLoad(context, page)`
+ * runs before the page loads (e.g. to add an init script).
  * Returns { page, context, user, errors } — errors collects uncaught page errors.
  */
-export async function openPage(browser, stack, { name, width = 1280, height = 900, contextOptions = {} }) {
+export async function openPage(browser, stack, { name, width = 1280, height = 900, contextOptions = {}, beforeLoad }) {
   const context = await browser.newContext({ viewport: { width, height }, ...contextOptions });
   const page = await context.newPage();
+  if (beforeLoad) await beforeLoad(context, page);
   page.setDefaultTimeout(15_000);
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -93,3 +96,33 @@ export function countRunPolls(page, syncIdOf) {
 
 /** The fake providers' demo Trello credentials. */
 export const TRELLO_DEMO = { apiKey: 'fake-trello-key', token: 'fake-trello-token' };
+
+/**
+ * The row of one connection and its parts: every element of a row is keyed by the connection's
+ * id (`connection-<id>`, `sync-<id>`, …), so two connections of one tool never collide.
+ */
+export const part = (page, what, connectionId) => page.getByTestId(`${what}-${connectionId}`);
+export const rowOf = (page, connectionId) => part(page, 'connection', connectionId);
+/** Connects Trello with the demo key and token through the connect dialog; resolves to the new connection. */
+export async function connectTrelloThroughForm(page) {
+  await page.getByTestId('connect-trello').click();
+  await page.getByTestId('connect-dialog').waitFor();
+  await page.getByTestId('field-apiKey').fill(TRELLO_DEMO.apiKey);
+  await page.getByTestId('field-token').fill(TRELLO_DEMO.token);
+  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/integrations/connect') && r.request().method() === 'POST');
+  await page.getByTestId('connect-submit').click();
+  const response = await created;
+  assert.equal(response.status(), 201, `connecting Trello through the form: ${await response.text()}`);
+  const connection = await response.json();
+  await rowOf(page, connection.connectionId).waitFor();
+  return connection;
+}
+
+/** Presses "Sync now" and resolves to the run the API queued (the 202 answer). */
+export async function pressSync(page, connectionId) {
+  const queued = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/integrations/${connectionId}/sync` && r.request().method() === 'POST');
+  await part(page, 'sync', connectionId).click();
+  const response = await queued;
+  assert.equal(response.status(), 202, `POST …/sync: ${await response.text()}`);
+  return response.json();
+}

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startStack } from './stack.mjs';
 import {
-  TRELLO_DEMO, apiFromPage, countRunPolls, launchBrowser, openPage, screenshot, setVisibility,
+  TRELLO_DEMO, apiFromPage, connectTrelloThroughForm, countRunPolls, launchBrowser, openPage, part, pressSync, rowOf,
+  screenshot, setVisibility,
 } from './browser.mjs';
 import * as fmt from '../assets/format.js';
 
@@ -39,12 +40,6 @@ function pageTest(name, body, { width, height, timeout = 60_000 } = {}) {
 
 const cards = (page) => page.locator('[data-testid="catalog"] article[data-testid^="card-"]');
 
-/**
- * The row of one connection and its parts: every element of a row is keyed by the connection's
- * id (`connection-<id>`, `sync-<id>`, …), so two connections of one tool never collide.
- */
-const part = (page, what, connectionId) => page.getByTestId(`${what}-${connectionId}`);
-const rowOf = (page, connectionId) => part(page, 'connection', connectionId);
 /** The rows of one tool (rows carry data-integration). */
 const rowsOf = (page, integrationId) => page.locator(`[data-testid^="connection-"][data-integration="${integrationId}"]`);
 
@@ -54,36 +49,12 @@ async function connectTrelloThroughApi(page, extra = {}) {
   return answer.body;
 }
 
-/** Connects Trello with the demo key and token through the connect dialog; resolves to the new connection. */
-async function connectTrelloThroughForm(page) {
-  await page.getByTestId('connect-trello').click();
-  await page.getByTestId('connect-dialog').waitFor();
-  await page.getByTestId('field-apiKey').fill(TRELLO_DEMO.apiKey);
-  await page.getByTestId('field-token').fill(TRELLO_DEMO.token);
-  const created = page.waitForResponse((r) => r.url().endsWith('/api/v1/integrations/connect') && r.request().method() === 'POST');
-  await page.getByTestId('connect-submit').click();
-  const response = await created;
-  assert.equal(response.status(), 201, `connecting Trello through the form: ${await response.text()}`);
-  const connection = await response.json();
-  await rowOf(page, connection.connectionId).waitFor();
-  return connection;
-}
-
 /** Delays the fake Trello API: the next `times` requests whose path starts with `pathPrefix` wait `millis`. */
 function slowTrello(pathPrefix, millis, times) {
   return stack.fakes('POST', '/_fake/trello/faults', { pathPrefix, fault: 'timeout', millis, times });
 }
 
 const text = async (locator) => (await locator.innerText()).replace(/\s+/g, ' ').trim();
-
-/** Presses "Sync now" and resolves to the run the API queued (the 202 answer). */
-async function pressSync(page, connectionId) {
-  const queued = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/integrations/${connectionId}/sync` && r.request().method() === 'POST');
-  await part(page, 'sync', connectionId).click();
-  const response = await queued;
-  assert.equal(response.status(), 202, `POST …/sync: ${await response.text()}`);
-  return response.json();
-}
 
 /**
  * After a run ended: the page shows what GET …/syncs/{id} says (items, time saved, counts),

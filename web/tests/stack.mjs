@@ -18,10 +18,12 @@ const FAKE_ENV = path.join(ROOT, 'infra/local/scripts/fake-env.sh');
 /** The dev server's DynamoDB table in the emulator. */
 export const TABLE_NAME = 'web-tests';
 
+// Cargo's build folder: CARGO_TARGET_DIR when set (as `cargo build` uses it), else target/.
+const TARGET = path.resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target');
 const BIN = {
   moto: path.join(ROOT, '.venv/bin/moto_server'),
-  fakes: path.join(ROOT, 'target/debug/fake-providers'),
-  dev: path.join(ROOT, 'target/debug/dev-server'),
+  fakes: path.join(TARGET, 'debug/fake-providers'),
+  dev: path.join(TARGET, 'debug/dev-server'),
 };
 
 const children = new Set();

@@ -95,7 +95,7 @@ async fn oauth_callback(
             if wants_html {
                 let page = format!(
                     "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Sign-in not completed</title>\
-                     <body style=\"font-family:system-ui;max-width:36rem;margin:4rem auto;padding:0 1rem\">\
+                     <link rel=\"stylesheet\" href=\"/assets/styles.css\"><body class=\"plain-page\">\
                      <h1>Sign-in not completed</h1><p>{why}</p><p>Nothing was connected.</p>\
                      <p><a href=\"/integrations\">Back to your integrations</a></p></body></html>"
                 );

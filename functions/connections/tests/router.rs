@@ -472,3 +472,58 @@ async fn callers_with_identity_provider_subjects_connect_and_get_valid_secret_na
     assert_eq!(listed["connections"].as_array().unwrap().len(), 1, "each subject sees its own");
     app.env.cleanup().await;
 }
+
+/// Found by schemathesis (infra/local/scripts/contract.sh): requests that openapi.yaml calls
+/// invalid were accepted because the path they took did not use the invalid part.
+#[tokio::test]
+async fn what_a_connect_does_not_use_is_still_checked_and_a_body_is_always_a_json_object() {
+    let app = App::start().await;
+    let token = app.token("ada");
+    let t = Some(token.as_str());
+    let webhook = "https://contoso.webhook.office.com/webhookb2/abc/IncomingWebhook/def";
+    let connect = |body: Value| body.to_string();
+    let cases = [
+        // A return path on a connect with credentials, which does not go through sign-in.
+        (
+            "/api/v1/integrations/connect",
+            Method::POST,
+            connect(
+                json!({"integrationId": "microsoft-teams", "credentials": {"webhookUrl": webhook}, "returnUrl": "AAA"}),
+            ),
+            "/problems/invalid-settings",
+        ),
+        // Settings on a sign-in, which only a connect with credentials uses.
+        (
+            "/api/v1/integrations/connect",
+            Method::POST,
+            connect(json!({"integrationId": "google-drive", "settings": {"syncIntervalMinutes": 5}})),
+            "/problems/invalid-settings",
+        ),
+        // serde reads a struct from an array of its fields in order; no client means that.
+        ("/api/v1/integrations/connect", Method::POST, "[\"trello\"]".to_owned(), "/problems/invalid-body"),
+        (
+            "/api/v1/integrations/connect",
+            Method::POST,
+            connect(
+                json!({"integrationId": "microsoft-teams", "credentials": {"webhookUrl": webhook}, "settings": [null, null]}),
+            ),
+            "/problems/invalid-body",
+        ),
+        (
+            "/api/v1/integrations/01HV5Z4K9Q8W2X3Y4Z5A6B7C8D",
+            Method::PATCH,
+            "[null, null]".to_owned(),
+            "/problems/invalid-body",
+        ),
+    ];
+    for (path, method, body, expected) in cases {
+        let (status, problem) = app.call(method.clone(), path, t, Some(&body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path} {body}: {problem}");
+        assert_eq!(problem["type"], expected, "{method} {path} {body}: {problem}");
+    }
+    // The same connect with a path on this site, or none, connects.
+    let body = json!({"integrationId": "microsoft-teams", "credentials": {"webhookUrl": webhook}, "returnUrl": "/integrations"});
+    let (status, created) = app.call(Method::POST, "/api/v1/integrations/connect", t, Some(&body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    app.env.cleanup().await;
+}

@@ -5,13 +5,14 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::domain::{ConnectionId, SyncId, SyncRun};
 use integrations::http::{
-    ApiPath, ApiQuery, Problem, ProblemType, Routes, parse_optional_json, with_problem_fallbacks,
+    ApiPath, ApiQuery, Problem, ProblemType, Routes, parse_optional_json, unreadable_body, with_problem_fallbacks,
 };
 use integrations::sync::{self as sync_history, SyncMode, trigger_sync};
 use serde::{Deserialize, Serialize};
@@ -66,9 +67,10 @@ async fn start_sync(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, Problem> {
     let id = ConnectionId::parse(&id).map_err(bad_path)?;
+    let body = body.map_err(unreadable_body)?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -463,6 +463,17 @@ async fn bad_sync_requests_are_problems_and_other_users_see_nothing() {
         .unwrap();
     let response = sync::router(p.env.state_for(Function::SyncApi)).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // A body over the cap is a 413 problem like every other error, not axum's plain text.
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(p.path("/sync"))
+        .header("authorization", format!("Bearer {}", p.env.token("ada", Plan::Free)))
+        .header("content-type", "application/json")
+        .body(Body::from(" ".repeat(integrations::http::MAX_BODY_BYTES + 1)))
+        .unwrap();
+    let response = sync::router(p.env.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
     p.env.cleanup().await;
 }
 

@@ -2,6 +2,7 @@
 //! as API Gateway would serve them, against the AWS emulator.
 
 pub mod loops;
+pub mod security_headers;
 
 use std::path::PathBuf;
 
@@ -62,7 +63,7 @@ pub fn api_routes(state_of: impl Fn(Function) -> AppState, dev_secret: SecretStr
 }
 
 /// The whole local origin: the API (`api_routes`), and the page from `web_dir` at `/` and
-/// `/integrations`.
+/// `/integrations`; every answer with the browser security headers CloudFront adds in AWS.
 pub fn app(state_of: impl Fn(Function) -> AppState, dev_secret: SecretString, web_dir: Option<PathBuf>) -> Router {
     let mut router: Router = api_routes(state_of, dev_secret).into();
     if let Some(dir) = web_dir {
@@ -72,7 +73,7 @@ pub fn app(state_of: impl Fn(Function) -> AppState, dev_secret: SecretString, we
             .route_service("/integrations", tower_http::services::ServeFile::new(&index))
             .nest_service("/assets", tower_http::services::ServeDir::new(dir.join("assets")));
     }
-    with_problem_fallbacks(router)
+    with_problem_fallbacks(router).layer(axum::middleware::map_response(security_headers::add))
 }
 
 /// Creates what template.yaml declares, on the emulator: the table (with GSI1 and TTL) and the

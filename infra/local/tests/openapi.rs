@@ -863,9 +863,7 @@ fn the_documented_ids_categories_and_intervals_are_those_the_code_accepts() {
     assert_eq!(parameters["SyncId"]["schema"]["$ref"], "#/components/schemas/UlidInput");
     assert_eq!(parameters["IntegrationId"]["schema"]["$ref"], "#/components/schemas/IntegrationId");
     assert_eq!(parameters["Category"]["schema"]["$ref"], "#/components/schemas/CategoryId");
-    let connect = &schema("ConnectRequest")["properties"];
-    assert_eq!(connect["integrationId"]["$ref"], "#/components/schemas/IntegrationId");
-    assert_eq!(connect["connectionId"]["$ref"], "#/components/schemas/UlidInput");
+    the_connect_request_of_each_integration_is_its_catalog_entry(catalog);
 
     // The ULID patterns against the parser, one character at a time: each position of a real
     // id replaced by every printable ASCII character, in both cases, and the wrong lengths.
@@ -891,12 +889,77 @@ fn the_documented_ids_categories_and_intervals_are_those_the_code_accepts() {
         }
     }
 
-    for (name, settings) in [("SyncSettings", schema("SyncSettings")), ("SettingsInput", schema("SettingsInput"))] {
-        let interval = &settings["properties"]["syncIntervalMinutes"];
-        assert_eq!(interval["type"], "integer", "{name}.syncIntervalMinutes: a whole number (15.0 is refused)");
+    // A whole number (JSON's 15.0 is one too); in a request, null is the same as leaving it out.
+    let whole = [("SyncSettings", json!("integer")), ("SettingsInput", json!(["integer", "null"]))];
+    for (name, kind) in whole {
+        let interval = &schema(name)["properties"]["syncIntervalMinutes"];
+        assert_eq!(interval["type"], kind, "{name}.syncIntervalMinutes");
         assert_eq!(interval["minimum"], SyncSettings::MIN_INTERVAL_MINUTES, "{name}.syncIntervalMinutes minimum");
         assert_eq!(interval["maximum"], SyncSettings::MAX_INTERVAL_MINUTES, "{name}.syncIntervalMinutes maximum");
     }
+
+    // The agenda's time zones are exactly the names the service's tz database knows.
+    let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    assert_eq!(listed(schema("TimeZone")), zones, "TimeZone lists the tz database's names");
+
+    // The dev token's user ids: the pattern against the parser.
+    let user = schema("DevTokenRequest")["properties"]["userId"]["pattern"].as_str().expect("a pattern");
+    let user = regex_lite::Regex::new(user).expect("the userId pattern compiles");
+    let mut samples: Vec<String> = (' '..='~').map(|c| format!("ada{c}")).collect();
+    samples.extend(["", "a", "é", "ada|x"].map(str::to_owned));
+    samples.extend([128, 129].map(|n| "a".repeat(n)));
+    for sample in &samples {
+        assert_eq!(user.is_match(sample), UserId::parse(sample).is_ok(), "userId pattern and UserId on {sample:?}");
+    }
+}
+
+/// `ConnectRequest` is one schema per integration, in the catalog's order: its id, its
+/// credential fields with the catalog's patterns (all required), credentials required when it
+/// connects only with them and none when it only signs in, and the same optional members.
+fn the_connect_request_of_each_integration_is_its_catalog_entry(catalog: &Catalog) {
+    let branches = schema("ConnectRequest")["oneOf"].as_array().expect("ConnectRequest is a oneOf");
+    assert_eq!(branches.len(), catalog.integrations().len(), "one ConnectRequest schema per integration");
+    for (branch, integration) in branches.iter().zip(catalog.integrations()) {
+        let branch = resolve(branch);
+        let id = integration.id.as_str();
+        let members = &branch["properties"];
+        assert_eq!(members["integrationId"]["const"], id, "the schemas follow the catalog's order");
+        assert_eq!(branch["additionalProperties"], false, "{id}");
+        let (key, sign_in) = (integration.supports(AuthMode::ApiKey), integration.supports(AuthMode::Oauth2));
+        let required: Vec<&str> = listed_in(&branch["required"]);
+        let expected: &[&str] = if key && !sign_in { &["integrationId", "credentials"] } else { &["integrationId"] };
+        assert_eq!(required, expected, "{id}: required members");
+        let credentials = &members["credentials"];
+        if key {
+            assert_eq!(credentials["type"], json!(["object", "null"]), "{id}");
+            assert_eq!(credentials["additionalProperties"], false, "{id}");
+            let names: Vec<&str> = integration.credential_fields.iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(listed_in(&credentials["required"]), names, "{id}: every credential field is required");
+            let documented = credentials["properties"].as_object().expect("credential fields");
+            assert_eq!(documented.len(), names.len(), "{id}: only the catalog's credential fields");
+            for field in &integration.credential_fields {
+                let member = &documented[&field.name];
+                assert_eq!(member["pattern"], field.pattern.as_str(), "{id}.{}: the catalog's pattern", field.name);
+                assert_eq!(member["maxLength"], 2048, "{id}.{}: the longest credential value", field.name);
+            }
+        } else {
+            assert_eq!(credentials["type"], "null", "{id} takes no credentials");
+        }
+        let either = |member: &str, reference: &str| {
+            assert_eq!(
+                members[member]["anyOf"],
+                json!([{ "$ref": format!("#/components/schemas/{reference}") }, { "type": "null" }]),
+                "{id}.{member}"
+            );
+        };
+        either("connectionId", "UlidInput");
+        either("settings", "SettingsInput");
+        either("returnUrl", "ReturnUrl");
+    }
+}
+
+fn listed_in(list: &Value) -> Vec<&str> {
+    list.as_array().expect("a list").iter().map(|v| v.as_str().expect("a string")).collect()
 }
 
 #[test]

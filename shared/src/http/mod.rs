@@ -1,11 +1,11 @@
 //! Shared HTTP pieces: RFC 9457 problem+json errors and extractors whose rejections use it.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 mod problems;
@@ -161,18 +161,27 @@ impl IntoResponse for Problem {
 }
 
 /// JSON body extractor whose rejections are problem+json (bad syntax 400, wrong shape or
-/// unknown field 422, wrong content type 415).
+/// unknown field 422, wrong content type 415). Every body of the API is a JSON object.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+        match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => from_json_object(value).map(ApiJson),
             Err(rejection) => Err(json_problem(rejection)),
         }
     }
+}
+
+/// A body's fields from its JSON object. Only an object: serde would also read a struct from an
+/// array of its fields in order (`[null, true]`), which no client means.
+fn from_json_object<T: DeserializeOwned>(value: Value) -> Result<T, Problem> {
+    if !value.is_object() {
+        return Err(Problem::new(ProblemType::InvalidBody, "The body must be a JSON object."));
+    }
+    serde_json::from_value(value).map_err(|e| Problem::new(ProblemType::InvalidBody, e.to_string()))
 }
 
 fn json_problem(rejection: JsonRejection) -> Problem {
@@ -192,19 +201,36 @@ fn json_problem(rejection: JsonRejection) -> Problem {
     Problem::new(kind, detail)
 }
 
+/// The problem for a body that could not be read: over the size cap a 413, like `ApiJson`'s.
+pub fn unreadable_body(rejection: BytesRejection) -> Problem {
+    let kind = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ProblemType::PayloadTooLarge,
+        _ => ProblemType::BadRequest,
+    };
+    Problem::new(kind, rejection.body_text())
+}
+
+/// For a member that is itself a struct: read only from a JSON object (or `null`, the same as
+/// leaving it out), as `ApiJson` reads a body.
+pub fn optional_json_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let Some(members) = Option::<Map<String, Value>>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    serde_json::from_value(Value::Object(members)).map(Some).map_err(serde::de::Error::custom)
+}
+
 /// An optional JSON body: empty means `None`; otherwise it must parse (400 for bad JSON, 422
 /// for the wrong shape or an unknown field).
 pub fn parse_optional_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, Problem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(bytes).map(Some).map_err(|e| {
-        if e.is_data() {
-            Problem::new(ProblemType::InvalidBody, e.to_string())
-        } else {
-            Problem::new(ProblemType::MalformedJson, e.to_string())
-        }
-    })
+    let value = serde_json::from_slice(bytes).map_err(|e| Problem::new(ProblemType::MalformedJson, e.to_string()))?;
+    from_json_object(value).map(Some)
 }
 
 /// Path extractor whose rejections are problem+json 400.
@@ -264,6 +290,39 @@ mod tests {
         assert_eq!(body["type"], "/problems/already-connected");
         assert_eq!(body["status"], 409);
         assert_eq!(body["connectionId"], "01ABC");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        name: Option<String>,
+        #[allow(dead_code)]
+        on: Option<bool>,
+    }
+
+    async fn extract(body: &str) -> Result<Body, Problem> {
+        let request = Request::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body.to_owned()))
+            .unwrap();
+        ApiJson::<Body>::from_request(request, &()).await.map(|ApiJson(b)| b)
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_only_from_a_json_object_never_from_an_array_of_its_fields() {
+        assert!(extract(r#"{"name":"x","on":true}"#).await.is_ok());
+        for array in [r#"[null, null]"#, r#"["x", true]"#, "[]"] {
+            let problem = extract(array).await.expect_err(array);
+            assert_eq!(problem.kind, ProblemType::InvalidBody, "{array}");
+            let problem = parse_optional_json::<Body>(array.as_bytes()).expect_err(array);
+            assert_eq!(problem.kind, ProblemType::InvalidBody, "{array}");
+        }
+        assert_eq!(extract(r#"{"name": 1}"#).await.unwrap_err().kind, ProblemType::InvalidBody);
+        assert_eq!(extract(r#"{"other": 1}"#).await.unwrap_err().kind, ProblemType::InvalidBody);
+        assert_eq!(extract(r#"{"name":"#).await.unwrap_err().kind, ProblemType::MalformedJson);
+        assert_eq!(parse_optional_json::<Body>(b"[1,").unwrap_err().kind, ProblemType::MalformedJson);
+        assert!(parse_optional_json::<Body>(b"  ").unwrap().is_none());
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use crate::store::{ConnectOutcome, NewConnection, OAUTH_STATE_TTL, OAuthState, S
 use crate::vault::{Credentials, TokenSet, VaultError};
 
 /// Where the page asks to come back to: a path on this origin, never another site.
-fn checked_return_url(raw: Option<&str>) -> Result<String, ConnectError> {
+pub(crate) fn checked_return_url(raw: Option<&str>) -> Result<String, ConnectError> {
     let url = raw.unwrap_or("/integrations");
     // Browsers drop tabs and newlines from URLs ("/\t/evil.example" becomes "//evil.example"),
     // so no control character or white space is allowed anywhere.

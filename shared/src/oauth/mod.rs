@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub(crate) use flow::checked_return_url;
 pub use flow::{
     CallbackError, CallbackOutcome, CallbackQuery, MAX_OPEN_SIGN_INS, OAuthStart, binding_cookie_name, complete_oauth,
     start_oauth,
