@@ -10,7 +10,7 @@ use crate::auth::Authenticator;
 use crate::catalog::{Catalog, ProviderEndpoints};
 use crate::oauth::OAuthClients;
 use crate::providers::RetryPolicy;
-use crate::queue::SyncQueue;
+use crate::queue::{AutomationQueue, SyncQueue};
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -38,6 +38,8 @@ pub enum Function {
     SyncApi,
     SyncWorker,
     SyncScheduler,
+    AutomationsApi,
+    AutomationsRunner,
 }
 
 /// What a process talks to besides its DynamoDB table (and Secrets Manager, whose client the
@@ -46,26 +48,32 @@ pub enum Function {
 pub struct Uses {
     /// The sync queue (`SYNC_QUEUE_URL`).
     pub queue: bool,
+    /// The automations queue (`AUTOMATIONS_QUEUE_URL`).
+    pub automations: bool,
     /// The providers' APIs and OAuth endpoints: the OAuth clients (and their secret).
     pub providers: bool,
 }
 
 impl Uses {
     /// Everything: the local dev server, which runs every function in one process.
-    pub const ALL: Uses = Uses { queue: true, providers: true };
+    pub const ALL: Uses = Uses { queue: true, automations: true, providers: true };
 }
 
 impl Function {
     pub fn uses(self) -> Uses {
-        let (queue, providers) = match self {
-            Function::Catalog => (false, false),
-            Function::Connections => (false, true),
-            Function::SyncApi => (true, false),
-            // The worker queues the continuation of a run that reaches its invocation's deadline.
-            Function::SyncWorker => (true, true),
-            Function::SyncScheduler => (true, false),
+        let (queue, automations, providers) = match self {
+            Function::Catalog => (false, false, false),
+            Function::Connections => (false, false, true),
+            Function::SyncApi => (true, false, false),
+            // The worker queues the continuation of a run that reaches its invocation's deadline,
+            // and the automation runs its changes trigger.
+            Function::SyncWorker => (true, true, true),
+            Function::SyncScheduler => (true, false, false),
+            // A manual run is queued; the runner queues an event again to try it later.
+            Function::AutomationsApi => (false, true, false),
+            Function::AutomationsRunner => (false, true, true),
         };
-        Uses { queue, providers }
+        Uses { queue, automations, providers }
     }
 }
 
@@ -85,6 +93,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Only the functions that queue syncs need it.
     pub sync_queue_url: Option<String>,
+    /// Only the functions that queue automation runs need it.
+    pub automations_queue_url: Option<String>,
     pub sync: SyncOptions,
 }
 
@@ -123,6 +133,7 @@ impl Config {
             secrets_prefix: required("SECRETS_PREFIX")?,
             auth,
             sync_queue_url: std::env::var("SYNC_QUEUE_URL").ok().filter(|v| !v.is_empty()),
+            automations_queue_url: std::env::var("AUTOMATIONS_QUEUE_URL").ok().filter(|v| !v.is_empty()),
             sync: SyncOptions {
                 page_size: match std::env::var("SYNC_PAGE_SIZE") {
                     Err(_) => 100,
@@ -158,6 +169,8 @@ pub struct AppState {
     /// The sync queue (functions that queue syncs: sync-api, sync-scheduler, and sync-worker,
     /// which queues the continuation of a long run).
     pub queue: Option<SyncQueue>,
+    /// The automations queue (functions that queue automation runs).
+    pub automations: Option<AutomationQueue>,
     pub sync: SyncOptions,
     /// OAuth clients of the integrations that sign in.
     pub oauth: OAuthClients,
@@ -223,6 +236,13 @@ impl AppState {
                 true => config.sync_queue_url.as_ref().map(|url| SyncQueue::new(aws_sdk_sqs::Client::new(aws), url)),
                 false => None,
             },
+            automations: match uses.automations {
+                true => config
+                    .automations_queue_url
+                    .as_ref()
+                    .map(|url| AutomationQueue::new(aws_sdk_sqs::Client::new(aws), url)),
+                false => None,
+            },
             sync: config.sync,
             oauth: clients.oauth,
         }
@@ -240,6 +260,9 @@ impl AppState {
         let uses = function.uses();
         if uses.queue && std::env::var("SYNC_QUEUE_URL").map_or(true, |url| url.is_empty()) {
             return Err(ConfigError::Missing("SYNC_QUEUE_URL"));
+        }
+        if uses.automations && std::env::var("AUTOMATIONS_QUEUE_URL").map_or(true, |url| url.is_empty()) {
+            return Err(ConfigError::Missing("AUTOMATIONS_QUEUE_URL"));
         }
         Self::from_env_using(uses).await
     }

@@ -1,9 +1,10 @@
-//! The SQS queue of sync jobs.
+//! The SQS queues: sync jobs, and automation jobs (trigger events for the runner).
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
+use crate::automations::AutomationJob;
 use crate::domain::{SyncId, SyncJob};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,64 @@ impl SendJobs for SyncQueue {
                     }
                 }
                 Err(e) => failed.extend(chunk.iter().map(|job| (job.sync_id.clone(), e.to_string()))),
+            }
+        }
+        failed
+    }
+}
+
+/// The queue of automation jobs: one trigger event of one automation each.
+#[derive(Clone)]
+pub struct AutomationQueue {
+    client: Client,
+    url: String,
+}
+
+impl AutomationQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sends one job, delivered after `delay` (SQS allows up to 15 minutes).
+    pub async fn send(&self, job: &AutomationJob, delay: std::time::Duration) -> Result<(), QueueError> {
+        let seconds = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(serde_json::to_string(job).expect("jobs serialise"))
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|e| QueueError(Box::new(e)))?;
+        Ok(())
+    }
+
+    /// Sends jobs with SendMessageBatch, ten at a time; returns the indexes of the jobs that
+    /// were not sent, with the reason.
+    pub async fn send_batch(&self, jobs: &[AutomationJob]) -> Vec<(usize, String)> {
+        let mut failed = Vec::new();
+        for (n, chunk) in jobs.chunks(10).enumerate() {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, job)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(serde_json::to_string(job).expect("jobs serialise"))
+                        .build()
+                        .expect("entry")
+                })
+                .collect();
+            match self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await {
+                Ok(out) => failed.extend(out.failed().iter().filter_map(|f| {
+                    let i = f.id().parse::<usize>().ok()?;
+                    Some((n * 10 + i, f.message().unwrap_or("not sent").to_owned()))
+                })),
+                Err(e) => failed.extend((0..chunk.len()).map(|i| (n * 10 + i, e.to_string()))),
             }
         }
         failed

@@ -14,7 +14,7 @@ use crate::auth::{Authenticator, issue_dev_token};
 use crate::catalog::{Catalog, ProviderEndpoints};
 use crate::config::{AppState, Function};
 use crate::domain::{Plan, UserId};
-use crate::queue::SyncQueue;
+use crate::queue::{AutomationQueue, SyncQueue};
 use crate::store::Store;
 use crate::store::table::create_table;
 use crate::vault::Vault;
@@ -25,8 +25,15 @@ pub use template_policy::{Names, TemplatePolicy};
 pub const TEST_JWT_SECRET: &str = "test-only-signing-secret";
 
 /// The functions of template.yaml.
-pub const FUNCTIONS: [Function; 5] =
-    [Function::Catalog, Function::Connections, Function::SyncApi, Function::SyncWorker, Function::SyncScheduler];
+pub const FUNCTIONS: [Function; 7] = [
+    Function::Catalog,
+    Function::Connections,
+    Function::SyncApi,
+    Function::SyncWorker,
+    Function::SyncScheduler,
+    Function::AutomationsApi,
+    Function::AutomationsRunner,
+];
 
 /// A function's logical id in template.yaml (the name of its role in the emulator).
 pub fn logical_id(function: Function) -> &'static str {
@@ -36,6 +43,8 @@ pub fn logical_id(function: Function) -> &'static str {
         Function::SyncApi => "SyncApiFunction",
         Function::SyncWorker => "SyncWorkerFunction",
         Function::SyncScheduler => "SyncSchedulerFunction",
+        Function::AutomationsApi => "AutomationsApiFunction",
+        Function::AutomationsRunner => "AutomationsRunnerFunction",
     }
 }
 
@@ -98,6 +107,8 @@ pub struct TestEnv {
     pub table: String,
     pub secrets_prefix: String,
     pub queues: Option<TestQueues>,
+    /// The automations queue and its dead-letter queue, when the test made them.
+    pub automation_queues: Option<TestQueues>,
 }
 
 /// A sync queue and its dead-letter queue, made for one test.
@@ -125,10 +136,11 @@ impl TestEnv {
             endpoints: ProviderEndpoints::default(),
             auth: Arc::new(Authenticator::DevToken { secret: SecretString::from(TEST_JWT_SECRET) }),
             queue: None,
+            automations: None,
             sync: crate::config::SyncOptions::default(),
             oauth: crate::oauth::OAuthClients::default(),
         };
-        Self { state, aws, table, secrets_prefix, queues: None }
+        Self { state, aws, table, secrets_prefix, queues: None, automation_queues: None }
     }
 
     /// Gives the state a sync queue whose messages move to a dead-letter queue after
@@ -170,6 +182,81 @@ impl TestEnv {
         let queues = TestQueues { queue_url, queue_arn, dlq_url, dlq_arn };
         self.queues = Some(queues.clone());
         queues
+    }
+
+    /// An automations queue and its dead-letter queue for this test (named as emulator-iam.py
+    /// expects of AutomationsQueue and AutomationsDeadLetterQueue).
+    pub async fn add_automation_queues(&mut self, max_receives: u32) -> TestQueues {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let name = self.table.clone();
+        let arn_of = |url: String| {
+            let sqs = sqs.clone();
+            async move {
+                let out = sqs
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(QueueAttributeName::QueueArn)
+                    .send()
+                    .await
+                    .expect("queue attributes");
+                out.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().expect("queue arn")
+            }
+        };
+        let dlq_url = sqs
+            .create_queue()
+            .queue_name(format!("{name}-automations-dlq"))
+            .send()
+            .await
+            .expect("dlq")
+            .queue_url
+            .unwrap();
+        let dlq_arn = arn_of(dlq_url.clone()).await;
+        let redrive =
+            serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string() });
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("{name}-automations"))
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .unwrap();
+        let queue_arn = arn_of(queue_url.clone()).await;
+        self.state.automations = Some(AutomationQueue::new(sqs, &queue_url));
+        let queues = TestQueues { queue_url, queue_arn, dlq_url, dlq_arn };
+        self.automation_queues = Some(queues.clone());
+        queues
+    }
+
+    /// The automation jobs waiting on the test's automations queue (received and deleted).
+    pub async fn take_automation_jobs(&self) -> Vec<crate::automations::AutomationJob> {
+        let Some(queues) = &self.automation_queues else { return Vec::new() };
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let mut jobs = Vec::new();
+        loop {
+            let out = sqs
+                .receive_message()
+                .queue_url(&queues.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages();
+            if messages.is_empty() {
+                return jobs;
+            }
+            for m in messages {
+                jobs.push(serde_json::from_str(m.body().unwrap_or_default()).expect("an automation job"));
+                sqs.delete_message()
+                    .queue_url(&queues.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
     }
 
     /// The sync jobs waiting on the test queue (received and deleted).
@@ -215,6 +302,8 @@ impl TestEnv {
             secrets_prefix: self.secrets_prefix.clone(),
             queue_arn: self.queues.as_ref().map(|q| q.queue_arn.clone()),
             dlq_arn: self.queues.as_ref().map(|q| q.dlq_arn.clone()),
+            automations_arn: self.automation_queues.as_ref().map(|q| q.queue_arn.clone()),
+            automations_dlq_arn: self.automation_queues.as_ref().map(|q| q.dlq_arn.clone()),
         };
         let policy = TemplatePolicy::new(logical_id(function), &names);
         let dynamo = aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(policy.clone()).build();
@@ -223,7 +312,9 @@ impl TestEnv {
         let mut state = self.state.clone();
         state.store = Store::new(aws_sdk_dynamodb::Client::from_conf(dynamo), self.state.store.table());
         state.vault = Vault::new(aws_sdk_secretsmanager::Client::from_conf(secrets), &self.secrets_prefix);
-        state.queue = self.state.queue.as_ref().map(|q| SyncQueue::new(aws_sdk_sqs::Client::from_conf(sqs), q.url()));
+        let sqs = aws_sdk_sqs::Client::from_conf(sqs);
+        state.queue = self.state.queue.as_ref().map(|q| SyncQueue::new(sqs.clone(), q.url()));
+        state.automations = self.state.automations.as_ref().map(|q| AutomationQueue::new(sqs, q.url()));
         state
     }
 

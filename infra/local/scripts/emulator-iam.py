@@ -38,10 +38,13 @@ TEMPLATE = os.path.join(os.path.dirname(__file__), "../../../template.yaml")
 ADMIN = "emulator-admin"
 
 # The template's queues, as the emulator names them: the dev queues (director-of-one-sync,
-# director-of-one-sync-dlq) and the tests' (TestEnv::add_queues: test-<id>-sync, test-<id>-sync-dlq).
+# director-of-one-sync-dlq, director-of-one-automations, …) and the tests' (TestEnv::add_queues:
+# test-<id>-sync, test-<id>-sync-dlq; TestEnv::add_automation_queues: test-<id>-automations, …).
 QUEUE_ARNS = {
     "SyncQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-sync",
     "SyncDeadLetterQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-sync-dlq",
+    "AutomationsQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-automations",
+    "AutomationsDeadLetterQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-automations-dlq",
 }
 # Services whose resources moto does not evaluate (it checks them against "*").
 UNSCOPED = ("dynamodb:", "secretsmanager:")

@@ -15,4 +15,4 @@ pub use model::{
     AutomationLimits, AutomationSpec, Invalid, ItemFilter, OnFailure, PlanRefusal, ResolvedAction, Step, Trigger,
     find_action,
 };
-pub use runner::{RunResult, RunnerError, StepReceipt, TriggerEvent, run_automation};
+pub use runner::{AutomationJob, RunResult, RunnerError, StepReceipt, TriggerEvent, run_automation};

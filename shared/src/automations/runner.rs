@@ -26,13 +26,24 @@ use crate::store::{ActionKey, ActionRecord, ActionStatus, Automation, Claim, Sto
 /// A claim younger than this may belong to a worker still making the call: wait for it.
 const CLAIM_IN_PROGRESS: chrono::Duration = chrono::Duration::minutes(2);
 
+/// A message on the automations queue: run this automation for this trigger event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutomationJob {
+    pub user_id: UserId,
+    pub automation_id: crate::domain::AutomationId,
+    pub event: TriggerEvent,
+}
+
 /// What set a run off.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TriggerEvent {
     /// Unique per automation and occurrence: `{itemId}@{version}` for an item event, the
     /// scheduled instant for a schedule, a run id for a manual run.
     pub key: String,
     /// The item, as the item API shows it, for item triggers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<Value>,
 }
 

@@ -96,6 +96,8 @@ pub struct Names {
     pub secrets_prefix: String,
     pub queue_arn: Option<String>,
     pub dlq_arn: Option<String>,
+    pub automations_arn: Option<String>,
+    pub automations_dlq_arn: Option<String>,
 }
 
 impl Names {
@@ -115,6 +117,8 @@ impl Names {
                 "SecretsPrefix" => self.secrets_prefix.clone(),
                 "SyncQueue.Arn" => self.queue_arn.clone().unwrap_or_else(none),
                 "SyncDeadLetterQueue.Arn" => self.dlq_arn.clone().unwrap_or_else(none),
+                "AutomationsQueue.Arn" => self.automations_arn.clone().unwrap_or_else(none),
+                "AutomationsDeadLetterQueue.Arn" => self.automations_dlq_arn.clone().unwrap_or_else(none),
                 "OAuthClientsSecretArn" => secret_arn("oauth-clients-secret"),
                 other => panic!("template.yaml: the tests do not know what {other} is in a test; add it here"),
             });
@@ -282,6 +286,8 @@ mod tests {
             secrets_prefix: "test/p".into(),
             queue_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-sync")),
             dlq_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-sync-dlq")),
+            automations_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-automations")),
+            automations_dlq_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-automations-dlq")),
         }
     }
 
