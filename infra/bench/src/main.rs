@@ -150,6 +150,7 @@ async fn cold_start(
         .env("TABLE_NAME", "bench-cold-start")
         .env("SECRETS_PREFIX", "bench/cold-start")
         .env("SYNC_QUEUE_URL", "http://127.0.0.1:1/000000000000/bench")
+        .env("AUTOMATIONS_QUEUE_URL", "http://127.0.0.1:1/000000000000/bench-automations")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

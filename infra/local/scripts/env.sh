@@ -10,6 +10,8 @@ export TABLE_NAME="${TABLE_NAME:-director-of-one-integrations}"
 export SECRETS_PREFIX="${SECRETS_PREFIX:-director-of-one/local}"
 export SYNC_QUEUE_NAME="${SYNC_QUEUE_NAME:-director-of-one-sync}"
 export SYNC_DLQ_NAME="${SYNC_DLQ_NAME:-director-of-one-sync-dlq}"
+export AUTOMATIONS_QUEUE_NAME="${AUTOMATIONS_QUEUE_NAME:-director-of-one-automations}"
+export AUTOMATIONS_DLQ_NAME="${AUTOMATIONS_DLQ_NAME:-director-of-one-automations-dlq}"
 export AUTH_MODE=dev
 export RUST_LOG="${RUST_LOG:-info}"
 
@@ -63,3 +65,4 @@ enable_emulator_iam() {
 
 # The emulator's queue URLs follow its fixed account id.
 export SYNC_QUEUE_URL="${AWS_ENDPOINT_URL}/123456789012/${SYNC_QUEUE_NAME}"
+export AUTOMATIONS_QUEUE_URL="${AWS_ENDPOINT_URL}/123456789012/${AUTOMATIONS_QUEUE_NAME}"

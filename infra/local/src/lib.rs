@@ -76,8 +76,8 @@ pub fn app(state_of: impl Fn(Function) -> AppState, dev_secret: SecretString, we
     with_problem_fallbacks(router).layer(axum::middleware::map_response(security_headers::add))
 }
 
-/// Creates what template.yaml declares, on the emulator: the table (with GSI1 and TTL) and the
-/// sync queue with its dead-letter queue. Safe to run again.
+/// Creates what template.yaml declares, on the emulator: the table (with its indexes and TTL),
+/// the sync queue and the automations queue, each with its dead-letter queue. Safe to run again.
 pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResources> {
     use anyhow::Context;
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
@@ -85,48 +85,82 @@ pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResou
         .await
         .context("creating the table on the emulator")?;
     let sqs = aws_sdk_sqs::Client::new(aws);
-    let dlq_name = std::env::var("SYNC_DLQ_NAME").unwrap_or_else(|_| "director-of-one-sync-dlq".into());
-    let queue_name = std::env::var("SYNC_QUEUE_NAME").unwrap_or_else(|_| "director-of-one-sync".into());
+    let name = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.into());
+    let sync = queue_pair(
+        &sqs,
+        &name("SYNC_QUEUE_NAME", "director-of-one-sync"),
+        &name("SYNC_DLQ_NAME", "director-of-one-sync-dlq"),
+        "720",
+    )
+    .await?;
+    let automations = queue_pair(
+        &sqs,
+        &name("AUTOMATIONS_QUEUE_NAME", "director-of-one-automations"),
+        &name("AUTOMATIONS_DLQ_NAME", "director-of-one-automations-dlq"),
+        "360",
+    )
+    .await?;
+    Ok(LocalResources {
+        table,
+        queue_arn: sync.queue_arn,
+        queue_url: sync.queue_url,
+        dlq_url: sync.dlq_url,
+        dlq_arn: sync.dlq_arn,
+        automations_queue_url: automations.queue_url,
+        automations_dlq_arn: automations.dlq_arn,
+    })
+}
+
+struct QueuePair {
+    queue_url: String,
+    queue_arn: String,
+    dlq_url: String,
+    dlq_arn: String,
+}
+
+/// A queue whose messages move to its dead-letter queue after five receives.
+async fn queue_pair(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    dlq_name: &str,
+    visibility: &str,
+) -> anyhow::Result<QueuePair> {
+    use anyhow::Context;
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let arn = |url: String| async move {
+        sqs.get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .with_context(|| format!("reading the ARN of {url}"))?
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .context("the emulator returned no queue ARN")
+    };
     let dlq_url = sqs
         .create_queue()
-        .queue_name(&dlq_name)
+        .queue_name(dlq_name)
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility)
         .send()
         .await
-        .context("creating the dead-letter queue")?
+        .with_context(|| format!("creating the queue {dlq_name}"))?
         .queue_url
         .context("the emulator returned no queue URL")?;
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .context("reading the dead-letter queue's ARN")?
-        .attributes
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
-        .context("the emulator returned no queue ARN")?;
+    let dlq_arn = arn(dlq_url.clone()).await?;
     let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5" }).to_string();
     let queue_url = sqs
         .create_queue()
-        .queue_name(&queue_name)
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, redrive)
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "720")
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility)
         .send()
         .await
-        .context("creating the sync queue")?
+        .with_context(|| format!("creating the queue {name}"))?
         .queue_url
         .context("the emulator returned no queue URL")?;
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .context("reading the sync queue's ARN")?
-        .attributes
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
-        .context("the emulator returned no queue ARN")?;
-    Ok(LocalResources { table, queue_arn, queue_url, dlq_url, dlq_arn })
+    let queue_arn = arn(queue_url.clone()).await?;
+    Ok(QueuePair { queue_url, queue_arn, dlq_url, dlq_arn })
 }
 
 #[derive(Debug, Clone)]
@@ -136,4 +170,6 @@ pub struct LocalResources {
     pub queue_url: String,
     pub dlq_url: String,
     pub dlq_arn: String,
+    pub automations_queue_url: String,
+    pub automations_dlq_arn: String,
 }

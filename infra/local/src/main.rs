@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
         local_stack::bootstrap(&aws).await.context("setting up the emulator (is it running? `make dev` starts it)")?;
     let mut config = Config::from_env().context("configuration")?;
     config.sync_queue_url = Some(resources.queue_url.clone());
+    config.automations_queue_url = Some(resources.automations_queue_url.clone());
     let state = AppState::new(&config, &aws);
 
     // The sync worker and the scheduler run in-process, on the same code Lambda runs.
