@@ -17,6 +17,11 @@ EMULATOR_PORT="${EMULATOR_PORT:-}"
 [ -z "$EMULATOR_PORT" ] && [ -n "${AWS_ENDPOINT_URL:-}" ] && EMULATOR_PORT="${AWS_ENDPOINT_URL##*:}"
 EMULATOR_PORT="${EMULATOR_PORT:-4566}"
 source infra/local/scripts/env.sh
+# On make test's emulator IAM is on: the dev server calls as the harness's admin, as the tests'
+# setup does (env.sh's default credentials are refused there).
+iam_env=".local/emulator-iam-${EMULATOR_PORT}.env"
+# shellcheck disable=SC1090
+[ -f "$iam_env" ] && source "$iam_env"
 
 target="${CARGO_TARGET_DIR:-target}"
 curl -s -o /dev/null "${AWS_ENDPOINT_URL}/moto-api/" \
