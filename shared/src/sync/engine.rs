@@ -248,10 +248,11 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
             tracing::info!("the connection was removed during the sync");
             return end(state, &run, RunOutcome::failed(REMOVED, run.counts, false)).await;
         }
+        // Only now: a page taken back above triggers nothing. Events that could not be sent
+        // leave the page (its cursor unsaved) for the message's next delivery to read again.
         let unsent = emit_item_events(state, &mut listeners, &run, &written.changed).await?;
         if unsent > 0 {
-            let message = format!("{unsent} automation events could not be queued; the page will be read again.");
-            return retry_later(state, &run, message).await;
+            return retry_later(state, &run, format!("{unsent} automation events could not be queued.")).await;
         }
         run.progress.pages += 1;
         pages_read += 1;

@@ -71,7 +71,7 @@ pub(super) async fn emit_item_events(
 
 /// The jobs for a page's changes: one per change and automation whose trigger listens to it
 /// (the event, the kind, the connection if it names one) and whose conditions the item meets.
-pub fn item_jobs(
+fn item_jobs(
     automations: &[Automation],
     run: &SyncRun,
     changed: &[Changed<'_>],
