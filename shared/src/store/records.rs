@@ -3,6 +3,11 @@
 //! Each page is classified against what is stored (BatchGetItem of the keys, comparing a
 //! content hash), then only new and changed records are written with BatchWriteItem in
 //! requests of 25, retrying unprocessed items with backoff. Replaying a page is harmless.
+//!
+//! A record written as created or changed keeps which run did so (`changedInSync`, `change`).
+//! When the same run reads it again (a page delivered again after a failure), it is reported
+//! as that change again, not as unchanged: the run's trigger events are then emitted again,
+//! with the same keys, instead of being lost with the first attempt.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -33,6 +38,49 @@ fn agenda_pk(user: &UserId, list: AgendaList) -> String {
     }
 }
 
+/// How a page's write found a record that it created or changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Updated,
+}
+
+impl Change {
+    fn as_str(self) -> &'static str {
+        match self {
+            Change::Created => "created",
+            Change::Updated => "updated",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        [Self::Created, Self::Updated].into_iter().find(|c| c.as_str() == raw)
+    }
+}
+
+/// A record that a page's write created or changed, with the content hash it now has (which,
+/// with the run, names that version of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Changed<'a> {
+    pub change: Change,
+    pub record: &'a Record,
+    pub content_hash: String,
+}
+
+/// What writing a page did: its counts, and which records it created or changed.
+#[derive(Debug, Default, PartialEq)]
+pub struct Written<'a> {
+    pub counts: Counts,
+    pub changed: Vec<Changed<'a>>,
+}
+
+/// What is stored of a record to classify it again: its content hash, and the run that last
+/// created or changed it, with the change.
+struct StoredVersion {
+    hash: String,
+    changed_by: Option<(String, Change)>,
+}
+
 /// A record as stored: whose connection and integration it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {
@@ -53,6 +101,7 @@ fn to_item(
     sync: &SyncId,
     record: &Record,
     hash: &str,
+    change: Option<Change>,
 ) -> Item {
     let sk = record_sk(connection, record.kind, &record.external_id);
     let mut item = Item::from([
@@ -76,6 +125,10 @@ fn to_item(
     }
     if let Some(at) = record.updated_at {
         item.insert("updatedAt".into(), ts(at));
+    }
+    if let Some(change) = change {
+        item.insert("changedInSync".into(), s(sync.as_str()));
+        item.insert("change".into(), s(change.as_str()));
     }
     if !record.data.is_empty() {
         item.insert("data".into(), s(serde_json::Value::Object(record.data.clone()).to_string()));
@@ -122,18 +175,20 @@ async fn backoff(attempt: u32) {
 }
 
 impl Store {
-    /// Upserts one page of records and says what each was: created, updated or unchanged.
-    /// With `refresh_unchanged` (full syncs) unchanged records are written too, to mark them
-    /// seen by this run, so the end-of-run sweep keeps them.
-    pub async fn upsert_records(
+    /// Upserts one page of records and says what each was: created, updated or unchanged, and
+    /// which were created or updated. A record this run created or changed before (an earlier
+    /// delivery of the page) is reported as that change again. With `refresh_unchanged` (full
+    /// syncs) unchanged records are written too, to mark them seen by this run, so the end-of-run
+    /// sweep keeps them.
+    pub async fn upsert_records<'a>(
         &self,
         user: &UserId,
         connection: &ConnectionId,
         integration: &IntegrationId,
         sync: &SyncId,
-        records: &[Record],
+        records: &'a [Record],
         refresh_unchanged: bool,
-    ) -> Result<Counts, StoreError> {
+    ) -> Result<Written<'a>, StoreError> {
         // The last occurrence of a key in a page wins (a batch may not name a key twice).
         let mut unique: Vec<(String, &Record)> = Vec::with_capacity(records.len());
         let mut index: HashMap<String, usize> = HashMap::new();
@@ -147,36 +202,37 @@ impl Store {
                 }
             }
         }
-        let stored = self.stored_hashes(user, unique.iter().map(|(sk, _)| sk.clone()).collect()).await?;
-        let mut counts = Counts::default();
+        let stored = self.stored_versions(user, unique.iter().map(|(sk, _)| sk.clone()).collect()).await?;
+        let mut written = Written::default();
         let mut writes = Vec::new();
-        for (sk, record) in &unique {
+        for (sk, record) in unique {
             let hash = content_hash(record);
-            let changed = match stored.get(sk) {
-                None => {
-                    counts.created += 1;
-                    true
-                }
-                Some(old) if *old != hash => {
-                    counts.updated += 1;
-                    true
-                }
-                Some(_) => {
-                    counts.unchanged += 1;
-                    false
-                }
+            let change = match stored.get(&sk) {
+                None => Some(Change::Created),
+                Some(old) if old.hash != hash => Some(Change::Updated),
+                // This run's own change, read again.
+                Some(StoredVersion { changed_by: Some((by, change)), .. }) if by == sync.as_str() => Some(*change),
+                Some(_) => None,
             };
-            if changed || refresh_unchanged {
-                let item = to_item(user, connection, integration, sync, record, &hash);
+            match change {
+                Some(Change::Created) => written.counts.created += 1,
+                Some(Change::Updated) => written.counts.updated += 1,
+                None => written.counts.unchanged += 1,
+            }
+            if change.is_some() || refresh_unchanged {
+                let item = to_item(user, connection, integration, sync, record, &hash, change);
                 writes.push(
                     WriteRequest::builder()
                         .put_request(PutRequest::builder().set_item(Some(item)).build().expect("put request"))
                         .build(),
                 );
             }
+            if let Some(change) = change {
+                written.changed.push(Changed { change, record, content_hash: hash });
+            }
         }
         self.batch_write(writes).await?;
-        Ok(counts)
+        Ok(written)
     }
 
     /// Deletes the records a provider reported as deleted; counts those that existed.
@@ -189,7 +245,7 @@ impl Store {
         let mut sks: Vec<String> = deleted.iter().map(|k| record_sk(connection, k.kind, &k.external_id)).collect();
         sks.sort();
         sks.dedup();
-        let stored = self.stored_hashes(user, sks).await?;
+        let stored = self.stored_versions(user, sks).await?;
         let writes = stored.keys().map(|sk| delete_request(user, sk.clone())).collect();
         self.batch_write(writes).await?;
         Ok(stored.len() as u64)
@@ -341,14 +397,19 @@ impl Store {
         items.into_iter().map(|i| i.map_err(StoreError::aws)).collect()
     }
 
-    /// The stored content hash of each of these records that exists.
-    async fn stored_hashes(&self, user: &UserId, sks: Vec<String>) -> Result<HashMap<String, String>, StoreError> {
+    /// The stored version of each of these records that exists.
+    async fn stored_versions(
+        &self,
+        user: &UserId,
+        sks: Vec<String>,
+    ) -> Result<HashMap<String, StoredVersion>, StoreError> {
         let mut found = HashMap::new();
         for chunk in sks.chunks(BATCH_GET_MAX) {
             let mut pending = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(chunk.iter().map(|sk| key(user, sk.clone())).collect()))
-                    .projection_expression("SK, contentHash")
+                    .projection_expression("SK, contentHash, changedInSync, #change")
+                    .expression_attribute_names("#change", "change")
                     .build()
                     .expect("keys"),
             );
@@ -363,7 +424,10 @@ impl Store {
                     .map_err(StoreError::aws)?;
                 for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
                     if let (Some(sk), Some(hash)) = (opt_s(item, table::SK), opt_s(item, "contentHash")) {
-                        found.insert(sk.to_owned(), hash.to_owned());
+                        let changed_by = opt_s(item, "changedInSync")
+                            .zip(opt_s(item, "change").and_then(Change::parse))
+                            .map(|(by, change)| (by.to_owned(), change));
+                        found.insert(sk.to_owned(), StoredVersion { hash: hash.to_owned(), changed_by });
                     }
                 }
                 pending =
@@ -440,6 +504,51 @@ fn delete_request(user: &UserId, sk: String) -> WriteRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn card(id: &str, status: &str) -> Record {
+        Record {
+            kind: RecordKind::Task,
+            external_id: id.into(),
+            title: format!("Card {id}"),
+            url: None,
+            container: None,
+            status: Some(status.into()),
+            due_at: None,
+            updated_at: None,
+            data: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_names_the_records_it_created_or_changed_and_a_runs_own_change_read_again() {
+        let env = crate::testing::TestEnv::new().await;
+        let store = &env.state.store;
+        let (user, connection) = (UserId::parse("ada").unwrap(), ConnectionId::generate());
+        let trello = IntegrationId::parse("trello").unwrap();
+        let (first, second) = (SyncId::generate(), SyncId::generate());
+        let changes = |written: &Written| -> Vec<(Change, String)> {
+            written.changed.iter().map(|c| (c.change, c.record.external_id.clone())).collect()
+        };
+
+        let page = [card("c1", "open"), card("c2", "open")];
+        let written = store.upsert_records(&user, &connection, &trello, &first, &page, false).await.unwrap();
+        assert_eq!(changes(&written), [(Change::Created, "c1".into()), (Change::Created, "c2".into())]);
+        assert_eq!(written.changed[0].content_hash, content_hash(&page[0]));
+
+        // The same run reads the page again (a redelivery): the same changes, the same versions.
+        let again = store.upsert_records(&user, &connection, &trello, &first, &page, false).await.unwrap();
+        assert_eq!(again, written);
+        assert_eq!(again.counts, Counts { created: 2, ..Default::default() });
+
+        // Another run: c1 changed, c2 did not.
+        let page = [card("c1", "done"), card("c2", "open")];
+        let written = store.upsert_records(&user, &connection, &trello, &second, &page, true).await.unwrap();
+        assert_eq!(changes(&written), [(Change::Updated, "c1".into())]);
+        assert_eq!(written.counts, Counts { updated: 1, unchanged: 1, ..Default::default() });
+        let again = store.upsert_records(&user, &connection, &trello, &second, &page, true).await.unwrap();
+        assert_eq!(again, written, "read again by the run that changed it, c1 is still its update");
+        env.cleanup().await;
+    }
 
     #[test]
     fn the_hash_changes_with_the_content_and_only_with_it() {

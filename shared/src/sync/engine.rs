@@ -5,6 +5,12 @@
 //! its connection is removed. A worker's invocation has a deadline: a run still reading when the
 //! deadline nears stops between pages, its cursor saved, and goes on in a new message as the
 //! same run.
+//!
+//! Each page's records are written first; then the `item.created` and `item.updated` events of
+//! the records it created or changed are sent to the automations queue ([`super::events`]), and
+//! only then is the cursor saved. A page whose events could not all be sent is left for the
+//! message to be delivered again: read again by the same run, it reports the same changes, so
+//! its events come again with the same keys (the runner acts once per key).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -12,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::connector::{Connector, ConnectorConfig};
+use super::events::{Listeners, emit_item_events};
 use super::record::{Page, RecordKey, SyncMode};
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
@@ -133,6 +140,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
     // Pages read by this invocation, and the keys of the last one (to see a page come twice).
     let mut pages_read = 0u64;
     let mut previous_keys: HashSet<RecordKey> = HashSet::new();
+    let mut listeners = Listeners::default();
     let final_state = loop {
         if run.progress.pages >= state.sync.max_pages_per_run {
             tracing::warn!(pages = run.progress.pages, "the run reached its page cap");
@@ -228,7 +236,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
                 full,
             )
             .await?;
-        run.counts.add(written);
+        run.counts.add(written.counts);
         if !page.deleted.is_empty() {
             run.counts.deleted += state.store.delete_records(&job.user_id, &job.connection_id, &page.deleted).await?;
         }
@@ -239,6 +247,12 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
             state.store.remove_records(&job.user_id, &job.connection_id, &page.records).await?;
             tracing::info!("the connection was removed during the sync");
             return end(state, &run, RunOutcome::failed(REMOVED, run.counts, false)).await;
+        }
+        // Only now: a page taken back above triggers nothing. Events that could not be sent
+        // leave the page (its cursor unsaved) for the message's next delivery to read again.
+        let unsent = emit_item_events(state, &mut listeners, &run, &written.changed).await?;
+        if unsent > 0 {
+            return retry_later(state, &run, format!("{unsent} automation events could not be queued.")).await;
         }
         run.progress.pages += 1;
         pages_read += 1;

@@ -2,6 +2,7 @@
 
 mod connector;
 mod engine;
+mod events;
 mod history;
 mod record;
 mod schedule;

@@ -1,0 +1,229 @@
+//! Trigger events: `item.created` and `item.updated` for the records a run actually created or
+//! changed (records read again unchanged emit nothing), sent to the automations queue as one
+//! job per matching automation.
+//!
+//! An event's key is `{itemId}@{syncId}.{contentHash}`: the item, the run that brought the change
+//! and the version it brought. A page read again by the same run (a redelivered message) reports
+//! its changes again (see [`Store::upsert_records`](crate::store::Store::upsert_records)), so its
+//! events come again with the same keys, and the runner's claims make sure each acts once.
+
+use std::sync::Once;
+
+use chrono::{DateTime, Utc};
+
+use crate::automations::{AutomationJob, Trigger, TriggerEvent};
+use crate::config::AppState;
+use crate::domain::{ConnectionId, SyncId, SyncRun};
+use crate::items::Item;
+use crate::store::{Automation, Change, Changed, StoreError, StoredRecord};
+use crate::sync::RecordKind;
+
+/// The user's automations that item events trigger, read once per run, when a page first has
+/// changes.
+#[derive(Debug, Default)]
+pub(super) struct Listeners(Option<Vec<Automation>>);
+
+impl Listeners {
+    async fn get(&mut self, state: &AppState, run: &SyncRun) -> Result<&[Automation], StoreError> {
+        if self.0.is_none() {
+            let mut automations = state.store.list_automations(&run.user_id).await?;
+            automations.retain(|a| {
+                a.spec.enabled && matches!(a.spec.trigger, Trigger::ItemCreated(_) | Trigger::ItemUpdated(_))
+            });
+            self.0 = Some(automations);
+        }
+        Ok(self.0.as_deref().unwrap_or_default())
+    }
+}
+
+/// Sends the trigger events of one page's changes, once its records are written. Returns how
+/// many jobs could not be sent (each is logged): the caller leaves the page to be read again.
+/// Without an automations queue (a process configured without one) nothing is sent.
+pub(super) async fn emit_item_events(
+    state: &AppState,
+    listeners: &mut Listeners,
+    run: &SyncRun,
+    changed: &[Changed<'_>],
+) -> Result<usize, StoreError> {
+    if changed.is_empty() {
+        return Ok(0);
+    }
+    let Some(queue) = &state.automations else {
+        static NO_QUEUE: Once = Once::new();
+        NO_QUEUE.call_once(|| {
+            tracing::warn!("no automations queue is configured: syncs trigger no automations in this process");
+        });
+        return Ok(0);
+    };
+    let jobs = item_jobs(listeners.get(state, run).await?, run, changed, crate::store::attrs::now());
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let failed = queue.send_batch(&jobs).await;
+    for (i, reason) in &failed {
+        if let Some(job) = jobs.get(*i) {
+            tracing::warn!(automation = %job.automation_id, event = %job.event.key, %reason, "automation event not queued");
+        }
+    }
+    tracing::info!(sent = jobs.len() - failed.len(), failed = failed.len(), "automation events queued");
+    Ok(failed.len())
+}
+
+/// The jobs for a page's changes: one per change and automation whose trigger listens to it
+/// (the event, the kind, the connection if it names one) and whose conditions the item meets.
+fn item_jobs(
+    automations: &[Automation],
+    run: &SyncRun,
+    changed: &[Changed<'_>],
+    now: DateTime<Utc>,
+) -> Vec<AutomationJob> {
+    let mut jobs = Vec::new();
+    for change in changed {
+        let listening: Vec<&Automation> = automations
+            .iter()
+            .filter(|a| listens_to(&a.spec.trigger, change.change, change.record.kind, &run.connection_id))
+            .collect();
+        if listening.is_empty() {
+            continue;
+        }
+        let item = Item::from(&StoredRecord {
+            connection_id: run.connection_id.clone(),
+            integration_id: run.integration_id.clone(),
+            record: change.record.clone(),
+        });
+        let mut json = None;
+        for automation in listening.into_iter().filter(|a| a.spec.conditions.matches(&item, now)) {
+            let json = json.get_or_insert_with(|| serde_json::to_value(&item).expect("items serialise"));
+            jobs.push(AutomationJob {
+                user_id: run.user_id.clone(),
+                automation_id: automation.automation_id.clone(),
+                event: TriggerEvent {
+                    key: event_key(&item.item_id, &run.sync_id, &change.content_hash),
+                    item: Some(json.clone()),
+                },
+            });
+        }
+    }
+    jobs
+}
+
+/// Whether a trigger listens to this change of a record of this kind from this connection.
+fn listens_to(trigger: &Trigger, change: Change, kind: RecordKind, connection: &ConnectionId) -> bool {
+    let filter = match (trigger, change) {
+        (Trigger::ItemCreated(filter), Change::Created) | (Trigger::ItemUpdated(filter), Change::Updated) => filter,
+        _ => return false,
+    };
+    filter.kind == kind && filter.connection_id.as_ref().is_none_or(|c| c == connection)
+}
+
+/// The key of an item event: the same for the same change however often it is read.
+fn event_key(item_id: &str, sync: &SyncId, content_hash: &str) -> String {
+    format!("{item_id}@{sync}.{content_hash}")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::{AutomationId, IntegrationId, Trigger as RunTrigger, UserId};
+    use crate::sync::{KindFields, Record, SyncMode, TaskFields};
+
+    fn automation(definition: serde_json::Value) -> Automation {
+        let now = Utc::now();
+        let mut spec = json!({
+            "name": "Test",
+            "enabled": true,
+            "steps": [{"action": "webhook.post", "params": {"url": "https://example.com/hook"}}],
+        });
+        spec.as_object_mut().unwrap().extend(definition.as_object().unwrap().clone());
+        Automation {
+            automation_id: AutomationId::generate(),
+            user_id: UserId::parse("ada").unwrap(),
+            spec: serde_json::from_value(spec).unwrap(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    fn task(id: &str, labels: &[&str]) -> Record {
+        let mut data = Default::default();
+        TaskFields { labels: labels.iter().map(|l| l.to_string()).collect(), ..Default::default() }.write(&mut data);
+        Record {
+            kind: RecordKind::Task,
+            external_id: id.into(),
+            title: format!("Card {id}"),
+            url: None,
+            container: None,
+            status: Some("open".into()),
+            due_at: None,
+            updated_at: None,
+            data,
+        }
+    }
+
+    fn run() -> SyncRun {
+        SyncRun::queued(
+            UserId::parse("ada").unwrap(),
+            ConnectionId::generate(),
+            IntegrationId::parse("trello").unwrap(),
+            RunTrigger::Manual,
+            SyncMode::Incremental,
+            Utc::now(),
+        )
+    }
+
+    #[test]
+    fn each_change_triggers_the_automations_that_listen_to_it_and_whose_conditions_it_meets() {
+        let run = run();
+        let created = automation(json!({"trigger": {"type": "item.created", "kind": "task"}}));
+        let urgent = automation(json!({
+            "trigger": {"type": "item.created", "kind": "task", "connectionId": run.connection_id},
+            "conditions": {"rules": [{"field": "task.labels", "op": "labelHas", "value": "urgent"}]},
+        }));
+        let updated = automation(json!({"trigger": {"type": "item.updated", "kind": "task"}}));
+        let elsewhere = automation(json!({
+            "trigger": {"type": "item.created", "kind": "task", "connectionId": ConnectionId::generate()},
+        }));
+        let events = automation(json!({"trigger": {"type": "item.created", "kind": "event"}}));
+        let automations = [created.clone(), urgent.clone(), updated.clone(), elsewhere, events];
+        let (plain, flagged, edited) = (task("c1", &[]), task("c2", &["Urgent"]), task("c3", &[]));
+        let changed = [
+            Changed { change: Change::Created, record: &plain, content_hash: "h1".into() },
+            Changed { change: Change::Created, record: &flagged, content_hash: "h2".into() },
+            Changed { change: Change::Updated, record: &edited, content_hash: "h3".into() },
+        ];
+
+        let jobs = item_jobs(&automations, &run, &changed, Utc::now());
+        let fired: Vec<(&AutomationId, &str)> = jobs
+            .iter()
+            .map(|j| (&j.automation_id, j.event.item.as_ref().unwrap()["title"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            fired,
+            [
+                (&created.automation_id, "Card c1"),
+                (&created.automation_id, "Card c2"),
+                (&urgent.automation_id, "Card c2"),
+                (&updated.automation_id, "Card c3"),
+            ]
+        );
+        let item_id = jobs[0].event.item.as_ref().unwrap()["itemId"].as_str().unwrap();
+        assert_eq!(jobs[0].event.key, format!("{item_id}@{}.h1", run.sync_id));
+        assert!(jobs.iter().all(|j| j.user_id == run.user_id));
+    }
+
+    #[test]
+    fn the_same_change_read_again_has_the_same_key_and_another_change_another() {
+        let run = run();
+        let automations = [automation(json!({"trigger": {"type": "item.updated", "kind": "task"}}))];
+        let card = task("c1", &[]);
+        let key = |hash: &str| {
+            let changed = [Changed { change: Change::Updated, record: &card, content_hash: hash.into() }];
+            item_jobs(&automations, &run, &changed, Utc::now()).remove(0).event.key
+        };
+        assert_eq!(key("h1"), key("h1"));
+        assert_ne!(key("h1"), key("h2"));
+    }
+}
