@@ -61,7 +61,7 @@ async fn block_focus_time(env: &TestEnv, user: &UserId, connection: &ConnectionI
     }))
     .unwrap();
     spec.validate().unwrap();
-    env.state.store.insert_automation(user, spec, None).await.unwrap().unwrap()
+    env.state.store.insert_automation(user, spec, integrations::domain::Plan::Free, None).await.unwrap().unwrap()
 }
 
 fn card_event(key: &str) -> TriggerEvent {

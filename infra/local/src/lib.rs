@@ -59,6 +59,7 @@ pub fn api_routes(state_of: impl Fn(Function) -> AppState, dev_secret: SecretStr
         .merge(catalog::routes(state_of(Function::Catalog)))
         .merge(connections::routes(state_of(Function::Connections)))
         .merge(sync::routes(state_of(Function::SyncApi)))
+        .merge(automations::routes(state_of(Function::AutomationsApi)))
         .merge(dev)
 }
 
@@ -107,6 +108,8 @@ pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResou
         dlq_url: sync.dlq_url,
         dlq_arn: sync.dlq_arn,
         automations_queue_url: automations.queue_url,
+        automations_queue_arn: automations.queue_arn,
+        automations_dlq_url: automations.dlq_url,
         automations_dlq_arn: automations.dlq_arn,
     })
 }
@@ -171,5 +174,7 @@ pub struct LocalResources {
     pub dlq_url: String,
     pub dlq_arn: String,
     pub automations_queue_url: String,
+    pub automations_queue_arn: String,
+    pub automations_dlq_url: String,
     pub automations_dlq_arn: String,
 }

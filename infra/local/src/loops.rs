@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use integrations::AppState;
@@ -12,8 +12,8 @@ use integrations::AppState;
 /// template.yaml does (a run still going then continues in a new message).
 pub const INVOCATION_TIME: Duration = Duration::from_secs(120);
 
-/// One receive → handle → delete round on a queue; returns how many messages it received.
-/// `source_arn` is what Lambda would put in `eventSourceArn`.
+/// One receive → handle → delete round on the sync queue (or its dead-letter queue); returns
+/// how many messages it received. `source_arn` is what Lambda would put in `eventSourceArn`.
 pub async fn poll_queue_once(
     state: &AppState,
     sqs: &Client,
@@ -22,6 +22,20 @@ pub async fn poll_queue_once(
     dlq_arn: &str,
     wait: Duration,
     visibility: Duration,
+) -> anyhow::Result<usize> {
+    let handle =
+        async |event| sync::handle_sqs_event(state, Some(dlq_arn), event, Instant::now() + INVOCATION_TIME).await;
+    poll_with(sqs, queue_url, source_arn, wait, visibility, handle).await
+}
+
+/// One receive → handle → delete round on a queue, with the handler Lambda would run.
+async fn poll_with(
+    sqs: &Client,
+    queue_url: &str,
+    source_arn: &str,
+    wait: Duration,
+    visibility: Duration,
+    handle: impl AsyncFnOnce(SqsEvent) -> SqsBatchResponse,
 ) -> anyhow::Result<usize> {
     let out = sqs
         .receive_message()
@@ -55,7 +69,7 @@ pub async fn poll_queue_once(
         .collect();
     let mut event = SqsEvent::default();
     event.records = records.clone();
-    let response = sync::handle_sqs_event(state, Some(dlq_arn), event, Instant::now() + INVOCATION_TIME).await;
+    let response = handle(event).await;
     let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     for record in &records {
         if failed.contains(&record.message_id.as_deref().unwrap_or_default()) {
@@ -78,6 +92,25 @@ pub async fn run_worker(state: AppState, sqs: Client, resources: crate::LocalRes
         for (url, arn, wait) in rounds {
             if let Err(e) = poll_queue_once(&state, &sqs, url, arn, &resources.dlq_arn, wait, visibility).await {
                 tracing::warn!(error = %e, "polling the sync queue failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// The automations runner: polls the automations queue and its dead-letter queue until the
+/// process ends.
+pub async fn run_automations(state: AppState, sqs: Client, resources: crate::LocalResources, visibility: Duration) {
+    loop {
+        let rounds = [
+            (&resources.automations_queue_url, resources.automations_queue_arn.as_str(), Duration::from_secs(1)),
+            (&resources.automations_dlq_url, resources.automations_dlq_arn.as_str(), Duration::from_secs(0)),
+        ];
+        for (url, arn, wait) in rounds {
+            let dlq = resources.automations_dlq_arn.as_str();
+            let handle = async |event| automations::handle_sqs_event(&state, Some(dlq), event).await;
+            if let Err(e) = poll_with(&sqs, url, arn, wait, visibility, handle).await {
+                tracing::warn!(error = %e, "polling the automations queue failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

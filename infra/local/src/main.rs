@@ -38,6 +38,12 @@ async fn main() -> anyhow::Result<()> {
         resources.clone(),
         visibility,
     ));
+    tokio::spawn(local_stack::loops::run_automations(
+        state.clone(),
+        aws_sdk_sqs::Client::new(&aws),
+        resources.clone(),
+        visibility,
+    ));
     tokio::spawn(local_stack::loops::run_scheduler(state.clone(), every));
     let secret = SecretString::from(std::env::var("DEV_JWT_SECRET").context("DEV_JWT_SECRET is not set")?);
 

@@ -102,6 +102,7 @@ impl Operation {
             let valid = match name {
                 "connectionId" => ConnectionId::parse(example).is_ok(),
                 "syncId" => SyncId::parse(example).is_ok(),
+                "automationId" => integrations::domain::AutomationId::parse(example).is_ok(),
                 "integrationId" => Catalog::get().find(example).is_some(),
                 "itemId" => ItemId::parse(example).is_ok(),
                 other => panic!("{}: no rule for the path parameter {other}", self.name()),

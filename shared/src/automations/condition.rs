@@ -193,11 +193,81 @@ pub enum Test {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "RawRule")]
 pub struct Rule {
     pub field: Field,
     #[serde(flatten)]
     pub test: Test,
+}
+
+/// A rule as sent: every member any test has, each typed, none other; a member that does not
+/// belong to the rule's `op` is refused rather than ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    field: Field,
+    op: String,
+    value: Option<TextOrFlag>,
+    values: Option<Vec<String>>,
+    days: Option<i32>,
+    hours: Option<i32>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TextOrFlag {
+    Text(String),
+    Flag(bool),
+}
+
+impl TryFrom<RawRule> for Rule {
+    type Error = String;
+
+    fn try_from(raw: RawRule) -> Result<Self, String> {
+        let op = raw.op.as_str();
+        let (value, values, offset) =
+            (raw.value.is_some(), raw.values.is_some(), raw.days.is_some() || raw.hours.is_some());
+        let fits = match op {
+            "equals" => value && !values && !offset,
+            "contains" | "labelHas" => matches!(raw.value, Some(TextOrFlag::Text(_))) && !values && !offset,
+            "in" => values && !value && !offset,
+            "isEmpty" | "isNotEmpty" => !value && !values && !offset,
+            "before" | "after" => !value && !values,
+            _ => return Err(format!("`{}` is not a test", op.chars().take(40).collect::<String>())),
+        };
+        if !fits {
+            return Err(format!(
+                "`{op}` takes {}",
+                match op {
+                    "equals" => "`value`",
+                    "contains" | "labelHas" => "a text `value`",
+                    "in" => "`values`",
+                    "before" | "after" => "`days` and `hours`",
+                    _ => "nothing more",
+                }
+            ));
+        }
+        let text = |v: Option<TextOrFlag>| match v {
+            Some(TextOrFlag::Text(t)) => t,
+            _ => String::new(),
+        };
+        let test = match op {
+            "equals" => Test::Equals {
+                value: match raw.value {
+                    Some(TextOrFlag::Flag(b)) => Value::Bool(b),
+                    other => Value::String(text(other)),
+                },
+            },
+            "contains" => Test::Contains { value: text(raw.value) },
+            "labelHas" => Test::LabelHas { value: text(raw.value) },
+            "in" => Test::In { values: raw.values.unwrap_or_default() },
+            "isEmpty" => Test::IsEmpty,
+            "isNotEmpty" => Test::IsNotEmpty,
+            "before" => Test::Before { days: raw.days.unwrap_or(0), hours: raw.hours.unwrap_or(0) },
+            _ => Test::After { days: raw.days.unwrap_or(0), hours: raw.hours.unwrap_or(0) },
+        };
+        Ok(Rule { field: raw.field, test })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,7 +280,7 @@ pub enum Combine {
 
 /// The rules an item must pass; none means every item does.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Conditions {
     #[serde(rename = "match")]
     pub combine: Combine,

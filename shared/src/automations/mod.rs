@@ -7,7 +7,9 @@ mod dry_run;
 pub mod model;
 mod runner;
 pub mod schedule;
+pub mod service;
 pub mod template;
+pub mod templates;
 
 pub use condition::{Combine, Conditions, Field, Rule, Test};
 pub use dry_run::{DryRun, PREVIEWED_ITEMS, StepPreview, dry_run};

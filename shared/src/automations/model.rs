@@ -42,7 +42,7 @@ pub struct AutomationSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", try_from = "RawTrigger")]
 pub enum Trigger {
     /// A sync brought in an item it had not seen.
     #[serde(rename = "item.created")]
@@ -59,6 +59,86 @@ pub enum Trigger {
     },
     #[serde(rename = "schedule")]
     Schedule(Schedule),
+}
+
+/// A trigger as sent: every member any trigger type has, each typed, none other. A member that
+/// does not belong to the trigger's type is refused rather than ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawTrigger {
+    #[serde(rename = "type")]
+    kind_of: String,
+    kind: Option<RecordKind>,
+    connection_id: Option<ConnectionId>,
+    hours: Option<u32>,
+    time_zone: Option<String>,
+    every: Option<String>,
+    at: Option<String>,
+    day: Option<super::schedule::Day>,
+    days: Option<Vec<super::schedule::Day>>,
+    cron: Option<String>,
+}
+
+impl TryFrom<RawTrigger> for Trigger {
+    type Error = String;
+
+    fn try_from(raw: RawTrigger) -> Result<Self, String> {
+        use super::schedule::{Every, Schedule};
+        let present = |name: &str, here: bool| if here { Some(name.to_owned()) } else { None };
+        let item_members = [present("kind", raw.kind.is_some()), present("connectionId", raw.connection_id.is_some())];
+        let schedule_members = [
+            present("timeZone", raw.time_zone.is_some()),
+            present("every", raw.every.is_some()),
+            present("at", raw.at.is_some()),
+            present("day", raw.day.is_some()),
+            present("days", raw.days.is_some()),
+            present("cron", raw.cron.is_some()),
+        ];
+        let refuse = |members: &[Option<String>], what: &str| match members.iter().flatten().next() {
+            Some(name) => Err(format!("`{name}` does not apply to a {what} trigger")),
+            None => Ok(()),
+        };
+        let filter = || -> Result<ItemFilter, String> {
+            Ok(ItemFilter {
+                kind: raw.kind.ok_or("an item trigger needs `kind`")?,
+                connection_id: raw.connection_id.clone(),
+            })
+        };
+        match raw.kind_of.as_str() {
+            t @ ("item.created" | "item.updated") => {
+                refuse(&schedule_members, t)?;
+                refuse(&[present("hours", raw.hours.is_some())], t)?;
+                Ok(if t == "item.created" { Trigger::ItemCreated(filter()?) } else { Trigger::ItemUpdated(filter()?) })
+            }
+            "item.due_soon" => {
+                refuse(&schedule_members, "item.due_soon")?;
+                Ok(Trigger::DueSoon { hours: raw.hours.ok_or("`item.due_soon` needs `hours`")?, filter: filter()? })
+            }
+            "schedule" => {
+                refuse(&item_members, "schedule")?;
+                refuse(&[present("hours", raw.hours.is_some())], "schedule")?;
+                let time_zone = raw.time_zone.ok_or("a schedule needs `timeZone`")?;
+                let every = match raw.every.as_deref() {
+                    Some("daily") if raw.day.is_none() && raw.cron.is_none() => {
+                        Every::Daily { at: raw.at.ok_or("`daily` needs `at`")?, days: raw.days.unwrap_or_default() }
+                    }
+                    Some("weekly") if raw.days.is_none() && raw.cron.is_none() => Every::Weekly {
+                        day: raw.day.ok_or("`weekly` needs `day`")?,
+                        at: raw.at.ok_or("`weekly` needs `at`")?,
+                    },
+                    Some("cron") if raw.at.is_none() && raw.day.is_none() && raw.days.is_none() => {
+                        Every::Cron { cron: raw.cron.ok_or("`cron` needs `cron`")? }
+                    }
+                    Some("daily" | "weekly" | "cron") => {
+                        return Err("daily takes `at` and `days`, weekly `day` and `at`, cron `cron`".into());
+                    }
+                    _ => return Err("a schedule's `every` is daily, weekly or cron".into()),
+                };
+                Ok(Trigger::Schedule(Schedule { time_zone, every }))
+            }
+            other => Err(format!("`{}` is not a trigger type", other.chars().take(40).collect::<String>())),
+        }
+    }
 }
 
 /// Which items a trigger listens to: a kind, from one connection or any.

@@ -171,6 +171,18 @@ async fn run_step(
             }
         }
     }
+    if action.spec.id.ends_with(".postAgenda") {
+        // The digest: the day's agenda, written for a channel.
+        match agenda_text(state, automation, now, params.get("intro").map(String::as_str)).await {
+            Ok(text) => {
+                params.insert("text".into(), text);
+            }
+            Err(e) => {
+                tracing::warn!(error = %ErrorChain(&e), "the agenda could not be read; later");
+                return Ok(StepEnd::Retry(Duration::from_secs(60)));
+            }
+        }
+    }
     let target = match target(state, user, step.connection_id.as_ref(), action.integration_id).await {
         Ok(target) => target,
         Err(TargetError::Unusable(reason)) => {
@@ -278,6 +290,48 @@ async fn complete(
         Err(e) => return Err(e.into()),
     }
     Ok(StepEnd::Receipt(receipt(status, performed.as_ref(), error), performed))
+}
+
+/// Today's agenda as a message: meetings, tasks due, overdue tasks, unanswered mentions and
+/// files changed by others, in the schedule's time zone.
+async fn agenda_text(
+    state: &AppState,
+    automation: &Automation,
+    now: DateTime<Utc>,
+    intro: Option<&str>,
+) -> Result<String, crate::items::ItemsError> {
+    let tz = match &automation.spec.trigger {
+        super::model::Trigger::Schedule(s) => s.time_zone.parse().unwrap_or(chrono_tz::UTC),
+        _ => chrono_tz::UTC,
+    };
+    let caller = crate::auth::Caller { user_id: automation.user_id.clone(), plan: crate::domain::Plan::Free };
+    let agenda = crate::items::agenda(state, &caller, 1, tz).await?;
+    let today = now.with_timezone(&tz).format("%A %-d %B");
+    let mut lines =
+        vec![intro.filter(|i| !i.trim().is_empty()).unwrap_or("Your day:").to_owned(), format!("*{today}*")];
+    let time = |item: &crate::items::Item| {
+        item.start_at
+            .as_deref()
+            .and_then(crate::items::When::parse)
+            .map(|w| match w {
+                crate::items::When::At(at) => at.with_timezone(&tz).format("%H:%M").to_string(),
+                crate::items::When::Day(_) => "all day".into(),
+            })
+            .unwrap_or_default()
+    };
+    if let Some(day) = agenda.days.first() {
+        lines.extend(day.meetings.iter().map(|m| format!("• {} {}", time(m), m.title)));
+        lines.extend(day.tasks.iter().map(|t| format!("• Due: {}", t.title)));
+        lines.extend(day.mentions.iter().map(|m| format!("• Mentioned you: {}", m.title)));
+        lines.extend(day.files.iter().map(|f| format!("• Changed by someone else: {}", f.title)));
+    }
+    if !agenda.overdue.is_empty() {
+        lines.push(format!("• Overdue: {} task(s), the oldest {}", agenda.overdue.len(), agenda.overdue[0].title));
+    }
+    if lines.len() == 2 {
+        lines.push("Nothing scheduled. A clear day!".into());
+    }
+    Ok(lines.join("\n"))
 }
 
 fn failed(step: usize, action: &str, error: &str, minutes_saved: u32) -> StepEnd {

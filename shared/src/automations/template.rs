@@ -69,11 +69,22 @@ fn environment() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.add_filter("shift_hours", shift_hours);
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(20_000));
         env.set_recursion_limit(16);
         env
     })
+}
+
+/// `{{ item.dueAt | shift_hours(-1) }}`: a time (or a date, from its midnight UTC) moved by a
+/// number of hours, as RFC 3339.
+fn shift_hours(value: String, hours: i64) -> Result<String, minijinja::Error> {
+    let when = crate::items::When::parse(&value).ok_or_else(|| {
+        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, format!("`{value}` is not a time"))
+    })?;
+    let shifted = when.instant() + chrono::Duration::hours(hours.clamp(-24 * 366, 24 * 366));
+    Ok(shifted.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// Checks a field's template when its automation is saved: it parses, and every name it uses
@@ -175,6 +186,8 @@ mod tests {
         assert_eq!(render("Block: {{ item.title }}", &context).unwrap(), "Block: Q4 report");
         assert_eq!(render("{{ steps.1.url }}", &context).unwrap(), "https://trello.com/c/abc");
         assert_eq!(render("plain text", &context).unwrap(), "plain text");
+        let due = Value::from(minijinja::value::Serde(serde_json::json!({"item": {"dueAt": "2026-12-04T17:00:00Z"}})));
+        assert_eq!(render("{{ item.dueAt | shift_hours(-1) }}", &due).unwrap(), "2026-12-04T16:00:00Z");
         assert!(matches!(render("{{ item.missing }}", &context), Err(TemplateError::Render { .. })));
         let endless = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
         assert!(render(endless, &context).is_err(), "fuel ends runaway loops");

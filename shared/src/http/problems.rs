@@ -1,6 +1,7 @@
 //! Domain errors as problem+json: the one place where the use cases' errors meet HTTP.
 
 use super::{Problem, ProblemType};
+use crate::automations::service::AutomationError;
 use crate::connections::{ConnectError, ConnectionError};
 use crate::items::ItemsError;
 use crate::providers::{ProviderError, VerifyError};
@@ -128,6 +129,22 @@ impl From<ItemsError> for Problem {
             ItemsError::Invalid(_) | ItemsError::InvalidCursor => Problem::bad_request(detail),
             ItemsError::NotFound => Problem::not_found(detail),
             ItemsError::Store(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<AutomationError> for Problem {
+    fn from(e: AutomationError) -> Self {
+        let detail = e.to_string();
+        match e {
+            AutomationError::Invalid(invalid) => {
+                Problem::new(ProblemType::InvalidAutomation, detail).with("at", invalid.at)
+            }
+            AutomationError::Plan(_) => Problem::new(ProblemType::AutomationPlanLimit, detail),
+            AutomationError::NotFound => Problem::not_found("There is no such automation."),
+            AutomationError::Conflict => Problem::new(ProblemType::ConcurrentChange, detail),
+            other @ (AutomationError::NoQueue | AutomationError::Queue(_)) => Problem::unavailable(&other),
+            AutomationError::Store(cause) => Problem::unavailable(&cause),
         }
     }
 }

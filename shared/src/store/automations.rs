@@ -16,7 +16,7 @@ use super::attrs::{Item, get_n, get_s, get_ts, n, opt_s, s, ts};
 use super::update::UpdateExpr;
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::automations::AutomationSpec;
-use crate::domain::{AutomationId, UserId};
+use crate::domain::{AutomationId, Plan, UserId};
 
 /// Claims and their results are kept this long (redeliveries come within days).
 const CLAIM_RETENTION: Duration = Duration::days(30);
@@ -29,6 +29,9 @@ pub struct Automation {
     pub user_id: UserId,
     #[serde(flatten)]
     pub spec: AutomationSpec,
+    /// The owner's plan when it was last saved: it decides how long its runs are kept.
+    #[serde(skip)]
+    pub plan: Plan,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
@@ -53,6 +56,13 @@ fn to_item(a: &Automation) -> Item {
         ("userId".into(), s(a.user_id.as_str())),
         ("spec".into(), s(serde_json::to_string(&a.spec).expect("a spec serialises"))),
         ("enabled".into(), super::attrs::b(a.spec.enabled)),
+        (
+            "plan".into(),
+            s(match a.plan {
+                Plan::Free => "free",
+                Plan::Premium => "premium",
+            }),
+        ),
         ("createdAt".into(), ts(a.created_at)),
         ("updatedAt".into(), ts(a.updated_at)),
         ("version".into(), n(a.version)),
@@ -67,6 +77,7 @@ fn from_item(item: &Item) -> Result<Automation, StoreError> {
         automation_id: AutomationId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         user_id: UserId::parse(get_s(item, "userId")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         spec,
+        plan: if opt_s(item, "plan") == Some("premium") { Plan::Premium } else { Plan::Free },
         created_at: get_ts(item, "createdAt")?,
         updated_at: get_ts(item, "updatedAt")?,
         version: get_n(item, "version")?,
@@ -79,6 +90,7 @@ impl Store {
         &self,
         user: &UserId,
         spec: AutomationSpec,
+        plan: Plan,
         limit: Option<u32>,
     ) -> Result<Result<Automation, InsertRefusal>, StoreError> {
         let now = super::attrs::now();
@@ -86,6 +98,7 @@ impl Store {
             automation_id: AutomationId::generate(),
             user_id: user.clone(),
             spec,
+            plan,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -550,10 +563,10 @@ mod tests {
         let env = TestEnv::new().await;
         let store = &env.state.store;
         let user = UserId::parse("auth-user-1").unwrap();
-        let first = store.insert_automation(&user, spec("one"), Some(2)).await.unwrap().unwrap();
-        store.insert_automation(&user, spec("two"), Some(2)).await.unwrap().unwrap();
+        let first = store.insert_automation(&user, spec("one"), Plan::Free, Some(2)).await.unwrap().unwrap();
+        store.insert_automation(&user, spec("two"), Plan::Free, Some(2)).await.unwrap().unwrap();
         assert_eq!(
-            store.insert_automation(&user, spec("three"), Some(2)).await.unwrap(),
+            store.insert_automation(&user, spec("three"), Plan::Free, Some(2)).await.unwrap(),
             Err(InsertRefusal::LimitReached(2))
         );
         let listed = store.list_automations(&user).await.unwrap();
@@ -566,7 +579,7 @@ mod tests {
 
         store.delete_automation(&user, &first.automation_id).await.unwrap();
         assert!(matches!(store.delete_automation(&user, &first.automation_id).await, Err(StoreError::NotFound)));
-        store.insert_automation(&user, spec("three"), Some(2)).await.unwrap().unwrap();
+        store.insert_automation(&user, spec("three"), Plan::Free, Some(2)).await.unwrap().unwrap();
         let other = UserId::parse("auth-user-2").unwrap();
         assert!(matches!(store.get_automation(&other, &renamed.automation_id).await, Err(StoreError::NotFound)));
         env.cleanup().await;
