@@ -73,7 +73,14 @@ impl Setup {
         }))
         .unwrap();
         spec.validate().unwrap();
-        self.env.state.store.insert_automation(&user(), spec, None).await.unwrap().unwrap().automation_id
+        self.env
+            .state
+            .store
+            .insert_automation(&user(), spec, integrations::domain::Plan::Free, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .automation_id
     }
 
     /// Queues a sync as the API does and returns its job.

@@ -141,6 +141,7 @@ mod tests {
             automation_id: AutomationId::generate(),
             user_id: UserId::parse("ada").unwrap(),
             spec: serde_json::from_value(spec).unwrap(),
+            plan: crate::domain::Plan::Free,
             created_at: now,
             updated_at: now,
             version: 1,
