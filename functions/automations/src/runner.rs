@@ -50,8 +50,7 @@ async fn handle(state: &AppState, dlq_arn: Option<&str>, message: &SqsMessage) -
             return false;
         }
     };
-    let manual = job.event.key.starts_with("manual:");
-    if !automation.spec.enabled && !manual {
+    if !automation.spec.enabled && !job.manual {
         tracing::info!(automation = %job.automation_id, "the automation is off; job dropped");
         return true;
     }

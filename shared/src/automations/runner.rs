@@ -33,6 +33,9 @@ pub struct AutomationJob {
     pub user_id: UserId,
     pub automation_id: crate::domain::AutomationId,
     pub event: TriggerEvent,
+    /// Asked for by hand (`POST …/run`): it runs even while the automation is switched off.
+    #[serde(default)]
+    pub manual: bool,
 }
 
 /// What set a run off.

@@ -173,8 +173,9 @@ pub struct ManualRun {
 }
 
 /// Runs an automation now: its matching items (or, on a schedule, once), through the queue, as
-/// any run. An item already acted on by a manual run is not acted on again (its event is the
-/// same); a schedule's manual run is an event of its own each time.
+/// any run. An item's event is keyed by its version, as a sync's is, so a version already acted
+/// on (by a sync's event or an earlier manual run) is not acted on again; a schedule's manual
+/// run is an event of its own each time.
 pub async fn run_now(
     state: &AppState,
     caller: &Caller,
@@ -184,21 +185,28 @@ pub async fn run_now(
     let queue = state.automations.as_ref().ok_or(AutomationError::NoQueue)?;
     let automation = state.store.get_automation(&caller.user_id, id).await?;
     let run_id = ulid::Ulid::new().to_string();
-    let all = items(state, caller).await?;
+    let records = state.store.user_records(&caller.user_id, "").await?;
+    let all: Vec<Item> = records.iter().map(Item::from).collect();
     let preview = dry_run(&automation.spec, &all, now);
     let job = |key: String, item: Option<serde_json::Value>| AutomationJob {
         user_id: caller.user_id.clone(),
         automation_id: automation.automation_id.clone(),
         event: TriggerEvent { key, item },
+        manual: true,
     };
     let jobs: Vec<AutomationJob> = if automation.spec.trigger.item_filter().is_none() {
         vec![job(format!("manual:{run_id}"), None)]
     } else {
+        // Keyed as the sync's events are: a version of an item is acted on once, whether a
+        // sync or a manual run set the automation off.
         all.iter()
-            .filter(|i| preview.matching_items.contains(&i.item_id))
+            .zip(&records)
+            .filter(|(i, _)| preview.matching_items.contains(&i.item_id))
             .take(MAX_MANUAL_EVENTS)
-            // An item is acted on once by manual runs, however often one is asked for.
-            .map(|i| job(format!("manual:{}", i.item_id), serde_json::to_value(i).ok()))
+            .map(|(i, r)| {
+                let key = crate::sync::item_version_key(&i.item_id, &crate::store::content_hash(&r.record));
+                job(key, serde_json::to_value(i).ok())
+            })
             .collect()
     };
     let failed = queue.send_batch(&jobs).await;

@@ -24,7 +24,7 @@ pub use grants::{GrantRelease, shared_grant};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
-pub use records::{Change, Changed, ReadCost, StoredRecord, Written};
+pub use records::{Change, Changed, ReadCost, StoredRecord, Written, content_hash};
 pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};
 
 use crate::domain::{ConnectionId, IntegrationId, UserId};

@@ -89,7 +89,8 @@ pub struct StoredRecord {
     pub record: Record,
 }
 
-fn content_hash(record: &Record) -> String {
+/// A record's version: a digest of its content, which changes with any field.
+pub fn content_hash(record: &Record) -> String {
     let json = serde_json::to_vec(record).expect("records serialise");
     Sha256::digest(&json).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }

@@ -2,10 +2,13 @@
 //! changed (records read again unchanged emit nothing), sent to the automations queue as one
 //! job per matching automation.
 //!
-//! An event's key is `{itemId}@{syncId}.{contentHash}`: the item, the run that brought the change
-//! and the version it brought. A page read again by the same run (a redelivered message) reports
-//! its changes again (see [`Store::upsert_records`](crate::store::Store::upsert_records)), so its
-//! events come again with the same keys, and the runner's claims make sure each acts once.
+//! An event's key is `{itemId}@{contentHash}`: the item and the version of it the change brought
+//! ([`item_version_key`]). A page read again by the same run (a redelivered message) reports its
+//! changes again (see [`Store::upsert_records`](crate::store::Store::upsert_records)), so its
+//! events come again with the same keys, and the runner's claims make sure each acts once. A
+//! manual run keys an item the same way, so an automation acts once on a version of an item
+//! however it was set off; an item changed back to a version already acted on is not acted on
+//! again.
 
 use std::sync::Once;
 
@@ -13,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::automations::{AutomationJob, Trigger, TriggerEvent};
 use crate::config::AppState;
-use crate::domain::{ConnectionId, SyncId, SyncRun};
+use crate::domain::{ConnectionId, SyncRun};
 use crate::items::Item;
 use crate::store::{Automation, Change, Changed, StoreError, StoredRecord};
 use crate::sync::RecordKind;
@@ -98,9 +101,10 @@ fn item_jobs(
                 user_id: run.user_id.clone(),
                 automation_id: automation.automation_id.clone(),
                 event: TriggerEvent {
-                    key: event_key(&item.item_id, &run.sync_id, &change.content_hash),
+                    key: item_version_key(&item.item_id, &change.content_hash),
                     item: Some(json.clone()),
                 },
+                manual: false,
             });
         }
     }
@@ -116,9 +120,10 @@ fn listens_to(trigger: &Trigger, change: Change, kind: RecordKind, connection: &
     filter.kind == kind && filter.connection_id.as_ref().is_none_or(|c| c == connection)
 }
 
-/// The key of an item event: the same for the same change however often it is read.
-fn event_key(item_id: &str, sync: &SyncId, content_hash: &str) -> String {
-    format!("{item_id}@{sync}.{content_hash}")
+/// The key of an item event: the item and its version, the same for the same change however
+/// often it is read, and for a manual run of the same version.
+pub fn item_version_key(item_id: &str, content_hash: &str) -> String {
+    format!("{item_id}@{content_hash}")
 }
 
 #[cfg(test)]
@@ -211,7 +216,7 @@ mod tests {
             ]
         );
         let item_id = jobs[0].event.item.as_ref().unwrap()["itemId"].as_str().unwrap();
-        assert_eq!(jobs[0].event.key, format!("{item_id}@{}.h1", run.sync_id));
+        assert_eq!(jobs[0].event.key, format!("{item_id}@h1"));
         assert!(jobs.iter().all(|j| j.user_id == run.user_id));
     }
 

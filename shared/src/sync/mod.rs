@@ -11,6 +11,7 @@ mod trigger;
 pub use crate::providers::SyncConnector;
 pub use connector::{Connector, ConnectorConfig};
 pub use engine::{JobOutcome, SyncError, fail_dead_letter, minutes_saved, run_job, run_job_until};
+pub use events::item_version_key;
 pub use history::{HistoryError, get_run, list_runs};
 pub use record::{
     EventFields, FileFields, KindFields, MessageFields, Page, PageFields, Record, RecordKey, RecordKind, SyncMode,
