@@ -50,32 +50,36 @@ pub trait SendJobs: Send + Sync {
 impl SendJobs for SyncQueue {
     /// Sends jobs with SendMessageBatch, ten at a time; returns the runs whose job was not sent.
     async fn send_batch(&self, jobs: &[SyncJob]) -> Vec<(SyncId, String)> {
-        let mut failed = Vec::new();
-        for chunk in jobs.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, job)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(serde_json::to_string(job).expect("jobs serialise"))
-                        .build()
-                        .expect("entry")
-                })
-                .collect();
-            match self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await {
-                Ok(out) => {
-                    for f in out.failed() {
-                        if let Some(job) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
-                            failed.push((job.sync_id.clone(), f.message().unwrap_or("not sent").to_owned()));
-                        }
-                    }
-                }
-                Err(e) => failed.extend(chunk.iter().map(|job| (job.sync_id.clone(), e.to_string()))),
-            }
-        }
-        failed
+        let failed = send_in_batches(&self.client, &self.url, jobs).await;
+        failed.into_iter().map(|(i, reason)| (jobs[i].sync_id.clone(), reason)).collect()
     }
+}
+
+/// Sends each message as JSON with SendMessageBatch, ten at a time; returns the indexes of the
+/// messages that were not sent, with the reason.
+async fn send_in_batches<T: serde::Serialize>(client: &Client, url: &str, messages: &[T]) -> Vec<(usize, String)> {
+    let mut failed = Vec::new();
+    for (n, chunk) in messages.chunks(10).enumerate() {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, message)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(serde_json::to_string(message).expect("jobs serialise"))
+                    .build()
+                    .expect("entry")
+            })
+            .collect();
+        match client.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await {
+            Ok(out) => failed.extend(out.failed().iter().filter_map(|f| {
+                let i = f.id().parse::<usize>().ok().filter(|i| *i < chunk.len())?;
+                Some((n * 10 + i, f.message().unwrap_or("not sent").to_owned()))
+            })),
+            Err(e) => failed.extend((0..chunk.len()).map(|i| (n * 10 + i, e.to_string()))),
+        }
+    }
+    failed
 }
 
 /// The queue of automation jobs: one trigger event of one automation each.
@@ -111,27 +115,6 @@ impl AutomationQueue {
     /// Sends jobs with SendMessageBatch, ten at a time; returns the indexes of the jobs that
     /// were not sent, with the reason.
     pub async fn send_batch(&self, jobs: &[AutomationJob]) -> Vec<(usize, String)> {
-        let mut failed = Vec::new();
-        for (n, chunk) in jobs.chunks(10).enumerate() {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, job)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(serde_json::to_string(job).expect("jobs serialise"))
-                        .build()
-                        .expect("entry")
-                })
-                .collect();
-            match self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await {
-                Ok(out) => failed.extend(out.failed().iter().filter_map(|f| {
-                    let i = f.id().parse::<usize>().ok()?;
-                    Some((n * 10 + i, f.message().unwrap_or("not sent").to_owned()))
-                })),
-                Err(e) => failed.extend((0..chunk.len()).map(|i| (n * 10 + i, e.to_string()))),
-            }
-        }
-        failed
+        send_in_batches(&self.client, &self.url, jobs).await
     }
 }

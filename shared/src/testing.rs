@@ -146,40 +146,8 @@ impl TestEnv {
     /// Gives the state a sync queue whose messages move to a dead-letter queue after
     /// `max_receives` receives.
     pub async fn add_queues(&mut self, max_receives: u32) -> TestQueues {
-        use aws_sdk_sqs::types::QueueAttributeName;
-        let sqs = aws_sdk_sqs::Client::new(&self.aws);
-        let name = self.table.clone();
-        let arn_of = |url: String| {
-            let sqs = sqs.clone();
-            async move {
-                let out = sqs
-                    .get_queue_attributes()
-                    .queue_url(&url)
-                    .attribute_names(QueueAttributeName::QueueArn)
-                    .send()
-                    .await
-                    .expect("queue attributes");
-                out.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().expect("queue arn")
-            }
-        };
-        // Named as emulator-iam.py expects of SyncQueue and SyncDeadLetterQueue.
-        let dlq_url =
-            sqs.create_queue().queue_name(format!("{name}-sync-dlq")).send().await.expect("dlq").queue_url.unwrap();
-        let dlq_arn = arn_of(dlq_url.clone()).await;
-        let redrive =
-            serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string() });
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("{name}-sync"))
-            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-            .send()
-            .await
-            .expect("queue")
-            .queue_url
-            .unwrap();
-        let queue_arn = arn_of(queue_url.clone()).await;
-        self.state.queue = Some(SyncQueue::new(sqs, &queue_url));
-        let queues = TestQueues { queue_url, queue_arn, dlq_url, dlq_arn };
+        let (queues, sqs) = self.queue_pair("sync", max_receives).await;
+        self.state.queue = Some(SyncQueue::new(sqs, &queues.queue_url));
         self.queues = Some(queues.clone());
         queues
     }
@@ -187,47 +155,44 @@ impl TestEnv {
     /// An automations queue and its dead-letter queue for this test (named as emulator-iam.py
     /// expects of AutomationsQueue and AutomationsDeadLetterQueue).
     pub async fn add_automation_queues(&mut self, max_receives: u32) -> TestQueues {
+        let (queues, sqs) = self.queue_pair("automations", max_receives).await;
+        self.state.automations = Some(AutomationQueue::new(sqs, &queues.queue_url));
+        self.automation_queues = Some(queues.clone());
+        queues
+    }
+
+    /// `{table}-{suffix}` and its dead-letter queue `{table}-{suffix}-dlq`, which takes what was
+    /// received `max_receives` times (the names emulator-iam.py gives the template's queues).
+    async fn queue_pair(&self, suffix: &str, max_receives: u32) -> (TestQueues, aws_sdk_sqs::Client) {
         use aws_sdk_sqs::types::QueueAttributeName;
         let sqs = aws_sdk_sqs::Client::new(&self.aws);
-        let name = self.table.clone();
-        let arn_of = |url: String| {
-            let sqs = sqs.clone();
-            async move {
-                let out = sqs
-                    .get_queue_attributes()
-                    .queue_url(&url)
-                    .attribute_names(QueueAttributeName::QueueArn)
-                    .send()
-                    .await
-                    .expect("queue attributes");
-                out.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().expect("queue arn")
-            }
+        let arn_of = async |url: &str| {
+            let out = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .expect("queue attributes");
+            out.attributes().and_then(|a| a.get(&QueueAttributeName::QueueArn)).cloned().expect("queue arn")
         };
-        let dlq_url = sqs
-            .create_queue()
-            .queue_name(format!("{name}-automations-dlq"))
-            .send()
-            .await
-            .expect("dlq")
-            .queue_url
-            .unwrap();
-        let dlq_arn = arn_of(dlq_url.clone()).await;
+        let name = format!("{}-{suffix}", self.table);
+        let dlq_url =
+            sqs.create_queue().queue_name(format!("{name}-dlq")).send().await.expect("dlq").queue_url.unwrap();
+        let dlq_arn = arn_of(&dlq_url).await;
         let redrive =
             serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string() });
         let queue_url = sqs
             .create_queue()
-            .queue_name(format!("{name}-automations"))
+            .queue_name(name)
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .send()
             .await
             .expect("queue")
             .queue_url
             .unwrap();
-        let queue_arn = arn_of(queue_url.clone()).await;
-        self.state.automations = Some(AutomationQueue::new(sqs, &queue_url));
-        let queues = TestQueues { queue_url, queue_arn, dlq_url, dlq_arn };
-        self.automation_queues = Some(queues.clone());
-        queues
+        let queue_arn = arn_of(&queue_url).await;
+        (TestQueues { queue_url, queue_arn, dlq_url, dlq_arn }, sqs)
     }
 
     /// The automation jobs waiting on the test's automations queue (received and deleted).
