@@ -370,3 +370,42 @@ async fn the_scheduler_function_sweeps_when_the_sweep_schedule_calls_it() {
     assert!(template.contains(&format!(r#"Input: '{{"task": "{}"}}'"#, sync::SWEEP_ORPHAN_SECRETS)));
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_scheduled_automation_is_queued_once_for_its_slot_and_moves_on_to_the_next() {
+    let mut env = TestEnv::new().await;
+    env.add_queues(5).await;
+    env.add_automation_queues(5).await;
+    let user = UserId::parse("digest-user").unwrap();
+    let spec: integrations::automations::AutomationSpec = serde_json::from_value(serde_json::json!({
+        "name": "My day at 8:30",
+        "enabled": true,
+        "trigger": {"type": "schedule", "timeZone": "UTC", "every": "daily", "at": "08:30"},
+        "steps": [{"action": "slack.postAgenda", "connectionId": ConnectionId::generate().to_string(),
+                   "params": {"channel": "C1"}}]
+    }))
+    .unwrap();
+    let off = integrations::automations::AutomationSpec { enabled: false, ..spec.clone() };
+    let store = &env.state.store;
+    let on = store.insert_automation(&user, spec, integrations::domain::Plan::Free, None).await.unwrap().unwrap();
+    store.insert_automation(&user, off, integrations::domain::Plan::Free, None).await.unwrap().unwrap();
+    let slot = on.next_run_at.expect("a switched-on schedule has a next run");
+
+    let scheduler = env.state_for(Function::SyncScheduler);
+    let early = run_scheduler(&scheduler, slot - Duration::minutes(1)).await.unwrap();
+    assert_eq!(early.automations_queued, 0, "not before its time");
+    let report = run_scheduler(&scheduler, slot + Duration::minutes(1)).await.unwrap();
+    assert_eq!(report.automations_queued, 1, "{report:?}");
+    let jobs = env.take_automation_jobs().await;
+    assert_eq!(jobs.len(), 1, "the switched-off one is not queued");
+    assert_eq!(jobs[0].automation_id, on.automation_id);
+    assert_eq!(jobs[0].event.key, format!("schedule:{}", slot.to_rfc3339_opts(SecondsFormat::Secs, true)));
+    assert!(!jobs[0].manual);
+
+    let moved = store.get_automation(&user, &on.automation_id).await.unwrap();
+    assert_eq!(moved.next_run_at, Some(slot + Duration::days(1)), "the next morning");
+    let again = run_scheduler(&scheduler, slot + Duration::minutes(2)).await.unwrap();
+    assert_eq!(again.automations_queued, 0, "a slot is queued once");
+    assert!(env.take_automation_jobs().await.is_empty());
+    env.cleanup().await;
+}

@@ -35,6 +35,34 @@ pub struct Automation {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: u64,
+    /// A switched-on schedule's next run; the scheduler finds it in GSI1 (`AUTODUE#{shard}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run_at: Option<DateTime<Utc>>,
+}
+
+/// When a definition next runs on its own: a switched-on schedule's next time after `after`.
+pub fn next_run(spec: &AutomationSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match &spec.trigger {
+        crate::automations::Trigger::Schedule(schedule) if spec.enabled => schedule.compile().ok()?.next_after(after),
+        _ => None,
+    }
+}
+
+fn due_shard(id: &AutomationId) -> u32 {
+    id.as_str().bytes().fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(b))) % super::DUE_SHARDS
+}
+
+fn due_key(at: DateTime<Utc>, id: &AutomationId) -> String {
+    format!("{}#{id}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// A scheduled automation whose time has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueAutomation {
+    pub user_id: UserId,
+    pub automation_id: AutomationId,
+    /// The slot it is due for (its event's time).
+    pub slot: DateTime<Utc>,
 }
 
 /// Why a new automation was not stored.
@@ -49,7 +77,7 @@ fn automation_sk(id: &AutomationId) -> String {
 }
 
 fn to_item(a: &Automation) -> Item {
-    Item::from([
+    let mut item = Item::from([
         (table::PK.into(), s(keys::user(&a.user_id))),
         (table::SK.into(), s(automation_sk(&a.automation_id))),
         ("automationId".into(), s(a.automation_id.as_str())),
@@ -66,7 +94,13 @@ fn to_item(a: &Automation) -> Item {
         ("createdAt".into(), ts(a.created_at)),
         ("updatedAt".into(), ts(a.updated_at)),
         ("version".into(), n(a.version)),
-    ])
+    ]);
+    if let Some(at) = a.next_run_at {
+        item.insert("nextRunAt".into(), ts(at));
+        item.insert(table::GSI1PK.into(), s(format!("AUTODUE#{}", due_shard(&a.automation_id))));
+        item.insert(table::GSI1SK.into(), s(due_key(at, &a.automation_id)));
+    }
+    item
 }
 
 fn from_item(item: &Item) -> Result<Automation, StoreError> {
@@ -81,6 +115,7 @@ fn from_item(item: &Item) -> Result<Automation, StoreError> {
         created_at: get_ts(item, "createdAt")?,
         updated_at: get_ts(item, "updatedAt")?,
         version: get_n(item, "version")?,
+        next_run_at: super::attrs::opt_ts(item, "nextRunAt"),
     })
 }
 
@@ -94,7 +129,9 @@ impl Store {
         limit: Option<u32>,
     ) -> Result<Result<Automation, InsertRefusal>, StoreError> {
         let now = super::attrs::now();
+        let next_run_at = next_run(&spec, now);
         let automation = Automation {
+            next_run_at,
             automation_id: AutomationId::generate(),
             user_id: user.clone(),
             spec,
@@ -226,6 +263,65 @@ impl Store {
                 Some(_) => Err(StoreError::Conflict),
                 None => Err(StoreError::aws(err)),
             },
+        }
+    }
+}
+
+impl Store {
+    /// Switched-on schedules of one shard whose time has come: reads only due entries.
+    pub async fn due_automations(
+        &self,
+        shard: u32,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<DueAutomation>, StoreError> {
+        let upper = format!("{}#~", now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(table::GSI1)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
+            .expression_attribute_values(":pk", s(format!("AUTODUE#{shard}")))
+            .expression_attribute_values(":upper", s(upper))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        out.items()
+            .iter()
+            .map(|item| {
+                let corrupt = |what: &str| StoreError::Corrupt(format!("due automation: {what}"));
+                Ok(DueAutomation {
+                    user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
+                    automation_id: AutomationId::parse(get_s(item, "automationId")?).map_err(|_| corrupt("id"))?,
+                    slot: get_ts(item, "nextRunAt")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves a due schedule on to its next run after its slot, if it is still due for that slot
+    /// (another pass that got there first wins; its event has the same key).
+    pub async fn advance_automation(&self, due: &DueAutomation, next: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+        let update = match next {
+            Some(at) => {
+                UpdateExpr::new().set("nextRunAt", ts(at)).set(table::GSI1SK, s(due_key(at, &due.automation_id)))
+            }
+            None => UpdateExpr::new().remove("nextRunAt").remove(table::GSI1PK).remove(table::GSI1SK),
+        }
+        .condition_value("slot", ts(due.slot));
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&due.user_id)))
+            .key(table::SK, s(automation_sk(&due.automation_id)))
+            .condition_expression("#nextRunAt = :slot");
+        match update.on_update_item(request).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(StoreError::aws(e)),
         }
     }
 }

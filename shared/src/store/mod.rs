@@ -18,7 +18,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 pub use audit::{AuditAction, AuditEntry};
-pub use automations::{ActionKey, ActionRecord, ActionStatus, Automation, Claim, InsertRefusal, RunRecord};
+pub use automations::{
+    ActionKey, ActionRecord, ActionStatus, Automation, Claim, DueAutomation, InsertRefusal, RunRecord, next_run,
+};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};

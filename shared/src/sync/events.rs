@@ -150,6 +150,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             version: 1,
+            next_run_at: None,
         }
     }
 

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::automations::{AutomationJob, TriggerEvent};
 use crate::config::AppState;
 use crate::domain::{SyncJob, SyncRun, Trigger};
 use crate::http::ErrorChain;
@@ -32,6 +33,8 @@ pub struct SchedulerReport {
     pub cannot_sync: usize,
     /// Connections, runs or shards that failed on the store (each logged); the pass went on.
     pub errors: usize,
+    /// Scheduled automations whose time had come, queued for the automations runner.
+    pub automations_queued: usize,
 }
 
 impl SchedulerReport {
@@ -78,8 +81,54 @@ pub async fn schedule(state: &AppState, queue: &dyn SendJobs, now: DateTime<Utc>
             }
             Err(e) => report.failed(&format!("could not read the overdue runs of shard {shard}"), &e),
         }
+        queue_due_automations(state, shard, now, &mut report).await;
     }
     report
+}
+
+/// Queues the scheduled automations of one shard whose time has come, each as the event of its
+/// slot (`schedule:{slot}`), then moves each on to its next run. A pass that stops between the
+/// two queues the same slot again next time; its event has the same key, and the runner's claims
+/// act once.
+async fn queue_due_automations(state: &AppState, shard: u32, now: DateTime<Utc>, report: &mut SchedulerReport) {
+    let Some(queue) = &state.automations else { return };
+    let due = match state.store.due_automations(shard, now, PER_SHARD).await {
+        Ok(due) => due,
+        Err(e) => return report.failed(&format!("could not read the due automations of shard {shard}"), &e),
+    };
+    let jobs: Vec<AutomationJob> = due
+        .iter()
+        .map(|d| AutomationJob {
+            user_id: d.user_id.clone(),
+            automation_id: d.automation_id.clone(),
+            event: TriggerEvent {
+                key: format!("schedule:{}", d.slot.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                item: None,
+            },
+            manual: false,
+        })
+        .collect();
+    let failed = queue.send_batch(&jobs).await;
+    for (i, d) in due.iter().enumerate() {
+        if let Some((_, reason)) = failed.iter().find(|(f, _)| *f == i) {
+            // Left due: the next pass sends it again.
+            tracing::error!(automation = %d.automation_id, %reason, "could not queue a scheduled automation");
+            continue;
+        }
+        report.automations_queued += 1;
+        let next = match state.store.get_automation(&d.user_id, &d.automation_id).await {
+            Ok(automation) => crate::store::next_run(&automation.spec, now.max(d.slot)),
+            Err(StoreError::NotFound) => continue,
+            Err(e) => {
+                report.failed("could not read a due automation", &e);
+                continue;
+            }
+        };
+        match state.store.advance_automation(d, next).await {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(e) => report.failed("could not move a scheduled automation on", &e),
+        }
+    }
 }
 
 /// Queues the due connections of one shard, sending each batch of runs as soon as it is full.
