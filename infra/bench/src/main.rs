@@ -131,7 +131,8 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 /// Runs per binary for the init figures (the median is reported).
 const INIT_RUNS: usize = 20;
-const FUNCTIONS: [&str; 5] = ["catalog", "connections", "sync-api", "sync-worker", "sync-scheduler"];
+const FUNCTIONS: [&str; 7] =
+    ["catalog", "connections", "sync-api", "sync-worker", "sync-scheduler", "automations-api", "automations-runner"];
 
 /// One start of `binary`: the time from exec until its first poll of the Runtime API, and its
 /// RSS then.
