@@ -197,53 +197,31 @@ impl TestEnv {
 
     /// The automation jobs waiting on the test's automations queue (received and deleted).
     pub async fn take_automation_jobs(&self) -> Vec<crate::automations::AutomationJob> {
-        let Some(queues) = &self.automation_queues else { return Vec::new() };
-        let sqs = aws_sdk_sqs::Client::new(&self.aws);
-        let mut jobs = Vec::new();
-        loop {
-            let out = sqs
-                .receive_message()
-                .queue_url(&queues.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            let messages = out.messages();
-            if messages.is_empty() {
-                return jobs;
-            }
-            for m in messages {
-                jobs.push(serde_json::from_str(m.body().unwrap_or_default()).expect("an automation job"));
-                sqs.delete_message()
-                    .queue_url(&queues.queue_url)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("delete");
-            }
+        match &self.automation_queues {
+            Some(queues) => self.take_messages(&queues.queue_url).await,
+            None => Vec::new(),
         }
     }
 
     /// The sync jobs waiting on the test queue (received and deleted).
     pub async fn take_jobs(&self) -> Vec<crate::domain::SyncJob> {
-        let queues = self.queues.as_ref().expect("add_queues first");
+        self.take_messages(&self.queues.as_ref().expect("add_queues first").queue_url).await
+    }
+
+    /// Every message waiting on a queue, read as JSON (received and deleted).
+    async fn take_messages<T: serde::de::DeserializeOwned>(&self, queue_url: &str) -> Vec<T> {
         let sqs = aws_sdk_sqs::Client::new(&self.aws);
-        let mut jobs = Vec::new();
+        let mut taken = Vec::new();
         loop {
-            let out = sqs
-                .receive_message()
-                .queue_url(&queues.queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
+            let out =
+                sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await.expect("receive");
             if out.messages().is_empty() {
-                return jobs;
+                return taken;
             }
             for m in out.messages() {
-                jobs.push(serde_json::from_str(m.body().unwrap_or_default()).expect("a sync job"));
+                taken.push(serde_json::from_str(m.body().unwrap_or_default()).expect("a job this test queued"));
                 sqs.delete_message()
-                    .queue_url(&queues.queue_url)
+                    .queue_url(queue_url)
                     .receipt_handle(m.receipt_handle().unwrap_or_default())
                     .send()
                     .await

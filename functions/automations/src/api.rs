@@ -8,8 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use integrations::AppState;
 use integrations::auth::Caller;
+use integrations::automations::AutomationSpec;
 use integrations::automations::service::{self, AutomationPatch};
-use integrations::automations::{AutomationSpec, templates};
 use integrations::domain::AutomationId;
 use integrations::http::{ApiJson, ApiPath, Problem, ProblemType, Routes, with_problem_fallbacks};
 use integrations::store::Automation;
@@ -153,6 +153,5 @@ async fn runs(
 }
 
 async fn list_templates(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
-    let connections = state.store.list_connections(&caller.user_id).await.map_err(|e| Problem::unavailable(&e))?;
-    Ok(Json(json!({ "templates": templates::templates(&connections) })))
+    Ok(Json(json!({ "templates": service::templates(&state, &caller).await? })))
 }

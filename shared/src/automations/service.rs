@@ -220,3 +220,12 @@ pub async fn runs(state: &AppState, caller: &Caller, id: &AutomationId) -> Resul
     state.store.get_automation(&caller.user_id, id).await?;
     Ok(state.store.automation_runs(&caller.user_id, id).await?)
 }
+
+/// The templates, filled in with the caller's connections.
+pub async fn templates(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<super::templates::TemplateView>, AutomationError> {
+    let connections = state.store.list_connections(&caller.user_id).await?;
+    Ok(super::templates::templates(&connections))
+}

@@ -275,20 +275,8 @@ impl Store {
         now: DateTime<Utc>,
         limit: i32,
     ) -> Result<Vec<DueAutomation>, StoreError> {
-        let upper = format!("{}#~", now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(table::GSI1)
-            .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
-            .expression_attribute_values(":pk", s(format!("AUTODUE#{shard}")))
-            .expression_attribute_values(":upper", s(upper))
-            .limit(limit)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.items()
+        self.due_entries(&format!("AUTODUE#{shard}"), now, limit)
+            .await?
             .iter()
             .map(|item| {
                 let corrupt = |what: &str| StoreError::Corrupt(format!("due automation: {what}"));

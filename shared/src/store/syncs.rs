@@ -568,13 +568,14 @@ impl Store {
         Ok(out.item().and_then(|i| opt_s(i, "syncState")).and_then(|raw| serde_json::from_str(raw).ok()))
     }
 
-    /// Connections of one shard whose auto-sync is due at `now`: reads only due entries.
-    pub async fn due_connections(
+    /// The entries of one sparse GSI1 partition (`DUE#{shard}`, `AUTODUE#{shard}`) whose time,
+    /// the start of their sort key, has come at `now`: only those are read.
+    pub(crate) async fn due_entries(
         &self,
-        shard: u32,
+        partition: &str,
         now: DateTime<Utc>,
         limit: i32,
-    ) -> Result<(Vec<DueConnection>, usize), StoreError> {
+    ) -> Result<Vec<super::attrs::Item>, StoreError> {
         let upper = format!("{}#~", now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         let out = self
             .client
@@ -582,15 +583,25 @@ impl Store {
             .table_name(&self.table)
             .index_name(table::GSI1)
             .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :upper")
-            .expression_attribute_values(":pk", s(format!("DUE#{shard}")))
+            .expression_attribute_values(":pk", s(partition))
             .expression_attribute_values(":upper", s(upper))
             .limit(limit)
             .send()
             .await
             .map_err(StoreError::aws)?;
-        let read = out.items().len();
-        let due = out
-            .items()
+        Ok(out.items().to_vec())
+    }
+
+    /// Connections of one shard whose auto-sync is due at `now`: reads only due entries.
+    pub async fn due_connections(
+        &self,
+        shard: u32,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<(Vec<DueConnection>, usize), StoreError> {
+        let items = self.due_entries(&format!("DUE#{shard}"), now, limit).await?;
+        let read = items.len();
+        let due = items
             .iter()
             .map(|item| {
                 Ok(DueConnection {
