@@ -4,7 +4,6 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::model::AutomationSpec;
 use crate::domain::{Connection, ConnectionStatus};
 
 /// One template, as `GET /automation-templates` shows it.
@@ -172,19 +171,10 @@ pub fn templates(connections: &[Connection]) -> Vec<TemplateView> {
         .collect()
 }
 
-/// A template's definition as it stands (connections not filled in): for the tests.
-pub fn definition(id: &str) -> Option<Value> {
-    TEMPLATES.iter().find(|t| t.id == id).map(|t| (t.definition)())
-}
-
-/// Checks that a filled-in template is a valid definition (used by the tests).
-pub fn parse(definition: Value) -> Result<AutomationSpec, serde_json::Error> {
-    serde_json::from_value(definition)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::automations::AutomationSpec;
 
     #[test]
     fn every_template_is_a_valid_definition_once_filled_in() {
@@ -201,7 +191,8 @@ mod tests {
                     }
                 }
             }
-            let spec = parse(definition).unwrap_or_else(|e| panic!("{}: {e}", view.id));
+            let spec: AutomationSpec =
+                serde_json::from_value(definition).unwrap_or_else(|e| panic!("{}: {e}", view.id));
             spec.validate().unwrap_or_else(|e| panic!("{}: {e}", view.id));
             assert!(!view.ready, "no connections, not ready");
         }
