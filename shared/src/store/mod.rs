@@ -5,6 +5,7 @@ mod audit;
 mod automations;
 mod connections;
 mod grants;
+mod health;
 mod insights;
 mod limits;
 mod oauth;
@@ -23,6 +24,7 @@ pub use automations::{
 };
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
+pub use health::ProviderRollup;
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
