@@ -84,7 +84,7 @@ pub fn assess(catalog: &Catalog, id: &str, r: &ProviderRollup) -> ProviderHealth
 pub async fn report(state: &AppState, now: DateTime<Utc>) -> Result<HealthReport, StoreError> {
     let since = now - WINDOW;
     let rollups = state.store.health_since(since).await?;
-    let mut providers: Vec<ProviderHealth> = rollups.iter().map(|(id, r)| assess(&state.catalog, id, r)).collect();
+    let mut providers: Vec<ProviderHealth> = rollups.iter().map(|(id, r)| assess(state.catalog, id, r)).collect();
     providers.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(HealthReport { since, providers })
 }

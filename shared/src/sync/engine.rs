@@ -102,10 +102,10 @@ async fn observed(
         Ok(JobOutcome::Finished(status)) => Some(*status == SyncStatus::Succeeded),
         _ => None,
     };
-    if calls.calls > 0 || ended.is_some() {
-        if let Err(e) = state.store.record_health(provider, &calls, ended, chrono::Utc::now()).await {
-            tracing::warn!(error = %ErrorChain(&e), "the provider health rollup could not be written");
-        }
+    if (calls.calls > 0 || ended.is_some())
+        && let Err(e) = state.store.record_health(provider, &calls, ended, chrono::Utc::now()).await
+    {
+        tracing::warn!(error = %ErrorChain(&e), "the provider health rollup could not be written");
     }
     result
 }
