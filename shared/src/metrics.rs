@@ -194,6 +194,17 @@ pub async fn measure_calls<F: std::future::Future>(work: F) -> (F::Output, CallS
     (output, calls)
 }
 
+/// Runs `work` with its provider calls counted as `provider`'s (their records only: the scope's
+/// counts are dropped).
+pub async fn for_provider<F: std::future::Future>(provider: &str, work: F) -> F::Output {
+    measure_calls(async {
+        set_provider(provider);
+        work.await
+    })
+    .await
+    .0
+}
+
 /// Names the provider the current [`measure_calls`] scope works with (no-op outside one).
 pub fn set_provider(provider: &str) {
     let _ = CALLS.try_with(|c| c.lock().unwrap_or_else(|e| e.into_inner()).provider = Some(provider.to_owned()));
