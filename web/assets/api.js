@@ -65,6 +65,8 @@ export const api = {
   connected: () => request('GET', '/connected'),
   stats: () => request('GET', '/stats'),
   recommendations: () => request('GET', '/recommendations'),
+  /** How each provider answered over the last hour: { providers: [{ integrationId, name, status, message }] }. */
+  health: () => request('GET', '/health'),
   /** Connect with { integrationId, credentials?, settings?, returnUrl? }; with connectionId, reconnect that one. */
   connect: (body) => request('POST', '/connect', body),
   connection: (connectionId) => request('GET', `/${id(connectionId)}`),

@@ -11,6 +11,7 @@ import { mountRecommendations } from './recommendations-view.js';
 import { mountStats } from './stats-view.js';
 import { mountWeek, refreshWeek } from './week-view.js';
 import { handleOAuthReturn } from './oauth-return.js';
+import { loadProviderStatus } from './provider-status.js';
 import { showSignedOut, showUser } from './user-view.js';
 import {
   integration, loadAgenda, loadCatalog, loadConnections, loadRecommendations, loadStats, set, state,
@@ -51,6 +52,7 @@ function keepFresh() {
     loadConnections();
     loadStats();
     refreshWeek();
+    loadProviderStatus();
   };
   setInterval(refresh, REFRESH_MS);
   document.addEventListener('visibilitychange', refresh);
@@ -78,6 +80,7 @@ async function start() {
   loadStats();
   loadAgenda();
   loadRecommendations();
+  loadProviderStatus();
   await catalog;
   const returned = handleOAuthReturn((id) => integration(id)?.name || prettify(id));
   if (returned) {
