@@ -110,7 +110,10 @@ async fn observed(
     result
 }
 
-#[tracing::instrument(skip_all, fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id))]
+#[tracing::instrument(
+    skip_all,
+    fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id, provider = tracing::field::Empty)
+)]
 async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Result<JobOutcome, SyncError> {
     let Some(mut run) = state.store.start_run(&job.user_id, &job.connection_id, &job.sync_id).await? else {
         tracing::info!("redelivered job of a finished run; dropped");
@@ -132,6 +135,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
         return end(state, &run, RunOutcome::failed(reason, run.counts, false)).await;
     }
     crate::metrics::set_provider(connection.integration_id.as_str());
+    tracing::Span::current().record("provider", connection.integration_id.as_str());
     let Some(integration) = state.catalog.find(connection.integration_id.as_str()) else {
         return end(state, &run, RunOutcome::failed("The integration is no longer offered.", run.counts, false)).await;
     };
