@@ -27,6 +27,13 @@ async function itemTitles(ids) {
   }));
 }
 
+/** A step's filled-in fields in the order the action lists them. */
+function inActionOrder(actionId, params) {
+  const order = (ACTIONS[actionId]?.params || []).map((p) => p.name);
+  const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
+  return Object.entries(params).sort(([a], [b]) => rank(a) - rank(b));
+}
+
 const toolName = (id) => integration(id)?.name || (id === 'webhook' ? 'Webhooks' : id);
 
 function connectionLabel(c) {
@@ -373,7 +380,7 @@ export function openBuilder(host, { definition, automationId = null, title, onSa
         h('p', { class: 'dry-run__sub' }, schedule ? 'It would send:' : `For “${firstTitle || ids[0]}” it would send:`),
         h('ol', { class: 'dry-run__step-list' }, steps.map((s, i) => h('li', { class: 'dry-run__step', 'data-testid': `dry-run-step-${i + 1}` },
           h('p', { class: 'dry-run__step-name' }, `Step ${i + 1}: ${ACTIONS[s.action]?.label || s.action}`),
-          h('dl', { class: 'dry-run__params' }, Object.entries(s.params || {}).map(([k, v]) => [
+          h('dl', { class: 'dry-run__params' }, inActionOrder(s.action, s.params || {}).map(([k, v]) => [
             h('dt', {}, ACTIONS[s.action]?.params.find((p) => p.name === k)?.label || k), h('dd', {}, v || '—')])),
           s.error ? h('p', { class: 'field__error' }, icon('alert', { size: 15 }), fmt.sentence(s.error)) : null)))) : null,
       h('p', { class: 'dry-run__calls', 'data-testid': 'dry-run-calls' },

@@ -172,7 +172,7 @@ pageTest('block-focus-time-from-template', async ({ page }) => {
   assert.match(await text(page.getByTestId('dry-run-step-1')), /Focus: /);
   assert.match(await text(page.getByTestId('dry-run-calls')), new RegExp(`Google Calendar ${due.length * 2}\\b`));
   assert.equal((await focusEvents()).size, before.size, 'the dry run made nothing');
-  await screenshot(page, 'block-focus-time-dry-run');
+  await screenshot(builder, 'block-focus-time-dry-run');
 
   const created = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/integrations/automations' && r.request().method() === 'POST');
   await builder.getByTestId('builder-switch-on').click();
@@ -201,6 +201,7 @@ pageTest('block-focus-time-from-template', async ({ page }) => {
   assert.match(await link.getAttribute('href'), /^https?:\/\//);
   assert.equal(await link.getAttribute('target'), '_blank');
   assert.match(await text(page.getByTestId(`automation-total-${id}`)), new RegExp(`^${due.length} runs? · .* saved · Created an event in Google Calendar`));
+  await screenshot(row, 'block-focus-time-receipts');
 
   // A new card comes in with a sync: the automation blocks time for it too.
   const fresh = `Prepare the board review ${Date.now().toString(36)}`;
