@@ -291,8 +291,10 @@ export function openBuilder(host, { definition, automationId = null, title, onSa
   const nameInput = input(draft.name, { 'data-testid': 'automation-name', maxlength: 80, id: uniqueId('automation-name') });
   nameInput.addEventListener('input', () => { draft.name = nameInput.value; changed(); });
 
-  const saveOff = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'builder-save' }, automationId ? 'Save changes' : 'Save, switched off');
-  const saveOn = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'builder-switch-on' }, automationId ? 'Save and switch on' : 'Switch on');
+  // A new one is saved switched on or off; an edit keeps its switch as it is.
+  const kept = automationId ? Boolean(definition?.enabled) : null;
+  const saveOff = h('button', { type: 'button', class: 'btn btn--secondary', 'data-testid': 'builder-save', hidden: kept !== null }, 'Save, switched off');
+  const saveOn = h('button', { type: 'submit', class: 'btn btn--primary', 'data-testid': 'builder-switch-on' }, kept === null ? 'Switch on' : 'Save changes');
   const cancel = h('button', { type: 'button', class: 'btn btn--ghost', 'data-testid': 'builder-cancel' }, 'Cancel');
   const body = h('div', { class: 'builder__body' });
 
@@ -437,7 +439,7 @@ export function openBuilder(host, { definition, automationId = null, title, onSa
     }
   }
 
-  form.addEventListener('submit', (event) => { event.preventDefault(); save(true, saveOn); });
+  form.addEventListener('submit', (event) => { event.preventDefault(); save(kept ?? true, saveOn); });
   saveOff.addEventListener('click', () => save(false, saveOff));
   function close() {
     clearTimeout(timer);

@@ -268,7 +268,7 @@ function startBuilder({ definition, automationId = null, title }) {
       builder?.close();
       notify({
         tone: 'success', key: `automation-${saved.automationId}`, testid: 'notice-automation-saved',
-        title: enabled ? `“${saved.name}” is on` : `Saved “${saved.name}”, switched off`,
+        title: automationId ? `Saved “${saved.name}”` : enabled ? `“${saved.name}” is on` : `Saved “${saved.name}”, switched off`,
         detail: enabled ? 'It acts on what comes in from now on; Run now acts on what matches today.' : 'Switch it on when you are ready.',
       });
       focusOn(document.getElementById(`automation-${saved.automationId}`));

@@ -292,6 +292,16 @@ pageTest('builder-live-validation-and-switch', async ({ page }) => {
   await page.getByTestId(`automation-status-${id}`).getByText('Switched on.').waitFor();
   assert.equal(await enabled(), true);
   assert.equal(await toggle.isChecked(), true);
+  // Edited while on: renamed, still on.
+  await page.getByTestId(`automation-edit-${id}`).click();
+  await builder.getByTestId('automation-name').fill('Follow-up cards');
+  await builder.getByTestId('dry-run-count').waitFor();
+  assert.equal(await builder.getByTestId('builder-save').isVisible(), false, 'an edit has one way to save');
+  await builder.getByTestId('builder-switch-on').click();
+  await page.getByTestId(`automation-${id}`).getByRole('heading', { name: 'Follow-up cards' }).waitFor();
+  const edited = (await apiFromPage(page, 'GET', `/automations/${id}`)).body;
+  assert.deepEqual([edited.name, edited.enabled, edited.version > 1], ['Follow-up cards', true, true]);
+
   await page.getByTestId(`automation-switch-${id}`).click({ force: true });
   await page.getByTestId(`automation-status-${id}`).getByText('Switched off.').waitFor();
   assert.equal(await enabled(), false);
