@@ -358,4 +358,5 @@ pageTest('automations-phone-width', async ({ page }) => {
   }));
   assert.equal(viewport, 375);
   assert.ok(scroll <= viewport, `with the builder open the page is ${scroll}px wide at ${viewport}px`);
+  await screenshot(page.getByTestId('builder'), 'automations-phone-width-builder');
 }, { width: 375, height: 812 });
