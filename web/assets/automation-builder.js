@@ -20,12 +20,13 @@ const CHECK_DELAY_MS = 350;
 const NAMED_ITEMS = 8;
 
 const itemCache = new Map();
-async function itemTitles(ids) {
-  return Promise.all(ids.map(async (id) => {
-    if (!itemCache.has(id)) itemCache.set(id, api.item(id).catch(() => null));
-    return { id, item: await itemCache.get(id) };
-  }));
+/** One synced item (GET /items/{id}), asked once per page; null when it is gone. */
+export function itemById(id) {
+  if (!itemCache.has(id)) itemCache.set(id, api.item(id).catch(() => null));
+  return itemCache.get(id);
 }
+
+const itemTitles = (ids) => Promise.all(ids.map(async (id) => ({ id, item: await itemById(id) })));
 
 /** A step's filled-in fields in the order the action lists them. */
 function inActionOrder(actionId, params) {

@@ -10,7 +10,7 @@ import { icon, integrationIcon } from './icons.js';
 import { notify } from './notices.js';
 import { confirmAction } from './confirm-dialog.js';
 import * as fmt from './format.js';
-import { openBuilder } from './automation-builder.js';
+import { itemById, openBuilder } from './automation-builder.js';
 import { problemBox } from './automation-problems.js';
 import { ACTIONS, KINDS, receiptLines } from './automations-model.js';
 import {
@@ -69,11 +69,24 @@ const STEP_STATUS = { done: 'Done', failed: 'Failed', unknown: 'Not known', send
 
 // ---------- Run history ----------
 
+/** The item a run was for: its trigger is `{itemId}@{version}` (a schedule's run has none). */
+const itemOfRun = (run) => (/^[^:@]+@/.test(run.trigger || '') ? run.trigger.slice(0, run.trigger.indexOf('@')) : null);
+
+/** Fills in the item's title once it is known (the run says only its id). */
+function itemName(run) {
+  const id = itemOfRun(run);
+  if (!id) return null;
+  const el = h('span', { class: 'arun__item', 'data-testid': 'automation-run-item' });
+  itemById(id).then((item) => { if (item?.title) el.textContent = `for “${item.title}”`; });
+  return el;
+}
+
 function runItem(run) {
   const status = STATUS[run.status] || { label: run.status, tone: 'neutral' };
   return h('li', { class: `arun arun--${status.tone}`, 'data-testid': 'automation-run-record', 'data-status': run.status },
     h('div', { class: 'arun__head' },
       h('span', { class: `pill pill--${status.tone}` }, status.label),
+      itemName(run),
       h('time', { class: 'arun__when', datetime: run.finishedAt, title: fmt.when(run.finishedAt) }, fmt.fromNow(run.finishedAt)),
       run.minutesSaved ? h('span', { class: 'arun__saved' }, `${fmt.duration(run.minutesSaved)} saved`) : null),
     h('ul', { class: 'arun__steps' }, (run.steps || []).map((s) => h('li', { class: 'receipt', 'data-testid': 'receipt', 'data-step-status': s.status },

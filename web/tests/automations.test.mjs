@@ -197,6 +197,11 @@ pageTest('block-focus-time-from-template', async ({ page }) => {
   const runs = page.getByTestId(`automation-runs-${id}`);
   await runs.getByTestId('receipt').first().getByText('Created an event in Google Calendar').waitFor();
   assert.equal(await receiptCount(page, id), due.length);
+  // Each run names the card it was for.
+  await page.waitForFunction(([testid, n]) => [...document.querySelectorAll(`[data-testid="${testid}"] [data-testid="automation-run-item"]`)]
+    .filter((e) => e.textContent).length === n, [`automation-runs-${id}`, due.length]);
+  const named = await runs.getByTestId('automation-run-item').allTextContents();
+  assert.deepEqual(named.sort(), due.map((name) => `for “${name}”`).sort());
   const link = runs.getByTestId('receipt-link').first();
   assert.match(await link.getAttribute('href'), /^https?:\/\//);
   assert.equal(await link.getAttribute('target'), '_blank');
