@@ -535,8 +535,9 @@ fn run_sk(automation: &AutomationId, trigger: &str) -> String {
 }
 
 impl Store {
-    /// Keeps a finished run and adds its minutes to the user's time saved by automations, once:
-    /// a run recorded again (a redelivered event) changes nothing.
+    /// Keeps a finished run and adds its minutes and done actions to the user's time saved by
+    /// automations, in total and on the day it finished, once: a run recorded again (a
+    /// redelivered event) changes nothing.
     pub async fn record_run(
         &self,
         user: &UserId,
@@ -544,6 +545,7 @@ impl Store {
         run: &RunRecord,
         retention: Duration,
     ) -> Result<bool, StoreError> {
+        let done = run.steps.iter().filter(|s| s.status == ActionStatus::Done).count();
         let put = Put::builder()
             .table_name(&self.table)
             .item(table::PK, s(keys::user(user)))
@@ -560,7 +562,17 @@ impl Store {
             .key(table::SK, s(keys::PROFILE))
             .update_expression("ADD automationMinutesSaved :m, automationActions :a")
             .expression_attribute_values(":m", n(run.minutes_saved))
-            .expression_attribute_values(":a", n(run.steps.iter().filter(|s| s.status == ActionStatus::Done).count()))
+            .expression_attribute_values(":a", n(done))
+            .build()
+            .expect("update");
+        // The same, on the day the run finished, for the stats' time saved per day.
+        let day = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(super::syncs::day_key(run.finished_at)))
+            .update_expression("ADD automationMinutesSaved :m, automationActions :a")
+            .expression_attribute_values(":m", n(run.minutes_saved))
+            .expression_attribute_values(":a", n(done))
             .build()
             .expect("update");
         let result = self
@@ -568,6 +580,7 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
             .transact_items(TransactWriteItem::builder().update(saved).build())
+            .transact_items(TransactWriteItem::builder().update(day).build())
             .send()
             .await;
         match result {
@@ -722,6 +735,13 @@ mod tests {
         assert_eq!(runs.iter().map(|r| r.trigger.as_str()).collect::<Vec<_>>(), ["card@2", "card@1"]);
         assert_eq!(runs[0].status(), "succeeded");
         assert_eq!(store.automation_savings(&user).await.unwrap(), (6, 2));
+        // The stats' one Query sees the same, in total and on the days the runs finished.
+        let summary = store.user_summary(&user).await.unwrap();
+        assert_eq!(summary.automations, crate::store::AutomationTotals { minutes_saved: 6, actions: 2 });
+        let by_day: (u64, u64) =
+            summary.days.values().fold((0, 0), |(m, a), d| (m + d.automation_minutes_saved, a + d.automation_actions));
+        assert_eq!(by_day, (6, 2), "counted once per run, on its day");
+        assert!(summary.days.contains_key(&run.finished_at.date_naive()));
         env.cleanup().await;
     }
 }

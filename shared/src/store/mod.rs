@@ -25,7 +25,7 @@ pub use automations::{
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use health::ProviderRollup;
-pub use insights::{DayActivity, IntegrationCounter, UserSummary};
+pub use insights::{AutomationTotals, DayActivity, IntegrationCounter, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
 pub use records::{Change, Changed, ReadCost, StoredRecord, Written, content_hash};
