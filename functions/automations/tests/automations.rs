@@ -2,124 +2,28 @@
 //! fake Google Calendar: the "block focus time" template from its gallery entry to the events
 //! and their receipts, and nothing made twice when a run is asked for again.
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+mod common;
+
+use axum::http::{Method, StatusCode};
 use chrono::{Duration, SecondsFormat, Utc};
-use fake_providers::{FakeProviders, Provider as Fake, demo};
-use http_body_util::BodyExt;
+use fake_providers::demo;
 use integrations::catalog::AuthMode;
-use integrations::config::Function;
-use integrations::domain::{Account, ConnectionId, IntegrationId, Plan, SyncId, SyncSettings, UserId};
-use integrations::store::NewConnection;
+use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
 use integrations::sync::{KindFields, Record, RecordKind, TaskFields};
-use integrations::testing::TestEnv;
 use integrations::vault::{Credentials, TokenSet};
 use secrecy::SecretString;
-use serde_json::{Value, json};
-use tower::ServiceExt;
+use serde_json::json;
 
-const USER: &str = "automations-user";
+use common::{App, USER};
 
-struct App {
-    env: TestEnv,
-    fakes: FakeProviders,
-}
-
-impl App {
-    async fn start() -> App {
-        let fakes = FakeProviders::start().await;
-        fakes.state().seed_demo();
-        let mut env = TestEnv::new().await;
-        env.add_automation_queues(3).await;
-        env.use_provider("google-calendar", fakes.base_url(Fake::GoogleCalendar));
-        App { env, fakes }
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        user: &str,
-        plan: Plan,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {}", self.env.token(user, plan)));
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
-        let response = automations::router(self.env.state_for(Function::AutomationsApi))
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.call(method, path, USER, Plan::Free, body).await
-    }
-
-    /// A connection of `USER`, stored as connect stores one, with its credential in the vault.
-    async fn connect(&self, integration: &str, auth: AuthMode, credentials: Credentials) -> ConnectionId {
-        let user = UserId::parse(USER).unwrap();
-        let id = ConnectionId::generate();
-        let secret_id = self.env.state.vault.create(&user, &id, &credentials).await.unwrap();
-        self.env
-            .state
-            .store
-            .insert_connection(NewConnection {
-                user_id: user,
-                connection_id: id.clone(),
-                integration_id: IntegrationId::parse(integration).unwrap(),
-                auth_kind: auth,
-                secret_id,
-                credential_hint: "••••demo".into(),
-                account: Account { id: format!("{integration}-account"), name: "Demo".into(), workspace: None },
-                display_name: integration.into(),
-                settings: SyncSettings { auto_sync: false, ..Default::default() },
-                connection_limit: None,
-            })
-            .await
-            .unwrap();
-        id
-    }
-
-    /// Runs every job waiting on the automations queue through the runner, as Lambda would.
-    async fn run_queued(&self) -> usize {
-        let jobs = self.env.take_automation_jobs().await;
-        let records = jobs
-            .iter()
-            .enumerate()
-            .map(|(i, job)| {
-                let mut m = SqsMessage::default();
-                m.message_id = Some(i.to_string());
-                m.body = Some(serde_json::to_string(job).unwrap());
-                m
-            })
-            .collect();
-        let mut event = SqsEvent::default();
-        event.records = records;
-        let response =
-            automations::handle_sqs_event(&self.env.state_for(Function::AutomationsRunner), None, event).await;
-        assert!(response.batch_item_failures.is_empty(), "every job handled");
-        jobs.len()
-    }
-
-    fn focus_blocks(&self) -> Vec<String> {
-        let mut names: Vec<String> = ["Focus: Q4 report", "Focus: Hiring plan", "Focus: Budget 2027"]
-            .iter()
-            .flat_map(|n| self.fakes.state().calendar_events_named(demo::GOOGLE_TOKEN, n))
-            .map(|e| e.summary)
-            .collect();
-        names.sort();
-        names
-    }
+fn focus_blocks(app: &App) -> Vec<String> {
+    let mut names: Vec<String> = ["Focus: Q4 report", "Focus: Hiring plan", "Focus: Budget 2027"]
+        .iter()
+        .flat_map(|n| app.fakes.state().calendar_events_named(demo::GOOGLE_TOKEN, n))
+        .map(|e| e.summary)
+        .collect();
+    names.sort();
+    names
 }
 
 fn card(id: &str, title: &str, due_in_days: i64) -> Record {
@@ -142,6 +46,7 @@ fn card(id: &str, title: &str, due_in_days: i64) -> Record {
 #[tokio::test]
 async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts() {
     let app = App::start().await;
+    app.fakes.state().seed_demo();
     let oauth = Credentials::OAuth(TokenSet {
         access_token: SecretString::from(demo::GOOGLE_TOKEN),
         refresh_token: None,
@@ -175,7 +80,7 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
     assert_eq!(preview["matchingItems"].as_array().unwrap().len(), 2, "{preview}");
     assert_eq!(preview["calls"]["google-calendar"], 4);
     assert!(preview["previews"][0][0]["params"]["summary"].as_str().unwrap().starts_with("Focus: "));
-    assert!(app.focus_blocks().is_empty(), "a dry run makes nothing");
+    assert!(focus_blocks(&app).is_empty(), "a dry run makes nothing");
 
     let (status, created) = app.api(Method::POST, "/api/v1/integrations/automations", Some(definition)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -183,8 +88,8 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
 
     let (status, queued) = app.api(Method::POST, &format!("/api/v1/integrations/automations/{id}/run"), None).await;
     assert_eq!((status, queued["queued"].as_u64()), (StatusCode::ACCEPTED, Some(2)), "{queued}");
-    assert_eq!(app.run_queued().await, 2);
-    assert_eq!(app.focus_blocks(), ["Focus: Hiring plan", "Focus: Q4 report"]);
+    assert_eq!(app.run_queued().await.len(), 2);
+    assert_eq!(focus_blocks(&app), ["Focus: Hiring plan", "Focus: Q4 report"]);
 
     let (status, runs) = app.api(Method::GET, &format!("/api/v1/integrations/automations/{id}/runs"), None).await;
     assert_eq!(status, StatusCode::OK, "{runs}");
@@ -200,8 +105,8 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
 
     // Asked again, and the jobs delivered twice: nothing is made twice.
     app.api(Method::POST, &format!("/api/v1/integrations/automations/{id}/run"), None).await;
-    assert_eq!(app.run_queued().await, 2);
-    assert_eq!(app.focus_blocks(), ["Focus: Hiring plan", "Focus: Q4 report"]);
+    assert_eq!(app.run_queued().await.len(), 2);
+    assert_eq!(focus_blocks(&app), ["Focus: Hiring plan", "Focus: Q4 report"]);
     assert_eq!(app.env.state.store.automation_savings(&user).await.unwrap(), (6, 2), "counted once");
 
     // Switched off, then another user's view of it.
