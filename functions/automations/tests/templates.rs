@@ -1,7 +1,7 @@
 //! The templates end to end, against the emulator (each function as its IAM role, real SQS) and
-//! the fake providers: the trigger (a schedule, a sync's new or changed items), the runner's
-//! action at the fake, the receipts, and a forced redelivery of the same jobs that makes nothing
-//! twice. "Block focus time" has its own test in `automations.rs`.
+//! the fake providers: the trigger (a schedule, a sync's new or changed items, an item coming
+//! due), the runner's action at the fake, the receipts, and a forced redelivery of the same jobs
+//! that makes nothing twice. "Block focus time" has its own test in `automations.rs`.
 
 mod common;
 
@@ -282,5 +282,76 @@ async fn drive_to_zapier_is_premium_and_sends_each_new_file_to_the_hook_once() {
     app.deliver(&[first, second].concat()).await;
     assert_eq!(app.fakes.state().hook_posts("zap-drive").len(), 2);
     receipts(&app, &id, 2, "Sent to your Zapier hook").await;
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_due_soon_automation_fires_once_for_each_item_that_comes_into_its_window() {
+    let app = App::start().await;
+    app.fakes.state().add_slack_account(SLACK_TOKEN, "Templates");
+    let channel = app.fakes.state().add_slack_channel(SLACK_TOKEN, "due-soon");
+    let slack = app.connect_token("slack", &[("token", SLACK_TOKEN)]).await;
+    let (trello_connection, _) = trello(&app).await;
+    let now = Utc::now();
+    let (soon, later) = (now + Duration::hours(3), now + Duration::hours(30));
+    let cards =
+        [card("c-soon", "Sign the contract", rfc3339(soon)), card("c-later", "Plan the offsite", rfc3339(later))];
+    let store = &app.env.state.store;
+    let trello_id = IntegrationId::parse("trello").unwrap();
+    store
+        .upsert_records(&app.user(), &trello_connection, &trello_id, &SyncId::generate(), &cards, false)
+        .await
+        .unwrap();
+
+    let id = app
+        .save(
+            json!({
+                "name": "Due within a day",
+                "enabled": true,
+                "trigger": {"type": "item.due_soon", "kind": "task", "hours": 24},
+                "steps": [{"action": "slack.postMessage", "connectionId": slack,
+                           "params": {"channel": channel, "text": "Due soon: {{ item.title }}"}}]
+            }),
+            Plan::Free,
+        )
+        .await;
+    let (_, automation) = app.api(Method::GET, &format!("/api/v1/integrations/automations/{id}"), None).await;
+    let slot: DateTime<Utc> = automation["nextRunAt"].as_str().expect("a window check").parse().unwrap();
+    assert!(slot > now && slot <= now + Duration::minutes(15), "the next quarter hour: {slot}");
+
+    // Its first check reads the whole window: the card due in 3 hours, not the one in 30.
+    let scheduler = app.env.state_for(Function::SyncScheduler);
+    let at = |t: DateTime<Utc>| run_scheduler(&scheduler, t);
+    assert_eq!(at(slot - Duration::minutes(1)).await.unwrap().automations_queued, 0, "not before its time");
+    assert_eq!(at(slot + Duration::minutes(1)).await.unwrap().automations_queued, 1);
+    let jobs = app.run_queued().await;
+    let posts =
+        |app: &App| -> Vec<String> { app.fakes.state().slack_messages(&channel).into_iter().map(|m| m.text).collect() };
+    assert_eq!(posts(&app), ["Due soon: Sign the contract"]);
+    receipts(&app, &id, 1, "Posted a message in Slack").await;
+
+    // The next checks find nothing new, and a redelivery posts nothing.
+    let (_, automation) = app.api(Method::GET, &format!("/api/v1/integrations/automations/{id}"), None).await;
+    let next: DateTime<Utc> = automation["nextRunAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(next, slot + Duration::minutes(15), "checked every quarter hour");
+    assert_eq!(at(next + Duration::minutes(1)).await.unwrap().automations_queued, 0);
+    app.deliver(&jobs).await;
+    assert_eq!(posts(&app).len(), 1);
+
+    // Seven hours on, the other card is due within a day: it fires, once.
+    let (_, automation) = app.api(Method::GET, &format!("/api/v1/integrations/automations/{id}"), None).await;
+    let next: DateTime<Utc> = automation["nextRunAt"].as_str().unwrap().parse().unwrap();
+    let report = at(next + Duration::hours(7)).await.unwrap();
+    assert_eq!(report.automations_queued, 1, "{report:?}");
+    let jobs = app.run_queued().await;
+    assert_eq!(posts(&app), ["Due soon: Sign the contract", "Due soon: Plan the offsite"]);
+    app.deliver(&jobs).await;
+    assert_eq!(posts(&app).len(), 2);
+    receipts(&app, &id, 2, "Posted a message in Slack").await;
+
+    // Switched off, it is checked no more.
+    app.api(Method::PATCH, &format!("/api/v1/integrations/automations/{id}"), Some(json!({"enabled": false}))).await;
+    let (_, automation) = app.api(Method::GET, &format!("/api/v1/integrations/automations/{id}"), None).await;
+    assert!(automation.get("nextRunAt").is_none(), "{automation}");
     app.env.cleanup().await;
 }
