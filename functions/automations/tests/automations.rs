@@ -1,12 +1,13 @@
 //! The automations API and runner against the emulator (each function as its IAM role) and the
-//! fake Google Calendar: the "block focus time" template from its gallery entry to the events
-//! and their receipts, and nothing made twice when a run is asked for again.
+//! fakes: the "block focus time" template from its gallery entry to the events and their
+//! receipts, and nothing made twice when a run is asked for again; Asana and Notion steps, and a
+//! lost answer that Notion cannot be asked about, shown `unknown` and never sent again.
 
 mod common;
 
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, SecondsFormat, Utc};
-use fake_providers::demo;
+use fake_providers::{Fault, Provider as Fake, demo};
 use integrations::catalog::AuthMode;
 use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
 use integrations::sync::{KindFields, Record, RecordKind, TaskFields};
@@ -161,5 +162,68 @@ async fn definitions_are_checked_counted_against_the_plan_and_answered_in_proble
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app.api(Method::DELETE, &url(&ConnectionId::generate().to_string()), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn asana_and_notion_steps_act_once_and_a_lost_notion_answer_is_shown_unknown_not_sent_again() {
+    let app = App::start().await;
+    let state = app.fakes.state();
+    let (asana_token, notion_token) = ("asana-runner-token", "secret_runner_notion");
+    state.add_asana_account(asana_token, "Ada", "ada@example.com");
+    let workspace = state.add_asana_workspace(asana_token, "Ops");
+    let project = state.add_asana_project(&workspace, "Follow-ups");
+    state.add_notion_account(notion_token, "Ops");
+    let database = state.add_notion_database(notion_token, "Reviews");
+    let asana = app.connect_token("asana", &[("token", asana_token)]).await;
+    let notion = app.connect_token("notion", &[("token", notion_token)]).await;
+    let definition = json!({
+        "name": "Weekly review",
+        "enabled": true,
+        "trigger": {"type": "schedule", "timeZone": "UTC", "every": "weekly", "day": "fri", "at": "16:00"},
+        "steps": [
+            {"action": "asana.createTask", "connectionId": asana,
+             "params": {"projectId": project, "name": "Weekly review", "notes": "Prepared for {{ automation.name }}"}},
+            {"action": "notion.createPage", "connectionId": notion,
+             "params": {"databaseId": database, "title": "Review notes", "content": "Task: {{ steps.1.url }}"}}
+        ]
+    });
+    let (status, created) =
+        app.call(Method::POST, "/api/v1/integrations/automations", USER, Plan::Premium, Some(definition)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["automationId"].as_str().unwrap().to_owned();
+
+    // The task is made; the page is made too, but its answer comes after the runner stopped waiting.
+    app.fakes.state().fail_next(Fake::Notion, "/v1/pages", Fault::LateAnswer { millis: 800 }, 1);
+    let (status, _) =
+        app.call(Method::POST, &format!("/api/v1/integrations/automations/{id}/run"), USER, Plan::Premium, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let jobs = app.env.take_automation_jobs().await;
+    assert_eq!(jobs.len(), 1);
+    app.deliver_to(&app.impatient_runner(), &jobs).await;
+    let tasks = app.fakes.state().asana_project_tasks(&project);
+    assert_eq!(tasks.len(), 1);
+    assert!(tasks[0].notes.starts_with("Prepared for Weekly review"), "{}", tasks[0].notes);
+    assert_eq!(app.fakes.state().notion_pages_in(&database).len(), 1, "made by the lost answer");
+    assert!(app.runs(&id).await.is_empty(), "not finished while the page's outcome is unknown");
+
+    // Its worker stopped: Notion cannot be asked whether the page exists, so it is not sent again
+    // and the receipt says so; the task, done, is not made again.
+    app.age_claim(&id, &jobs[0].event.key, 2).await;
+    app.deliver(&jobs).await;
+    app.deliver(&jobs).await;
+    assert_eq!(app.fakes.state().asana_project_tasks(&project).len(), 1);
+    assert_eq!(app.fakes.state().notion_pages_in(&database).len(), 1, "never sent twice");
+    let runs = app.runs(&id).await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["status"], "partial");
+    let steps = runs[0]["steps"].as_array().unwrap();
+    assert_eq!(
+        (steps[0]["status"].as_str(), steps[0]["summary"].as_str()),
+        (Some("done"), Some("Created a task in Asana"))
+    );
+    assert_eq!(steps[0]["providerId"], tasks[0].gid);
+    assert_eq!(steps[1]["status"], "unknown");
+    assert!(steps[1]["error"].as_str().unwrap().contains("not sent again"), "{}", steps[1]);
     app.env.cleanup().await;
 }

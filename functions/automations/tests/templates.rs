@@ -5,16 +5,15 @@
 
 mod common;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use fake_providers::SlackMessage;
+use fake_providers::{Fault, Provider as Fake, SlackMessage};
 use integrations::config::Function;
 use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId};
 use integrations::sync::{KindFields, Record, RecordKind, SyncMode, TaskFields, run_scheduler};
 use serde_json::{Value, json};
 
-use common::{App, USER};
+use common::App;
 
 const SLACK_TOKEN: &str = "xoxb-templates-test";
 const TRELLO_KEY: &str = "templateskey0001";
@@ -190,27 +189,11 @@ async fn mention_to_trello_makes_one_card_per_mention_even_when_the_answer_was_l
     let id = app.save(definition, Plan::Free).await;
 
     // The card is made, but its answer comes after the runner stopped waiting.
-    app.fakes.state().fail_next(
-        fake_providers::Provider::Trello,
-        "/1/cards",
-        fake_providers::Fault::LateAnswer { millis: 800 },
-        1,
-    );
+    app.fakes.state().fail_next(Fake::Trello, "/1/cards", Fault::LateAnswer { millis: 800 }, 1);
     app.sync(&slack, SyncMode::Full).await;
     let jobs = app.env.take_automation_jobs().await;
     assert_eq!(jobs.len(), 1, "one message mentions me: {jobs:#?}");
-    let mut impatient = app.env.state_for(Function::AutomationsRunner);
-    impatient.http = reqwest::Client::builder().timeout(std::time::Duration::from_millis(200)).build().unwrap();
-    let message = |job: &integrations::automations::AutomationJob| {
-        let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
-        m.message_id = Some("1".into());
-        m.body = Some(serde_json::to_string(job).unwrap());
-        m
-    };
-    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-    event.records = vec![message(&jobs[0])];
-    let response = automations::handle_sqs_event(&impatient, None, event).await;
-    assert!(response.batch_item_failures.is_empty());
+    app.deliver_to(&app.impatient_runner(), &jobs).await;
     let cards_named = |app: &App| {
         app.fakes.state().trello_cards(&board).into_iter().filter(|c| c.name.contains("launch checklist")).count()
     };
@@ -218,19 +201,7 @@ async fn mention_to_trello_makes_one_card_per_mention_even_when_the_answer_was_l
     assert!(app.runs(&id).await.is_empty(), "not finished: it is looked up before anything is sent again");
 
     // That worker stopped five minutes ago: the next delivery finds the card by its marker.
-    let event_key = &jobs[0].event.key;
-    app.env
-        .dynamo()
-        .update_item()
-        .table_name(&app.env.table)
-        .key("PK", AttributeValue::S(format!("USER#{USER}")))
-        .key("SK", AttributeValue::S(format!("ACTION#{id}#{event_key}#1")))
-        .update_expression("SET claimedAt = :then")
-        .condition_expression("attribute_exists(PK)")
-        .expression_attribute_values(":then", AttributeValue::S(rfc3339(Utc::now() - Duration::minutes(5))))
-        .send()
-        .await
-        .expect("the step was claimed");
+    app.age_claim(&id, &jobs[0].event.key, 1).await;
     app.deliver(&jobs).await;
     assert_eq!(cards_named(&app), 1, "found, not made again");
     let runs = receipts(&app, &id, 1, "Created a card in Trello").await;

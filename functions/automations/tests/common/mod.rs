@@ -7,10 +7,12 @@
 #![allow(dead_code)]
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use fake_providers::{FakeProviders, Provider as Fake};
 use http_body_util::BodyExt;
+use integrations::AppState;
 use integrations::auth::Caller;
 use integrations::automations::AutomationJob;
 use integrations::catalog::AuthMode;
@@ -44,6 +46,8 @@ impl App {
             ("google-drive", Fake::GoogleDrive),
             ("trello", Fake::Trello),
             ("slack", Fake::Slack),
+            ("asana", Fake::Asana),
+            ("notion", Fake::Notion),
         ] {
             env.use_provider(integration, fakes.base_url(fake));
         }
@@ -141,6 +145,37 @@ impl App {
 
     /// Delivers jobs to the runner in one batch, as Lambda would; every one must be handled.
     pub async fn deliver(&self, jobs: &[AutomationJob]) {
+        self.deliver_to(&self.env.state_for(Function::AutomationsRunner), jobs).await;
+    }
+
+    /// The runner's state, with an HTTP client that stops waiting for an answer after 200 ms.
+    pub fn impatient_runner(&self) -> AppState {
+        let mut runner = self.env.state_for(Function::AutomationsRunner);
+        runner.http = reqwest::Client::builder().timeout(std::time::Duration::from_millis(200)).build().unwrap();
+        runner
+    }
+
+    /// Makes the claim of an action look as if its worker stopped five minutes ago (between the
+    /// provider call and the record), so that the next delivery takes it over.
+    pub async fn age_claim(&self, automation: &str, event: &str, step: usize) {
+        let then =
+            (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.env
+            .dynamo()
+            .update_item()
+            .table_name(&self.env.table)
+            .key("PK", AttributeValue::S(format!("USER#{USER}")))
+            .key("SK", AttributeValue::S(format!("ACTION#{automation}#{event}#{step}")))
+            .update_expression("SET claimedAt = :then")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":then", AttributeValue::S(then))
+            .send()
+            .await
+            .expect("the step was claimed");
+    }
+
+    /// Delivers jobs to a runner with `state`.
+    pub async fn deliver_to(&self, state: &AppState, jobs: &[AutomationJob]) {
         let records = jobs
             .iter()
             .enumerate()
@@ -153,8 +188,7 @@ impl App {
             .collect();
         let mut event = SqsEvent::default();
         event.records = records;
-        let response =
-            automations::handle_sqs_event(&self.env.state_for(Function::AutomationsRunner), None, event).await;
+        let response = automations::handle_sqs_event(state, None, event).await;
         assert!(response.batch_item_failures.is_empty(), "every job handled");
     }
 
