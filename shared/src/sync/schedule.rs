@@ -111,6 +111,9 @@ async fn queue_due_automations(state: &AppState, shard: u32, now: DateTime<Utc>,
         Ok(due) => due,
         Err(e) => return report.failed(&format!("could not read the due automations of shard {shard}"), &e),
     };
+    // Each due automation's events and its next run; the events of all are sent together.
+    let mut ready = Vec::new();
+    let mut jobs = Vec::new();
     for d in &due {
         let automation = match state.store.get_automation(&d.user_id, &d.automation_id).await {
             Ok(automation) => automation,
@@ -120,21 +123,23 @@ async fn queue_due_automations(state: &AppState, shard: u32, now: DateTime<Utc>,
                 continue;
             }
         };
-        let jobs = match due_jobs(state, &automation, d, now).await {
-            Ok(jobs) => jobs,
-            Err(e) => {
-                report.failed("could not read the items due soon", &e);
-                continue;
+        match due_jobs(state, &automation, d, now).await {
+            Ok(mine) => {
+                let next = crate::store::next_run(&automation.spec, now.max(d.slot));
+                ready.push((d, next, jobs.len()..jobs.len() + mine.len()));
+                jobs.extend(mine);
             }
-        };
-        let failed = queue.send_batch(&jobs).await;
-        if let Some((_, reason)) = failed.first() {
-            // Left due: the next pass sends them again.
-            tracing::error!(automation = %d.automation_id, %reason, failed = failed.len(), "could not queue an automation's events");
+            Err(e) => report.failed("could not read the items due soon", &e),
+        }
+    }
+    let failed = queue.send_batch(&jobs).await;
+    for (d, next, range) in ready {
+        if let Some((_, reason)) = failed.iter().find(|(i, _)| range.contains(i)) {
+            // Left due: the next pass sends its events again.
+            tracing::error!(automation = %d.automation_id, %reason, "could not queue an automation's events");
             continue;
         }
-        report.automations_queued += jobs.len();
-        let next = crate::store::next_run(&automation.spec, now.max(d.slot));
+        report.automations_queued += range.len();
         match state.store.advance_automation(d, next).await {
             Ok(()) | Err(StoreError::Conflict) => {}
             Err(e) => report.failed("could not move a due automation on", &e),
