@@ -40,10 +40,20 @@ pub struct Automation {
     pub next_run_at: Option<DateTime<Utc>>,
 }
 
-/// When a definition next runs on its own: a switched-on schedule's next time after `after`.
+/// How often the scheduler looks for the items entering a switched-on `item.due_soon`
+/// automation's window.
+pub const DUE_SOON_CHECK: Duration = Duration::minutes(15);
+
+/// When a definition next runs on its own, after `after`: a switched-on schedule's next time, or
+/// a switched-on `item.due_soon` automation's next window check (the next quarter hour).
 pub fn next_run(spec: &AutomationSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use crate::automations::Trigger;
     match &spec.trigger {
-        crate::automations::Trigger::Schedule(schedule) if spec.enabled => schedule.compile().ok()?.next_after(after),
+        Trigger::Schedule(schedule) if spec.enabled => schedule.compile().ok()?.next_after(after),
+        Trigger::DueSoon { .. } if spec.enabled => {
+            let step = DUE_SOON_CHECK.num_seconds();
+            DateTime::from_timestamp((after.timestamp().div_euclid(step) + 1) * step, 0)
+        }
         _ => None,
     }
 }
@@ -214,8 +224,15 @@ impl Store {
         current: &Automation,
         spec: AutomationSpec,
     ) -> Result<Automation, StoreError> {
-        let next =
-            Automation { spec, updated_at: super::attrs::now(), version: current.version + 1, ..current.clone() };
+        let now = super::attrs::now();
+        // A run already planned stands while the trigger and the switch stay as they were (a
+        // rename does not move it); otherwise it is planned again from the new definition.
+        let unchanged = spec.enabled == current.spec.enabled && spec.trigger == current.spec.trigger;
+        let next_run_at = match current.next_run_at {
+            Some(at) if unchanged => Some(at),
+            _ => next_run(&spec, now),
+        };
+        let next = Automation { spec, updated_at: now, version: current.version + 1, next_run_at, ..current.clone() };
         let result = self
             .client
             .put_item()
@@ -679,6 +696,31 @@ mod tests {
         store.insert_automation(&user, spec("three"), Plan::Free, Some(2)).await.unwrap().unwrap();
         let other = UserId::parse("auth-user-2").unwrap();
         assert!(matches!(store.get_automation(&other, &renamed.automation_id).await, Err(StoreError::NotFound)));
+        env.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_replaced_definition_plans_its_next_run_again_when_its_trigger_or_switch_changes() {
+        let env = TestEnv::new().await;
+        let store = &env.state.store;
+        let user = UserId::parse("auth-user-1").unwrap();
+        let mut due_soon = spec("due soon");
+        due_soon.enabled = true;
+        due_soon.trigger =
+            serde_json::from_value(serde_json::json!({"type": "item.due_soon", "kind": "task", "hours": 24})).unwrap();
+        let first = store.insert_automation(&user, due_soon.clone(), Plan::Free, None).await.unwrap().unwrap();
+        let check = first.next_run_at.expect("a window check");
+        assert_eq!(check.timestamp() % DUE_SOON_CHECK.num_seconds(), 0, "on the quarter hour: {check}");
+
+        let renamed = store.replace_automation(&first, AutomationSpec { name: "renamed".into(), ..due_soon.clone() });
+        let renamed = renamed.await.unwrap();
+        assert_eq!(renamed.next_run_at, Some(check), "a rename keeps its plan");
+        let off = store.replace_automation(&renamed, AutomationSpec { enabled: false, ..due_soon.clone() }).await;
+        let off = off.unwrap();
+        assert_eq!(off.next_run_at, None);
+        let on = store.replace_automation(&off, due_soon).await.unwrap();
+        assert!(on.next_run_at.is_some(), "switched on again, it is planned again");
+        assert_eq!(store.get_automation(&user, &first.automation_id).await.unwrap().next_run_at, on.next_run_at);
         env.cleanup().await;
     }
 

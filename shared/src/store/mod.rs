@@ -20,7 +20,8 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 pub use audit::{AuditAction, AuditEntry};
 pub use automations::{
-    ActionKey, ActionRecord, ActionStatus, Automation, Claim, DueAutomation, InsertRefusal, RunRecord, next_run,
+    ActionKey, ActionRecord, ActionStatus, Automation, Claim, DUE_SOON_CHECK, DueAutomation, InsertRefusal, RunRecord,
+    next_run,
 };
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
