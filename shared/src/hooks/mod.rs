@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::config::AppState;
 use crate::domain::{DeliveryId, HookId, UserId};
-use crate::store::StoreError;
+use crate::store::{Hook, StoreError};
 
 /// The event types a hook can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,11 +120,16 @@ pub fn message_id(hook: &HookId, event_key: &str) -> String {
 /// SendMessageBatch per ten deliveries. Returns how many deliveries could not be queued (each
 /// is logged). Without a hooks queue (a process configured without one) nothing is sent.
 pub async fn publish(state: &AppState, user: &UserId, events: &[HookEvent]) -> Result<usize, StoreError> {
-    let Some(queue) = &state.hooks else { return Ok(0) };
-    if events.is_empty() {
+    if state.hooks.is_none() || events.is_empty() {
         return Ok(0);
     }
     let hooks = state.store.list_hooks(user).await?;
+    Ok(publish_to(state, &hooks, user, events).await)
+}
+
+/// [`publish`] to hooks already read (a sync reads them once per run).
+pub async fn publish_to(state: &AppState, hooks: &[Hook], user: &UserId, events: &[HookEvent]) -> usize {
+    let Some(queue) = &state.hooks else { return 0 };
     let mut deliveries = Vec::new();
     for event in events {
         let mut body = None;
@@ -143,7 +148,7 @@ pub async fn publish(state: &AppState, user: &UserId, events: &[HookEvent]) -> R
         }
     }
     if deliveries.is_empty() {
-        return Ok(0);
+        return 0;
     }
     let failed = queue.send_batch(&deliveries).await;
     for (i, reason) in &failed {
@@ -152,7 +157,7 @@ pub async fn publish(state: &AppState, user: &UserId, events: &[HookEvent]) -> R
         }
     }
     tracing::info!(sent = deliveries.len() - failed.len(), failed = failed.len(), "hook deliveries queued");
-    Ok(failed.len())
+    failed.len()
 }
 
 /// [`publish`] where a failure must not stop what published: it is logged.

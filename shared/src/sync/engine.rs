@@ -62,6 +62,7 @@ async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<Job
     let status = outcome.status;
     if state.store.finish_run(run, &outcome).await? {
         tracing::info!(sync = %run.sync_id, status = status.as_str(), items = outcome.counts.items(), "sync run ended");
+        crate::hooks::publish_or_log(state, &run.user_id, &super::events::run_end_events(run, &outcome)).await;
         Ok(JobOutcome::Finished(status))
     } else {
         Ok(JobOutcome::AlreadyFinished)
