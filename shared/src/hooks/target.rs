@@ -15,6 +15,8 @@ use crate::standard_webhooks::SigningSecret;
 
 /// The longest target URL accepted.
 pub const MAX_URL_CHARS: usize = 2000;
+/// How long resolving a target's host may take.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a receiver has to answer.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -89,7 +91,11 @@ pub async fn resolve(url: &Url, policy: TargetPolicy) -> Result<SocketAddr, Targ
         url::Host::Ipv4(ip) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
         url::Host::Ipv6(ip) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
         url::Host::Domain(domain) => {
-            tokio::net::lookup_host((domain, port)).await.map_err(TargetError::Unresolved)?.collect()
+            let lookup = tokio::net::lookup_host((domain, port));
+            match tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await {
+                Ok(found) => found.map_err(TargetError::Unresolved)?.collect(),
+                Err(_) => return Err(TargetError::Unresolved(std::io::ErrorKind::TimedOut.into())),
+            }
         }
     };
     if addresses.iter().any(|a| forbidden(a.ip(), policy)) {
