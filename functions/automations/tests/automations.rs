@@ -258,3 +258,53 @@ async fn definitions_are_checked_counted_against_the_plan_and_answered_in_proble
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_finished_run_publishes_automation_run_completed_once_however_often_it_is_delivered() {
+    use integrations::automations::{AutomationJob, AutomationSpec, TriggerEvent};
+    use integrations::domain::HookId;
+    use integrations::hooks::EventType;
+    use integrations::store::Hook;
+    let mut app = App::start().await;
+    app.env.add_hook_queues(3).await;
+    let user = UserId::parse(USER).unwrap();
+    let hook = Hook {
+        hook_id: HookId::generate(),
+        user_id: None,
+        target_url: "https://example.com/hook".into(),
+        events: vec![EventType::AutomationRunCompleted],
+        created_at: Utc::now(),
+    };
+    app.env.state.store.insert_hook(&user, &hook).await.unwrap();
+    let spec: AutomationSpec = serde_json::from_value(json!({
+        "name": "Tell my server",
+        "enabled": true,
+        "trigger": {"type": "item.created", "kind": "task"},
+        "steps": [{"action": "webhook.post", "params": {"url": "https://example.com/in"}}]
+    }))
+    .unwrap();
+    let automation = app.env.state.store.insert_automation(&user, spec, Plan::Premium, None).await.unwrap().unwrap();
+    let job = AutomationJob {
+        user_id: user.clone(),
+        automation_id: automation.automation_id.clone(),
+        event: TriggerEvent { key: "card-9@1".into(), item: Some(json!({"title": "Q4 report"})) },
+        manual: false,
+    };
+    for _ in 0..2 {
+        let mut message = SqsMessage::default();
+        message.message_id = Some("1".into());
+        message.body = Some(serde_json::to_string(&job).unwrap());
+        let mut event = SqsEvent::default();
+        event.records = vec![message];
+        let response =
+            automations::handle_sqs_event(&app.env.state_for(Function::AutomationsRunner), None, event).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let deliveries = app.env.take_hook_deliveries().await;
+    assert_eq!(deliveries.len(), 1, "one run, published once");
+    let body: Value = serde_json::from_str(&deliveries[0].body).unwrap();
+    assert_eq!(body["type"], "automation.run.completed");
+    assert_eq!(body["data"]["automationId"], automation.automation_id.to_string());
+    assert_eq!(body["data"]["trigger"], "card-9@1");
+    app.env.cleanup().await;
+}

@@ -333,3 +333,35 @@ async fn a_sync_publishes_item_created_and_sync_completed_to_the_hooks_listening
     assert_eq!(again.iter().map(|d| d.event.as_str()).collect::<Vec<_>>(), ["sync.completed"]);
     s.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_credential_the_provider_refuses_publishes_connection_needs_reauth() {
+    use integrations::domain::HookId;
+    use integrations::hooks::EventType;
+    use integrations::store::Hook;
+    let mut s = Setup::start(1).await;
+    s.env.add_hook_queues(3).await;
+    let hook = Hook {
+        hook_id: HookId::generate(),
+        user_id: None,
+        target_url: "https://example.com/hook".into(),
+        events: vec![EventType::ConnectionNeedsReauth, EventType::SyncCompleted],
+        created_at: chrono::Utc::now(),
+    };
+    s.env.state.store.insert_hook(&user(), &hook).await.unwrap();
+    s.fakes.state().revoke(Provider::Trello, TOKEN);
+    let job = s.trigger(SyncMode::Incremental).await;
+    let outcome = run_job(&s.env.state_for(Function::SyncWorker), &job).await.unwrap();
+    assert_eq!(outcome, JobOutcome::Finished(SyncStatus::Failed));
+    let mut deliveries = s.env.take_hook_deliveries().await;
+    deliveries.sort_by(|a, b| a.event.cmp(&b.event));
+    assert_eq!(
+        deliveries.iter().map(|d| d.event.as_str()).collect::<Vec<_>>(),
+        ["connection.needs_reauth", "sync.completed"]
+    );
+    let reauth: Value = serde_json::from_str(&deliveries[0].body).unwrap();
+    assert_eq!(reauth["data"]["connectionId"], s.connection.to_string());
+    let completed: Value = serde_json::from_str(&deliveries[1].body).unwrap();
+    assert_eq!(completed["data"]["status"], "failed");
+    s.cleanup().await;
+}
