@@ -69,6 +69,24 @@ pub fn provider_http() -> Result<reqwest::Client, ClientError> {
         .map_err(|e| ClientError::Http("provider", e))
 }
 
+/// A client for one signed webhook: it connects to `address` for `host` (an address the SSRF
+/// guard checked; DNS is not asked again), follows no redirect, and gives up after `timeout`.
+/// Built per send; it shares the process's TLS configuration.
+pub fn pinned_http(
+    host: &str,
+    address: std::net::SocketAddr,
+    timeout: Duration,
+) -> Result<reqwest::Client, ClientError> {
+    builder()?
+        .resolve(host, address)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(timeout)
+        .user_agent(concat!("director-of-one-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ClientError::Http("webhook", e))
+}
+
 /// The client of the OAuth token endpoints (what `oauth::no_redirects_client()` builds): never
 /// follows redirects; on the shared TLS configuration.
 pub fn token_http() -> Result<reqwest::Client, ClientError> {

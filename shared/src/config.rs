@@ -8,9 +8,10 @@ use secrecy::SecretString;
 
 use crate::auth::Authenticator;
 use crate::catalog::{Catalog, ProviderEndpoints};
+use crate::hooks::target::TargetPolicy;
 use crate::oauth::OAuthClients;
 use crate::providers::RetryPolicy;
-use crate::queue::{AutomationQueue, SyncQueue};
+use crate::queue::{AutomationQueue, HookQueue, SyncQueue};
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -40,6 +41,8 @@ pub enum Function {
     SyncScheduler,
     AutomationsApi,
     AutomationsRunner,
+    HooksApi,
+    HooksWorker,
 }
 
 /// What a process talks to besides its DynamoDB table (and Secrets Manager, whose client the
@@ -52,29 +55,35 @@ pub struct Uses {
     pub automations: bool,
     /// The providers' APIs and OAuth endpoints: the OAuth clients (and their secret).
     pub providers: bool,
+    /// The hook deliveries queue (`HOOKS_QUEUE_URL`).
+    pub hooks: bool,
 }
 
 impl Uses {
     /// Everything: the local dev server, which runs every function in one process.
-    pub const ALL: Uses = Uses { queue: true, automations: true, providers: true };
+    pub const ALL: Uses = Uses { queue: true, automations: true, providers: true, hooks: true };
 }
 
 impl Function {
     pub fn uses(self) -> Uses {
-        let (queue, automations, providers) = match self {
-            Function::Catalog => (false, false, false),
-            Function::Connections => (false, false, true),
-            Function::SyncApi => (true, false, false),
+        let (queue, automations, providers, hooks) = match self {
+            Function::Catalog => (false, false, false, false),
+            Function::Connections => (false, false, true, false),
+            Function::SyncApi => (true, false, false, false),
             // The worker queues the continuation of a run that reaches its invocation's deadline,
-            // and the automation runs its changes trigger.
-            Function::SyncWorker => (true, true, true),
+            // the automation runs its changes trigger, and the hook deliveries of its events.
+            Function::SyncWorker => (true, true, true, true),
             // It queues the scheduled automations whose time has come.
-            Function::SyncScheduler => (true, true, false),
-            // A manual run is queued; the runner queues an event again to try it later.
-            Function::AutomationsApi => (false, true, false),
-            Function::AutomationsRunner => (false, true, true),
+            Function::SyncScheduler => (true, true, false, false),
+            // A manual run is queued; the runner queues an event again to try it later, and the
+            // hook deliveries of a run's end.
+            Function::AutomationsApi => (false, true, false, false),
+            Function::AutomationsRunner => (false, true, true, true),
+            // A redelivery is queued; the worker queues a delivery again to try it later.
+            Function::HooksApi => (false, false, false, true),
+            Function::HooksWorker => (false, false, false, true),
         };
-        Uses { queue, automations, providers }
+        Uses { queue, automations, providers, hooks }
     }
 }
 
@@ -96,6 +105,10 @@ pub struct Config {
     pub sync_queue_url: Option<String>,
     /// Only the functions that queue automation runs need it.
     pub automations_queue_url: Option<String>,
+    /// Only the functions that queue hook deliveries need it.
+    pub hooks_queue_url: Option<String>,
+    /// Which hook targets may be reached (`HOOKS_ALLOW_LOOPBACK`).
+    pub hook_targets: TargetPolicy,
     pub sync: SyncOptions,
 }
 
@@ -135,6 +148,8 @@ impl Config {
             auth,
             sync_queue_url: std::env::var("SYNC_QUEUE_URL").ok().filter(|v| !v.is_empty()),
             automations_queue_url: std::env::var("AUTOMATIONS_QUEUE_URL").ok().filter(|v| !v.is_empty()),
+            hooks_queue_url: std::env::var("HOOKS_QUEUE_URL").ok().filter(|v| !v.is_empty()),
+            hook_targets: TargetPolicy::from_env(),
             sync: SyncOptions {
                 page_size: match std::env::var("SYNC_PAGE_SIZE") {
                     Err(_) => 100,
@@ -172,6 +187,10 @@ pub struct AppState {
     pub queue: Option<SyncQueue>,
     /// The automations queue (functions that queue automation runs).
     pub automations: Option<AutomationQueue>,
+    /// The hook deliveries queue (functions that publish hook events or retry deliveries).
+    pub hooks: Option<HookQueue>,
+    /// Which signed-webhook targets may be reached (hooks and `webhook.post`).
+    pub hook_targets: TargetPolicy,
     pub sync: SyncOptions,
     /// OAuth clients of the integrations that sign in.
     pub oauth: OAuthClients,
@@ -244,6 +263,11 @@ impl AppState {
                     .map(|url| AutomationQueue::new(aws_sdk_sqs::Client::new(aws), url)),
                 false => None,
             },
+            hooks: match uses.hooks {
+                true => config.hooks_queue_url.as_ref().map(|url| HookQueue::new(aws_sdk_sqs::Client::new(aws), url)),
+                false => None,
+            },
+            hook_targets: config.hook_targets,
             sync: config.sync,
             oauth: clients.oauth,
         }
@@ -264,6 +288,9 @@ impl AppState {
         }
         if uses.automations && std::env::var("AUTOMATIONS_QUEUE_URL").map_or(true, |url| url.is_empty()) {
             return Err(ConfigError::Missing("AUTOMATIONS_QUEUE_URL"));
+        }
+        if uses.hooks && std::env::var("HOOKS_QUEUE_URL").map_or(true, |url| url.is_empty()) {
+            return Err(ConfigError::Missing("HOOKS_QUEUE_URL"));
         }
         Self::from_env_using(uses).await
     }

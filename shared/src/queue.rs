@@ -1,4 +1,5 @@
-//! The SQS queues: sync jobs, and automation jobs (trigger events for the runner).
+//! The SQS queues: sync jobs, automation jobs (trigger events for the runner), and hook
+//! deliveries.
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
@@ -6,6 +7,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use crate::automations::AutomationJob;
 use crate::domain::{SyncId, SyncJob};
+use crate::hooks::HookDelivery;
 
 #[derive(Debug, thiserror::Error)]
 #[error("SQS request failed")]
@@ -116,5 +118,42 @@ impl AutomationQueue {
     /// were not sent, with the reason.
     pub async fn send_batch(&self, jobs: &[AutomationJob]) -> Vec<(usize, String)> {
         send_in_batches(&self.client, &self.url, jobs).await
+    }
+}
+
+/// The queue of hook deliveries: one event to one hook, at one attempt.
+#[derive(Clone)]
+pub struct HookQueue {
+    client: Client,
+    url: String,
+}
+
+impl HookQueue {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self { client, url: url.into() }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sends one delivery, received after `delay` (at most SQS's 15 minutes).
+    pub async fn send(&self, delivery: &HookDelivery, delay: std::time::Duration) -> Result<(), QueueError> {
+        let seconds = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(serde_json::to_string(delivery).expect("deliveries serialise"))
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|e| QueueError(Box::new(e)))?;
+        Ok(())
+    }
+
+    /// Sends deliveries with SendMessageBatch, ten at a time; returns the indexes of those that
+    /// were not sent, with the reason.
+    pub async fn send_batch(&self, deliveries: &[HookDelivery]) -> Vec<(usize, String)> {
+        send_in_batches(&self.client, &self.url, deliveries).await
     }
 }

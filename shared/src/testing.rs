@@ -14,7 +14,7 @@ use crate::auth::{Authenticator, issue_dev_token};
 use crate::catalog::{Catalog, ProviderEndpoints};
 use crate::config::{AppState, Function};
 use crate::domain::{Plan, UserId};
-use crate::queue::{AutomationQueue, SyncQueue};
+use crate::queue::{AutomationQueue, HookQueue, SyncQueue};
 use crate::store::Store;
 use crate::store::table::create_table;
 use crate::vault::Vault;
@@ -25,7 +25,7 @@ pub use template_policy::{Names, TemplatePolicy};
 pub const TEST_JWT_SECRET: &str = "test-only-signing-secret";
 
 /// The functions of template.yaml.
-pub const FUNCTIONS: [Function; 7] = [
+pub const FUNCTIONS: [Function; 9] = [
     Function::Catalog,
     Function::Connections,
     Function::SyncApi,
@@ -33,6 +33,8 @@ pub const FUNCTIONS: [Function; 7] = [
     Function::SyncScheduler,
     Function::AutomationsApi,
     Function::AutomationsRunner,
+    Function::HooksApi,
+    Function::HooksWorker,
 ];
 
 /// A function's logical id in template.yaml (the name of its role in the emulator).
@@ -45,6 +47,8 @@ pub fn logical_id(function: Function) -> &'static str {
         Function::SyncScheduler => "SyncSchedulerFunction",
         Function::AutomationsApi => "AutomationsApiFunction",
         Function::AutomationsRunner => "AutomationsRunnerFunction",
+        Function::HooksApi => "HooksApiFunction",
+        Function::HooksWorker => "HooksWorkerFunction",
     }
 }
 
@@ -109,6 +113,8 @@ pub struct TestEnv {
     pub queues: Option<TestQueues>,
     /// The automations queue and its dead-letter queue, when the test made them.
     pub automation_queues: Option<TestQueues>,
+    /// The hook deliveries queue and its dead-letter queue, when the test made them.
+    pub hook_queues: Option<TestQueues>,
 }
 
 /// A sync queue and its dead-letter queue, made for one test.
@@ -137,10 +143,13 @@ impl TestEnv {
             auth: Arc::new(Authenticator::DevToken { secret: SecretString::from(TEST_JWT_SECRET) }),
             queue: None,
             automations: None,
+            hooks: None,
+            // The tests' receivers are local fakes.
+            hook_targets: crate::hooks::target::TargetPolicy { allow_loopback: true },
             sync: crate::config::SyncOptions::default(),
             oauth: crate::oauth::OAuthClients::default(),
         };
-        Self { state, aws, table, secrets_prefix, queues: None, automation_queues: None }
+        Self { state, aws, table, secrets_prefix, queues: None, automation_queues: None, hook_queues: None }
     }
 
     /// Gives the state a sync queue whose messages move to a dead-letter queue after
@@ -159,6 +168,23 @@ impl TestEnv {
         self.state.automations = Some(AutomationQueue::new(sqs, &queues.queue_url));
         self.automation_queues = Some(queues.clone());
         queues
+    }
+
+    /// A hook deliveries queue and its dead-letter queue for this test (named as emulator-iam.py
+    /// expects of HooksQueue and HooksDeadLetterQueue).
+    pub async fn add_hook_queues(&mut self, max_receives: u32) -> TestQueues {
+        let (queues, sqs) = self.queue_pair("hooks", max_receives).await;
+        self.state.hooks = Some(HookQueue::new(sqs, &queues.queue_url));
+        self.hook_queues = Some(queues.clone());
+        queues
+    }
+
+    /// The hook deliveries waiting on the test's hooks queue (received and deleted).
+    pub async fn take_hook_deliveries(&self) -> Vec<crate::hooks::HookDelivery> {
+        match &self.hook_queues {
+            Some(queues) => self.take_messages(&queues.queue_url).await,
+            None => Vec::new(),
+        }
     }
 
     /// `{table}-{suffix}` and its dead-letter queue `{table}-{suffix}-dlq`, which takes what was
@@ -247,6 +273,8 @@ impl TestEnv {
             dlq_arn: self.queues.as_ref().map(|q| q.dlq_arn.clone()),
             automations_arn: self.automation_queues.as_ref().map(|q| q.queue_arn.clone()),
             automations_dlq_arn: self.automation_queues.as_ref().map(|q| q.dlq_arn.clone()),
+            hooks_arn: self.hook_queues.as_ref().map(|q| q.queue_arn.clone()),
+            hooks_dlq_arn: self.hook_queues.as_ref().map(|q| q.dlq_arn.clone()),
         };
         let policy = TemplatePolicy::new(logical_id(function), &names);
         let dynamo = aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(policy.clone()).build();
@@ -257,7 +285,8 @@ impl TestEnv {
         state.vault = Vault::new(aws_sdk_secretsmanager::Client::from_conf(secrets), &self.secrets_prefix);
         let sqs = aws_sdk_sqs::Client::from_conf(sqs);
         state.queue = self.state.queue.as_ref().map(|q| SyncQueue::new(sqs.clone(), q.url()));
-        state.automations = self.state.automations.as_ref().map(|q| AutomationQueue::new(sqs, q.url()));
+        state.automations = self.state.automations.as_ref().map(|q| AutomationQueue::new(sqs.clone(), q.url()));
+        state.hooks = self.state.hooks.as_ref().map(|q| HookQueue::new(sqs, q.url()));
         state
     }
 
@@ -307,8 +336,8 @@ impl TestEnv {
             let _ = self.secrets().delete_secret().secret_id(name).force_delete_without_recovery(true).send().await;
         }
         let _ = self.dynamo().delete_table().table_name(&self.table).send().await;
-        if let Some(q) = &self.queues {
-            let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        let sqs = aws_sdk_sqs::Client::new(&self.aws);
+        for q in [&self.queues, &self.automation_queues, &self.hook_queues].into_iter().flatten() {
             for url in [&q.queue_url, &q.dlq_url] {
                 let _ = sqs.delete_queue().queue_url(url).send().await;
             }

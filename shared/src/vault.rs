@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 
 use crate::domain::{ConnectionId, UserId};
+use crate::standard_webhooks::SigningSecret;
 
 /// What a connection authenticates with.
 pub enum Credentials {
@@ -191,17 +192,57 @@ impl Vault {
         Credentials::from_secret_json(out.secret_string().ok_or(VaultError::Unreadable)?)
     }
 
+    /// The name of a signing secret (a hook's, an automation's webhook steps'): under
+    /// `{prefix}/signing/`, apart from the connection secrets.
+    pub fn signing_secret_name(&self, user: &UserId, owner: &str) -> String {
+        format!("{}/signing/{user}/{owner}", self.prefix)
+    }
+
+    /// Stores a new signing secret. `Ok(false)` if one exists already under that name (it is
+    /// kept, and never shown again).
+    pub async fn create_signing_secret(&self, name: &str, secret: &SigningSecret) -> Result<bool, VaultError> {
+        let result = self
+            .client
+            .create_secret()
+            .name(name)
+            .description("Director of One webhook signing secret")
+            .secret_string(secret.expose())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => Ok(false),
+            Err(e) => Err(aws(e)),
+        }
+    }
+
+    pub async fn read_signing_secret(&self, name: &str) -> Result<SigningSecret, VaultError> {
+        let out = self.client.get_secret_value().secret_id(name).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
+                VaultError::NotFound
+            } else {
+                aws(e)
+            }
+        })?;
+        SigningSecret::parse(out.secret_string().ok_or(VaultError::Unreadable)?).map_err(|_| VaultError::Unreadable)
+    }
+
     /// Every connection secret of this deployment (the names under its prefix), page by page
     /// (ListSecrets with a name filter).
     pub async fn list(&self) -> Result<Vec<ListedSecret>, VaultError> {
         let prefix = format!("{}/", self.prefix);
+        let signing = format!("{}/signing/", self.prefix);
         let filter = Filter::builder().key(FilterNameStringType::Name).values(&prefix).build();
         let mut pages = self.client.list_secrets().filters(filter).max_results(100).into_paginator().send();
         let mut listed = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(aws)?;
             // The filter is a prefix match that AWS applies without regard to case.
-            let ours = page.secret_list().iter().filter(|s| s.name().is_some_and(|n| n.starts_with(&prefix)));
+            // Signing secrets are not connection secrets: their owners delete them.
+            let ours = page
+                .secret_list()
+                .iter()
+                .filter(|s| s.name().is_some_and(|n| n.starts_with(&prefix) && !n.starts_with(&signing)));
             listed.extend(ours.map(|s| {
                 let tag = |key: &str| s.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
                 let user = tag(USER_TAG).and_then(|u| UserId::parse(u).ok());

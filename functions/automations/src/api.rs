@@ -50,6 +50,16 @@ fn view(a: &Automation) -> Value {
     v
 }
 
+/// A saved automation; with `signingSecret` when this save made the secret of its webhook steps
+/// (shown this once).
+fn saved_view(saved: &service::Saved) -> Value {
+    let mut v = view(&saved.automation);
+    if let Some(secret) = &saved.signing_secret {
+        v["signingSecret"] = secret.expose().into();
+    }
+    v
+}
+
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
     let all = service::list(&state, &caller).await?;
     Ok(Json(json!({ "automations": all.iter().map(view).collect::<Vec<_>>() })))
@@ -60,9 +70,9 @@ async fn create(
     caller: Caller,
     ApiJson(spec): ApiJson<AutomationSpec>,
 ) -> Result<impl IntoResponse, Problem> {
-    let created = service::create(&state, &caller, spec).await?;
-    let location = format!("/api/v1/integrations/automations/{}", created.automation_id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view(&created))))
+    let saved = service::create(&state, &caller, spec).await?;
+    let location = format!("/api/v1/integrations/automations/{}", saved.automation.automation_id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(saved_view(&saved))))
 }
 
 async fn get(
@@ -81,7 +91,7 @@ async fn replace(
     ApiJson(spec): ApiJson<AutomationSpec>,
 ) -> Result<Json<Value>, Problem> {
     let id = automation_id(&id)?;
-    Ok(Json(view(&service::replace(&state, &caller, &id, spec).await?)))
+    Ok(Json(saved_view(&service::replace(&state, &caller, &id, spec).await?)))
 }
 
 async fn update(

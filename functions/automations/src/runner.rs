@@ -6,7 +6,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use integrations::AppState;
 use integrations::automations::{AutomationJob, RunResult, StepReceipt, run_automation};
 use integrations::domain::Plan;
+use integrations::hooks::{EventType, HookEvent};
 use integrations::store::{ActionStatus, RunRecord, StoreError};
+use serde_json::json;
 
 /// How long runs and their receipts are kept.
 fn retention(plan: Plan) -> chrono::Duration {
@@ -90,7 +92,25 @@ async fn handle(state: &AppState, dlq_arn: Option<&str>, message: &SqsMessage) -
     let run = RunRecord { trigger: job.event.key.clone(), finished_at: now, steps: receipts, minutes_saved };
     let plan = automation.plan;
     match state.store.record_run(&job.user_id, &job.automation_id, &run, retention(plan)).await {
-        Ok(_) => true,
+        Ok(first) => {
+            if first {
+                let event = HookEvent {
+                    kind: EventType::AutomationRunCompleted,
+                    key: format!("run:{}:{}", job.automation_id, run.trigger),
+                    occurred_at: now,
+                    data: json!({
+                        "automationId": job.automation_id,
+                        "name": automation.spec.name,
+                        "trigger": run.trigger,
+                        "status": run.status(),
+                        "steps": run.steps,
+                        "minutesSaved": run.minutes_saved,
+                    }),
+                };
+                integrations::hooks::publish_or_log(state, &job.user_id, &[event]).await;
+            }
+            true
+        }
         Err(e) => {
             tracing::error!(error = %e, "could not keep the run's receipts; it will be delivered again");
             false

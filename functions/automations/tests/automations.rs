@@ -5,15 +5,17 @@
 
 mod common;
 
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, SecondsFormat, Utc};
 use fake_providers::{Fault, Provider as Fake, demo};
 use integrations::catalog::AuthMode;
+use integrations::config::Function;
 use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
 use integrations::sync::{KindFields, Record, RecordKind, TaskFields};
 use integrations::vault::{Credentials, TokenSet};
 use secrecy::SecretString;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use common::{App, USER};
 
@@ -225,5 +227,55 @@ async fn asana_and_notion_steps_act_once_and_a_lost_notion_answer_is_shown_unkno
     assert_eq!(steps[0]["providerId"], tasks[0].gid);
     assert_eq!(steps[1]["status"], "unknown");
     assert!(steps[1]["error"].as_str().unwrap().contains("not sent again"), "{}", steps[1]);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_finished_run_publishes_automation_run_completed_once_however_often_it_is_delivered() {
+    use integrations::automations::{AutomationJob, AutomationSpec, TriggerEvent};
+    use integrations::domain::HookId;
+    use integrations::hooks::EventType;
+    use integrations::store::Hook;
+    let mut app = App::start().await;
+    app.env.add_hook_queues(3).await;
+    let user = UserId::parse(USER).unwrap();
+    let hook = Hook {
+        hook_id: HookId::generate(),
+        user_id: None,
+        target_url: "https://example.com/hook".into(),
+        events: vec![EventType::AutomationRunCompleted],
+        created_at: Utc::now(),
+    };
+    app.env.state.store.insert_hook(&user, &hook).await.unwrap();
+    let spec: AutomationSpec = serde_json::from_value(json!({
+        "name": "Tell my server",
+        "enabled": true,
+        "trigger": {"type": "item.created", "kind": "task"},
+        "steps": [{"action": "webhook.post", "params": {"url": "https://example.com/in"}}]
+    }))
+    .unwrap();
+    let automation = app.env.state.store.insert_automation(&user, spec, Plan::Premium, None).await.unwrap().unwrap();
+    let job = AutomationJob {
+        user_id: user.clone(),
+        automation_id: automation.automation_id.clone(),
+        event: TriggerEvent { key: "card-9@1".into(), item: Some(json!({"title": "Q4 report"})) },
+        manual: false,
+    };
+    for _ in 0..2 {
+        let mut message = SqsMessage::default();
+        message.message_id = Some("1".into());
+        message.body = Some(serde_json::to_string(&job).unwrap());
+        let mut event = SqsEvent::default();
+        event.records = vec![message];
+        let response =
+            automations::handle_sqs_event(&app.env.state_for(Function::AutomationsRunner), None, event).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let deliveries = app.env.take_hook_deliveries().await;
+    assert_eq!(deliveries.len(), 1, "one run, published once");
+    let body: Value = serde_json::from_str(&deliveries[0].body).unwrap();
+    assert_eq!(body["type"], "automation.run.completed");
+    assert_eq!(body["data"]["automationId"], automation.automation_id.to_string());
+    assert_eq!(body["data"]["trigger"], "card-9@1");
     app.env.cleanup().await;
 }

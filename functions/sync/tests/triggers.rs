@@ -282,3 +282,86 @@ async fn a_worker_without_an_automations_queue_syncs_and_sends_nothing() {
     assert_eq!(s.env.take_automation_jobs().await, []);
     s.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_sync_publishes_item_created_and_sync_completed_to_the_hooks_listening() {
+    use integrations::domain::HookId;
+    use integrations::hooks::EventType;
+    use integrations::store::Hook;
+    let mut s = Setup::start(3).await;
+    s.env.add_hook_queues(3).await;
+    let hook = |events: Vec<EventType>| Hook {
+        hook_id: HookId::generate(),
+        user_id: None,
+        target_url: "https://example.com/hook".into(),
+        events,
+        created_at: chrono::Utc::now(),
+    };
+    let listening = hook(vec![EventType::ItemCreated, EventType::SyncCompleted]);
+    let other = hook(vec![EventType::ItemUpdated]);
+    for h in [&listening, &other] {
+        s.env.state.store.insert_hook(&user(), h).await.unwrap();
+    }
+    let job = s.trigger(SyncMode::Full).await;
+    s.sync(&job).await;
+    let deliveries = s.env.take_hook_deliveries().await;
+    assert!(deliveries.iter().all(|d| d.hook_id == listening.hook_id), "only the hook listening gets them");
+    let created: BTreeSet<String> = deliveries
+        .iter()
+        .filter(|d| d.event == "item.created")
+        .map(|d| {
+            let body: Value = serde_json::from_str(&d.body).unwrap();
+            assert_eq!(body["type"], "item.created");
+            integrations::items::ItemId::parse(body["data"]["itemId"].as_str().unwrap()).unwrap().external_id
+        })
+        .collect();
+    assert_eq!(created, s.card_ids().into_iter().collect::<BTreeSet<_>>());
+    let completed: Vec<Value> = deliveries
+        .iter()
+        .filter(|d| d.event == "sync.completed")
+        .map(|d| serde_json::from_str(&d.body).unwrap())
+        .collect();
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0]["data"]["status"], "succeeded");
+    assert_eq!(completed[0]["data"]["counts"]["created"], 3);
+    assert_eq!(deliveries.len(), 4);
+
+    // Read again unchanged: no item event, the run's end only.
+    let job = s.trigger(SyncMode::Full).await;
+    s.sync(&job).await;
+    let again = s.env.take_hook_deliveries().await;
+    assert_eq!(again.iter().map(|d| d.event.as_str()).collect::<Vec<_>>(), ["sync.completed"]);
+    s.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_credential_the_provider_refuses_publishes_connection_needs_reauth() {
+    use integrations::domain::HookId;
+    use integrations::hooks::EventType;
+    use integrations::store::Hook;
+    let mut s = Setup::start(1).await;
+    s.env.add_hook_queues(3).await;
+    let hook = Hook {
+        hook_id: HookId::generate(),
+        user_id: None,
+        target_url: "https://example.com/hook".into(),
+        events: vec![EventType::ConnectionNeedsReauth, EventType::SyncCompleted],
+        created_at: chrono::Utc::now(),
+    };
+    s.env.state.store.insert_hook(&user(), &hook).await.unwrap();
+    s.fakes.state().revoke(Provider::Trello, TOKEN);
+    let job = s.trigger(SyncMode::Incremental).await;
+    let outcome = run_job(&s.env.state_for(Function::SyncWorker), &job).await.unwrap();
+    assert_eq!(outcome, JobOutcome::Finished(SyncStatus::Failed));
+    let mut deliveries = s.env.take_hook_deliveries().await;
+    deliveries.sort_by(|a, b| a.event.cmp(&b.event));
+    assert_eq!(
+        deliveries.iter().map(|d| d.event.as_str()).collect::<Vec<_>>(),
+        ["connection.needs_reauth", "sync.completed"]
+    );
+    let reauth: Value = serde_json::from_str(&deliveries[0].body).unwrap();
+    assert_eq!(reauth["data"]["connectionId"], s.connection.to_string());
+    let completed: Value = serde_json::from_str(&deliveries[1].body).unwrap();
+    assert_eq!(completed["data"]["status"], "failed");
+    s.cleanup().await;
+}

@@ -131,8 +131,17 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 /// Runs per binary for the init figures (the median is reported).
 const INIT_RUNS: usize = 20;
-const FUNCTIONS: [&str; 7] =
-    ["catalog", "connections", "sync-api", "sync-worker", "sync-scheduler", "automations-api", "automations-runner"];
+const FUNCTIONS: [&str; 9] = [
+    "catalog",
+    "connections",
+    "sync-api",
+    "sync-worker",
+    "sync-scheduler",
+    "automations-api",
+    "automations-runner",
+    "hooks-api",
+    "hooks-worker",
+];
 
 /// One start of `binary`: the time from exec until its first poll of the Runtime API, and its
 /// RSS then.
@@ -152,6 +161,7 @@ async fn cold_start(
         .env("SECRETS_PREFIX", "bench/cold-start")
         .env("SYNC_QUEUE_URL", "http://127.0.0.1:1/000000000000/bench")
         .env("AUTOMATIONS_QUEUE_URL", "http://127.0.0.1:1/000000000000/bench-automations")
+        .env("HOOKS_QUEUE_URL", "http://127.0.0.1:1/000000000000/bench-hooks")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -277,6 +287,63 @@ fn dry_run_over_many_items() -> anyhow::Result<(usize, Duration)> {
     Ok((matching, median(times)))
 }
 
+/// Counts the requests a client sends.
+#[derive(Debug, Clone, Default)]
+struct CountRequests(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "CountRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Hook fan-out: `events` events published to a user with `hooks` hooks listening; returns the
+/// deliveries queued, the SQS requests and the DynamoDB requests it took.
+async fn hook_fan_out(env: &mut TestEnv, hooks: usize, events: usize) -> anyhow::Result<(usize, usize, usize)> {
+    use integrations::hooks::{EventType, HookEvent};
+    let user = UserId::parse("bench-hooks")?;
+    env.add_hook_queues(3).await;
+    for _ in 0..hooks {
+        let hook = integrations::store::Hook {
+            hook_id: integrations::domain::HookId::generate(),
+            user_id: None,
+            target_url: "https://example.com/hook".into(),
+            events: vec![EventType::ItemCreated],
+            created_at: chrono::Utc::now(),
+        };
+        env.state.store.insert_hook(&user, &hook).await?;
+    }
+    let (sends, reads) = (CountRequests::default(), CountRequests::default());
+    let mut state = env.state.clone();
+    let sqs = aws_sdk_sqs::config::Builder::from(&env.aws).interceptor(sends.clone()).build();
+    let url = env.state.hooks.as_ref().context("a hooks queue")?.url().to_owned();
+    state.hooks = Some(integrations::queue::HookQueue::new(aws_sdk_sqs::Client::from_conf(sqs), url));
+    let dynamo = aws_sdk_dynamodb::config::Builder::from(&env.aws).interceptor(reads.clone()).build();
+    state.store = integrations::store::Store::new(aws_sdk_dynamodb::Client::from_conf(dynamo), env.state.store.table());
+    let events: Vec<HookEvent> = (0..events)
+        .map(|i| HookEvent {
+            kind: EventType::ItemCreated,
+            key: format!("item-{i}@1"),
+            occurred_at: chrono::Utc::now(),
+            data: serde_json::json!({"title": format!("Item {i}")}),
+        })
+        .collect();
+    let unsent = integrations::hooks::publish(&state, &user, &events).await?;
+    anyhow::ensure!(unsent == 0, "{unsent} deliveries were not queued");
+    let load = |c: &CountRequests| c.0.load(std::sync::atomic::Ordering::SeqCst);
+    Ok((hooks * events.len(), load(&sends), load(&reads)))
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -321,6 +388,12 @@ async fn main() -> anyhow::Result<()> {
         println!("  items read from DynamoDB:                       {:>8}", cost.items_read);
         println!("  DynamoDB requests:                              {:>8}", cost.requests);
         println!("  time on the emulator:                           {:>8.1} ms\n", ms(elapsed));
+
+        let (deliveries, sends, reads) = hook_fan_out(&mut env, 25, 40).await?;
+        println!("hook fan-out: 40 events to a user with 25 hooks; aim 1 SendMessageBatch per 10 deliveries");
+        println!("  deliveries queued:                              {deliveries:>8}");
+        println!("  SQS requests (SendMessageBatch):                {sends:>8}");
+        println!("  DynamoDB requests (the hooks, one Query):       {reads:>8}\n");
         env.cleanup().await;
 
         let (matching, elapsed) = dry_run_over_many_items()?;

@@ -64,6 +64,8 @@ pub(crate) fn router(state: FakeState) -> Router {
         .route("/_fake/{provider}/requests", get(requests))
         .route("/_fake/{provider}/touch", post(touch))
         .route("/hooks/{name}", post(crate::hooks::receive))
+        .route("/receivers/{name}", post(crate::hooks::receive_signed).get(crate::hooks::list_signed))
+        .route("/receivers/{name}/answers", post(crate::hooks::script_answers))
         .merge(oauth::routes())
         .fallback(dispatch)
         .with_state(state)

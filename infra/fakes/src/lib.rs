@@ -62,6 +62,7 @@ pub use asana::{AsanaProject, AsanaTask, AsanaUser, AsanaWorkspace};
 pub use demo::DemoSeed;
 pub use google::{CalendarEvent, DriveFile, DriveUser, EventAttendee, EventStatus, EventTime};
 pub use graph::{TeamsChannel, TeamsMention, TeamsMessage, TeamsTeam};
+pub use hooks::SignedDelivery;
 pub use notion::{NotionItem, NotionKind, NotionParent};
 pub use oauth::{OAuthProvider, OAuthUser, TokenRequest};
 pub use slack::{SlackChannel, SlackMessage};

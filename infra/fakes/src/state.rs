@@ -207,6 +207,7 @@ pub(crate) struct Inner {
     pub graph: graph::Data,
     pub oauth: oauth::Data,
     pub hooks: crate::hooks::Data,
+    pub receivers: crate::hooks::Receivers,
     pub faults: Vec<FaultRule>,
     pub requests: Vec<RecordedRequest>,
     /// Every credential the fakes issued or were sent, for the check that none reaches a log.

@@ -39,12 +39,15 @@ ADMIN = "emulator-admin"
 
 # The template's queues, as the emulator names them: the dev queues (director-of-one-sync,
 # director-of-one-sync-dlq, director-of-one-automations, …) and the tests' (TestEnv::add_queues:
-# test-<id>-sync, test-<id>-sync-dlq; TestEnv::add_automation_queues: test-<id>-automations, …).
+# test-<id>-sync, test-<id>-sync-dlq; TestEnv::add_automation_queues: test-<id>-automations, …;
+# TestEnv::add_hook_queues: test-<id>-hooks, …).
 QUEUE_ARNS = {
     "SyncQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-sync",
     "SyncDeadLetterQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-sync-dlq",
     "AutomationsQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-automations",
     "AutomationsDeadLetterQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-automations-dlq",
+    "HooksQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-hooks",
+    "HooksDeadLetterQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:*-hooks-dlq",
 }
 # Services whose resources moto does not evaluate (it checks them against "*").
 UNSCOPED = ("dynamodb:", "secretsmanager:")

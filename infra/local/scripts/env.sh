@@ -12,6 +12,11 @@ export SYNC_QUEUE_NAME="${SYNC_QUEUE_NAME:-director-of-one-sync}"
 export SYNC_DLQ_NAME="${SYNC_DLQ_NAME:-director-of-one-sync-dlq}"
 export AUTOMATIONS_QUEUE_NAME="${AUTOMATIONS_QUEUE_NAME:-director-of-one-automations}"
 export AUTOMATIONS_DLQ_NAME="${AUTOMATIONS_DLQ_NAME:-director-of-one-automations-dlq}"
+export HOOKS_QUEUE_NAME="${HOOKS_QUEUE_NAME:-director-of-one-hooks}"
+export HOOKS_DLQ_NAME="${HOOKS_DLQ_NAME:-director-of-one-hooks-dlq}"
+# Hook and webhook.post targets on http://localhost (the fakes' receivers) are allowed locally
+# only; template.yaml never sets this.
+export HOOKS_ALLOW_LOOPBACK="${HOOKS_ALLOW_LOOPBACK:-true}"
 export AUTH_MODE=dev
 export RUST_LOG="${RUST_LOG:-info}"
 
@@ -66,3 +71,4 @@ enable_emulator_iam() {
 # The emulator's queue URLs follow its fixed account id.
 export SYNC_QUEUE_URL="${AWS_ENDPOINT_URL}/123456789012/${SYNC_QUEUE_NAME}"
 export AUTOMATIONS_QUEUE_URL="${AWS_ENDPOINT_URL}/123456789012/${AUTOMATIONS_QUEUE_NAME}"
+export HOOKS_QUEUE_URL="${AWS_ENDPOINT_URL}/123456789012/${HOOKS_QUEUE_NAME}"

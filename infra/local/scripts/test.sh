@@ -29,6 +29,9 @@ echo "==> browser tests of the page (Chromium via playwright-core)"
 cargo build --quiet --bin dev-server --bin fake-providers
 (cd web && npm ci --no-audit --no-fund --loglevel=error && node --test tests/)
 
+echo "==> a real hook delivery against the reference Standard Webhooks verifier (PyPI standardwebhooks)"
+EMULATOR_PORT="$EMULATOR_PORT" infra/local/scripts/hooks-verify.sh
+
 echo "==> the API against openapi.yaml (schemathesis: every check and phase, stateful included)"
 # Its own dev server and fakes on free ports, on the emulator above; the binaries are built above.
 EMULATOR_PORT="$EMULATOR_PORT" infra/local/scripts/contract.sh

@@ -13,6 +13,6 @@ pid="$(start_emulator)"; [ -n "$pid" ] && pids+=("$pid")
 cargo run --quiet --bin bootstrap-local
 
 env_file=.local/watch.env
-env | grep -E '^(AWS_|TABLE_NAME|SECRETS_PREFIX|SYNC_QUEUE_URL|AUTOMATIONS_QUEUE_URL|AUTH_MODE|DEV_JWT_SECRET|RUST_LOG|[A-Z_]+_API_BASE_URL)=' > "$env_file"
+env | grep -E '^(AWS_|TABLE_NAME|SECRETS_PREFIX|SYNC_QUEUE_URL|AUTOMATIONS_QUEUE_URL|HOOKS_QUEUE_URL|HOOKS_ALLOW_LOOPBACK|AUTH_MODE|DEV_JWT_SECRET|RUST_LOG|[A-Z_]+_API_BASE_URL)=' > "$env_file"
 echo "==> cargo lambda watch on http://127.0.0.1:9000/lambda-url/<function>/…"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 --env-file "$env_file"

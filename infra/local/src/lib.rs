@@ -60,6 +60,7 @@ pub fn api_routes(state_of: impl Fn(Function) -> AppState, dev_secret: SecretStr
         .merge(connections::routes(state_of(Function::Connections)))
         .merge(sync::routes(state_of(Function::SyncApi)))
         .merge(automations::routes(state_of(Function::AutomationsApi)))
+        .merge(hooks::routes(state_of(Function::HooksApi)))
         .merge(dev)
 }
 
@@ -78,7 +79,8 @@ pub fn app(state_of: impl Fn(Function) -> AppState, dev_secret: SecretString, we
 }
 
 /// Creates what template.yaml declares, on the emulator: the table (with its indexes and TTL),
-/// the sync queue and the automations queue, each with its dead-letter queue. Safe to run again.
+/// the sync queue, the automations queue and the hooks queue, each with its dead-letter queue.
+/// Safe to run again.
 pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResources> {
     use anyhow::Context;
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
@@ -101,6 +103,13 @@ pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResou
         "360",
     )
     .await?;
+    let hooks = queue_pair(
+        &sqs,
+        &name("HOOKS_QUEUE_NAME", "director-of-one-hooks"),
+        &name("HOOKS_DLQ_NAME", "director-of-one-hooks-dlq"),
+        "720",
+    )
+    .await?;
     Ok(LocalResources {
         table,
         queue_arn: sync.queue_arn,
@@ -111,6 +120,8 @@ pub async fn bootstrap(aws: &aws_config::SdkConfig) -> anyhow::Result<LocalResou
         automations_queue_arn: automations.queue_arn,
         automations_dlq_url: automations.dlq_url,
         automations_dlq_arn: automations.dlq_arn,
+        hooks_queue_url: hooks.queue_url,
+        hooks_queue_arn: hooks.queue_arn,
     })
 }
 
@@ -177,4 +188,6 @@ pub struct LocalResources {
     pub automations_queue_arn: String,
     pub automations_dlq_url: String,
     pub automations_dlq_arn: String,
+    pub hooks_queue_url: String,
+    pub hooks_queue_arn: String,
 }

@@ -117,6 +117,19 @@ pub async fn run_automations(state: AppState, sqs: Client, resources: crate::Loc
     }
 }
 
+/// The hooks worker: polls the hooks queue until the process ends (its dead-letter queue keeps
+/// what could not be handled, as in AWS, where nothing consumes it).
+pub async fn run_hooks(state: AppState, sqs: Client, resources: crate::LocalResources, visibility: Duration) {
+    loop {
+        let handle = async |event| hooks::handle_sqs_event(&state, event).await;
+        let (url, arn) = (&resources.hooks_queue_url, resources.hooks_queue_arn.as_str());
+        if let Err(e) = poll_with(&sqs, url, arn, Duration::from_secs(1), visibility, handle).await {
+            tracing::warn!(error = %e, "polling the hooks queue failed");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
 /// The scheduler: one pass every `every`, as the EventBridge schedule would.
 pub async fn run_scheduler(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);

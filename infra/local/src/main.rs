@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::from_env().context("configuration")?;
     config.sync_queue_url = Some(resources.queue_url.clone());
     config.automations_queue_url = Some(resources.automations_queue_url.clone());
+    config.hooks_queue_url = Some(resources.hooks_queue_url.clone());
     let state = AppState::new(&config, &aws);
 
     // The sync worker and the scheduler run in-process, on the same code Lambda runs.
@@ -39,6 +40,12 @@ async fn main() -> anyhow::Result<()> {
         visibility,
     ));
     tokio::spawn(local_stack::loops::run_automations(
+        state.clone(),
+        aws_sdk_sqs::Client::new(&aws),
+        resources.clone(),
+        visibility,
+    ));
+    tokio::spawn(local_stack::loops::run_hooks(
         state.clone(),
         aws_sdk_sqs::Client::new(&aws),
         resources.clone(),

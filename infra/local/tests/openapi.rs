@@ -103,6 +103,8 @@ impl Operation {
                 "connectionId" => ConnectionId::parse(example).is_ok(),
                 "syncId" => SyncId::parse(example).is_ok(),
                 "automationId" => integrations::domain::AutomationId::parse(example).is_ok(),
+                "hookId" => integrations::domain::HookId::parse(example).is_ok(),
+                "deliveryId" => integrations::domain::DeliveryId::parse(example).is_ok(),
                 "integrationId" => Catalog::get().find(example).is_some(),
                 "itemId" => ItemId::parse(example).is_ok(),
                 other => panic!("{}: no rule for the path parameter {other}", self.name()),

@@ -10,6 +10,7 @@ pub mod schedule;
 pub mod service;
 pub mod template;
 pub mod templates;
+pub mod webhook;
 
 pub use condition::{Combine, Conditions, Field, Rule, Test};
 pub use dry_run::{DryRun, PREVIEWED_ITEMS, StepPreview, dry_run, due_instant, due_soon_key, due_within, matching};

@@ -24,7 +24,7 @@ use crate::providers::{ActionCall, ActionError, Lookup, Performed, ProviderError
 use crate::store::{ActionKey, ActionRecord, ActionStatus, Automation, Claim, StoreError};
 
 /// A claim younger than this may belong to a worker still making the call: wait for it.
-const CLAIM_IN_PROGRESS: chrono::Duration = chrono::Duration::minutes(2);
+pub(super) const CLAIM_IN_PROGRESS: chrono::Duration = chrono::Duration::minutes(2);
 
 /// A message on the automations queue: run this automation for this trigger event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,7 +91,7 @@ struct Target {
     name: String,
 }
 
-enum StepEnd {
+pub(super) enum StepEnd {
     Receipt(StepReceipt, Option<Performed>),
     Retry(Duration),
 }
@@ -186,6 +186,10 @@ async fn run_step(
             }
         }
     }
+    if action.integration_id.is_none() {
+        // `webhook.post`: no connection, a signed POST.
+        return super::webhook::post(state, automation, event, key, &params, now, &receipt).await;
+    }
     let target = match target(state, user, step.connection_id.as_ref(), action.integration_id).await {
         Ok(target) => target,
         Err(TargetError::Unusable(reason)) => {
@@ -256,14 +260,14 @@ async fn run_step(
 }
 
 /// How a claimed action ended.
-enum Outcome {
+pub(super) enum Outcome {
     Done(Performed),
     Failed(String),
     Unknown(String),
 }
 
 /// Records the step's end on its claim and returns its receipt.
-async fn complete(
+pub(super) async fn complete(
     state: &AppState,
     user: &UserId,
     key: &ActionKey,
@@ -382,7 +386,7 @@ async fn target(
     integration: Option<&'static str>,
 ) -> Result<Target, TargetError> {
     let (Some(connection), Some(integration_id)) = (connection, integration) else {
-        return Err(TargetError::Unusable("Signed webhooks are not available yet.".into()));
+        return Err(TargetError::Unusable("The step names no connection.".into()));
     };
     let connection = match state.store.get_connection(user, connection).await {
         Ok(c) => c,

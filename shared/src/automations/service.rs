@@ -6,12 +6,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::dry_run::{DryRun, dry_run};
-use super::model::{AutomationLimits, AutomationSpec, Invalid, find_action};
+use super::model::{AutomationLimits, AutomationSpec, Invalid, WEBHOOK_ACTION, find_action};
 use super::runner::{AutomationJob, TriggerEvent};
+use super::webhook;
 use crate::auth::Caller;
 use crate::config::AppState;
 use crate::domain::{AutomationId, ConnectionStatus};
 use crate::items::Item;
+use crate::standard_webhooks::SigningSecret;
 use crate::store::{Automation, InsertRefusal, RunRecord, StoreError};
 
 /// A manual run queues at most this many item events (the first matching items).
@@ -32,6 +34,8 @@ pub enum AutomationError {
     NoQueue,
     #[error("the run could not be queued")]
     Queue(#[source] crate::queue::QueueError),
+    #[error("the webhook signing secret could not be stored")]
+    Vault(#[source] crate::vault::VaultError),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -86,14 +90,55 @@ async fn check(state: &AppState, caller: &Caller, spec: &AutomationSpec) -> Resu
     Ok(())
 }
 
-pub async fn create(state: &AppState, caller: &Caller, spec: AutomationSpec) -> Result<Automation, AutomationError> {
+/// An automation as saved, with the signing secret of its `webhook.post` steps when this save
+/// made it (it is shown this once).
+#[derive(Debug)]
+pub struct Saved {
+    pub automation: Automation,
+    pub signing_secret: Option<SigningSecret>,
+}
+
+fn has_webhook_step(spec: &AutomationSpec) -> bool {
+    spec.steps.iter().any(|s| s.action == WEBHOOK_ACTION.id)
+}
+
+/// Makes the automation's signing secret if it has a `webhook.post` step and no secret yet
+/// (one CreateSecret; an existing secret is kept and not shown again).
+async fn ensure_signing_secret(
+    state: &AppState,
+    automation: &Automation,
+) -> Result<Option<SigningSecret>, AutomationError> {
+    if !has_webhook_step(&automation.spec) {
+        return Ok(None);
+    }
+    let name = state.vault.signing_secret_name(&automation.user_id, &webhook::secret_owner(&automation.automation_id));
+    let secret = SigningSecret::generate();
+    match state.vault.create_signing_secret(&name, &secret).await.map_err(AutomationError::Vault)? {
+        true => Ok(Some(secret)),
+        false => Ok(None),
+    }
+}
+
+pub async fn create(state: &AppState, caller: &Caller, spec: AutomationSpec) -> Result<Saved, AutomationError> {
     check(state, caller, &spec).await?;
     let limit = AutomationLimits::for_plan(caller.plan).automations;
-    match state.store.insert_automation(&caller.user_id, spec, caller.plan, limit).await? {
-        Ok(automation) => Ok(automation),
-        Err(InsertRefusal::LimitReached(n)) => Err(AutomationError::Plan(format!(
-            "Your plan allows {n} automations; remove one or move to premium for more."
-        ))),
+    let automation = match state.store.insert_automation(&caller.user_id, spec, caller.plan, limit).await? {
+        Ok(automation) => automation,
+        Err(InsertRefusal::LimitReached(n)) => {
+            return Err(AutomationError::Plan(format!(
+                "Your plan allows {n} automations; remove one or move to premium for more."
+            )));
+        }
+    };
+    match ensure_signing_secret(state, &automation).await {
+        Ok(signing_secret) => Ok(Saved { automation, signing_secret }),
+        Err(e) => {
+            // Without its secret the automation could not sign: it is not kept.
+            if let Err(cleanup) = state.store.delete_automation(&caller.user_id, &automation.automation_id).await {
+                tracing::error!(error = %crate::http::ErrorChain(&cleanup), "could not remove an automation left without its secret");
+            }
+            Err(e)
+        }
     }
 }
 
@@ -110,10 +155,14 @@ pub async fn replace(
     caller: &Caller,
     id: &AutomationId,
     spec: AutomationSpec,
-) -> Result<Automation, AutomationError> {
+) -> Result<Saved, AutomationError> {
     let current = state.store.get_automation(&caller.user_id, id).await?;
     check(state, caller, &spec).await?;
-    Ok(state.store.replace_automation(&current, spec).await?)
+    let automation = state.store.replace_automation(&current, spec).await?;
+    // A webhook step added now gets its secret now (the automation is saved; saving it again
+    // makes the secret if this fails).
+    let signing_secret = ensure_signing_secret(state, &automation).await?;
+    Ok(Saved { automation, signing_secret })
 }
 
 /// What PATCH may change: the name and the switch.
@@ -143,7 +192,15 @@ pub async fn update(
 }
 
 pub async fn delete(state: &AppState, caller: &Caller, id: &AutomationId) -> Result<(), AutomationError> {
-    Ok(state.store.delete_automation(&caller.user_id, id).await?)
+    let current = state.store.get_automation(&caller.user_id, id).await?;
+    state.store.delete_automation(&caller.user_id, id).await?;
+    if has_webhook_step(&current.spec) {
+        let name = state.vault.signing_secret_name(&caller.user_id, &webhook::secret_owner(id));
+        if let Err(e) = state.vault.delete(&name).await {
+            tracing::error!(error = %crate::http::ErrorChain(&e), "could not delete a removed automation's signing secret");
+        }
+    }
+    Ok(())
 }
 
 /// The caller's items, as the item API shows them (one Query of the user's records).

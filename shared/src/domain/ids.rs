@@ -127,6 +127,32 @@ string_id!(
     ulid_text
 );
 
+string_id!(
+    /// A REST hook (an outbound subscription), as a ULID.
+    HookId,
+    "hook id",
+    ulid_text
+);
+
+string_id!(
+    /// One event's delivery to one hook, as a ULID (so deliveries sort by time).
+    DeliveryId,
+    "delivery id",
+    ulid_text
+);
+
+impl HookId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::new().to_string())
+    }
+}
+
+impl DeliveryId {
+    pub fn generate() -> Self {
+        Self(ulid::Ulid::new().to_string())
+    }
+}
+
 impl AutomationId {
     pub fn generate() -> Self {
         Self(ulid::Ulid::new().to_string())

@@ -5,5 +5,5 @@ mod ids;
 mod sync;
 
 pub use connection::{Account, Connection, ConnectionStatus, LastSync, Plan, SyncSettings, credential_hint};
-pub use ids::{AutomationId, ConnectionId, IntegrationId, InvalidId, SyncId, UserId};
+pub use ids::{AutomationId, ConnectionId, DeliveryId, HookId, IntegrationId, InvalidId, SyncId, UserId};
 pub use sync::{Counts, Phase, Progress, SyncJob, SyncRun, SyncStatus, Trigger};

@@ -3,6 +3,7 @@
 use super::{Problem, ProblemType};
 use crate::automations::service::AutomationError;
 use crate::connections::{ConnectError, ConnectionError};
+use crate::hooks::service::HookError;
 use crate::items::ItemsError;
 use crate::providers::{ProviderError, VerifyError};
 use crate::store::StoreError;
@@ -143,8 +144,24 @@ impl From<AutomationError> for Problem {
             AutomationError::Plan(_) => Problem::new(ProblemType::AutomationPlanLimit, detail),
             AutomationError::NotFound => Problem::not_found("There is no such automation."),
             AutomationError::Conflict => Problem::new(ProblemType::ConcurrentChange, detail),
-            other @ (AutomationError::NoQueue | AutomationError::Queue(_)) => Problem::unavailable(&other),
+            other @ (AutomationError::NoQueue | AutomationError::Queue(_) | AutomationError::Vault(_)) => {
+                Problem::unavailable(&other)
+            }
             AutomationError::Store(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<HookError> for Problem {
+    fn from(e: HookError) -> Self {
+        let detail = e.to_string();
+        match e {
+            HookError::Premium => Problem::new(ProblemType::PremiumRequired, detail),
+            HookError::Target(_) | HookError::NoEvents => Problem::new(ProblemType::InvalidHook, detail),
+            HookError::Limit => Problem::new(ProblemType::HookLimitReached, detail),
+            HookError::NotFound | HookError::DeliveryNotFound => Problem::not_found(detail),
+            other @ (HookError::NoQueue | HookError::Queue(_) | HookError::Vault(_)) => Problem::unavailable(&other),
+            HookError::Store(cause) => Problem::unavailable(&cause),
         }
     }
 }

@@ -6,6 +6,7 @@ mod automations;
 mod connections;
 mod grants;
 mod health;
+mod hooks;
 mod insights;
 mod limits;
 mod oauth;
@@ -26,6 +27,7 @@ pub use automations::{
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use health::ProviderRollup;
+pub use hooks::{Attempt, AttemptRecord, DELIVERY_RETENTION, Delivery, DeliveryStatus, Hook, MAX_DELIVERIES_LISTED};
 pub use insights::{AutomationTotals, DayActivity, IntegrationCounter, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};

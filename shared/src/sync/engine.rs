@@ -69,6 +69,7 @@ async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<Job
             .count("Succeeded", u64::from(status == SyncStatus::Succeeded))
             .count("Failed", u64::from(status == SyncStatus::Failed))
             .emit();
+        crate::hooks::publish_or_log(state, &run.user_id, &super::events::run_end_events(run, &outcome)).await;
         Ok(JobOutcome::Finished(status))
     } else {
         Ok(JobOutcome::AlreadyFinished)

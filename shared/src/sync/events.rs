@@ -18,18 +18,22 @@ use chrono::{DateTime, Utc};
 use crate::automations::{AutomationJob, Trigger, TriggerEvent};
 use crate::config::AppState;
 use crate::domain::{ConnectionId, SyncRun};
+use crate::hooks::{EventType, HookEvent};
 use crate::items::Item;
-use crate::store::{Automation, Change, Changed, StoreError, StoredRecord};
+use crate::store::{Automation, Change, Changed, Hook, StoreError, StoredRecord};
 use crate::sync::RecordKind;
 
-/// The user's automations that item events trigger, read once per run, when a page first has
-/// changes.
+/// The user's automations that item events trigger, and the user's hooks listening to item
+/// events, each read once per run, when a page first has changes.
 #[derive(Debug, Default)]
-pub(super) struct Listeners(Option<Vec<Automation>>);
+pub(super) struct Listeners {
+    automations: Option<Vec<Automation>>,
+    hooks: Option<Vec<Hook>>,
+}
 
 impl Listeners {
     async fn get(&mut self, state: &AppState, run: &SyncRun) -> Result<&[Automation], StoreError> {
-        if self.0.is_none() {
+        if self.automations.is_none() {
             let mut automations = state.store.list_automations(&run.user_id).await?;
             automations.retain(|a| {
                 a.spec.enabled
@@ -38,15 +42,65 @@ impl Listeners {
                         Trigger::ItemCreated(_) | Trigger::ItemUpdated(_) | Trigger::DueSoon { .. }
                     )
             });
-            self.0 = Some(automations);
+            self.automations = Some(automations);
         }
-        Ok(self.0.as_deref().unwrap_or_default())
+        Ok(self.automations.as_deref().unwrap_or_default())
+    }
+
+    /// The hooks listening to item events (none read without a hooks queue).
+    async fn hooks(&mut self, state: &AppState, run: &SyncRun) -> Result<&[Hook], StoreError> {
+        if self.hooks.is_none() {
+            let mut hooks = match state.hooks {
+                Some(_) => state.store.list_hooks(&run.user_id).await?,
+                None => Vec::new(),
+            };
+            hooks.retain(|h| h.events.iter().any(|e| matches!(e, EventType::ItemCreated | EventType::ItemUpdated)));
+            self.hooks = Some(hooks);
+        }
+        Ok(self.hooks.as_deref().unwrap_or_default())
     }
 }
 
-/// Sends the trigger events of one page's changes, once its records are written. Returns how
-/// many jobs could not be sent (each is logged): the caller leaves the page to be read again.
-/// Without an automations queue (a process configured without one) nothing is sent.
+/// Publishes `item.created` and `item.updated` to the user's hooks for one page's changes.
+/// Returns how many deliveries could not be queued.
+async fn publish_item_events(
+    state: &AppState,
+    listeners: &mut Listeners,
+    run: &SyncRun,
+    changed: &[Changed<'_>],
+) -> Result<usize, StoreError> {
+    let hooks = listeners.hooks(state, run).await?;
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    let now = crate::store::attrs::now();
+    let events: Vec<HookEvent> = changed
+        .iter()
+        .map(|change| {
+            let item = Item::from(&StoredRecord {
+                connection_id: run.connection_id.clone(),
+                integration_id: run.integration_id.clone(),
+                record: change.record.clone(),
+            });
+            HookEvent {
+                kind: match change.change {
+                    Change::Created => EventType::ItemCreated,
+                    Change::Updated => EventType::ItemUpdated,
+                },
+                key: item_version_key(&item.item_id, &change.content_hash),
+                occurred_at: now,
+                data: serde_json::to_value(&item).expect("items serialise"),
+            }
+        })
+        .collect();
+    Ok(crate::hooks::publish_to(state, hooks, &run.user_id, &events).await)
+}
+
+/// Sends the trigger events of one page's changes, once its records are written, and publishes
+/// them to the user's hooks. Returns how many jobs and deliveries could not be sent (each is
+/// logged): the caller leaves the page to be read again, and its events come again with the
+/// same keys (the runner's claims act once; a hook receiver gets the same `webhook-id`).
+/// Without an automations queue (a process configured without one) no job is sent.
 pub(super) async fn emit_item_events(
     state: &AppState,
     listeners: &mut Listeners,
@@ -56,6 +110,17 @@ pub(super) async fn emit_item_events(
     if changed.is_empty() {
         return Ok(0);
     }
+    let unsent_hooks = publish_item_events(state, listeners, run, changed).await?;
+    Ok(unsent_hooks + emit_automation_events(state, listeners, run, changed).await?)
+}
+
+/// The automation jobs of one page's changes (see [`emit_item_events`]).
+async fn emit_automation_events(
+    state: &AppState,
+    listeners: &mut Listeners,
+    run: &SyncRun,
+    changed: &[Changed<'_>],
+) -> Result<usize, StoreError> {
     let Some(queue) = &state.automations else {
         static NO_QUEUE: Once = Once::new();
         NO_QUEUE.call_once(|| {
@@ -141,6 +206,38 @@ fn listens_to(trigger: &Trigger, change: Change, kind: RecordKind, connection: &
         _ => return false,
     };
     filter.kind == kind && filter.connection_id.as_ref().is_none_or(|c| c == connection)
+}
+
+/// The hook events of a run's end: `sync.completed`, and `connection.needs_reauth` when the
+/// provider refused the credential. Keyed by the run, so a run ends once for its receivers.
+pub(super) fn run_end_events(run: &SyncRun, outcome: &crate::store::RunOutcome) -> Vec<HookEvent> {
+    let now = crate::store::attrs::now();
+    let mut events = vec![HookEvent {
+        kind: EventType::SyncCompleted,
+        key: format!("sync:{}", run.sync_id),
+        occurred_at: now,
+        data: serde_json::json!({
+            "syncId": run.sync_id,
+            "connectionId": run.connection_id,
+            "integrationId": run.integration_id,
+            "status": outcome.status.as_str(),
+            "counts": outcome.counts,
+            "error": outcome.error,
+        }),
+    }];
+    if outcome.needs_reauth {
+        events.push(HookEvent {
+            kind: EventType::ConnectionNeedsReauth,
+            key: format!("reauth:{}", run.sync_id),
+            occurred_at: now,
+            data: serde_json::json!({
+                "connectionId": run.connection_id,
+                "integrationId": run.integration_id,
+                "reason": outcome.error,
+            }),
+        });
+    }
+    events
 }
 
 /// The key of an item event: the item and its version, the same for the same change however

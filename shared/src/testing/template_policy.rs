@@ -98,6 +98,8 @@ pub struct Names {
     pub dlq_arn: Option<String>,
     pub automations_arn: Option<String>,
     pub automations_dlq_arn: Option<String>,
+    pub hooks_arn: Option<String>,
+    pub hooks_dlq_arn: Option<String>,
 }
 
 impl Names {
@@ -119,6 +121,8 @@ impl Names {
                 "SyncDeadLetterQueue.Arn" => self.dlq_arn.clone().unwrap_or_else(none),
                 "AutomationsQueue.Arn" => self.automations_arn.clone().unwrap_or_else(none),
                 "AutomationsDeadLetterQueue.Arn" => self.automations_dlq_arn.clone().unwrap_or_else(none),
+                "HooksQueue.Arn" => self.hooks_arn.clone().unwrap_or_else(none),
+                "HooksDeadLetterQueue.Arn" => self.hooks_dlq_arn.clone().unwrap_or_else(none),
                 "OAuthClientsSecretArn" => secret_arn("oauth-clients-secret"),
                 other => panic!("template.yaml: the tests do not know what {other} is in a test; add it here"),
             });
@@ -288,6 +292,8 @@ mod tests {
             dlq_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-sync-dlq")),
             automations_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-automations")),
             automations_dlq_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-automations-dlq")),
+            hooks_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-hooks")),
+            hooks_dlq_arn: Some(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:t-hooks-dlq")),
         }
     }
 
