@@ -3,6 +3,7 @@
 pub mod attrs;
 mod audit;
 mod automations;
+mod budgets;
 mod connections;
 mod grants;
 mod insights;
@@ -21,6 +22,7 @@ pub use audit::{AuditAction, AuditEntry};
 pub use automations::{
     ActionKey, ActionRecord, ActionStatus, Automation, Claim, DueAutomation, InsertRefusal, RunRecord, next_run,
 };
+pub use budgets::{Bucket, Level, Spend};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
