@@ -70,8 +70,9 @@ impl Function {
             Function::SyncWorker => (true, true, true),
             // It queues the scheduled automations whose time has come.
             Function::SyncScheduler => (true, true, false),
-            // A manual run is queued; the runner queues an event again to try it later.
-            Function::AutomationsApi => (false, true, false),
+            // A manual run is queued; the runner queues an event again to try it later. A save
+            // that needs a scope the connection lacks starts its re-consent (the OAuth clients).
+            Function::AutomationsApi => (false, true, true),
             Function::AutomationsRunner => (false, true, true),
         };
         Uses { queue, automations, providers }

@@ -6,11 +6,12 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::{Duration, SecondsFormat, Utc};
-use fake_providers::{FakeProviders, Provider as Fake, demo};
+use fake_providers::{FakeProviders, OAuthProvider, Provider as Fake, demo};
 use http_body_util::BodyExt;
 use integrations::catalog::AuthMode;
 use integrations::config::Function;
 use integrations::domain::{Account, ConnectionId, IntegrationId, Plan, SyncId, SyncSettings, UserId};
+use integrations::oauth::{CallbackOutcome, CallbackQuery, OAuthClient, OAuthClients, complete_oauth, start_oauth};
 use integrations::store::NewConnection;
 use integrations::sync::{KindFields, Record, RecordKind, TaskFields};
 use integrations::testing::TestEnv;
@@ -20,6 +21,8 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const USER: &str = "automations-user";
+const CALENDAR_READONLY: &str = "https://www.googleapis.com/auth/calendar.readonly";
+const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
 
 struct App {
     env: TestEnv,
@@ -44,6 +47,18 @@ impl App {
         plan: Plan,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let (status, _, body) = self.call_with_headers(method, path, user, plan, body).await;
+        (status, body)
+    }
+
+    async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        user: &str,
+        plan: Plan,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -57,8 +72,9 @@ impl App {
             .await
             .unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -111,6 +127,10 @@ impl App {
         jobs.len()
     }
 
+    async fn connections_of(&self, user: &UserId) -> usize {
+        self.env.state.store.list_connections(user).await.unwrap().len()
+    }
+
     fn focus_blocks(&self) -> Vec<String> {
         let mut names: Vec<String> = ["Focus: Q4 report", "Focus: Hiring plan", "Focus: Budget 2027"]
             .iter()
@@ -146,7 +166,8 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
         access_token: SecretString::from(demo::GOOGLE_TOKEN),
         refresh_token: None,
         expires_at: None,
-        scopes: vec![],
+        // As Google grants it once the user allowed the events scope.
+        scopes: ["openid", "email", CALENDAR_READONLY, CALENDAR_EVENTS].map(String::from).to_vec(),
     });
     app.connect("google-calendar", AuthMode::Oauth2, oauth).await;
     let trello_key = Credentials::ApiKey(
@@ -256,5 +277,101 @@ async fn definitions_are_checked_counted_against_the_plan_and_answered_in_proble
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app.api(Method::DELETE, &url(&ConnectionId::generate().to_string()), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.env.cleanup().await;
+}
+
+/// The Google OAuth client of this deployment, on the fake's endpoints.
+fn google_client(fakes: &FakeProviders) -> OAuthClient {
+    let base = fakes.oauth_url(OAuthProvider::Google);
+    OAuthClient {
+        client_id: OAuthProvider::Google.client_id().to_owned(),
+        client_secret: SecretString::from(OAuthProvider::Google.client_secret().to_owned()),
+        authorize_url: format!("{base}/authorize"),
+        token_url: format!("{base}/token"),
+        revoke_url: None,
+        userinfo_url: Some(format!("{}/userinfo", fakes.base_url(Fake::GoogleUserinfo))),
+        redirect_url: "http://127.0.0.1:3000/api/v1/integrations/oauth/callback".into(),
+        basic_auth: false,
+    }
+}
+
+/// The user's browser at the provider's consent screen and back at the callback with the
+/// flow's cookie; returns where the callback sends it.
+async fn consent_and_return(state: &integrations::AppState, authorize_url: &str, cookie: &str) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = http.get(authorize_url).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let param = |name: &str| location.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let query = CallbackQuery { code: param("code"), state: param("state"), ..Default::default() };
+    let binding = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    match complete_oauth(state, query, Some(binding)).await.unwrap() {
+        CallbackOutcome::Redirect(to) => to,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn switching_on_block_focus_time_with_a_read_only_calendar_asks_for_the_events_scope_then_saves() {
+    let mut app = App::start().await;
+    app.env.state.oauth = OAuthClients::default().with_client("google-calendar", google_client(&app.fakes));
+    let caller = integrations::auth::Caller { user_id: UserId::parse(USER).unwrap(), plan: Plan::Free };
+    let connections = app.env.state_for(Function::Connections);
+    let calendar = app.env.state.catalog.find("google-calendar").unwrap();
+
+    // Connected with the catalog's read scopes only.
+    let start = start_oauth(&connections, &caller, calendar, None, None).await.unwrap();
+    let back = consent_and_return(&connections, &start.authorization_url, &start.set_cookie()).await;
+    let connection = back.split("connected=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let definition = |enabled: bool| {
+        json!({
+            "name": "Block focus time",
+            "enabled": enabled,
+            "trigger": {"type": "item.created", "kind": "task"},
+            "steps": [{
+                "action": "calendar.insertEvent",
+                "connectionId": connection,
+                "params": {"summary": "Focus: {{ item.title }}", "start": "{{ item.dueAt }}", "end": "{{ item.dueAt }}"}
+            }]
+        })
+    };
+
+    // Switched on: 409, with where to grant the scope, for this same connection.
+    let path = "/api/v1/integrations/automations";
+    let (status, headers, problem) =
+        app.call_with_headers(Method::POST, path, USER, Plan::Free, Some(definition(true))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(problem["type"], "/problems/scope-missing");
+    assert_eq!(problem["connectionId"], connection.as_str());
+    assert_eq!(problem["scope"], CALENDAR_EVENTS);
+    assert_eq!(problem["consent"], "Allow Director of One to create events in Google Calendar");
+    let url = url::Url::parse(problem["reconsentUrl"].as_str().unwrap()).unwrap();
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    assert_eq!(param("include_granted_scopes").as_deref(), Some("true"), "{url}");
+    let asked = param("scope").unwrap();
+    assert!(asked.contains(CALENDAR_EVENTS) && asked.contains(CALENDAR_READONLY), "{asked}");
+    let cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("doo_oauth_"), "{cookie}");
+
+    // Saved switched off it needs nothing yet; switching it on asks the same.
+    let (status, off) = app.api(Method::POST, path, Some(definition(false))).await;
+    assert_eq!(status, StatusCode::CREATED, "{off}");
+    let id = off["automationId"].as_str().unwrap().to_owned();
+    let (status, problem) = app.api(Method::PATCH, &format!("{path}/{id}"), Some(json!({"enabled": true}))).await;
+    assert_eq!((status, problem["type"].as_str()), (StatusCode::CONFLICT, Some("/problems/scope-missing")));
+
+    // The user allows it: the same connection now holds the events scope, and saving works.
+    let back = consent_and_return(&connections, url.as_str(), &cookie).await;
+    assert!(back.contains(&format!("connected={connection}")), "{back}");
+    let user = UserId::parse(USER).unwrap();
+    let stored = app.env.state.store.get_connection(&user, &ConnectionId::parse(&connection).unwrap()).await.unwrap();
+    let Credentials::OAuth(tokens) = app.env.state.vault.read(&stored.secret_id).await.unwrap() else { panic!() };
+    assert!(tokens.scopes.iter().any(|s| s == CALENDAR_EVENTS), "{:?}", tokens.scopes);
+    assert_eq!(app.connections_of(&user).await, 1, "re-consent keeps the one connection");
+    let (status, on) = app.api(Method::PATCH, &format!("{path}/{id}"), Some(json!({"enabled": true}))).await;
+    assert_eq!((status, on["enabled"].as_bool()), (StatusCode::OK, Some(true)), "{on}");
+    let (status, created) = app.api(Method::POST, path, Some(definition(true))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
     app.env.cleanup().await;
 }

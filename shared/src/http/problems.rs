@@ -1,7 +1,7 @@
 //! Domain errors as problem+json: the one place where the use cases' errors meet HTTP.
 
 use super::{Problem, ProblemType};
-use crate::automations::service::AutomationError;
+use crate::automations::service::{AutomationError, ScopeMissing};
 use crate::connections::{ConnectError, ConnectionError};
 use crate::items::ItemsError;
 use crate::providers::{ProviderError, VerifyError};
@@ -143,6 +143,22 @@ impl From<AutomationError> for Problem {
             AutomationError::Plan(_) => Problem::new(ProblemType::AutomationPlanLimit, detail),
             AutomationError::NotFound => Problem::not_found("There is no such automation."),
             AutomationError::Conflict => Problem::new(ProblemType::ConcurrentChange, detail),
+            AutomationError::ScopeMissing(missing) => {
+                let ScopeMissing { connection_id, scope, consent, reconsent_url, cookie } = *missing;
+                Problem::new(
+                    ProblemType::ScopeMissing,
+                    format!(
+                        "{consent}: the connection needs this permission before the automation can be switched on."
+                    ),
+                )
+                .with("connectionId", connection_id)
+                .with("scope", scope)
+                .with("consent", consent)
+                .with("reconsentUrl", reconsent_url)
+                .with_cookie(cookie)
+            }
+            AutomationError::Consent(cause) => Problem::from(cause),
+            AutomationError::Vault(cause) => Problem::unavailable(&cause),
             other @ (AutomationError::NoQueue | AutomationError::Queue(_)) => Problem::unavailable(&other),
             AutomationError::Store(cause) => Problem::unavailable(&cause),
         }
