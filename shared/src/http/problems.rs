@@ -157,7 +157,11 @@ impl From<AutomationError> for Problem {
                 .with("reconsentUrl", reconsent_url)
                 .with_cookie(cookie)
             }
-            AutomationError::Consent(cause) => Problem::from(cause),
+            AutomationError::Consent(ConnectError::TooManySignIns { retry_after_secs }) => {
+                Problem::new(ProblemType::TooManySignIns, detail).retry_after(retry_after_secs)
+            }
+            // The connection changed meanwhile, or this deployment lost its OAuth client.
+            AutomationError::Consent(cause) => Problem::unavailable(&cause),
             AutomationError::Vault(cause) => Problem::unavailable(&cause),
             other @ (AutomationError::NoQueue | AutomationError::Queue(_)) => Problem::unavailable(&other),
             AutomationError::Store(cause) => Problem::unavailable(&cause),
