@@ -157,7 +157,8 @@ async fn check_scopes(
             continue;
         }
         let allows = provider.capabilities().allows(scope).unwrap_or("act for you there");
-        let start = start_consent(state, caller, integration, &connection.connection_id, scope, Some(CONSENT_RETURN))
+        // Back to the page afterwards, with `connected={connectionId}` as any sign-in.
+        let start = start_consent(state, caller, integration, &connection.connection_id, scope, None)
             .await
             .map_err(AutomationError::Consent)?;
         return Err(AutomationError::ScopeMissing(Box::new(ScopeMissing {
@@ -170,9 +171,6 @@ async fn check_scopes(
     }
     Ok(())
 }
-
-/// Where the browser comes back to after granting a scope.
-const CONSENT_RETURN: &str = "/integrations#automations";
 
 pub async fn create(state: &AppState, caller: &Caller, spec: AutomationSpec) -> Result<Automation, AutomationError> {
     let steps = check(state, caller, &spec).await?;
@@ -327,4 +325,21 @@ pub async fn templates(
 ) -> Result<Vec<super::templates::TemplateView>, AutomationError> {
     let connections = state.store.list_connections(&caller.user_id).await?;
     Ok(super::templates::templates(&connections))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grants;
+
+    #[test]
+    fn a_scope_is_granted_as_named_or_behind_its_resource_uri() {
+        assert!(grants("chat:write", "chat:write"));
+        assert!(grants("https://graph.microsoft.com/ChannelMessage.Send", "ChannelMessage.Send"));
+        assert!(!grants(
+            "https://www.googleapis.com/auth/calendar.readonly",
+            "https://www.googleapis.com/auth/calendar.events"
+        ));
+        assert!(!grants("chat:write.public", "chat:write"));
+        assert!(!grants("XChannelMessage.Send", "ChannelMessage.Send"));
+    }
 }

@@ -105,7 +105,9 @@ impl Store {
             let available = seen.available(&bucket.budget, now);
             if available < wanted {
                 bucket.seen = Some(seen);
-                return Ok(Spend::Empty { wait: bucket.budget.wait_for(available, wanted) });
+                // A bucket last written by a clock ahead of this one refills only from then.
+                let ahead = (seen.refilled_at - now).to_std().unwrap_or_default();
+                return Ok(Spend::Empty { wait: ahead + bucket.budget.wait_for(available, wanted) });
             }
             let next = Level {
                 tokens: ((available - wanted) * 1000.0).floor() / 1000.0,

@@ -168,19 +168,22 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
                 Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
             };
         }
+        let time = match time_for_a_page(deadline, state.sync.deadline_margin) {
+            Some(None) => return out_of_time(state, &run, integration, pages_read).await,
+            time => time.flatten(),
+        };
         // Each page is one provider request, paid for from the connection's budget first. An
         // empty budget is not a failure: the run goes on in a new message once it has refilled.
         if let Spend::Empty { wait } = state.store.spend(&mut bucket, 1, crate::store::attrs::now()).await? {
             tracing::info!(wait_ms = wait.as_millis() as u64, "the connection's API budget is spent; the run yields");
             return continue_later(state, &run, wait).await;
         }
-        let fetched = match time_for_a_page(deadline, state.sync.deadline_margin) {
+        let fetched = match time {
             None => connector.fetch_page(&cursor).await,
-            Some(Some(budget)) => match tokio::time::timeout(budget, connector.fetch_page(&cursor)).await {
+            Some(time) => match tokio::time::timeout(time, connector.fetch_page(&cursor)).await {
                 Ok(fetched) => fetched,
                 Err(_) => return out_of_time(state, &run, integration, pages_read).await,
             },
-            Some(None) => return out_of_time(state, &run, integration, pages_read).await,
         };
         let page = match fetched {
             Ok(page) => {
