@@ -375,3 +375,62 @@ async fn switching_on_block_focus_time_with_a_read_only_calendar_asks_for_the_ev
     assert_eq!(status, StatusCode::CREATED, "{created}");
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_event_whose_calendar_has_spent_its_api_budget_is_queued_again_with_a_delay_and_then_done_once() {
+    use integrations::providers::Registry;
+    use integrations::store::{Bucket, Spend};
+    let app = App::start().await;
+    let oauth = Credentials::OAuth(TokenSet {
+        access_token: SecretString::from(demo::GOOGLE_TOKEN),
+        refresh_token: None,
+        expires_at: None,
+        scopes: ["openid", "email", CALENDAR_READONLY, CALENDAR_EVENTS].map(String::from).to_vec(),
+    });
+    let calendar = app.connect("google-calendar", AuthMode::Oauth2, oauth).await;
+    let definition = json!({
+        "name": "Block focus time",
+        "enabled": true,
+        "trigger": {"type": "item.created", "kind": "task"},
+        "steps": [{
+            "action": "calendar.insertEvent",
+            "connectionId": calendar.to_string(),
+            "params": {"summary": "Focus: {{ item.title }}", "start": "{{ item.dueAt }}", "end": "{{ item.dueAt }}"}
+        }]
+    });
+    let (status, created) = app.api(Method::POST, "/api/v1/integrations/automations", Some(definition)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let automation = integrations::domain::AutomationId::parse(created["automationId"].as_str().unwrap()).unwrap();
+    // The calendar's 600 requests a minute all spent, by a worker whose clock is 2 s ahead.
+    let user = UserId::parse(USER).unwrap();
+    let budget = Registry::get().find("google-calendar").unwrap().capabilities().budget;
+    let ahead = integrations::store::attrs::now() + Duration::seconds(2);
+    let mut bucket = Bucket::new(&user, &calendar, budget);
+    assert!(matches!(
+        app.env.state.store.spend(&mut bucket, budget.capacity, ahead).await.unwrap(),
+        Spend::Spent { .. }
+    ));
+
+    let job = integrations::automations::AutomationJob {
+        user_id: user.clone(),
+        automation_id: automation,
+        event: integrations::automations::TriggerEvent {
+            key: "card-q4@1".into(),
+            item: Some(json!({"title": "Q4 report", "dueAt": "2026-12-04T17:00:00Z", "kind": "task"})),
+        },
+        manual: false,
+    };
+    app.env.state.automations.as_ref().unwrap().send(&job, std::time::Duration::ZERO).await.unwrap();
+    // Handled (acknowledged, not failed), nothing made: the event is queued again, delayed.
+    assert_eq!(app.run_queued().await, 1);
+    assert!(app.focus_blocks().is_empty());
+    assert!(app.env.take_automation_jobs().await.is_empty(), "not visible before its delay");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(app.run_queued().await, 1, "delivered again after the delay");
+    assert_eq!(app.focus_blocks(), ["Focus: Q4 report"]);
+    let (_, runs) =
+        app.api(Method::GET, &format!("/api/v1/integrations/automations/{}/runs", job.automation_id), None).await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "one run, done once: {runs}");
+    assert_eq!(runs["runs"][0]["status"], "succeeded");
+    app.env.cleanup().await;
+}
