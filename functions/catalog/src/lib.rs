@@ -1,4 +1,5 @@
-//! Lambda `catalog`: the available integrations, the caller's stats and recommendations.
+//! Lambda `catalog`: the available integrations, the caller's stats and recommendations, and
+//! how the providers have been answering.
 
 use axum::extract::State;
 use axum::{Json, Router};
@@ -8,6 +9,7 @@ use integrations::catalog::IntegrationView;
 use integrations::domain::SyncSettings;
 use integrations::http::{ApiPath, ApiQuery, Problem, Routes, with_problem_fallbacks};
 use integrations::insights::{self, Stats};
+use integrations::provider_status::{self, HealthReport};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -24,6 +26,7 @@ pub fn routes<R: From<Routes>>(state: AppState) -> R {
         .get("/api/v1/integrations/available/{integrationId}", get_available)
         .get("/api/v1/integrations/stats", get_stats)
         .get("/api/v1/integrations/recommendations", list_recommendations)
+        .get("/api/v1/integrations/health", get_health)
         .with_state(state)
         .into()
 }
@@ -80,4 +83,8 @@ async fn get_stats(State(state): State<AppState>, caller: Caller) -> Result<Json
 async fn list_recommendations(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
     let recommendations = insights::recommendations(&state, &caller).await.map_err(|e| Problem::unavailable(&e))?;
     Ok(Json(json!({ "recommendations": recommendations })))
+}
+
+async fn get_health(State(state): State<AppState>, _caller: Caller) -> Result<Json<HealthReport>, Problem> {
+    provider_status::report(&state, chrono::Utc::now()).await.map(Json).map_err(|e| Problem::unavailable(&e))
 }

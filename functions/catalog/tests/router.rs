@@ -135,3 +135,25 @@ async fn recommendations_leave_out_what_is_connected_and_put_uncovered_categorie
     assert_eq!(recs[0]["reason"], "You have no calendar tool connected yet; 3 managers use it");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn provider_health_lists_only_providers_called_in_the_last_hour_and_needs_a_sign_in() {
+    let env = TestEnv::new().await;
+    let (status, report) = get(&env, "/api/v1/integrations/health", Some("ada")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["providers"], json!([]));
+    let mut calls = integrations::metrics::CallStats::default();
+    calls.record(false, std::time::Duration::from_millis(120));
+    let old = chrono::Utc::now() - chrono::Duration::hours(2);
+    env.state.store.record_health("slack", &calls, Some(true), old).await.unwrap();
+    env.state.store.record_health("trello", &calls, Some(true), chrono::Utc::now()).await.unwrap();
+    let (_, report) = get(&env, "/api/v1/integrations/health", Some("ada")).await;
+    assert_eq!(
+        report["providers"],
+        json!([{"integrationId": "trello", "name": "Trello", "status": "ok", "successRate": 1.0, "p50Ms": 200,
+                "calls": 1, "failedCalls": 0, "runs": 1, "failedRuns": 0}])
+    );
+    let (status, _) = get(&env, "/api/v1/integrations/health", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    env.cleanup().await;
+}
