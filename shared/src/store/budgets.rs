@@ -31,11 +31,14 @@ pub struct Level {
     pub refilled_at: DateTime<Utc>,
     /// 0: no item yet (a full bucket).
     version: u64,
+    /// Who wrote it (random per write): a write whose answer was lost and whose retry by the
+    /// SDK then failed its condition is recognised as having landed, not spent again.
+    writer: u64,
 }
 
 impl Level {
     fn full(budget: &Budget, now: DateTime<Utc>) -> Self {
-        Level { tokens: f64::from(budget.capacity), refilled_at: now, version: 0 }
+        Level { tokens: f64::from(budget.capacity), refilled_at: now, version: 0, writer: 0 }
     }
 
     fn from_item(item: &Item) -> Result<Self, StoreError> {
@@ -43,6 +46,7 @@ impl Level {
             tokens: get_n(item, "tokens")?,
             refilled_at: get_ts(item, "refilledAt")?,
             version: get_n(item, "version")?,
+            writer: super::attrs::opt_n(item, "writer").unwrap_or(0),
         })
     }
 
@@ -113,11 +117,17 @@ impl Store {
                 tokens: ((available - wanted) * 1000.0).floor() / 1000.0,
                 refilled_at: now.max(seen.refilled_at),
                 version: seen.version + 1,
+                writer: rand::random(),
             };
             match self.write_level(bucket, &seen, &next).await? {
                 None => {
                     bucket.seen = Some(next);
                     return Ok(Spend::Spent { left: next.tokens });
+                }
+                // The SDK sent the write again after it had landed: it is this spend's.
+                Some(Some(current)) if current.version == next.version && current.writer == next.writer => {
+                    bucket.seen = Some(current);
+                    return Ok(Spend::Spent { left: current.tokens });
                 }
                 // Another spend came first: go again from what it left.
                 Some(current) => bucket.seen = current,
@@ -149,6 +159,7 @@ impl Store {
                 .item("tokens", n(next.tokens))
                 .item("refilledAt", ts(next.refilled_at))
                 .item("version", n(next.version))
+                .item("writer", n(next.writer))
                 .item(table::TTL_ATTRIBUTE, n(ttl))
                 .condition_expression("attribute_not_exists(PK)")
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -171,12 +182,15 @@ impl Store {
                 .table_name(&self.table)
                 .key(table::PK, pk)
                 .key(table::SK, sk)
-                .update_expression("SET tokens = :tokens, refilledAt = :at, version = :next, #ttl = :ttl")
+                .update_expression(
+                    "SET tokens = :tokens, refilledAt = :at, version = :next, writer = :writer, #ttl = :ttl",
+                )
                 .condition_expression("version = :seen")
                 .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
                 .expression_attribute_values(":tokens", n(next.tokens))
                 .expression_attribute_values(":at", ts(next.refilled_at))
                 .expression_attribute_values(":next", n(next.version))
+                .expression_attribute_values(":writer", n(next.writer))
                 .expression_attribute_values(":ttl", n(ttl))
                 .expression_attribute_values(":seen", n(seen.version))
                 .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
