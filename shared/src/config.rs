@@ -76,8 +76,9 @@ impl Function {
             // It queues the scheduled automations whose time has come.
             Function::SyncScheduler => (true, true, false, false),
             // A manual run is queued; the runner queues an event again to try it later, and the
-            // hook deliveries of a run's end.
-            Function::AutomationsApi => (false, true, false, false),
+            // hook deliveries of a run's end. A save that needs a scope the connection lacks
+            // starts its re-consent (the OAuth clients).
+            Function::AutomationsApi => (false, true, true, false),
             Function::AutomationsRunner => (false, true, true, true),
             // A redelivery is queued; the worker queues a delivery again to try it later.
             Function::HooksApi => (false, false, false, true),

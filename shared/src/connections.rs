@@ -11,7 +11,7 @@ use crate::catalog::{AuthMode, Availability, Integration};
 use crate::config::AppState;
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint};
 use crate::providers::VerifyError;
-use crate::store::{AuditAction, ConnectOutcome, NewConnection, SettingsChange, StoreError};
+use crate::store::{AuditAction, ConnectOutcome, Level, NewConnection, SettingsChange, StoreError};
 use crate::vault::{Credentials, VaultError};
 
 #[derive(Debug, Default, Deserialize)]
@@ -383,11 +383,33 @@ impl From<StoreError> for ConnectionError {
 }
 
 pub async fn get(state: &AppState, caller: &Caller, id: &ConnectionId) -> Result<Connection, ConnectionError> {
-    Ok(state.store.get_connection(&caller.user_id, id).await?)
+    let connection = state.store.get_connection(&caller.user_id, id).await?;
+    let level = state.store.bucket_level(&caller.user_id, id).await?;
+    Ok(with_budget(connection, level))
 }
 
 pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Connection>, ConnectionError> {
-    Ok(state.store.list_connections(&caller.user_id).await?)
+    let connections = state.store.list_connections(&caller.user_id).await?;
+    let levels = state.store.bucket_levels(&caller.user_id).await?;
+    Ok(connections
+        .into_iter()
+        .map(|c| {
+            let level = levels.iter().find(|(id, _)| id == &c.connection_id).map(|(_, level)| *level);
+            with_budget(c, level)
+        })
+        .collect())
+}
+
+/// The connection with its API budget as it stands now (`level`: its bucket as last written;
+/// none is a full bucket).
+fn with_budget(mut connection: Connection, level: Option<Level>) -> Connection {
+    if let Some(provider) = crate::providers::Registry::get().find(connection.integration_id.as_str()) {
+        let budget = provider.capabilities().budget;
+        let available =
+            level.map_or(f64::from(budget.capacity), |level| level.available(&budget, crate::store::attrs::now()));
+        connection.budget = Some(budget.view(available));
+    }
+    connection
 }
 
 #[tracing::instrument(skip_all, fields(user = %caller.user_id, connection = %id))]
@@ -406,7 +428,9 @@ pub async fn configure(
         let name = state.catalog.find(current.integration_id.as_str()).map_or("This connection", |i| i.name.as_str());
         return Err(ConnectionError::Invalid(ConnectError::NothingToSync(name.to_owned())));
     }
-    Ok(state.store.update_settings(&current, &change).await?)
+    let updated = state.store.update_settings(&current, &change).await?;
+    let level = state.store.bucket_level(&caller.user_id, id).await?;
+    Ok(with_budget(updated, level))
 }
 
 /// Disconnects: out of the schedule first, then the secret, then the items. A failure at any

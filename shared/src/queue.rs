@@ -29,15 +29,28 @@ impl SyncQueue {
     }
 
     pub async fn send(&self, job: &SyncJob) -> Result<(), QueueError> {
+        self.send_after(job, std::time::Duration::ZERO).await
+    }
+
+    /// Sends one job, delivered after `delay` (SQS allows up to 15 minutes; a part of a second
+    /// counts as a second).
+    pub async fn send_after(&self, job: &SyncJob, delay: std::time::Duration) -> Result<(), QueueError> {
         self.client
             .send_message()
             .queue_url(&self.url)
             .message_body(serde_json::to_string(job).expect("jobs serialise"))
+            .delay_seconds(delay_seconds(delay))
             .send()
             .await
             .map_err(|e| QueueError(Box::new(e)))?;
         Ok(())
     }
+}
+
+/// SQS's DelaySeconds for a delay: whole seconds, rounded up, at most 15 minutes.
+fn delay_seconds(delay: std::time::Duration) -> i32 {
+    let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+    i32::try_from(seconds.min(900)).unwrap_or(900)
 }
 
 /// Sends sync jobs in batches. The scheduler sends through it, so that a test can make chosen
@@ -102,12 +115,11 @@ impl AutomationQueue {
 
     /// Sends one job, delivered after `delay` (SQS allows up to 15 minutes).
     pub async fn send(&self, job: &AutomationJob, delay: std::time::Duration) -> Result<(), QueueError> {
-        let seconds = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
         self.client
             .send_message()
             .queue_url(&self.url)
             .message_body(serde_json::to_string(job).expect("jobs serialise"))
-            .delay_seconds(seconds)
+            .delay_seconds(delay_seconds(delay))
             .send()
             .await
             .map_err(|e| QueueError(Box::new(e)))?;

@@ -190,3 +190,40 @@ async fn a_rate_limited_action_is_tried_again_and_happens_once() {
     assert_eq!(blocks(&s.fakes), 2);
     s.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_action_whose_connection_has_spent_its_api_budget_waits_and_then_happens_once() {
+    use integrations::store::{Bucket, Spend};
+    let s = setup().await;
+    let event = card_event("card-5@1");
+    let connection = s.automation.spec.steps[0].connection_id.clone().unwrap();
+    // Google Calendar's 600 requests a minute, all spent by a sync a moment ago.
+    let budget = Registry::get().find("google-calendar").unwrap().capabilities().budget;
+    let now = integrations::store::attrs::now();
+    let mut bucket = Bucket::new(&s.user, &connection, budget);
+    assert!(matches!(s.env.state.store.spend(&mut bucket, budget.capacity, now).await.unwrap(), Spend::Spent { .. }));
+
+    // Delayed, not failed: nothing sent, the claim given back, a wait until two calls are back.
+    let RunResult::RetryLater(wait) = run_automation(&s.env.state, &s.automation, &event, now).await.unwrap() else {
+        panic!("the run should wait for the budget");
+    };
+    assert!(wait > Duration::ZERO && wait <= Duration::from_millis(200), "{wait:?}");
+    assert_eq!(blocks(&s.fakes), 0);
+    let key = ActionKey { automation_id: s.automation.automation_id.clone(), event: event.key.clone(), step: 1 };
+    assert!(s.env.state.store.action_record(&s.user, &key).await.is_err(), "the claim was given back");
+
+    // Delivered again once the budget has refilled: done, once.
+    let later = now + chrono::Duration::seconds(1);
+    let RunResult::Finished(receipts) = run_automation(&s.env.state, &s.automation, &event, later).await.unwrap()
+    else {
+        panic!("the run should finish");
+    };
+    assert_eq!(receipts[0].status, ActionStatus::Done);
+    assert_eq!(blocks(&s.fakes), 1);
+    let level = s.env.state.store.bucket_level(&s.user, &connection).await.unwrap().unwrap();
+    assert_eq!(level.available(&budget, later), 8.0, "ten came back in a second; the event took two");
+    let again = run_automation(&s.env.state, &s.automation, &event, later).await.unwrap();
+    assert!(matches!(again, RunResult::Finished(_)));
+    assert_eq!(blocks(&s.fakes), 1, "exactly one event");
+    s.env.cleanup().await;
+}

@@ -155,3 +155,41 @@ async fn another_users_connection_is_not_found() {
     assert!(matches!(env.state.store.get_connection(&other, &c.connection_id).await, Err(StoreError::NotFound)));
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn concurrent_spends_from_one_budget_never_take_more_than_it_holds() {
+    use integrations::providers::Budget;
+    use integrations::store::{Bucket, Spend};
+    let env = TestEnv::new().await;
+    let user = UserId::parse("ada").unwrap();
+    let connection = ConnectionId::generate();
+    // Ten requests an hour: nothing comes back while the spends race.
+    let budget = Budget::per(10, 3600);
+    let now = integrations::store::attrs::now();
+    // Fifteen workers, each with its own view of the bucket, spend one request at the same moment.
+    // (moto itself sometimes lets two conditional writes on one version both succeed when many
+    // arrive at once: seen once in 15 rounds of 30 concurrent UpdateItems. DynamoDB does not; a
+    // failure here listing the same `left` twice is that, not this code.)
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..15 {
+        let store = env.state.store.clone();
+        let mut bucket = Bucket::new(&user, &connection, budget);
+        workers.spawn(async move { store.spend(&mut bucket, 1, now).await.unwrap() });
+    }
+    let spends = workers.join_all().await;
+    let spent = spends.iter().filter(|s| matches!(s, Spend::Spent { .. })).count();
+    assert_eq!(spent, 10, "{spends:?}");
+    for spend in spends.iter().filter(|s| !matches!(s, Spend::Spent { .. })) {
+        let Spend::Empty { wait } = spend else { unreachable!() };
+        assert!(wait.as_secs() >= 1, "{wait:?}");
+    }
+    let level = env.state.store.bucket_level(&user, &connection).await.unwrap().unwrap();
+    assert_eq!(level.available(&budget, now), 0.0);
+
+    // 36 minutes later six have come back (one every 6 minutes): four are taken, not seven.
+    let later = now + chrono::Duration::minutes(36);
+    let mut bucket = Bucket::new(&user, &connection, budget);
+    assert_eq!(env.state.store.spend(&mut bucket, 4, later).await.unwrap(), Spend::Spent { left: 2.0 });
+    assert!(matches!(env.state.store.spend(&mut bucket, 7, later).await.unwrap(), Spend::Empty { .. }));
+    env.cleanup().await;
+}

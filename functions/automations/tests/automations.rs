@@ -8,16 +8,20 @@ mod common;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, SecondsFormat, Utc};
-use fake_providers::{Fault, Provider as Fake, demo};
+use fake_providers::{FakeProviders, Fault, OAuthProvider, Provider as Fake, demo};
 use integrations::catalog::AuthMode;
 use integrations::config::Function;
 use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
+use integrations::oauth::{CallbackOutcome, CallbackQuery, OAuthClient, OAuthClients, complete_oauth, start_oauth};
 use integrations::sync::{KindFields, Record, RecordKind, TaskFields};
 use integrations::vault::{Credentials, TokenSet};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use common::{App, USER};
+
+const CALENDAR_READONLY: &str = "https://www.googleapis.com/auth/calendar.readonly";
+const CALENDAR_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
 
 fn focus_blocks(app: &App) -> Vec<String> {
     let mut names: Vec<String> = ["Focus: Q4 report", "Focus: Hiring plan", "Focus: Budget 2027"]
@@ -54,7 +58,7 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
         access_token: SecretString::from(demo::GOOGLE_TOKEN),
         refresh_token: None,
         expires_at: None,
-        scopes: vec![],
+        scopes: common::granted_after_consent("google-calendar"),
     });
     app.connect("google-calendar", AuthMode::Oauth2, oauth).await;
     let trello_key = Credentials::ApiKey(
@@ -277,5 +281,160 @@ async fn a_finished_run_publishes_automation_run_completed_once_however_often_it
     assert_eq!(body["type"], "automation.run.completed");
     assert_eq!(body["data"]["automationId"], automation.automation_id.to_string());
     assert_eq!(body["data"]["trigger"], "card-9@1");
+    app.env.cleanup().await;
+}
+
+/// The Google OAuth client of this deployment, on the fake's endpoints.
+fn google_client(fakes: &FakeProviders) -> OAuthClient {
+    let base = fakes.oauth_url(OAuthProvider::Google);
+    OAuthClient {
+        client_id: OAuthProvider::Google.client_id().to_owned(),
+        client_secret: SecretString::from(OAuthProvider::Google.client_secret().to_owned()),
+        authorize_url: format!("{base}/authorize"),
+        token_url: format!("{base}/token"),
+        revoke_url: None,
+        userinfo_url: Some(format!("{}/userinfo", fakes.base_url(Fake::GoogleUserinfo))),
+        redirect_url: "http://127.0.0.1:3000/api/v1/integrations/oauth/callback".into(),
+        basic_auth: false,
+    }
+}
+
+/// The user's browser at the provider's consent screen and back at the callback with the
+/// flow's cookie; returns where the callback sends it.
+async fn consent_and_return(state: &integrations::AppState, authorize_url: &str, cookie: &str) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = http.get(authorize_url).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let location = url::Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let param = |name: &str| location.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let query = CallbackQuery { code: param("code"), state: param("state"), ..Default::default() };
+    let binding = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    match complete_oauth(state, query, Some(binding)).await.unwrap() {
+        CallbackOutcome::Redirect(to) => to,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn switching_on_block_focus_time_with_a_read_only_calendar_asks_for_the_events_scope_then_saves() {
+    let mut app = App::start().await;
+    app.fakes.state().seed_demo();
+    app.env.state.oauth = OAuthClients::default().with_client("google-calendar", google_client(&app.fakes));
+    let caller = integrations::auth::Caller { user_id: UserId::parse(USER).unwrap(), plan: Plan::Free };
+    let connections = app.env.state_for(Function::Connections);
+    let calendar = app.env.state.catalog.find("google-calendar").unwrap();
+
+    // Connected with the catalog's read scopes only.
+    let start = start_oauth(&connections, &caller, calendar, None, None).await.unwrap();
+    let back = consent_and_return(&connections, &start.authorization_url, &start.set_cookie()).await;
+    let connection = back.split("connected=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let definition = |enabled: bool| {
+        json!({
+            "name": "Block focus time",
+            "enabled": enabled,
+            "trigger": {"type": "item.created", "kind": "task"},
+            "steps": [{
+                "action": "calendar.insertEvent",
+                "connectionId": connection,
+                "params": {"summary": "Focus: {{ item.title }}", "start": "{{ item.dueAt }}", "end": "{{ item.dueAt }}"}
+            }]
+        })
+    };
+
+    // Switched on: 409, with where to grant the scope, for this same connection.
+    let path = "/api/v1/integrations/automations";
+    let (status, headers, problem) =
+        app.call_with_headers(Method::POST, path, USER, Plan::Free, Some(definition(true))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(problem["type"], "/problems/scope-missing");
+    assert_eq!(problem["connectionId"], connection.as_str());
+    assert_eq!(problem["scope"], CALENDAR_EVENTS);
+    assert_eq!(problem["consent"], "Allow Director of One to create events in Google Calendar");
+    let url = url::Url::parse(problem["reconsentUrl"].as_str().unwrap()).unwrap();
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    assert_eq!(param("include_granted_scopes").as_deref(), Some("true"), "{url}");
+    let asked = param("scope").unwrap();
+    assert!(asked.contains(CALENDAR_EVENTS) && asked.contains(CALENDAR_READONLY), "{asked}");
+    let cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("doo_oauth_"), "{cookie}");
+
+    // Saved switched off it needs nothing yet; switching it on asks the same.
+    let (status, off) = app.api(Method::POST, path, Some(definition(false))).await;
+    assert_eq!(status, StatusCode::CREATED, "{off}");
+    let id = off["automationId"].as_str().unwrap().to_owned();
+    let (status, problem) = app.api(Method::PATCH, &format!("{path}/{id}"), Some(json!({"enabled": true}))).await;
+    assert_eq!((status, problem["type"].as_str()), (StatusCode::CONFLICT, Some("/problems/scope-missing")));
+
+    // The user allows it: the same connection now holds the events scope, and saving works.
+    let back = consent_and_return(&connections, url.as_str(), &cookie).await;
+    assert!(back.contains(&format!("connected={connection}")), "{back}");
+    let user = UserId::parse(USER).unwrap();
+    let stored = app.env.state.store.get_connection(&user, &ConnectionId::parse(&connection).unwrap()).await.unwrap();
+    let Credentials::OAuth(tokens) = app.env.state.vault.read(&stored.secret_id).await.unwrap() else { panic!() };
+    assert!(tokens.scopes.iter().any(|s| s == CALENDAR_EVENTS), "{:?}", tokens.scopes);
+    assert_eq!(
+        app.env.state.store.list_connections(&user).await.unwrap().len(),
+        1,
+        "re-consent keeps the one connection"
+    );
+    let (status, on) = app.api(Method::PATCH, &format!("{path}/{id}"), Some(json!({"enabled": true}))).await;
+    assert_eq!((status, on["enabled"].as_bool()), (StatusCode::OK, Some(true)), "{on}");
+    let (status, created) = app.api(Method::POST, path, Some(definition(true))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_event_whose_calendar_has_spent_its_api_budget_is_queued_again_with_a_delay_and_then_done_once() {
+    use integrations::providers::Registry;
+    use integrations::store::{Bucket, Spend};
+    let app = App::start().await;
+    app.fakes.state().seed_demo();
+    let calendar = app.connect_oauth("google-calendar", demo::GOOGLE_TOKEN).await;
+    let definition = json!({
+        "name": "Block focus time",
+        "enabled": true,
+        "trigger": {"type": "item.created", "kind": "task"},
+        "steps": [{
+            "action": "calendar.insertEvent",
+            "connectionId": calendar.to_string(),
+            "params": {"summary": "Focus: {{ item.title }}", "start": "{{ item.dueAt }}", "end": "{{ item.dueAt }}"}
+        }]
+    });
+    let (status, created) = app.api(Method::POST, "/api/v1/integrations/automations", Some(definition)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let automation = integrations::domain::AutomationId::parse(created["automationId"].as_str().unwrap()).unwrap();
+    // The calendar's 600 requests a minute all spent, by a worker whose clock is 2 s ahead.
+    let user = UserId::parse(USER).unwrap();
+    let budget = Registry::get().find("google-calendar").unwrap().capabilities().budget;
+    let ahead = integrations::store::attrs::now() + Duration::seconds(2);
+    let mut bucket = Bucket::new(&user, &calendar, budget);
+    assert!(matches!(
+        app.env.state.store.spend(&mut bucket, budget.capacity, ahead).await.unwrap(),
+        Spend::Spent { .. }
+    ));
+
+    let job = integrations::automations::AutomationJob {
+        user_id: user.clone(),
+        automation_id: automation,
+        event: integrations::automations::TriggerEvent {
+            key: "card-q4@1".into(),
+            item: Some(json!({"title": "Q4 report", "dueAt": "2026-12-04T17:00:00Z", "kind": "task"})),
+        },
+        manual: false,
+    };
+    app.env.state.automations.as_ref().unwrap().send(&job, std::time::Duration::ZERO).await.unwrap();
+    // Handled (acknowledged, not failed), nothing made: the event is queued again, delayed.
+    assert_eq!(app.run_queued().await.len(), 1);
+    assert!(focus_blocks(&app).is_empty());
+    assert!(app.env.take_automation_jobs().await.is_empty(), "not visible before its delay");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(app.run_queued().await.len(), 1, "delivered again after the delay");
+    assert_eq!(focus_blocks(&app), ["Focus: Q4 report"]);
+    let (_, runs) =
+        app.api(Method::GET, &format!("/api/v1/integrations/automations/{}/runs", job.automation_id), None).await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "one run, done once: {runs}");
+    assert_eq!(runs["runs"][0]["status"], "succeeded");
     app.env.cleanup().await;
 }

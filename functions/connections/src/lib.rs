@@ -54,10 +54,7 @@ async fn connect_integration(
         ConnectResult::Reconnected(connection) => Ok((StatusCode::OK, Json(json!(connection))).into_response()),
         ConnectResult::Authorize(start) => {
             // Binds the flow to this browser; sent back only to the callback, for ten minutes.
-            let cookie = format!(
-                "{}={}; Path=/api/v1/integrations/oauth/callback; Max-Age=600; HttpOnly; Secure; SameSite=Lax",
-                start.cookie_name, start.cookie_value
-            );
+            let cookie = start.set_cookie();
             let body = Json(json!({ "authorizationUrl": start.authorization_url }));
             Ok((StatusCode::OK, [(header::SET_COOKIE, cookie)], body).into_response())
         }

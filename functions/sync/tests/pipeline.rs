@@ -598,6 +598,57 @@ async fn a_first_sync_of_50000_cards_longer_than_an_invocation_goes_on_as_the_sa
 }
 
 #[tokio::test]
+async fn a_sync_whose_api_budget_runs_out_yields_and_goes_on_later_as_the_same_run_until_every_card_is_in() {
+    use integrations::providers::Registry;
+    use integrations::store::{Bucket, Spend};
+    const CARDS: usize = 1200;
+    let p = Pipeline::start(CARDS).await;
+    // 30 pages of 40 against Trello's 100 requests per 10 s, all spent by another worker whose
+    // clock is two seconds ahead: nothing comes back for two seconds, however slow this machine.
+    let budget = Registry::get().find("trello").unwrap().capabilities().budget;
+    let mut bucket = Bucket::new(&user(), &p.connection, budget);
+    let now = integrations::store::attrs::now() + chrono::Duration::seconds(2);
+    assert!(matches!(p.env.state.store.spend(&mut bucket, budget.capacity, now).await.unwrap(), Spend::Spent { .. }));
+    // The connection shows what is left of its budget.
+    let shown = integrations::connections::get(&p.env.state_for(Function::Connections), &caller(), &p.connection)
+        .await
+        .unwrap();
+    let shown = serde_json::to_value(shown).unwrap();
+    assert_eq!(shown["budget"]["capacity"], 100);
+    assert_eq!(shown["budget"]["refillPerSecond"], 10.0);
+    assert!(shown["budget"]["available"].as_u64().unwrap() < 10, "{shown}");
+    let job = p.trigger("full").await;
+    p.env.state.queue.as_ref().unwrap().send(&job).await.unwrap();
+
+    let (mut invocations, mut idle) = (0, 0);
+    loop {
+        let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+        if run.status.is_finished() || invocations >= 60 || idle >= 60 {
+            break;
+        }
+        if invoke_worker(&p.env, Duration::from_secs(30)).await {
+            invocations += 1;
+            idle = 0;
+            let budget_left = p.env.state.store.bucket_level(&user(), &p.connection).await.unwrap().unwrap();
+            assert!(budget_left.tokens >= 0.0, "never overspent: {budget_left:?}");
+        } else {
+            idle += 1;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let run = p.env.state.store.get_run(&user(), &p.connection, &job.sync_id).await.unwrap();
+    assert_eq!(run.status, SyncStatus::Succeeded, "after {invocations} invocations: {run:?}");
+    assert!(invocations >= 2, "the run yielded at least once ({invocations} invocations)");
+    assert_eq!(run.counts.created, CARDS as u64);
+    assert_eq!(run.error, None, "yielding is not a failure");
+    assert_eq!(p.record_count().await, CARDS);
+    let (runs, _) = p.env.state.store.list_runs(&user(), &p.connection, 10, None).await.unwrap();
+    assert_eq!(runs.len(), 1, "one run, however many messages");
+
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
 async fn a_run_past_its_page_cap_fails_saying_so() {
     let mut p = Pipeline::start(200).await;
     p.env.state.sync.max_pages_per_run = 4;

@@ -21,7 +21,7 @@ use crate::domain::{ConnectionStatus, UserId};
 use crate::http::ErrorChain;
 use crate::oauth::{TokenError, fresh_credentials};
 use crate::providers::{ActionCall, ActionError, Lookup, Performed, ProviderError, Registry};
-use crate::store::{ActionKey, ActionRecord, ActionStatus, Automation, Claim, StoreError};
+use crate::store::{ActionKey, ActionRecord, ActionStatus, Automation, Bucket, Claim, Spend, StoreError};
 
 /// A claim younger than this may belong to a worker still making the call: wait for it.
 pub(super) const CLAIM_IN_PROGRESS: chrono::Duration = chrono::Duration::minutes(2);
@@ -85,6 +85,7 @@ pub enum RunnerError {
 
 /// What a step's action acts through: the provider, its base URL and the credentials.
 struct Target {
+    connection_id: crate::domain::ConnectionId,
     provider: &'static dyn crate::providers::Provider,
     base: String,
     credentials: crate::vault::Credentials,
@@ -211,13 +212,26 @@ async fn run_step(
         item: event.item.as_ref(),
     };
 
+    // The provider calls are paid for from the connection's budget once the claim is ours (a
+    // step already done costs nothing). An empty budget is not a failure: the claim is given
+    // back and the event comes again once the budget has refilled.
+    let mut bucket = Bucket::new(user, &target.connection_id, target.provider.capabilities().budget);
     match state.store.claim_action(user, key).await? {
-        Claim::Claimed => {}
+        Claim::Claimed => {
+            if let Spend::Empty { wait } = state.store.spend(&mut bucket, action.spec.calls, now).await? {
+                state.store.release_action(user, key).await?;
+                tracing::info!(wait_ms = wait.as_millis() as u64, "the connection's API budget is spent; later");
+                return Ok(StepEnd::Retry(wait));
+            }
+        }
         Claim::Taken(record) if record.status != ActionStatus::Sending => return Ok(from_record(&record)),
         Claim::Taken(record) if now - record.claimed_at < CLAIM_IN_PROGRESS => {
             return Ok(StepEnd::Retry(Duration::from_secs(CLAIM_IN_PROGRESS.num_seconds() as u64)));
         }
         Claim::Taken(record) => {
+            if let Spend::Empty { wait } = state.store.spend(&mut bucket, action.spec.calls, now).await? {
+                return Ok(StepEnd::Retry(wait));
+            }
             // An earlier attempt claimed it and never said how it went: look before sending again.
             let lookup = target.provider.find_performed(action.spec, &call);
             match crate::metrics::for_provider(target.provider.id(), lookup).await {
@@ -413,5 +427,11 @@ async fn target(
         Err(TokenError::Revoked(reason)) => return Err(TargetError::Unusable(reason)),
         Err(e) => return Err(TargetError::Later(e.to_string())),
     };
-    Ok(Target { provider, base: state.endpoints.api_base(integration), credentials, name: integration.name.clone() })
+    Ok(Target {
+        connection_id: connection.connection_id.clone(),
+        provider,
+        base: state.endpoints.api_base(integration),
+        credentials,
+        name: integration.name.clone(),
+    })
 }

@@ -10,11 +10,16 @@ use super::model::{AutomationLimits, AutomationSpec, Invalid, WEBHOOK_ACTION, fi
 use super::runner::{AutomationJob, TriggerEvent};
 use super::webhook;
 use crate::auth::Caller;
+use crate::catalog::AuthMode;
 use crate::config::AppState;
+use crate::domain::Connection;
 use crate::domain::{AutomationId, ConnectionStatus};
 use crate::items::Item;
+use crate::oauth::start_consent;
+use crate::providers::{ActionSpec, Registry};
 use crate::standard_webhooks::SigningSecret;
 use crate::store::{Automation, InsertRefusal, RunRecord, StoreError};
+use crate::vault::Credentials;
 
 /// A manual run queues at most this many item events (the first matching items).
 pub const MAX_MANUAL_EVENTS: usize = 50;
@@ -34,10 +39,36 @@ pub enum AutomationError {
     NoQueue,
     #[error("the run could not be queued")]
     Queue(#[source] crate::queue::QueueError),
-    #[error("the webhook signing secret could not be stored")]
+    /// A step's connection was not granted a scope its action needs: the user consents to it
+    /// at the provider first.
+    #[error("{0}: the connection was not granted `{scope}` yet", scope = .0.scope)]
+    ScopeMissing(Box<ScopeMissing>),
+    /// A connection's permissions could not be read, or a webhook signing secret stored.
+    #[error("the secret store could not be reached")]
     Vault(#[source] crate::vault::VaultError),
+    #[error("the permission could not be asked for")]
+    Consent(#[source] crate::connections::ConnectError),
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// What a step's connection lacks, and where the user grants it.
+#[derive(Debug)]
+pub struct ScopeMissing {
+    pub connection_id: crate::domain::ConnectionId,
+    pub scope: String,
+    /// "Allow Director of One to create events in Google Calendar".
+    pub consent: String,
+    /// The provider's authorization URL, from a new OAuth state for the same connection.
+    pub reconsent_url: String,
+    /// The `Set-Cookie` that binds that sign-in to the caller's browser.
+    pub cookie: String,
+}
+
+impl std::fmt::Display for ScopeMissing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.consent)
+    }
 }
 
 impl From<StoreError> for AutomationError {
@@ -51,8 +82,13 @@ impl From<StoreError> for AutomationError {
 }
 
 /// Checks a definition for this caller: on its own, against the plan, and each step's
-/// connection: the caller's, active, of the action's integration.
-async fn check(state: &AppState, caller: &Caller, spec: &AutomationSpec) -> Result<(), AutomationError> {
+/// connection: the caller's, active, of the action's integration. Returns each step's
+/// connection, with the step's action.
+async fn check(
+    state: &AppState,
+    caller: &Caller,
+    spec: &AutomationSpec,
+) -> Result<Vec<(Connection, &'static ActionSpec)>, AutomationError> {
     spec.validate()?;
     spec.check_plan(&AutomationLimits::for_plan(caller.plan)).map_err(|e| AutomationError::Plan(e.0))?;
     let mut connections = Vec::new();
@@ -73,7 +109,7 @@ async fn check(state: &AppState, caller: &Caller, spec: &AutomationSpec) -> Resu
         if connection.status != ConnectionStatus::Active {
             return Err(Invalid { at, reason: "the connection needs you to connect it again".into() }.into());
         }
-        connections.push(connection);
+        connections.push((connection, action.spec));
     }
     if let Some(filter) = spec.trigger.item_filter()
         && let Some(id) = &filter.connection_id
@@ -86,6 +122,55 @@ async fn check(state: &AppState, caller: &Caller, spec: &AutomationSpec) -> Resu
             }
             Err(e) => return Err(e.into()),
         }
+    }
+    Ok(connections)
+}
+
+/// Whether a granted scope is `wanted` (Microsoft may answer with the resource's URI in front:
+/// `https://graph.microsoft.com/ChannelMessage.Send`).
+fn grants(granted: &str, wanted: &str) -> bool {
+    granted == wanted || granted.strip_suffix(wanted).is_some_and(|prefix| prefix.ends_with('/'))
+}
+
+/// An automation that is switched on needs, on each step's connection signed in with OAuth, the
+/// write scope of the step's action. The token set keeps the scopes the provider granted; the
+/// first one missing is asked for by incremental consent on the same connection. Token
+/// connections (API keys) carry no scopes and are not checked.
+async fn check_scopes(
+    state: &AppState,
+    caller: &Caller,
+    steps: &[(Connection, &'static ActionSpec)],
+) -> Result<(), AutomationError> {
+    for (connection, action) in steps {
+        let Some(scope) = action.scope else { continue };
+        if connection.auth_kind != AuthMode::Oauth2 {
+            continue;
+        }
+        let (Some(integration), Some(provider)) = (
+            state.catalog.find(connection.integration_id.as_str()),
+            Registry::get().find(connection.integration_id.as_str()),
+        ) else {
+            continue;
+        };
+        let granted = match state.vault.read(&connection.secret_id).await.map_err(AutomationError::Vault)? {
+            Credentials::OAuth(tokens) => tokens.scopes,
+            Credentials::ApiKey(_) => continue,
+        };
+        if granted.iter().any(|g| grants(g, scope)) {
+            continue;
+        }
+        let allows = provider.capabilities().allows(scope).unwrap_or("act for you there");
+        // Back to the page afterwards, with `connected={connectionId}` as any sign-in.
+        let start = start_consent(state, caller, integration, &connection.connection_id, scope, None)
+            .await
+            .map_err(AutomationError::Consent)?;
+        return Err(AutomationError::ScopeMissing(Box::new(ScopeMissing {
+            connection_id: connection.connection_id.clone(),
+            scope: scope.to_owned(),
+            consent: format!("Allow Director of One to {allows}"),
+            cookie: start.set_cookie(),
+            reconsent_url: start.authorization_url,
+        })));
     }
     Ok(())
 }
@@ -120,7 +205,10 @@ async fn ensure_signing_secret(
 }
 
 pub async fn create(state: &AppState, caller: &Caller, spec: AutomationSpec) -> Result<Saved, AutomationError> {
-    check(state, caller, &spec).await?;
+    let steps = check(state, caller, &spec).await?;
+    if spec.enabled {
+        check_scopes(state, caller, &steps).await?;
+    }
     let limit = AutomationLimits::for_plan(caller.plan).automations;
     let automation = match state.store.insert_automation(&caller.user_id, spec, caller.plan, limit).await? {
         Ok(automation) => automation,
@@ -157,7 +245,10 @@ pub async fn replace(
     spec: AutomationSpec,
 ) -> Result<Saved, AutomationError> {
     let current = state.store.get_automation(&caller.user_id, id).await?;
-    check(state, caller, &spec).await?;
+    let steps = check(state, caller, &spec).await?;
+    if spec.enabled {
+        check_scopes(state, caller, &steps).await?;
+    }
     let automation = state.store.replace_automation(&current, spec).await?;
     // A webhook step added now gets its secret now (the automation is saved; saving it again
     // makes the secret if this fails).
@@ -188,6 +279,11 @@ pub async fn update(
         spec.enabled = enabled;
     }
     spec.validate()?;
+    if spec.enabled && !current.spec.enabled {
+        // Switched on: its steps' connections must hold the scopes their actions need.
+        let steps = check(state, caller, &spec).await?;
+        check_scopes(state, caller, &steps).await?;
+    }
     Ok(state.store.replace_automation(&current, spec).await?)
 }
 
@@ -290,4 +386,21 @@ pub async fn templates(
 ) -> Result<Vec<super::templates::TemplateView>, AutomationError> {
     let connections = state.store.list_connections(&caller.user_id).await?;
     Ok(super::templates::templates(&connections))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grants;
+
+    #[test]
+    fn a_scope_is_granted_as_named_or_behind_its_resource_uri() {
+        assert!(grants("chat:write", "chat:write"));
+        assert!(grants("https://graph.microsoft.com/ChannelMessage.Send", "ChannelMessage.Send"));
+        assert!(!grants(
+            "https://www.googleapis.com/auth/calendar.readonly",
+            "https://www.googleapis.com/auth/calendar.events"
+        ));
+        assert!(!grants("chat:write.public", "chat:write"));
+        assert!(!grants("XChannelMessage.Send", "ChannelMessage.Send"));
+    }
 }

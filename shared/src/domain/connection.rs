@@ -158,6 +158,9 @@ pub struct Connection {
     pub last_manual_sync_at: Option<DateTime<Utc>>,
     pub items_total: u64,
     pub minutes_saved_total: f64,
+    /// Its API budget now (filled in where the API shows a connection).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::providers::BudgetView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic concurrency: every update checks and bumps it.

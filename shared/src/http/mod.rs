@@ -57,6 +57,7 @@ problem_types! {
     SyncInProgress => ("sync-in-progress", CONFLICT, "A sync is already running"),
     HookLimitReached => ("hook-limit-reached", CONFLICT, "Too many hooks"),
     ConnectionNotActive => ("connection-not-active", CONFLICT, "Reconnect first"),
+    ScopeMissing => ("scope-missing", CONFLICT, "The connection needs one more permission"),
     NothingToSync => ("nothing-to-sync", CONFLICT, "This connection has nothing to sync"),
     PayloadTooLarge => ("payload-too-large", PAYLOAD_TOO_LARGE, "The body is too large"),
     UnsupportedMediaType => ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "The body must be JSON"),
@@ -87,11 +88,13 @@ pub struct Problem {
     pub detail: String,
     pub extensions: Map<String, Value>,
     pub retry_after_secs: Option<u64>,
+    /// A `Set-Cookie` the answer carries (the binding cookie of an OAuth flow it starts).
+    pub set_cookie: Option<String>,
 }
 
 impl Problem {
     pub fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), extensions: Map::new(), retry_after_secs: None }
+        Self { kind, detail: detail.into(), extensions: Map::new(), retry_after_secs: None, set_cookie: None }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -106,6 +109,11 @@ impl Problem {
     pub fn retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
         self.with("retryAfterSeconds", secs)
+    }
+
+    pub fn with_cookie(mut self, cookie: String) -> Self {
+        self.set_cookie = Some(cookie);
+        self
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -159,6 +167,9 @@ impl IntoResponse for Problem {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(cookie) = self.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::SET_COOKIE, cookie);
         }
         response
     }

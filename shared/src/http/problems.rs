@@ -1,7 +1,7 @@
 //! Domain errors as problem+json: the one place where the use cases' errors meet HTTP.
 
 use super::{Problem, ProblemType};
-use crate::automations::service::AutomationError;
+use crate::automations::service::{AutomationError, ScopeMissing};
 use crate::connections::{ConnectError, ConnectionError};
 use crate::hooks::service::HookError;
 use crate::items::ItemsError;
@@ -144,9 +144,27 @@ impl From<AutomationError> for Problem {
             AutomationError::Plan(_) => Problem::new(ProblemType::AutomationPlanLimit, detail),
             AutomationError::NotFound => Problem::not_found("There is no such automation."),
             AutomationError::Conflict => Problem::new(ProblemType::ConcurrentChange, detail),
-            other @ (AutomationError::NoQueue | AutomationError::Queue(_) | AutomationError::Vault(_)) => {
-                Problem::unavailable(&other)
+            AutomationError::ScopeMissing(missing) => {
+                let ScopeMissing { connection_id, scope, consent, reconsent_url, cookie } = *missing;
+                Problem::new(
+                    ProblemType::ScopeMissing,
+                    format!(
+                        "{consent}: the connection needs this permission before the automation can be switched on."
+                    ),
+                )
+                .with("connectionId", connection_id)
+                .with("scope", scope)
+                .with("consent", consent)
+                .with("reconsentUrl", reconsent_url)
+                .with_cookie(cookie)
             }
+            AutomationError::Consent(ConnectError::TooManySignIns { retry_after_secs }) => {
+                Problem::new(ProblemType::TooManySignIns, detail).retry_after(retry_after_secs)
+            }
+            // The connection changed meanwhile, or this deployment lost its OAuth client.
+            AutomationError::Consent(cause) => Problem::unavailable(&cause),
+            AutomationError::Vault(cause) => Problem::unavailable(&cause),
+            other @ (AutomationError::NoQueue | AutomationError::Queue(_)) => Problem::unavailable(&other),
             AutomationError::Store(cause) => Problem::unavailable(&cause),
         }
     }

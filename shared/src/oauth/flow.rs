@@ -61,6 +61,17 @@ fn binding_hash(value: &str) -> String {
 /// The most sign-ins a user may have open (started, neither completed nor expired) at once.
 pub const MAX_OPEN_SIGN_INS: usize = 10;
 
+impl OAuthStart {
+    /// The `Set-Cookie` value that binds the flow to this browser; sent back only to the
+    /// callback, for ten minutes.
+    pub fn set_cookie(&self) -> String {
+        format!(
+            "{}={}; Path=/api/v1/integrations/oauth/callback; Max-Age=600; HttpOnly; Secure; SameSite=Lax",
+            self.cookie_name, self.cookie_value
+        )
+    }
+}
+
 /// Starts a sign-in: the provider's authorize URL for the caller, remembered under a one-time
 /// state for ten minutes. With `reconnect`, the connection is restored in place afterwards.
 pub async fn start_oauth(
@@ -69,6 +80,31 @@ pub async fn start_oauth(
     integration: &Integration,
     return_url: Option<&str>,
     reconnect: Option<ConnectionId>,
+) -> Result<OAuthStart, ConnectError> {
+    start(state, caller, integration, return_url, reconnect, None).await
+}
+
+/// Starts incremental consent: the sign-in that restores `connection` in place (its id kept)
+/// with its read scopes and `scope` too, on the provider's terms for adding a scope (Google's
+/// `include_granted_scopes=true`). The callback stores the new token set and its granted scopes.
+pub async fn start_consent(
+    state: &AppState,
+    caller: &Caller,
+    integration: &Integration,
+    connection: &ConnectionId,
+    scope: &str,
+    return_url: Option<&str>,
+) -> Result<OAuthStart, ConnectError> {
+    start(state, caller, integration, return_url, Some(connection.clone()), Some(scope)).await
+}
+
+async fn start(
+    state: &AppState,
+    caller: &Caller,
+    integration: &Integration,
+    return_url: Option<&str>,
+    reconnect: Option<ConnectionId>,
+    extra_scope: Option<&str>,
 ) -> Result<OAuthStart, ConnectError> {
     let Some(endpoints) = &integration.oauth else {
         return Err(ConnectError::OauthNotAvailable(integration.name.clone()));
@@ -92,14 +128,25 @@ pub async fn start_oauth(
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let csrf = CsrfToken::new_random();
     let oauth_client = client.client().map_err(|e| ConnectError::OauthNotAvailable(e.to_string()))?;
+    let mut scopes = endpoints.scopes.clone();
+    if let Some(extra) = extra_scope
+        && !scopes.iter().any(|s| s == extra)
+    {
+        scopes.push(extra.to_owned());
+    }
     let mut request = oauth_client.authorize_url(|| csrf.clone()).set_pkce_challenge(challenge);
     if endpoints.scope_separator == " " {
-        request = request.add_scopes(endpoints.scopes.iter().cloned().map(Scope::new));
-    } else if !endpoints.scopes.is_empty() {
-        request = request.add_extra_param("scope", endpoints.scopes.join(&endpoints.scope_separator));
+        request = request.add_scopes(scopes.iter().cloned().map(Scope::new));
+    } else if !scopes.is_empty() {
+        request = request.add_extra_param("scope", scopes.join(&endpoints.scope_separator));
     }
     for (name, value) in &endpoints.extra_params {
         request = request.add_extra_param(name.clone(), value.clone());
+    }
+    if extra_scope.is_some() {
+        for (name, value) in integration.provider().incremental_consent() {
+            request = request.add_extra_param(*name, *value);
+        }
     }
     let (url, csrf) = request.url();
     let binding = CsrfToken::new_random().secret().clone();
@@ -112,7 +159,7 @@ pub async fn start_oauth(
                 user_id: caller.user_id.clone(),
                 integration_id: integration.id.clone(),
                 verifier: verifier.secret().clone(),
-                scopes: endpoints.scopes.clone(),
+                scopes,
                 return_url,
                 reconnect,
                 plan: caller.plan,

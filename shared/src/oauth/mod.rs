@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 pub(crate) use flow::checked_return_url;
 pub use flow::{
     CallbackError, CallbackOutcome, CallbackQuery, MAX_OPEN_SIGN_INS, OAuthStart, binding_cookie_name, complete_oauth,
-    start_oauth,
+    start_consent, start_oauth,
 };
 pub use tokens::{REFRESH_MARGIN, TokenError, fresh_credentials, refresh_now, revoke, revoke_unless_shared};
 

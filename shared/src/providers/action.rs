@@ -46,6 +46,14 @@ pub struct ActionSpec {
     pub premium: bool,
 }
 
+/// An OAuth scope that actions need, and what granting it allows, in the words of the consent
+/// prompt: "Allow Director of One to {allows}".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteScope {
+    pub scope: &'static str,
+    pub allows: &'static str,
+}
+
 impl ActionSpec {
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|p| p.name == name)

@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod asana;
+mod budget;
 pub mod google;
 pub mod microsoft;
 pub mod notion;
@@ -18,7 +19,8 @@ pub mod zapier;
 
 use serde::de::DeserializeOwned;
 
-pub use action::{ActionCall, ActionError, ActionSpec, Lookup, Param, Performed, send_write};
+pub use action::{ActionCall, ActionError, ActionSpec, Lookup, Param, Performed, WriteScope, send_write};
+pub use budget::{Budget, BudgetView};
 pub use provider::{
     Capabilities, ConnectorError, GrantScope, Provider, Revocation, RevokeError, SyncConnector, bearer, field,
 };

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::action::{ActionCall, ActionError, Lookup, Performed};
-use super::{ActionSpec, ProviderError, VerifyError};
+use super::action::{ActionCall, ActionError, Lookup, Performed, WriteScope};
+use super::{ActionSpec, Budget, ProviderError, VerifyError};
 use crate::catalog::AuthMode;
 use crate::domain::Account;
 use crate::oauth::OAuthClient;
@@ -26,11 +26,20 @@ pub struct Capabilities {
     pub realtime: bool,
     /// The write actions it offers to automations.
     pub actions: &'static [ActionSpec],
+    /// What the OAuth scopes its actions need allow, as the consent prompt says it.
+    pub write_scopes: &'static [WriteScope],
+    /// Its published request limit: every connection's API budget (syncs and actions).
+    pub budget: Budget,
 }
 
 impl Capabilities {
     pub fn syncs_with(&self, mode: AuthMode) -> bool {
         self.sync.contains(&mode)
+    }
+
+    /// What granting `scope` allows ("create events in Google Calendar").
+    pub fn allows(&self, scope: &str) -> Option<&'static str> {
+        self.write_scopes.iter().find(|w| w.scope == scope).map(|w| w.allows)
     }
 }
 
@@ -112,6 +121,13 @@ pub trait Provider: Send + Sync + 'static {
 
     fn grant_scope(&self) -> GrantScope {
         GrantScope::Connection
+    }
+
+    /// Extra authorize-URL parameters when a connection is asked for one more scope
+    /// (incremental consent): Google's `include_granted_scopes=true`. Providers that keep what
+    /// was granted before by themselves need none.
+    fn incremental_consent(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
     }
 
     /// The grant a connection to `account` holds when other connections may hold it too

@@ -146,4 +146,33 @@ mod tests {
             assert!(error.contains(what), "{what}: {error}");
         }
     }
+
+    #[test]
+    fn every_write_scope_an_oauth_action_needs_says_what_it_allows_and_every_budget_refills() {
+        for provider in Registry::get().providers() {
+            let capabilities = provider.capabilities();
+            assert!(
+                capabilities.budget.capacity > 0 && capabilities.budget.refill_per_second() > 0.0,
+                "{}",
+                provider.id()
+            );
+            if !capabilities.auth_modes.contains(&crate::catalog::AuthMode::Oauth2) {
+                continue;
+            }
+            for action in capabilities.actions {
+                if let Some(scope) = action.scope {
+                    assert!(capabilities.allows(scope).is_some(), "{}: {scope}", action.id);
+                }
+            }
+        }
+        let calendar = Registry::get().find("google-calendar").unwrap();
+        let insert = calendar.capabilities().actions.iter().find(|a| a.id == "calendar.insertEvent").unwrap();
+        assert_eq!(insert.scope, Some("https://www.googleapis.com/auth/calendar.events"));
+        assert_eq!(calendar.incremental_consent(), &[("include_granted_scopes", "true")]);
+        let slack = Registry::get().find("slack").unwrap().capabilities();
+        assert!(slack.actions.iter().all(|a| a.scope == Some("chat:write")));
+        let teams = Registry::get().find("microsoft-teams").unwrap().capabilities();
+        let graph_post = teams.actions.iter().filter_map(|a| a.scope).collect::<Vec<_>>();
+        assert_eq!(graph_post, ["ChannelMessage.Send"]);
+    }
 }

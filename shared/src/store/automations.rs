@@ -4,7 +4,8 @@
 //!   on the profile item and checked against the plan in the same transaction as the write.
 //! - `ACTION#{automation}#{event}#{step}`: the claim of one action, written (conditionally)
 //!   before the provider call and completed after it, so that an action happens at most once
-//!   whatever is retried or redelivered. Two writes per action, no read.
+//!   whatever is retried or redelivered. Two writes per action, no read (the connection's API
+//!   budget, spent in between, is its own item: `budgets`).
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;

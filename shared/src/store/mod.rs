@@ -3,6 +3,7 @@
 pub mod attrs;
 mod audit;
 mod automations;
+mod budgets;
 mod connections;
 mod grants;
 mod health;
@@ -24,6 +25,7 @@ pub use automations::{
     ActionKey, ActionRecord, ActionStatus, Automation, Claim, DUE_SOON_CHECK, DueAutomation, InsertRefusal, RunRecord,
     next_run,
 };
+pub use budgets::{Bucket, Level, Spend};
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use health::ProviderRollup;

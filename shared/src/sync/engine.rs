@@ -26,7 +26,7 @@ use crate::domain::{ConnectionStatus, Counts, Phase, SyncJob, SyncRun, SyncStatu
 use crate::http::ErrorChain;
 use crate::oauth::{REFRESH_MARGIN, TokenError, fresh_credentials};
 use crate::providers::{ConnectorError, ProviderError};
-use crate::store::{RunOutcome, StoreError};
+use crate::store::{Bucket, RunOutcome, Spend, StoreError};
 use crate::vault::{Credentials, VaultError};
 
 /// What became of a job, for the worker to acknowledge or not.
@@ -37,8 +37,9 @@ pub enum JobOutcome {
     /// The run had already ended, or a later delivery of it has taken over: a redelivered
     /// message, acknowledged and dropped.
     AlreadyFinished,
-    /// The invocation's time was nearly up: the run stopped between pages with its cursor saved,
-    /// and a new message, already queued, continues it as the same run. Acknowledge this one.
+    /// The invocation's time was nearly up, or the connection's API budget was spent: the run
+    /// stopped between pages with its cursor saved, and a new message, already queued (delayed
+    /// until the budget has refilled), continues it as the same run. Acknowledge this one.
     Continued,
     /// A passing failure: leave the message for SQS to deliver again (the run stays running
     /// and resumes from its last saved cursor).
@@ -175,6 +176,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
     let mut pages_read = 0u64;
     let mut previous_keys: HashSet<RecordKey> = HashSet::new();
     let mut listeners = Listeners::default();
+    let mut bucket = Bucket::new(&job.user_id, &job.connection_id, integration.provider().capabilities().budget);
     let final_state = loop {
         if run.progress.pages >= state.sync.max_pages_per_run {
             tracing::warn!(pages = run.progress.pages, "the run reached its page cap");
@@ -200,13 +202,22 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
                 Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
             };
         }
-        let fetched = match time_for_a_page(deadline, state.sync.deadline_margin) {
+        let time = match time_for_a_page(deadline, state.sync.deadline_margin) {
+            Some(None) => return out_of_time(state, &run, integration, pages_read).await,
+            time => time.flatten(),
+        };
+        // Each page is one provider request, paid for from the connection's budget first. An
+        // empty budget is not a failure: the run goes on in a new message once it has refilled.
+        if let Spend::Empty { wait } = state.store.spend(&mut bucket, 1, crate::store::attrs::now()).await? {
+            tracing::info!(wait_ms = wait.as_millis() as u64, "the connection's API budget is spent; the run yields");
+            return continue_later(state, &run, wait).await;
+        }
+        let fetched = match time {
             None => connector.fetch_page(&cursor).await,
-            Some(Some(budget)) => match tokio::time::timeout(budget, connector.fetch_page(&cursor)).await {
+            Some(time) => match tokio::time::timeout(time, connector.fetch_page(&cursor)).await {
                 Ok(fetched) => fetched,
                 Err(_) => return out_of_time(state, &run, integration, pages_read).await,
             },
-            Some(None) => return out_of_time(state, &run, integration, pages_read).await,
         };
         let page = match fetched {
             Ok(page) => {
@@ -371,6 +382,12 @@ async fn out_of_time(
         let message = format!("{} did not answer in the time a sync worker has.", integration.name);
         return retry_later(state, run, message).await;
     }
+    continue_later(state, run, Duration::ZERO).await
+}
+
+/// The run stops here, its cursor saved after its last page, and goes on in a new message
+/// delivered after `delay`, as the same run, with a new deadline in the in-flight index.
+async fn continue_later(state: &AppState, run: &SyncRun, delay: Duration) -> Result<JobOutcome, SyncError> {
     let Some(queue) = &state.queue else {
         return retry_later(state, run, "The sync could not be continued (no sync queue).".into()).await;
     };
@@ -379,14 +396,15 @@ async fn out_of_time(
         Err(StoreError::Conflict) => return Ok(JobOutcome::AlreadyFinished),
         Err(e) => return Err(e.into()),
     }
-    if let Err(e) = queue.send(&run.job()).await {
+    if let Err(e) = queue.send_after(&run.job(), delay).await {
         tracing::warn!(error = %ErrorChain(&e), "the continuation of the run could not be queued");
         return retry_later(state, run, "The sync could not be continued.".into()).await;
     }
     tracing::info!(
         pages = run.progress.pages,
         items = run.progress.items,
-        "time is up; the run continues in a new message"
+        delay_s = delay.as_secs(),
+        "the run continues in a new message"
     );
     Ok(JobOutcome::Continued)
 }

@@ -66,6 +66,19 @@ impl App {
         plan: Plan,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let (status, _, body) = self.call_with_headers(method, path, user, plan, body).await;
+        (status, body)
+    }
+
+    /// The API's answer with its headers (a `Set-Cookie`).
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        user: &str,
+        plan: Plan,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -79,8 +92,9 @@ impl App {
             .await
             .unwrap();
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     /// The API as `USER` on the free plan.
@@ -121,13 +135,14 @@ impl App {
         self.connect(integration, AuthMode::ApiKey, credentials).await
     }
 
-    /// An OAuth connection holding `access_token`.
+    /// An OAuth connection holding `access_token`, granted what the provider grants once its
+    /// user allowed every action's write scope: the catalog's read scopes and those.
     pub async fn connect_oauth(&self, integration: &str, access_token: &str) -> ConnectionId {
         let tokens = Credentials::OAuth(TokenSet {
             access_token: SecretString::from(access_token.to_owned()),
             refresh_token: None,
             expires_at: None,
-            scopes: vec![],
+            scopes: granted_after_consent(integration),
         });
         self.connect(integration, AuthMode::Oauth2, tokens).await
     }
@@ -226,4 +241,15 @@ impl App {
         assert_eq!(status, StatusCode::CREATED, "{created}");
         created["automationId"].as_str().unwrap().to_owned()
     }
+}
+
+/// The scopes an OAuth connection of `integration` holds once its user allowed its actions'
+/// write scopes: the catalog's read scopes and those (as the providers' token answers list them).
+pub fn granted_after_consent(integration: &str) -> Vec<String> {
+    let catalog = integrations::catalog::Catalog::get();
+    let entry = catalog.find(integration).expect("a catalog integration");
+    let mut scopes = entry.oauth.as_ref().map(|o| o.scopes.clone()).unwrap_or_default();
+    let provider = integrations::providers::Registry::get().find(integration).expect("a provider");
+    scopes.extend(provider.capabilities().actions.iter().filter_map(|a| a.scope).map(str::to_owned));
+    scopes
 }

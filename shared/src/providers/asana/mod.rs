@@ -49,6 +49,11 @@ static CAPABILITIES: Capabilities = Capabilities {
     sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
     realtime: false,
     actions: &ACTIONS,
+    write_scopes: &[super::WriteScope { scope: "tasks:write", allows: "create tasks in Asana" }],
+    // Per token, minute-long windows: 150 requests on a free domain, 1,500 on a paid one; a
+    // connection cannot tell which, so the free domain's limit binds:
+    // https://developers.asana.com/docs/rate-limits
+    budget: super::Budget::per(150, 60),
 };
 
 #[async_trait]

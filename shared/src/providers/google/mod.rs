@@ -52,6 +52,13 @@ static CALENDAR: Capabilities = Capabilities {
     sync: &[AuthMode::Oauth2],
     realtime: false,
     actions: &CALENDAR_ACTIONS,
+    write_scopes: &[super::WriteScope {
+        scope: "https://www.googleapis.com/auth/calendar.events",
+        allows: "create events in Google Calendar",
+    }],
+    // "Per minute per user per project: 600 requests" (a sliding window):
+    // https://developers.google.com/workspace/calendar/api/guides/quota
+    budget: super::Budget::per(600, 60),
 };
 
 static DRIVE: Capabilities = Capabilities {
@@ -61,6 +68,11 @@ static DRIVE: Capabilities = Capabilities {
     sync: &[AuthMode::Oauth2],
     realtime: false,
     actions: &[],
+    write_scopes: &[],
+    // 12,000 queries per 60 seconds per user (the per-user request quota; projects created
+    // since May 2026 count quota units instead, 325,000 a minute per user):
+    // https://developers.google.com/drive/api/guides/limits
+    budget: super::Budget::per(12_000, 60),
 };
 
 /// What the two Google integrations share: the OAuth client, the account from userinfo, and
@@ -83,6 +95,12 @@ macro_rules! google_provider {
 
             fn grant_scope(&self) -> GrantScope {
                 GrantScope::Family
+            }
+
+            /// Google keeps earlier grants only when asked to: "include_granted_scopes=true"
+            /// (https://developers.google.com/identity/protocols/oauth2/web-server#incrementalAuth).
+            fn incremental_consent(&self) -> &'static [(&'static str, &'static str)] {
+                &[("include_granted_scopes", "true")]
             }
 
             async fn oauth_account(

@@ -68,6 +68,15 @@ static CAPABILITIES: Capabilities = Capabilities {
     sync: &[AuthMode::Oauth2],
     realtime: false,
     actions: &ACTIONS,
+    write_scopes: &[super::WriteScope {
+        scope: "ChannelMessage.Send",
+        allows: "post messages in your Microsoft Teams channels",
+    }],
+    // Teams service limits, per app per tenant: GET channel message 5 rps, POST channel
+    // message 2 rps, and at most 4 requests a second on one team or channel. The posts' 2 a
+    // second bind, with the channel's 4 as the burst:
+    // https://learn.microsoft.com/graph/throttling-limits#microsoft-teams-service-limits
+    budget: super::Budget { capacity: 4, refill: 2, per_seconds: 1 },
 };
 
 #[async_trait]

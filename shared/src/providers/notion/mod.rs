@@ -45,6 +45,10 @@ static CAPABILITIES: Capabilities = Capabilities {
     sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
     realtime: false,
     actions: &ACTIONS,
+    write_scopes: &[],
+    // "an average of three requests per second" per connection, some bursts allowed:
+    // https://developers.notion.com/reference/request-limits
+    budget: super::Budget::per(3, 1),
 };
 
 #[async_trait]

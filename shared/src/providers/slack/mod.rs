@@ -56,6 +56,12 @@ static CAPABILITIES: Capabilities = Capabilities {
     sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
     realtime: false,
     actions: &ACTIONS,
+    write_scopes: &[super::WriteScope { scope: "chat:write", allows: "post messages in Slack" }],
+    // Limits are per method per workspace per app. The sync pages through conversations.history
+    // (Tier 3: 50+ a minute), which binds before chat.postMessage (about 1 a second per channel,
+    // "Special" tier): https://api.slack.com/apis/rate-limits. (Apps distributed outside the
+    // Marketplace get 1 conversations.history call a minute since 2025; this app is not one.)
+    budget: super::Budget::per(50, 60),
 };
 
 #[async_trait]

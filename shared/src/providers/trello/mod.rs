@@ -68,6 +68,10 @@ static CAPABILITIES: Capabilities = Capabilities {
     sync: &[AuthMode::ApiKey],
     realtime: false,
     actions: &ACTIONS,
+    write_scopes: &[],
+    // "100 requests per 10 second interval for each token" (and 300 per 10 s per API key):
+    // https://developer.atlassian.com/cloud/trello/guides/rest-api/rate-limits
+    budget: super::Budget::per(100, 10),
 };
 
 #[async_trait]

@@ -32,6 +32,10 @@ static CAPABILITIES: Capabilities = Capabilities {
     sync: &[],
     realtime: false,
     actions: &ACTIONS,
+    write_scopes: &[],
+    // Webhooks into Zapier are throttled at 30 a second and 10,000 per 5 minutes (33 a second):
+    // the first binds. https://docs.zapier.com/platform/build/operating-constraints
+    budget: super::Budget::per(30, 1),
 };
 
 #[async_trait]
