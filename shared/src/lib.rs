@@ -21,6 +21,7 @@ pub mod secret_sweep;
 pub mod store;
 pub mod sync;
 pub mod vault;
+pub mod webhooks;
 
 pub use config::AppState;
 

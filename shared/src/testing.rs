@@ -25,7 +25,7 @@ pub use template_policy::{Names, TemplatePolicy};
 pub const TEST_JWT_SECRET: &str = "test-only-signing-secret";
 
 /// The functions of template.yaml.
-pub const FUNCTIONS: [Function; 7] = [
+pub const FUNCTIONS: [Function; 8] = [
     Function::Catalog,
     Function::Connections,
     Function::SyncApi,
@@ -33,6 +33,7 @@ pub const FUNCTIONS: [Function; 7] = [
     Function::SyncScheduler,
     Function::AutomationsApi,
     Function::AutomationsRunner,
+    Function::Webhooks,
 ];
 
 /// A function's logical id in template.yaml (the name of its role in the emulator).
@@ -45,6 +46,7 @@ pub fn logical_id(function: Function) -> &'static str {
         Function::SyncScheduler => "SyncSchedulerFunction",
         Function::AutomationsApi => "AutomationsApiFunction",
         Function::AutomationsRunner => "AutomationsRunnerFunction",
+        Function::Webhooks => "WebhooksFunction",
     }
 }
 
@@ -139,6 +141,7 @@ impl TestEnv {
             automations: None,
             sync: crate::config::SyncOptions::default(),
             oauth: crate::oauth::OAuthClients::default(),
+            webhooks: crate::config::WebhookKeys::default(),
         };
         Self { state, aws, table, secrets_prefix, queues: None, automation_queues: None }
     }
@@ -205,6 +208,12 @@ impl TestEnv {
 
     /// The sync jobs waiting on the test queue (received and deleted).
     pub async fn take_jobs(&self) -> Vec<crate::domain::SyncJob> {
+        self.take_messages(&self.queues.as_ref().expect("add_queues first").queue_url).await
+    }
+
+    /// Every message waiting on the test's sync queue, jobs and notified connections' pending
+    /// syncs alike (received and deleted).
+    pub async fn take_sync_messages(&self) -> Vec<crate::queue::SyncMessage> {
         self.take_messages(&self.queues.as_ref().expect("add_queues first").queue_url).await
     }
 

@@ -131,8 +131,16 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 /// Runs per binary for the init figures (the median is reported).
 const INIT_RUNS: usize = 20;
-const FUNCTIONS: [&str; 7] =
-    ["catalog", "connections", "sync-api", "sync-worker", "sync-scheduler", "automations-api", "automations-runner"];
+const FUNCTIONS: [&str; 8] = [
+    "catalog",
+    "connections",
+    "sync-api",
+    "sync-worker",
+    "sync-scheduler",
+    "automations-api",
+    "automations-runner",
+    "webhooks",
+];
 
 /// One start of `binary`: the time from exec until its first poll of the Runtime API, and its
 /// RSS then.

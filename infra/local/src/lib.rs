@@ -60,6 +60,7 @@ pub fn api_routes(state_of: impl Fn(Function) -> AppState, dev_secret: SecretStr
         .merge(connections::routes(state_of(Function::Connections)))
         .merge(sync::routes(state_of(Function::SyncApi)))
         .merge(automations::routes(state_of(Function::AutomationsApi)))
+        .merge(webhooks::routes(state_of(Function::Webhooks)))
         .merge(dev)
 }
 

@@ -9,6 +9,7 @@ mod insights;
 mod limits;
 mod oauth;
 mod records;
+mod subscriptions;
 mod syncs;
 pub mod table;
 mod update;
@@ -27,6 +28,7 @@ pub use insights::{DayActivity, IntegrationCounter, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
 pub use records::{Change, Changed, ReadCost, StoredRecord, Written, content_hash};
+pub use subscriptions::{PendingRun, SEEN_EVENT_TTL, Subscription};
 pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};
 
 use crate::domain::{ConnectionId, IntegrationId, UserId};

@@ -50,7 +50,7 @@ static CALENDAR: Capabilities = Capabilities {
     credential_fields: &[],
     record_kinds: &[RecordKind::Event],
     sync: &[AuthMode::Oauth2],
-    realtime: false,
+    realtime: true,
     actions: &CALENDAR_ACTIONS,
 };
 
@@ -59,7 +59,7 @@ static DRIVE: Capabilities = Capabilities {
     credential_fields: &[],
     record_kinds: &[RecordKind::File],
     sync: &[AuthMode::Oauth2],
-    realtime: false,
+    realtime: true,
     actions: &[],
 };
 

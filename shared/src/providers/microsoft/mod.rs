@@ -66,7 +66,7 @@ static CAPABILITIES: Capabilities = Capabilities {
     credential_fields: &[WEBHOOK_URL],
     record_kinds: &[RecordKind::Message],
     sync: &[AuthMode::Oauth2],
-    realtime: false,
+    realtime: true,
     actions: &ACTIONS,
 };
 

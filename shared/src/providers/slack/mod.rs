@@ -54,7 +54,7 @@ static CAPABILITIES: Capabilities = Capabilities {
     credential_fields: &[TOKEN],
     record_kinds: &[RecordKind::Message],
     sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
-    realtime: false,
+    realtime: true,
     actions: &ACTIONS,
 };
 

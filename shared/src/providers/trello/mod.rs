@@ -66,7 +66,7 @@ static CAPABILITIES: Capabilities = Capabilities {
     credential_fields: &[API_KEY, TOKEN],
     record_kinds: &[RecordKind::Task],
     sync: &[AuthMode::ApiKey],
-    realtime: false,
+    realtime: true,
     actions: &ACTIONS,
 };
 
