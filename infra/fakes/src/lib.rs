@@ -61,7 +61,7 @@ use tokio::task::JoinHandle;
 pub use asana::{AsanaProject, AsanaTask, AsanaUser, AsanaWorkspace};
 pub use demo::DemoSeed;
 pub use google::{CalendarEvent, DriveFile, DriveUser, EventAttendee, EventStatus, EventTime};
-pub use graph::{TeamsChannel, TeamsMention, TeamsMessage, TeamsTeam};
+pub use graph::{GraphSubscription, TeamsChannel, TeamsMention, TeamsMessage, TeamsTeam};
 pub use notion::{NotionItem, NotionKind, NotionParent};
 pub use oauth::{OAuthProvider, OAuthUser, TokenRequest};
 pub use slack::{SlackChannel, SlackMessage};

@@ -35,6 +35,8 @@ pub struct SchedulerReport {
     pub errors: usize,
     /// Scheduled automations whose time had come, queued for the automations runner.
     pub automations_queued: usize,
+    /// Provider subscriptions renewed or made again before they expire.
+    pub subscriptions: crate::webhooks::lifecycle::RenewalReport,
 }
 
 impl SchedulerReport {
@@ -83,6 +85,7 @@ pub async fn schedule(state: &AppState, queue: &dyn SendJobs, now: DateTime<Utc>
         }
         queue_due_automations(state, shard, now, &mut report).await;
     }
+    report.subscriptions = crate::webhooks::lifecycle::renew_due(state, now).await;
     report
 }
 

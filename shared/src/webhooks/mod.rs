@@ -8,6 +8,7 @@
 //! A notification for a subscription we do not know gets 410 Gone, which tells Trello to delete
 //! its webhook and the others to stop retrying that delivery.
 
+pub mod lifecycle;
 pub mod verify;
 
 use axum::http::{HeaderMap, Method, StatusCode, header};

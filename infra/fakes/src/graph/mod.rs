@@ -87,6 +87,29 @@ pub(crate) struct Data {
     pub accounts: Vec<Account>,
     pub teams: Vec<TeamsTeam>,
     pub channels: Vec<ChannelRec>,
+    pub subscriptions: Vec<GraphSubscription>,
+}
+
+/// A change-notification subscription (`POST /subscriptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphSubscription {
+    pub id: String,
+    pub resource: String,
+    pub notification_url: String,
+    pub client_state: Option<String>,
+    pub expiration: DateTime<Utc>,
+}
+
+impl FakeState {
+    /// The Graph subscriptions in place, oldest first.
+    pub fn graph_subscriptions(&self) -> Vec<GraphSubscription> {
+        self.with(|s| s.graph.subscriptions.clone())
+    }
+
+    /// Removes a Graph subscription, as Graph does when it drops one.
+    pub fn remove_graph_subscription(&self, id: &str) {
+        self.with(|s| s.graph.subscriptions.retain(|sub| sub.id != id));
+    }
 }
 
 impl Data {
