@@ -66,7 +66,9 @@ pub use notion::{NotionItem, NotionKind, NotionParent};
 pub use oauth::{OAuthProvider, OAuthUser, TokenRequest};
 pub use slack::{SlackChannel, SlackMessage};
 pub use state::{FakeState, Fault, Provider, RecordedRequest};
-pub use trello::{TrelloBoard, TrelloCard, TrelloLabel, TrelloList, TrelloMember};
+pub use trello::{
+    TrelloBoard, TrelloCard, TrelloLabel, TrelloList, TrelloMember, TrelloWebhook, trello_webhook_signature,
+};
 
 /// A running fake server. Dropping it stops the server.
 #[derive(Debug)]
