@@ -80,6 +80,11 @@ impl Provider for MicrosoftTeams {
         &CAPABILITIES
     }
 
+    /// `MICROSOFT_CLIENT_ID` and the rest serve it (as the fakes' settings and the README say).
+    fn oauth_client_family(&self) -> Option<&'static str> {
+        Some("MICROSOFT")
+    }
+
     /// An incoming webhook is checked by its form (the catalog's pattern): posting to it to
     /// check it would post into the user's channel.
     async fn verify(
