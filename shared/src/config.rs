@@ -43,6 +43,8 @@ pub enum Function {
     AutomationsRunner,
     HooksApi,
     HooksWorker,
+    /// Incoming provider notifications (functions/webhooks).
+    Webhooks,
 }
 
 /// What a process talks to besides its DynamoDB table (and Secrets Manager, whose client the
@@ -73,8 +75,9 @@ impl Function {
             // The worker queues the continuation of a run that reaches its invocation's deadline,
             // the automation runs its changes trigger, and the hook deliveries of its events.
             Function::SyncWorker => (true, true, true, true),
-            // It queues the scheduled automations whose time has come.
-            Function::SyncScheduler => (true, true, false, false),
+            // It queues the scheduled automations whose time has come, and renews the providers'
+            // subscriptions.
+            Function::SyncScheduler => (true, true, true, false),
             // A manual run is queued; the runner queues an event again to try it later, and the
             // hook deliveries of a run's end. A save that needs a scope the connection lacks
             // starts its re-consent (the OAuth clients).
@@ -83,6 +86,9 @@ impl Function {
             // A redelivery is queued; the worker queues a delivery again to try it later.
             Function::HooksApi => (false, false, false, true),
             Function::HooksWorker => (false, false, false, true),
+            // A notification queues its connection's sync; it makes no provider call, but its
+            // verification secrets live with the OAuth clients.
+            Function::Webhooks => (true, false, true, false),
         };
         Uses { queue, automations, providers, hooks }
     }
@@ -195,6 +201,38 @@ pub struct AppState {
     pub sync: SyncOptions,
     /// OAuth clients of the integrations that sign in.
     pub oauth: OAuthClients,
+    /// What incoming provider notifications are checked with (functions/webhooks), and the
+    /// address subscriptions send them to.
+    pub webhooks: WebhookKeys,
+}
+
+/// The secrets that verify providers' notifications, read like the OAuth clients (the
+/// `OAUTH_CLIENTS_SECRET_ID` secret, or the environment): `SLACK_SIGNING_SECRET`,
+/// `TRELLO_APP_SECRET`; and `WEBHOOK_BASE_URL`, the public origin of
+/// `/api/v1/integrations/webhooks/{provider}` (Trello signs the callback URL too).
+#[derive(Clone, Default)]
+pub struct WebhookKeys {
+    pub slack_signing_secret: Option<SecretString>,
+    pub trello_app_secret: Option<SecretString>,
+    pub base_url: Option<String>,
+}
+
+impl WebhookKeys {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Self {
+        Self {
+            slack_signing_secret: lookup("SLACK_SIGNING_SECRET").map(SecretString::from),
+            trello_app_secret: lookup("TRELLO_APP_SECRET").map(SecretString::from),
+            base_url: std::env::var("WEBHOOK_BASE_URL")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| v.trim_end_matches('/').to_owned()),
+        }
+    }
+
+    /// From the environment alone.
+    pub fn from_env() -> Self {
+        Self::from_lookup(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
 }
 
 /// How the worker pages through providers.
@@ -238,6 +276,7 @@ impl AppState {
             secrets: aws_sdk_secretsmanager::Client::new(aws),
             http: crate::providers::http_client(),
             oauth: OAuthClients::from_env(Catalog::get()),
+            webhooks: WebhookKeys::from_env(),
         };
         Self::build(config, aws, Uses::ALL, clients)
     }
@@ -271,6 +310,7 @@ impl AppState {
             hook_targets: config.hook_targets,
             sync: config.sync,
             oauth: clients.oauth,
+            webhooks: clients.webhooks,
         }
     }
 
@@ -305,20 +345,23 @@ impl AppState {
         // them gets clients that make no connection and load no certificate (the SDK's HTTP
         // client connects on first use; reqwest is on the shared TLS configuration).
         let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-        let oauth = match uses.providers {
-            false => OAuthClients::default(),
+        let (oauth, webhooks) = match uses.providers {
+            false => (OAuthClients::default(), WebhookKeys::from_env()),
             true => Self::oauth_clients(&secrets).await?,
         };
-        let clients = Clients { secrets, http: crate::clients::provider_http()?, oauth };
+        let clients = Clients { secrets, http: crate::clients::provider_http()?, oauth, webhooks };
         Ok(Self::build(&config, &aws, uses, clients))
     }
 
-    /// The OAuth clients of the integrations that sign in. In AWS their ids and secrets live in
-    /// one secret (only the functions that sign users in or refresh tokens are given it).
-    async fn oauth_clients(secrets: &aws_sdk_secretsmanager::Client) -> Result<OAuthClients, ConfigError> {
+    /// The OAuth clients of the integrations that sign in, and the webhook verification
+    /// secrets. In AWS they live in one secret (only the functions that sign users in, refresh
+    /// tokens or verify notifications are given it).
+    async fn oauth_clients(
+        secrets: &aws_sdk_secretsmanager::Client,
+    ) -> Result<(OAuthClients, WebhookKeys), ConfigError> {
         const NAME: &str = "OAUTH_CLIENTS_SECRET_ID";
         let Some(secret_id) = std::env::var(NAME).ok().filter(|id| !id.is_empty()) else {
-            return Ok(OAuthClients::from_env(Catalog::get()));
+            return Ok((OAuthClients::from_env(Catalog::get()), WebhookKeys::from_env()));
         };
         let out = secrets
             .get_secret_value()
@@ -331,7 +374,13 @@ impl AppState {
         if !json.is_object() {
             return Err(ConfigError::Invalid { name: NAME, reason: "the secret is not a JSON object".into() });
         }
-        Ok(OAuthClients::from_json_and_env(Catalog::get(), &json))
+        let webhooks = WebhookKeys::from_lookup(&|name| {
+            json.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        });
+        Ok((OAuthClients::from_json_and_env(Catalog::get(), &json), webhooks))
     }
 }
 
@@ -340,6 +389,7 @@ struct Clients {
     secrets: aws_sdk_secretsmanager::Client,
     http: reqwest::Client,
     oauth: OAuthClients,
+    webhooks: WebhookKeys,
 }
 
 /// Structured logs; JSON when Lambda asks for it (`AWS_LAMBDA_LOG_FORMAT=JSON`).

@@ -312,7 +312,11 @@ pub async fn connect(
     };
     let outcome = state.store.insert_connection(new).await;
     let outcome = match outcome {
-        Ok(ConnectOutcome::Created(connection)) => return Ok(ConnectResult::Connected(connection)),
+        Ok(ConnectOutcome::Created(mut connection)) => {
+            connection.realtime =
+                crate::webhooks::lifecycle::subscribe(state, &connection, crate::store::attrs::now()).await;
+            return Ok(ConnectResult::Connected(connection));
+        }
         Ok(ConnectOutcome::AlreadyConnected { existing }) => {
             ConnectError::AlreadyConnected { integration: integration.name.clone(), existing }
         }
@@ -455,6 +459,10 @@ pub async fn disconnect(state: &AppState, caller: &Caller, id: &ConnectionId) ->
             Err(VaultError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
+        // Its subscriptions stop while its credentials are still there to stop them with.
+        if credentials.is_some() {
+            crate::webhooks::lifecycle::unsubscribe_all(state, &current, crate::store::attrs::now()).await?;
+        }
         audit_detail = crate::oauth::revoke_unless_shared(state, integration, &current, credentials.as_ref()).await?;
     }
     state.vault.delete(&current.secret_id).await?;

@@ -25,6 +25,7 @@ pub mod standard_webhooks;
 pub mod store;
 pub mod sync;
 pub mod vault;
+pub mod webhooks;
 
 pub use config::AppState;
 

@@ -6,8 +6,26 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use crate::automations::AutomationJob;
-use crate::domain::{SyncId, SyncJob};
+use crate::domain::{ConnectionId, IntegrationId, SyncId, SyncJob, UserId};
 use crate::hooks::HookDelivery;
+
+/// A provider notified a change of a connection whose sync is now pending: the worker turns the
+/// pending sync into a run (functions/webhooks sends it; see `Store::mark_sync_pending`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Notified {
+    pub user_id: UserId,
+    pub connection_id: ConnectionId,
+    pub integration_id: IntegrationId,
+}
+
+/// What the sync queue carries: a run's job, or a notified connection's pending sync.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SyncMessage {
+    Notified { notified: Notified },
+    Job(SyncJob),
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("SQS request failed")]
@@ -26,6 +44,20 @@ impl SyncQueue {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Sends a notified connection's pending sync, delivered after `delay` (at most 15 minutes).
+    pub async fn send_notified(&self, notified: &Notified, delay: std::time::Duration) -> Result<(), QueueError> {
+        let message = SyncMessage::Notified { notified: notified.clone() };
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(serde_json::to_string(&message).expect("messages serialise"))
+            .delay_seconds(i32::try_from(delay.as_secs().min(900)).unwrap_or(900))
+            .send()
+            .await
+            .map_err(|e| QueueError(Box::new(e)))?;
+        Ok(())
     }
 
     pub async fn send(&self, job: &SyncJob) -> Result<(), QueueError> {

@@ -25,7 +25,7 @@ pub use template_policy::{Names, TemplatePolicy};
 pub const TEST_JWT_SECRET: &str = "test-only-signing-secret";
 
 /// The functions of template.yaml.
-pub const FUNCTIONS: [Function; 9] = [
+pub const FUNCTIONS: [Function; 10] = [
     Function::Catalog,
     Function::Connections,
     Function::SyncApi,
@@ -35,6 +35,7 @@ pub const FUNCTIONS: [Function; 9] = [
     Function::AutomationsRunner,
     Function::HooksApi,
     Function::HooksWorker,
+    Function::Webhooks,
 ];
 
 /// A function's logical id in template.yaml (the name of its role in the emulator).
@@ -49,6 +50,7 @@ pub fn logical_id(function: Function) -> &'static str {
         Function::AutomationsRunner => "AutomationsRunnerFunction",
         Function::HooksApi => "HooksApiFunction",
         Function::HooksWorker => "HooksWorkerFunction",
+        Function::Webhooks => "WebhooksFunction",
     }
 }
 
@@ -148,6 +150,7 @@ impl TestEnv {
             hook_targets: crate::hooks::target::TargetPolicy { allow_loopback: true },
             sync: crate::config::SyncOptions::default(),
             oauth: crate::oauth::OAuthClients::default(),
+            webhooks: crate::config::WebhookKeys::default(),
         };
         Self { state, aws, table, secrets_prefix, queues: None, automation_queues: None, hook_queues: None }
     }
@@ -231,6 +234,12 @@ impl TestEnv {
 
     /// The sync jobs waiting on the test queue (received and deleted).
     pub async fn take_jobs(&self) -> Vec<crate::domain::SyncJob> {
+        self.take_messages(&self.queues.as_ref().expect("add_queues first").queue_url).await
+    }
+
+    /// Every message waiting on the test's sync queue, jobs and notified connections' pending
+    /// syncs alike (received and deleted).
+    pub async fn take_sync_messages(&self) -> Vec<crate::queue::SyncMessage> {
         self.take_messages(&self.queues.as_ref().expect("add_queues first").queue_url).await
     }
 

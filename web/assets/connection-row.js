@@ -56,6 +56,15 @@ function lastSyncText(conn, reasonShown) {
   return `Last synced ${ago}: ${fmt.items(last.items)}, saved ${fmt.duration(last.minutesSaved)}`;
 }
 
+// How the connection hears of changes (provider notifications, or only its syncs), and since
+// when its data is known to be current.
+function realtimeText(conn) {
+  const fresh = conn.freshAsOf ? ` Up to date as of ${fmt.fromNow(conn.freshAsOf)}.` : '';
+  if (conn.realtime === 'live') return `Live: changes arrive as they happen.${fresh}`;
+  if (conn.realtime === 'polling') return `Polling: changes arrive with each sync.${fresh}`;
+  return fresh.trim();
+}
+
 function scheduleText(conn) {
   if (!conn.settings?.autoSync) return 'Auto-sync is off — sync whenever you need to.';
   if (conn.nextSyncAt) return `Next sync ${fmt.fromNow(conn.nextSyncAt)}.`;
@@ -82,6 +91,7 @@ export function createConnectionRow(initial) {
   const last = h('p', { class: 'conn__last', 'data-testid': key('last-sync') });
   const receives = h('p', { class: 'conn__receives', 'data-testid': key('receives'), hidden: true }, fmt.RECEIVES_POSTS);
   const totals = h('p', { class: 'conn__totals' });
+  const realtime = h('p', { class: 'conn__last', 'data-testid': key('realtime') });
   const reconnect = h('button', {
     type: 'button', class: 'btn btn--small btn--warning', 'data-testid': key('reconnect'),
     onClick: () => openConnect(integ(), { reconnect: conn }),
@@ -136,7 +146,7 @@ export function createConnectionRow(initial) {
     iconSlot,
     h('div', { class: 'conn__who' }, h('div', { class: 'conn__title-row' }, title, pill), account),
     h('div', { class: 'conn__actions' }, reconnect, syncBtn, disconnectBtn)),
-  h('div', { class: 'conn__status' }, reason, last, receives, totals),
+  h('div', { class: 'conn__status' }, reason, last, realtime, receives, totals),
   settings,
   panel.el,
   history.el);
@@ -234,13 +244,15 @@ export function createConnectionRow(initial) {
     // A webhook that only receives posts: what it does, and nothing about syncing.
     receives.hidden = syncs;
     // (The sync panel stays: empty, it takes no room; it may say why the API refused a sync.)
-    for (const part of [last, totals, syncBtn, settings, history.el]) part.hidden = !syncs;
+    for (const part of [last, realtime, totals, syncBtn, settings, history.el]) part.hidden = !syncs;
     if (!syncs) {
       panel.stop();
       return;
     }
 
     last.textContent = lastSyncText(conn, st.reason || '');
+    realtime.textContent = realtimeText(conn);
+    realtime.hidden = !realtime.textContent;
     totals.textContent = conn.itemsTotal ? `In total: ${fmt.items(conn.itemsTotal)}, ${fmt.duration(conn.minutesSavedTotal)} saved` : '';
     syncBtn.disabled = syncing || busy || conn.status === 'needs_reauth' || panel.blocked;
     syncBtn.setAttribute('aria-label', `Sync ${name} now`);

@@ -314,6 +314,8 @@ pageTest('sync-trello', async ({ page }) => {
   const id = connection.connectionId;
   await page.getByTestId('notice-connected').waitFor();
   assert.match(await text(part(page, 'last-sync', id)), /Not synced yet/);
+  // Connecting subscribed it to the fake Trello's webhooks.
+  assert.equal(await text(part(page, 'realtime', id)), 'Live: changes arrive as they happen.');
 
   // The demo account syncs in well under a second: slow four Trello pages down so the run
   // can be seen while it runs.
@@ -340,6 +342,7 @@ pageTest('sync-trello', async ({ page }) => {
     assert.ok(polls.length >= 2, `the page followed the run (${polls.length} polls)`);
     assert.match(await text(part(page, 'last-sync', id)),
       new RegExp(`^Last synced just now: ${fmt.items(run.progress.items)}, saved ${fmt.duration(run.minutesSaved)}$`));
+    await page.waitForFunction((cid) => /Up to date as of just now/.test(document.querySelector(`[data-testid="realtime-${cid}"]`)?.textContent), id);
 
     // History: the run, newest first.
     const history = part(page, 'history', id);

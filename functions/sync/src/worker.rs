@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use integrations::AppState;
 use integrations::domain::SyncJob;
-use integrations::sync::{JobOutcome, SchedulerReport, fail_dead_letter, run_job_until, run_scheduler};
+use integrations::http::ErrorChain;
+use integrations::queue::SyncMessage;
+use integrations::sync::{JobOutcome, SchedulerReport, fail_dead_letter, queue_notified, run_job_until, run_scheduler};
 
 /// Time kept before the invocation's deadline to answer the batch.
 const ANSWER_TIME: Duration = Duration::from_millis(500);
@@ -49,7 +51,25 @@ async fn handle_message(state: &AppState, dlq_arn: Option<&str>, message: &SqsMe
     let from_dlq = dlq_arn.is_some() && message.event_source_arn.as_deref() == dlq_arn;
     let body = message.body.as_deref().unwrap_or_default();
     let job: SyncJob = match serde_json::from_str(body) {
-        Ok(job) => job,
+        Ok(SyncMessage::Job(job)) => job,
+        Ok(SyncMessage::Notified { notified }) if !from_dlq => {
+            return match queue_notified(state, &notified).await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::error!(connection = %notified.connection_id, error = %ErrorChain(&e), "a notified sync could not be queued");
+                    false
+                }
+            };
+        }
+        Ok(SyncMessage::Notified { notified }) => {
+            // A pending sync that kept failing to queue: the next notification sets it again.
+            tracing::error!(connection = %notified.connection_id, "a notified sync went to the dead-letter queue");
+            if let Err(e) = state.store.clear_sync_pending(&notified.user_id, &notified.connection_id).await {
+                tracing::error!(error = %ErrorChain(&e), "could not clear the pending sync");
+                return false;
+            }
+            return true;
+        }
         Err(e) if from_dlq => {
             // Nothing identifies a run: keep the evidence in the log and let it go.
             tracing::error!(message_id = ?message.message_id, error = %e, body, "unreadable dead letter removed");

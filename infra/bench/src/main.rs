@@ -2,6 +2,8 @@
 //! - sync throughput for 10,000 records: the worker's path (BatchGetItem + BatchWriteItem in
 //!   25s) against writing the same records one PutItem at a time, on the local emulator;
 //! - a whole sync of 10,000 Trello cards through the engine, against the fake API;
+//! - acknowledging a provider's notification in process (p99, less its AWS calls; and its AWS
+//!   requests);
 //! - each Lambda binary's init (exec until its first poll of the Runtime API) and its RSS then.
 //!
 //! Numbers from the emulator measure our request pattern, not DynamoDB's latency.
@@ -17,6 +19,8 @@ use fake_providers::{FakeProviders, Provider};
 use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
 use integrations::sync::{Record, RecordKind, run_job};
 use integrations::testing::TestEnv;
+
+mod webhook;
 
 const RECORDS: usize = 10_000;
 
@@ -131,7 +135,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 /// Runs per binary for the init figures (the median is reported).
 const INIT_RUNS: usize = 20;
-const FUNCTIONS: [&str; 9] = [
+const FUNCTIONS: [&str; 10] = [
     "catalog",
     "connections",
     "sync-api",
@@ -141,6 +145,7 @@ const FUNCTIONS: [&str; 9] = [
     "automations-runner",
     "hooks-api",
     "hooks-worker",
+    "webhooks",
 ];
 
 /// One start of `binary`: the time from exec until its first poll of the Runtime API, and its
@@ -352,23 +357,45 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// `bench [BIN_DIR] [--baseline DIR] [--cold-start-only]`: with `--baseline`, the binaries of
+/// The webhook figures (`--webhooks-only` prints just these).
+async fn print_webhooks() -> anyhow::Result<()> {
+    let mut env = TestEnv::new().await;
+    let hooks = webhook::acknowledge(&mut env).await?;
+    env.cleanup().await;
+    println!(
+        "a provider notification acknowledged in process ({} Trello notifications, each its whole path); aim p99 ≤ 5 ms",
+        hooks.notifications
+    );
+    println!("  time less AWS calls, p50:                       {:>8.2} ms", ms(hooks.p50));
+    println!("  time less AWS calls, p99:                       {:>8.2} ms", ms(hooks.p99));
+    println!("  DynamoDB requests per notification:             {:>8.2}", hooks.dynamo_per_notification);
+    println!("  SQS requests per notification:                  {:>8.2}\n", hooks.sqs_per_notification);
+
+    Ok(())
+}
+
+/// `bench [BIN_DIR] [--baseline DIR] [--cold-start-only | --webhooks-only]`: with `--baseline`, the binaries of
 /// DIR (another build) are started alongside, and both sets of figures are shown.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut bin_dir = PathBuf::from("target/release");
     let mut baseline: Option<PathBuf> = None;
     let mut cold_start_only = false;
+    let mut webhooks_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--baseline" => baseline = Some(args.next().context("--baseline needs a directory")?.into()),
             "--cold-start-only" => cold_start_only = true,
+            "--webhooks-only" => webhooks_only = true,
             _ => bin_dir = arg.into(),
         }
     }
     println!("Director of One — Integrations: benchmark ({RECORDS} records, local emulator)\n");
 
+    if webhooks_only {
+        return print_webhooks().await;
+    }
     if !cold_start_only {
         let mut env = TestEnv::new().await;
         let batched = batch_writes(&env).await?;
@@ -395,6 +422,8 @@ async fn main() -> anyhow::Result<()> {
         println!("  SQS requests (SendMessageBatch):                {sends:>8}");
         println!("  DynamoDB requests (the hooks, one Query):       {reads:>8}\n");
         env.cleanup().await;
+
+        print_webhooks().await?;
 
         let (matching, elapsed) = dry_run_over_many_items()?;
         println!("an automation's dry run over 10,000 items, in process (median of 21); aim ≤ 50 ms");

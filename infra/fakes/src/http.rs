@@ -63,6 +63,7 @@ pub(crate) fn router(state: FakeState) -> Router {
         .route("/_fake/{provider}/faults", post(add_fault).delete(clear_faults))
         .route("/_fake/{provider}/requests", get(requests))
         .route("/_fake/{provider}/touch", post(touch))
+        .route("/_fake/microsoft-graph/remove-subscriptions", post(remove_graph_subscriptions))
         .route("/hooks/{name}", post(crate::hooks::receive))
         .route("/receivers/{name}", post(crate::hooks::receive_signed).get(crate::hooks::list_signed))
         .route("/receivers/{name}/answers", post(crate::hooks::script_answers))
@@ -319,6 +320,12 @@ async fn requests(State(state): State<FakeState>, Path(p): Path<String>) -> Resp
 #[derive(Deserialize)]
 struct TouchBody {
     id: String,
+}
+
+/// Graph drops every subscription and tells each (`subscriptionRemoved`).
+async fn remove_graph_subscriptions(State(state): State<FakeState>) -> Response {
+    let removed = state.remove_graph_subscriptions_notifying();
+    json_response(StatusCode::OK, json!({ "removed": removed }))
 }
 
 async fn touch(State(state): State<FakeState>, Path(p): Path<String>, body: Bytes) -> Response {

@@ -61,13 +61,15 @@ use tokio::task::JoinHandle;
 pub use asana::{AsanaProject, AsanaTask, AsanaUser, AsanaWorkspace};
 pub use demo::DemoSeed;
 pub use google::{CalendarEvent, DriveFile, DriveUser, EventAttendee, EventStatus, EventTime};
-pub use graph::{TeamsChannel, TeamsMention, TeamsMessage, TeamsTeam};
+pub use graph::{GraphSubscription, TeamsChannel, TeamsMention, TeamsMessage, TeamsTeam};
 pub use hooks::SignedDelivery;
 pub use notion::{NotionItem, NotionKind, NotionParent};
 pub use oauth::{OAuthProvider, OAuthUser, TokenRequest};
 pub use slack::{SlackChannel, SlackMessage};
 pub use state::{FakeState, Fault, Provider, RecordedRequest};
-pub use trello::{TrelloBoard, TrelloCard, TrelloLabel, TrelloList, TrelloMember};
+pub use trello::{
+    TrelloBoard, TrelloCard, TrelloLabel, TrelloList, TrelloMember, TrelloWebhook, trello_webhook_signature,
+};
 
 /// A running fake server. Dropping it stops the server.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ source infra/local/scripts/env.sh
 pids=()
 trap '[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 echo "==> building release binaries (LTO; the first build takes a few minutes)"
-cargo build --quiet --release --bin catalog --bin connections --bin sync-api --bin sync-worker --bin sync-scheduler --bin automations-api --bin automations-runner --bin hooks-api --bin hooks-worker --bin bench
+cargo build --quiet --release --bin catalog --bin connections --bin sync-api --bin sync-worker --bin sync-scheduler --bin automations-api --bin automations-runner --bin hooks-api --bin hooks-worker --bin webhooks --bin bench
 target="${CARGO_TARGET_DIR:-target}"
 if [[ " $* " != *" --cold-start-only "* ]]; then
   pid="$(start_emulator)"; [ -n "$pid" ] && pids+=("$pid")

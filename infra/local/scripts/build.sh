@@ -10,6 +10,6 @@ fi
 echo "==> cargo lambda build --release --arm64 (LTO, stripped)"
 cargo lambda build --release --arm64 --output-format zip \
   --bin catalog --bin connections --bin sync-api --bin sync-worker --bin sync-scheduler \
-  --bin automations-api --bin automations-runner --bin hooks-api --bin hooks-worker
+  --bin automations-api --bin automations-runner --bin hooks-api --bin hooks-worker --bin webhooks
 echo "==> package sizes"
 ls -l target/lambda/*/bootstrap.zip | awk '{ printf "  %-50s %8.2f MB\n", $9, $5 / 1048576 }'

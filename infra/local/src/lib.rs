@@ -61,6 +61,7 @@ pub fn api_routes(state_of: impl Fn(Function) -> AppState, dev_secret: SecretStr
         .merge(sync::routes(state_of(Function::SyncApi)))
         .merge(automations::routes(state_of(Function::AutomationsApi)))
         .merge(hooks::routes(state_of(Function::HooksApi)))
+        .merge(webhooks::routes(state_of(Function::Webhooks)))
         .merge(dev)
 }
 

@@ -57,6 +57,37 @@ impl ConnectionStatus {
     }
 }
 
+/// Whether a connection hears of changes as they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Realtime {
+    /// Its subscriptions are in place: a change reaches the items within seconds.
+    Live,
+    /// It could not subscribe (or its subscription was lost): its changes are polled for.
+    Polling,
+    /// Its provider does not notify.
+    Off,
+}
+
+impl Realtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Realtime::Live => "live",
+            Realtime::Polling => "polling",
+            Realtime::Off => "off",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "live" => Some(Realtime::Live),
+            "polling" => Some(Realtime::Polling),
+            "off" => Some(Realtime::Off),
+            _ => None,
+        }
+    }
+}
+
 /// Whose account at the provider a credential belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -161,6 +192,11 @@ pub struct Connection {
     /// Its API budget now (filled in where the API shows a connection).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::providers::BudgetView>,
+    /// How it hears of changes: `live` (provider notifications), `polling`, or `off`.
+    pub realtime: Realtime,
+    /// When its data was last known current: the start of its last successful sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_as_of: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic concurrency: every update checks and bumps it.

@@ -4,6 +4,6 @@ mod connection;
 mod ids;
 mod sync;
 
-pub use connection::{Account, Connection, ConnectionStatus, LastSync, Plan, SyncSettings, credential_hint};
+pub use connection::{Account, Connection, ConnectionStatus, LastSync, Plan, Realtime, SyncSettings, credential_hint};
 pub use ids::{AutomationId, ConnectionId, DeliveryId, HookId, IntegrationId, InvalidId, SyncId, UserId};
 pub use sync::{Counts, Phase, Progress, SyncJob, SyncRun, SyncStatus, Trigger};

@@ -39,6 +39,8 @@ impl SyncStatus {
 pub enum Trigger {
     Manual,
     Schedule,
+    /// A provider's notification of a change (functions/webhooks).
+    Webhook,
 }
 
 impl Trigger {
@@ -46,6 +48,7 @@ impl Trigger {
         match self {
             Trigger::Manual => "manual",
             Trigger::Schedule => "schedule",
+            Trigger::Webhook => "webhook",
         }
     }
 }

@@ -59,6 +59,7 @@ problem_types! {
     ConnectionNotActive => ("connection-not-active", CONFLICT, "Reconnect first"),
     ScopeMissing => ("scope-missing", CONFLICT, "The connection needs one more permission"),
     NothingToSync => ("nothing-to-sync", CONFLICT, "This connection has nothing to sync"),
+    UnknownSubscription => ("unknown-subscription", GONE, "No such subscription"),
     PayloadTooLarge => ("payload-too-large", PAYLOAD_TOO_LARGE, "The body is too large"),
     UnsupportedMediaType => ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "The body must be JSON"),
     InvalidBody => ("invalid-body", UNPROCESSABLE_ENTITY, "The body does not have the expected fields"),

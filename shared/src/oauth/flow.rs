@@ -324,7 +324,9 @@ pub async fn complete_oauth(
         .await;
     let mut already_connected = false;
     let failure = match outcome {
-        Ok(ConnectOutcome::Created(_)) => {
+        Ok(ConnectOutcome::Created(mut connection)) => {
+            connection.realtime =
+                crate::webhooks::lifecycle::subscribe(state, &connection, crate::store::attrs::now()).await;
             return Ok(redirect(
                 &st.return_url,
                 &[("connected", connection_id.as_str()), ("integration", &integration_id)],

@@ -22,7 +22,8 @@ use serde::de::DeserializeOwned;
 pub use action::{ActionCall, ActionError, ActionSpec, Lookup, Param, Performed, WriteScope, send_write};
 pub use budget::{Budget, BudgetView};
 pub use provider::{
-    Capabilities, ConnectorError, GrantScope, Provider, Revocation, RevokeError, SyncConnector, bearer, field,
+    Capabilities, ConnectorError, GrantScope, Provider, Revocation, RevokeError, Subscribed, SubscriptionCall,
+    SyncConnector, bearer, field,
 };
 pub use registry::Registry;
 pub use retry::{Failure, ProviderError, RetryPolicy, send_with_retry};

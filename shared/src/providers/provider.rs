@@ -94,6 +94,36 @@ pub enum ConnectorError {
     MissingField(&'static str),
 }
 
+/// What a provider needs to subscribe to a connection's changes (or to renew or stop that).
+pub struct SubscriptionCall<'a> {
+    pub http: &'a reqwest::Client,
+    pub base: &'a str,
+    pub credentials: &'a Credentials,
+    pub account: &'a Account,
+    /// Where notifications go: `{WEBHOOK_BASE_URL}/api/v1/integrations/webhooks/{provider}`.
+    pub callback_url: &'a str,
+    /// A fresh id for the subscription, for providers that let us name it (Google's channel
+    /// id, the `s` of a Trello callback URL).
+    pub key: &'a str,
+    /// A fresh random secret the provider sends back with each notification (Google's channel
+    /// token, Graph's clientState).
+    pub secret: &'a str,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// A subscription the provider made (or renewed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The id its notifications carry back (see `store::Subscription::key`).
+    pub key: String,
+    /// The provider's id of it, to renew or stop it.
+    pub remote_id: Option<String>,
+    /// When the provider ends it (`None`: it lasts until stopped).
+    pub expires_on: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether it has a secret of its own (`SubscriptionCall::secret`) that notifications carry.
+    pub uses_secret: bool,
+}
+
 /// Pages through one provider's data. A cursor is a JSON value the connector owns; the engine
 /// stores it as it is, so a run resumes where it stopped.
 #[async_trait]
@@ -186,6 +216,23 @@ pub trait Provider: Send + Sync + 'static {
         _call: &ActionCall<'_>,
     ) -> Result<Lookup, ProviderError> {
         Ok(Lookup::NotOffered)
+    }
+
+    /// Subscribes to the connection's changes where the provider notifies (`None`: it does not,
+    /// for this connection).
+    async fn subscribe(&self, _call: &SubscriptionCall<'_>) -> Result<Option<Subscribed>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Extends a subscription before it expires. By default it cannot be: the caller makes a
+    /// new one.
+    async fn renew(&self, _call: &SubscriptionCall<'_>, _remote_id: &str) -> Result<Subscribed, ProviderError> {
+        Err(ProviderError::Unexpected("this provider's subscriptions are not renewed".to_owned().into()))
+    }
+
+    /// Stops a subscription (on disconnect).
+    async fn unsubscribe(&self, _call: &SubscriptionCall<'_>, _remote_id: &str) -> Result<(), ProviderError> {
+        Ok(())
     }
 
     /// The sync connector for a connection's credentials.

@@ -11,8 +11,8 @@ use super::grants::{hold_grant, shared_grant};
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::{AuthMode, Catalog};
 use crate::domain::{
-    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, SyncId, SyncSettings, SyncStatus,
-    UserId,
+    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, Realtime, SyncId, SyncSettings,
+    SyncStatus, UserId,
 };
 
 /// Shards of the due-sync index: spreads a busy minute over several partitions.
@@ -105,8 +105,11 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
     };
     let integration_id = IntegrationId::parse(get_s(item, "integrationId")?).map_err(|_| corrupt("integrationId"))?;
     let auth_kind = AuthMode::parse(get_s(item, "authKind")?).ok_or_else(|| corrupt("authKind"))?;
+    let can_sync = Catalog::get().can_sync(&integration_id, auth_kind);
     Ok(Connection {
-        can_sync: Catalog::get().can_sync(&integration_id, auth_kind),
+        realtime: realtime_of(&integration_id, can_sync, opt_s(item, "realtime")),
+        fresh_as_of: opt_ts(item, "freshAsOf"),
+        can_sync,
         auth_kind,
         user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
         connection_id: ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
@@ -136,6 +139,16 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
         updated_at: get_ts(item, "updatedAt")?,
         version: get_n(item, "version")?,
     })
+}
+
+/// How a connection hears of changes: `off` unless its provider notifies and it has data to
+/// sync; then as its subscriptions last left it, `polling` until one is in place.
+fn realtime_of(integration: &IntegrationId, can_sync: bool, stored: Option<&str>) -> Realtime {
+    let notifies = Catalog::get().find(integration.as_str()).is_some_and(|i| i.capabilities.realtime);
+    if !(notifies && can_sync) {
+        return Realtime::Off;
+    }
+    stored.and_then(Realtime::parse).unwrap_or(Realtime::Polling)
 }
 
 fn counter_update(table_name: &str, pk: String, sk: String, attr: &str, delta: i64) -> TransactWriteItem {
@@ -183,6 +196,8 @@ impl Store {
             new.settings.auto_sync.then(|| now + Duration::minutes(i64::from(new.settings.sync_interval_minutes)));
         let can_sync = Catalog::get().can_sync(&new.integration_id, new.auth_kind);
         let connection = Connection {
+            realtime: realtime_of(&new.integration_id, can_sync, None),
+            fresh_as_of: None,
             can_sync,
             user_id: new.user_id,
             connection_id: new.connection_id,

@@ -12,6 +12,7 @@ mod insights;
 mod limits;
 mod oauth;
 mod records;
+mod subscriptions;
 mod syncs;
 pub mod table;
 mod update;
@@ -34,6 +35,7 @@ pub use insights::{AutomationTotals, DayActivity, IntegrationCounter, UserSummar
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
 pub use records::{Change, Changed, ReadCost, StoredRecord, Written, content_hash};
+pub use subscriptions::{PendingRun, SEEN_EVENT_TTL, Subscription};
 pub use syncs::{DueConnection, QueueRefusal, RUN_DEADLINE, RunOutcome};
 
 use crate::domain::{ConnectionId, IntegrationId, UserId};

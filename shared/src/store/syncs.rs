@@ -79,6 +79,7 @@ fn from_item(item: &Item) -> Result<SyncRun, StoreError> {
         status: SyncStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
         trigger: match get_s(item, "trigger")? {
             "schedule" => Trigger::Schedule,
+            "webhook" => Trigger::Webhook,
             _ => Trigger::Manual,
         },
         mode: match get_s(item, "mode")? {
@@ -105,6 +106,17 @@ fn from_item(item: &Item) -> Result<SyncRun, StoreError> {
         attempts: opt_n(item, "attempts").unwrap_or(0),
         cursor: opt_s(item, "cursor").and_then(|raw| serde_json::from_str(raw).ok()),
     })
+}
+
+/// The write of a newly queued run (in the transaction that makes it its connection's run in
+/// flight).
+pub(crate) fn queued_run_put(table_name: &str, run: &SyncRun) -> Put {
+    Put::builder()
+        .table_name(table_name)
+        .set_item(Some(to_item(run)))
+        .condition_expression("attribute_not_exists(PK)")
+        .build()
+        .expect("put")
 }
 
 /// Why a run could not be queued.
@@ -202,12 +214,7 @@ impl Store {
                 .expression_attribute_values(":gsk", s(due_sort_key(next, &run.connection_id)));
         }
         let update = update.update_expression(set).condition_expression(condition).build().expect("update");
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(run)))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .expect("put");
+        let put = queued_run_put(&self.table, run);
         let result = self
             .client
             .transact_write_items()
@@ -471,6 +478,10 @@ impl Store {
             .condition_value("sid", s(run.sync_id.as_str()));
         if let Some(state) = &outcome.sync_state {
             conn_changes = conn_changes.set("syncState", s(state.to_string()));
+        }
+        if outcome.status == SyncStatus::Succeeded {
+            // What the run read was current when it started.
+            conn_changes = conn_changes.set("freshAsOf", ts(started));
         }
         if outcome.needs_reauth {
             let reason = outcome.error.clone().unwrap_or_else(|| "The provider refused the credential.".into());

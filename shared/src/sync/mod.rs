@@ -4,6 +4,7 @@ mod connector;
 mod engine;
 mod events;
 mod history;
+mod notified;
 mod record;
 mod schedule;
 mod trigger;
@@ -13,6 +14,7 @@ pub use connector::{Connector, ConnectorConfig};
 pub use engine::{JobOutcome, SyncError, fail_dead_letter, minutes_saved, run_job, run_job_until};
 pub use events::item_version_key;
 pub use history::{HistoryError, get_run, list_runs};
+pub use notified::{NOTIFIED_SYNC_GAP, NotifiedError, NotifiedOutcome, queue_notified};
 pub use record::{
     EventFields, FileFields, KindFields, MessageFields, Page, PageFields, Record, RecordKey, RecordKind, SyncMode,
     TaskFields, clip,

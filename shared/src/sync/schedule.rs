@@ -41,6 +41,8 @@ pub struct SchedulerReport {
     /// Automation events queued for the automations runner: one per schedule whose time had
     /// come, one per item that entered an `item.due_soon` automation's window.
     pub automations_queued: usize,
+    /// Provider subscriptions renewed or made again before they expire.
+    pub subscriptions: crate::webhooks::lifecycle::RenewalReport,
 }
 
 impl SchedulerReport {
@@ -89,6 +91,7 @@ pub async fn schedule(state: &AppState, queue: &dyn SendJobs, now: DateTime<Utc>
         }
         queue_due_automations(state, shard, now, &mut report).await;
     }
+    report.subscriptions = crate::webhooks::lifecycle::renew_due(state, now).await;
     report
 }
 

@@ -12,6 +12,9 @@ use crate::trello::TrelloLabel;
 
 pub const TRELLO_KEY: &str = "fake-trello-key";
 pub const TRELLO_TOKEN: &str = "fake-trello-token";
+/// The secret the fake Trello signs webhook notifications with (the dev server's
+/// `TRELLO_APP_SECRET`).
+pub const TRELLO_APP_SECRET: &str = "fake-trello-app-secret";
 pub const SLACK_TOKEN: &str = "xoxb-fake-demo";
 pub const ASANA_TOKEN: &str = "fake-asana-pat";
 pub const NOTION_TOKEN: &str = "secret_fake_notion";

@@ -4,8 +4,8 @@
 //! `/replies`.
 
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::Response;
-use chrono::Utc;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{Account, ChannelRec, TENANT_ID, TeamsMention, TeamsMessage};
@@ -80,6 +80,9 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
             Ok(a) => a,
             Err(r) => return r,
         };
+        if req.path.trim_matches('/').starts_with("subscriptions") {
+            return subscriptions(s, req);
+        }
         if req.method != Method::GET {
             return error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -289,4 +292,66 @@ fn message_json(m: &TeamsMessage, reply_to: Option<&str>, rec: &ChannelRec) -> V
         "channelIdentity": {"teamId": ch.team_id, "channelId": ch.id},
         "attachments": [], "mentions": mentions, "reactions": [],
     })
+}
+
+/// `POST /subscriptions`, `PATCH /subscriptions/{id}` (a new `expirationDateTime`) and `DELETE
+/// /subscriptions/{id}`, as Graph answers them (an expiry more than 3 days ahead is refused).
+/// Unlike Graph, no validation request is sent to the notification URL.
+fn subscriptions(s: &mut Inner, req: &ApiRequest) -> Response {
+    let id = req.path.trim_matches('/').strip_prefix("subscriptions").unwrap_or_default().trim_matches('/').to_owned();
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let expiration = || {
+        let at = body["expirationDateTime"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok())?;
+        let at = at.with_timezone(&Utc);
+        (at > Utc::now() && at <= Utc::now() + chrono::Duration::days(3)).then_some(at)
+    };
+    let view = |sub: &super::GraphSubscription| {
+        json!({"id": sub.id, "resource": sub.resource, "changeType": "created,updated,deleted",
+               "notificationUrl": sub.notification_url, "clientState": sub.client_state,
+               "expirationDateTime": sub.expiration.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)})
+    };
+    match (req.method.clone(), id.is_empty()) {
+        (Method::POST, true) => {
+            let (Some(url), Some(resource), Some(at)) =
+                (body["notificationUrl"].as_str(), body["resource"].as_str(), expiration())
+            else {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequest",
+                    "notificationUrl, resource and a valid expirationDateTime are required.",
+                );
+            };
+            let sub = super::GraphSubscription {
+                id: uuid_from(mix(s.next_seq()) ^ 0x5B5C),
+                resource: resource.to_owned(),
+                notification_url: url.to_owned(),
+                client_state: body["clientState"].as_str().map(str::to_owned),
+                expiration: at,
+            };
+            let answer = view(&sub);
+            s.graph.subscriptions.push(sub);
+            (StatusCode::CREATED, axum::Json(answer)).into_response()
+        }
+        (Method::PATCH, false) => {
+            let Some(at) = expiration() else {
+                return error(StatusCode::BAD_REQUEST, "InvalidRequest", "A valid expirationDateTime is required.");
+            };
+            match s.graph.subscriptions.iter_mut().find(|sub| sub.id == id) {
+                Some(sub) => {
+                    sub.expiration = at;
+                    ok(view(sub))
+                }
+                None => error(StatusCode::NOT_FOUND, "ResourceNotFound", "The object was not found."),
+            }
+        }
+        (Method::DELETE, false) => {
+            let before = s.graph.subscriptions.len();
+            s.graph.subscriptions.retain(|sub| sub.id != id);
+            if s.graph.subscriptions.len() == before {
+                return error(StatusCode::NOT_FOUND, "ResourceNotFound", "The object was not found.");
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => error(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Specified HTTP method is not allowed."),
+    }
 }

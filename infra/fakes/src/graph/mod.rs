@@ -87,6 +87,52 @@ pub(crate) struct Data {
     pub accounts: Vec<Account>,
     pub teams: Vec<TeamsTeam>,
     pub channels: Vec<ChannelRec>,
+    pub subscriptions: Vec<GraphSubscription>,
+}
+
+/// A change-notification subscription (`POST /subscriptions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphSubscription {
+    pub id: String,
+    pub resource: String,
+    pub notification_url: String,
+    pub client_state: Option<String>,
+    pub expiration: DateTime<Utc>,
+}
+
+impl FakeState {
+    /// The Graph subscriptions in place, oldest first.
+    pub fn graph_subscriptions(&self) -> Vec<GraphSubscription> {
+        self.with(|s| s.graph.subscriptions.clone())
+    }
+
+    /// Removes a Graph subscription, as Graph does when it drops one (saying nothing).
+    pub fn remove_graph_subscription(&self, id: &str) {
+        self.with(|s| s.graph.subscriptions.retain(|sub| sub.id != id));
+    }
+
+    /// Removes every Graph subscription and sends each its `subscriptionRemoved` lifecycle
+    /// notification (with its clientState), as Graph does; returns how many.
+    pub fn remove_graph_subscriptions_notifying(&self) -> usize {
+        let removed = self.with(|s| std::mem::take(&mut s.graph.subscriptions));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return 0 };
+        for sub in &removed {
+            let body = serde_json::json!({ "value": [{
+                "subscriptionId": sub.id,
+                "subscriptionExpirationDateTime": sub.expiration.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "tenantId": TENANT_ID,
+                "clientState": sub.client_state,
+                "lifecycleEvent": "subscriptionRemoved",
+            }]});
+            let url = sub.notification_url.clone();
+            runtime.spawn(async move {
+                if let Err(e) = reqwest::Client::new().post(&url).json(&body).send().await {
+                    tracing::warn!(error = %e, "fake Graph: a lifecycle notification was not delivered");
+                }
+            });
+        }
+        removed.len()
+    }
 }
 
 impl Data {

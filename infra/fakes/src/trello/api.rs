@@ -71,7 +71,7 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
     let path = req.path.trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let cannot = || text(StatusCode::NOT_FOUND, &format!("Cannot {} {}", req.method, req.path));
-    let method_known = matches!(req.method, Method::GET | Method::POST | Method::PUT);
+    let method_known = matches!(req.method, Method::GET | Method::POST | Method::PUT | Method::DELETE);
     if segments.first() != Some(&"1") || !method_known {
         return cannot();
     }
@@ -91,6 +91,9 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
             }
         };
         if let Some(reply) = super::writes::handle(s, &member, req, &segments[1..]) {
+            return reply.unwrap_or_else(|e| e);
+        }
+        if let Some(reply) = super::webhooks::handle(s, &member, req, &segments[1..]) {
             return reply.unwrap_or_else(|e| e);
         }
         if req.method != Method::GET {

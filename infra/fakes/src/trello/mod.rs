@@ -4,7 +4,10 @@
 //! (Mongo ObjectIds), followed by a global sequence number, so ids sort by creation time.
 
 mod api;
+mod webhooks;
 mod writes;
+
+pub use webhooks::{TrelloWebhook, signature as trello_webhook_signature};
 
 use chrono::{DateTime, Utc};
 
@@ -87,6 +90,8 @@ pub(crate) struct Data {
     boards: Vec<TrelloBoard>,
     lists: Vec<TrelloList>,
     cards: Vec<TrelloCard>,
+    webhooks: Vec<webhooks::TrelloWebhook>,
+    app_secret: Option<String>,
 }
 
 /// Outcome of checking a key + token pair.
@@ -269,6 +274,8 @@ impl FakeState {
             };
             edit(card);
             let (board_id, activity) = (card.id_board.clone(), card.date_last_activity);
+            let name = card.name.clone();
+            webhooks::notify(s, "updateCard", card_id, &name, &board_id);
             if let Some(b) = s.trello.boards.iter_mut().find(|b| b.id == board_id) {
                 b.date_last_activity = b.date_last_activity.max(activity);
             }
@@ -334,5 +341,6 @@ pub(crate) fn add_card(s: &mut Inner, board_id: &str, list: &str, name: &str, cr
     if let Some(b) = s.trello.boards.iter_mut().find(|b| b.id == board_id) {
         b.date_last_activity = b.date_last_activity.max(created);
     }
+    webhooks::notify(s, "createCard", &id, name, board_id);
     id
 }

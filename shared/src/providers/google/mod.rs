@@ -50,7 +50,7 @@ static CALENDAR: Capabilities = Capabilities {
     credential_fields: &[],
     record_kinds: &[RecordKind::Event],
     sync: &[AuthMode::Oauth2],
-    realtime: false,
+    realtime: true,
     actions: &CALENDAR_ACTIONS,
     write_scopes: &[super::WriteScope {
         scope: "https://www.googleapis.com/auth/calendar.events",
@@ -66,7 +66,7 @@ static DRIVE: Capabilities = Capabilities {
     credential_fields: &[],
     record_kinds: &[RecordKind::File],
     sync: &[AuthMode::Oauth2],
-    realtime: false,
+    realtime: true,
     actions: &[],
     write_scopes: &[],
     // 12,000 queries per 60 seconds per user (the per-user request quota; projects created

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, SyncConnector, VerifyError, bearer, field,
-    read_json, send_with_retry, webhook,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, ProviderError, RetryPolicy, Subscribed,
+    SubscriptionCall, SyncConnector, VerifyError, bearer, field, read_json, send_with_retry, webhook,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -66,7 +66,7 @@ static CAPABILITIES: Capabilities = Capabilities {
     credential_fields: &[WEBHOOK_URL],
     record_kinds: &[RecordKind::Message],
     sync: &[AuthMode::Oauth2],
-    realtime: false,
+    realtime: true,
     actions: &ACTIONS,
     write_scopes: &[super::WriteScope {
         scope: "ChannelMessage.Send",
@@ -89,6 +89,11 @@ impl Provider for MicrosoftTeams {
         &CAPABILITIES
     }
 
+    /// `MICROSOFT_CLIENT_ID` and the rest serve it (as the fakes' settings and the README say).
+    fn oauth_client_family(&self) -> Option<&'static str> {
+        Some("MICROSOFT")
+    }
+
     /// An incoming webhook is checked by its form (the catalog's pattern): posting to it to
     /// check it would post into the user's channel.
     async fn verify(
@@ -108,6 +113,56 @@ impl Provider for MicrosoftTeams {
         credentials: &Credentials,
     ) -> Result<Account, VerifyError> {
         me(http, base, bearer(credentials, "access_token")?).await
+    }
+
+    /// A Graph subscription to the channel messages of the user's teams (`POST
+    /// /subscriptions`), with its lifecycle notifications to the same URL. Only a signed-in
+    /// connection has one.
+    async fn subscribe(&self, call: &SubscriptionCall<'_>) -> Result<Option<Subscribed>, ProviderError> {
+        let Credentials::OAuth(_) = call.credentials else { return Ok(None) };
+        let token =
+            bearer(call.credentials, "access_token").map_err(|e| ProviderError::Unexpected(e.to_string().into()))?;
+        let url = format!("{}/subscriptions", call.base);
+        let body = serde_json::json!({
+            "changeType": "created,updated,deleted",
+            "notificationUrl": call.callback_url,
+            "lifecycleNotificationUrl": call.callback_url,
+            "resource": "/teams/getAllMessages",
+            "expirationDateTime": graph_time(call.now + SUBSCRIPTION_LIFETIME),
+            "clientState": call.secret,
+        });
+        let response =
+            send_with_retry(&RetryPolicy::default(), || call.http.post(&url).bearer_auth(token).json(&body)).await?;
+        let made: GraphSubscription = read_json(response, "Microsoft Graph", "subscription").await?;
+        Ok(Some(made.subscribed()))
+    }
+
+    /// `PATCH /subscriptions/{id}` with a new expiry.
+    async fn renew(&self, call: &SubscriptionCall<'_>, remote_id: &str) -> Result<Subscribed, ProviderError> {
+        let token =
+            bearer(call.credentials, "access_token").map_err(|e| ProviderError::Unexpected(e.to_string().into()))?;
+        let url = format!("{}/subscriptions/{remote_id}", call.base);
+        let body = serde_json::json!({ "expirationDateTime": graph_time(call.now + SUBSCRIPTION_LIFETIME) });
+        let response =
+            send_with_retry(&RetryPolicy::default(), || call.http.patch(&url).bearer_auth(token).json(&body)).await?;
+        let renewed: GraphSubscription = read_json(response, "Microsoft Graph", "subscription").await?;
+        Ok(renewed.subscribed())
+    }
+
+    /// `DELETE /subscriptions/{id}`.
+    async fn unsubscribe(&self, call: &SubscriptionCall<'_>, remote_id: &str) -> Result<(), ProviderError> {
+        let token =
+            bearer(call.credentials, "access_token").map_err(|e| ProviderError::Unexpected(e.to_string().into()))?;
+        let url = format!("{}/subscriptions/{remote_id}", call.base);
+        let response = send_with_retry(&RetryPolicy::default(), || call.http.delete(&url).bearer_auth(token)).await?;
+        let status = response.status();
+        if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(ProviderError::Unexpected(super::Failure::http(
+            status,
+            format!("Microsoft Graph answered HTTP {status} to the subscription delete"),
+        )))
     }
 
     fn connector(
@@ -169,6 +224,32 @@ struct Me {
     user_principal_name: Option<String>,
     #[serde(default)]
     mail: Option<String>,
+}
+
+/// How long a Graph subscription is asked to last: Teams messages allow at most an hour without
+/// resource data; the scheduler renews it before.
+const SUBSCRIPTION_LIFETIME: chrono::Duration = chrono::Duration::minutes(60);
+
+fn graph_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphSubscription {
+    id: String,
+    expiration_date_time: chrono::DateTime<chrono::Utc>,
+}
+
+impl GraphSubscription {
+    fn subscribed(self) -> Subscribed {
+        Subscribed {
+            key: self.id.clone(),
+            remote_id: Some(self.id),
+            expires_on: Some(self.expiration_date_time),
+            uses_secret: true,
+        }
+    }
 }
 
 pub async fn me(http: &reqwest::Client, graph_base: &str, token: &str) -> Result<Account, VerifyError> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{
     ActionSpec, Capabilities, ConnectorError, Failure, GrantScope, Param, Provider, ProviderError, RetryPolicy,
-    Revocation, RevokeError, SyncConnector, VerifyError, bearer, send_with_retry,
+    Revocation, RevokeError, Subscribed, SubscriptionCall, SyncConnector, VerifyError, bearer, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -54,7 +54,7 @@ static CAPABILITIES: Capabilities = Capabilities {
     credential_fields: &[TOKEN],
     record_kinds: &[RecordKind::Message],
     sync: &[AuthMode::Oauth2, AuthMode::ApiKey],
-    realtime: false,
+    realtime: true,
     actions: &ACTIONS,
     write_scopes: &[super::WriteScope { scope: "chat:write", allows: "post messages in Slack" }],
     // Limits are per method per workspace per app. The sync pages through conversations.history
@@ -116,6 +116,17 @@ impl Provider for Slack {
             return Err(RevokeError::Refused(body.error.unwrap_or_else(|| "unknown_error".into())));
         }
         Ok(Revocation::Revoked)
+    }
+
+    /// Nothing to make: the app's event subscription sends every workspace's events; the
+    /// workspace (team) id leads to the connection.
+    async fn subscribe(&self, call: &SubscriptionCall<'_>) -> Result<Option<Subscribed>, ProviderError> {
+        Ok(call.account.workspace.clone().map(|team| Subscribed {
+            key: team,
+            remote_id: None,
+            expires_on: None,
+            uses_secret: false,
+        }))
     }
 
     fn connector(

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, SyncConnector, VerifyError, field,
-    read_json, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, Subscribed, SubscriptionCall,
+    SyncConnector, VerifyError, field, read_json, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -66,7 +66,7 @@ static CAPABILITIES: Capabilities = Capabilities {
     credential_fields: &[API_KEY, TOKEN],
     record_kinds: &[RecordKind::Task],
     sync: &[AuthMode::ApiKey],
-    realtime: false,
+    realtime: true,
     actions: &ACTIONS,
     write_scopes: &[],
     // "100 requests per 10 second interval for each token" (and 300 per 10 s per API key):
@@ -93,6 +93,46 @@ impl Provider for Trello {
         verify(http, base, field(credentials, API_KEY)?, field(credentials, TOKEN)?).await
     }
 
+    /// A webhook on the member's model (`POST /1/webhooks`): Trello sends it what happens on
+    /// the boards the member is on. Its callback URL names the subscription (`?s=`), and is
+    /// signed with the body.
+    async fn subscribe(&self, call: &SubscriptionCall<'_>) -> Result<Option<Subscribed>, ProviderError> {
+        let auth = trello_auth(call.credentials)?;
+        let url = format!("{}/1/webhooks", call.base);
+        let body = serde_json::json!({
+            "callbackURL": format!("{}?s={}", call.callback_url, call.key),
+            "idModel": call.account.id,
+            "description": "Director of One",
+        });
+        let response = send_with_retry(&RetryPolicy::default(), || {
+            call.http.post(&url).header("Authorization", &auth).json(&body)
+        })
+        .await?;
+        let made: TrelloWebhook = read_json(response, "Trello", "webhook").await?;
+        Ok(Some(Subscribed {
+            key: call.key.to_owned(),
+            remote_id: Some(made.id),
+            expires_on: None,
+            uses_secret: false,
+        }))
+    }
+
+    /// `DELETE /1/webhooks/{id}`.
+    async fn unsubscribe(&self, call: &SubscriptionCall<'_>, remote_id: &str) -> Result<(), ProviderError> {
+        let auth = trello_auth(call.credentials)?;
+        let url = format!("{}/1/webhooks/{remote_id}", call.base);
+        let response =
+            send_with_retry(&RetryPolicy::default(), || call.http.delete(&url).header("Authorization", &auth)).await?;
+        let status = response.status();
+        if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        Err(ProviderError::Unexpected(super::Failure::http(
+            status,
+            format!("Trello answered HTTP {status} to the webhook delete"),
+        )))
+    }
+
     fn connector(
         &self,
         config: ConnectorConfig,
@@ -112,6 +152,16 @@ impl Provider for Trello {
     ) -> Result<Lookup, ProviderError> {
         actions::find_performed(action, call).await
     }
+}
+
+#[derive(Deserialize)]
+struct TrelloWebhook {
+    id: String,
+}
+
+fn trello_auth(credentials: &Credentials) -> Result<String, ProviderError> {
+    let missing = |e: ConnectorError| ProviderError::Unexpected(e.to_string().into());
+    Ok(auth_header(field(credentials, API_KEY).map_err(missing)?, field(credentials, TOKEN).map_err(missing)?))
 }
 
 pub(crate) fn auth_header(key: &str, token: &str) -> String {

@@ -1,0 +1,157 @@
+//! Subscriptions that keep themselves, against the fake Microsoft Graph and the emulator, each
+//! step as the function that does it in AWS: made on connect (its clientState then verifies a
+//! notification), renewed by the scheduler before it expires, the connection falling back to
+//! polling when renewal fails and live again when it succeeds, made again after Graph removed
+//! it, and stopped on disconnect.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{Duration, Utc};
+use fake_providers::{FakeProviders, Fault, Provider, demo};
+use integrations::auth::Caller;
+use integrations::catalog::AuthMode;
+use integrations::config::Function;
+use integrations::domain::{Account, Connection, ConnectionId, IntegrationId, Plan, Realtime, SyncSettings, UserId};
+use integrations::store::{ConnectOutcome, NewConnection};
+use integrations::testing::TestEnv;
+use integrations::vault::{Credentials, TokenSet};
+use integrations::webhooks::lifecycle;
+use secrecy::SecretString;
+use serde_json::json;
+use tower::ServiceExt;
+
+const BASE: &str = "https://hooks.example.test";
+
+fn user() -> UserId {
+    UserId::parse("ada").unwrap()
+}
+
+struct Teams {
+    env: TestEnv,
+    fakes: FakeProviders,
+    connection: ConnectionId,
+}
+
+impl Teams {
+    async fn start() -> Teams {
+        let fakes = FakeProviders::start().await;
+        fakes.state().seed_demo();
+        let mut env = TestEnv::new().await;
+        env.use_provider("microsoft-teams", fakes.base_url(Provider::MicrosoftGraph));
+        env.add_queues(3).await;
+        env.state.webhooks.base_url = Some(BASE.into());
+        let tokens = TokenSet {
+            access_token: SecretString::from(demo::MICROSOFT_TOKEN),
+            refresh_token: None,
+            expires_at: None,
+            scopes: Vec::new(),
+        };
+        let connection_id = ConnectionId::generate();
+        let secret_id = env.state.vault.create(&user(), &connection_id, &Credentials::OAuth(tokens)).await.unwrap();
+        let new = NewConnection {
+            user_id: user(),
+            connection_id: connection_id.clone(),
+            integration_id: IntegrationId::parse("microsoft-teams").unwrap(),
+            auth_kind: AuthMode::Oauth2,
+            secret_id,
+            credential_hint: "Signed in".into(),
+            account: Account { id: "demo".into(), name: "Demo".into(), workspace: None },
+            display_name: "Teams".into(),
+            settings: SyncSettings::default(),
+            connection_limit: None,
+        };
+        let ConnectOutcome::Created(_) = env.state.store.insert_connection(new).await.unwrap() else { panic!() };
+        Teams { env, fakes, connection: connection_id }
+    }
+
+    async fn connection(&self) -> Connection {
+        self.env.state.store.get_connection(&user(), &self.connection).await.unwrap()
+    }
+
+    async fn schedule(&self, at: chrono::DateTime<Utc>) -> lifecycle::RenewalReport {
+        integrations::sync::run_scheduler(&self.env.state_for(Function::SyncScheduler), at).await.unwrap().subscriptions
+    }
+
+    async fn notify(&self, body: serde_json::Value) -> StatusCode {
+        let request = Request::post("/api/v1/integrations/webhooks/microsoft-teams")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        webhooks::router(self.env.state_for(Function::Webhooks)).oneshot(request).await.unwrap().status()
+    }
+}
+
+#[tokio::test]
+async fn a_graph_subscription_is_made_renewed_falls_back_to_polling_comes_back_and_is_stopped() {
+    let teams = Teams::start().await;
+    let now = Utc::now();
+    assert_eq!(teams.connection().await.realtime, Realtime::Polling, "before it subscribes");
+
+    // Made on connect (as the connections function), to our callback with its own clientState.
+    let connection = teams.connection().await;
+    assert_eq!(
+        lifecycle::subscribe(&teams.env.state_for(Function::Connections), &connection, now).await,
+        Realtime::Live
+    );
+    assert_eq!(teams.connection().await.realtime, Realtime::Live);
+    let subs = teams.fakes.state().graph_subscriptions();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].notification_url, format!("{BASE}/api/v1/integrations/webhooks/microsoft-teams"));
+    let client_state = subs[0].client_state.clone().expect("a clientState");
+    let first_expiry = subs[0].expiration;
+    // That clientState, and no other, verifies a notification.
+    let notification = |state: &str, lifecycle: Option<&str>| {
+        let mut n = json!({ "subscriptionId": subs[0].id, "clientState": state, "changeType": "created",
+                            "resource": "teams('t')/channels('c')/messages('m')" });
+        if let Some(event) = lifecycle {
+            n["lifecycleEvent"] = event.into();
+        }
+        json!({ "value": [n] })
+    };
+    assert_eq!(teams.notify(notification("forged", None)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(teams.notify(notification(&client_state, None)).await, StatusCode::ACCEPTED);
+    assert_eq!(teams.env.take_sync_messages().await.len(), 1);
+
+    // Not due yet: nothing renewed.
+    assert_eq!(teams.schedule(now + Duration::minutes(5)).await, lifecycle::RenewalReport::default());
+    // Due before it expires: renewed in place.
+    let report = teams.schedule(now + Duration::minutes(50)).await;
+    assert_eq!(report.renewed, 1, "{report:?}");
+    let renewed = teams.fakes.state().graph_subscriptions();
+    assert_eq!(renewed.len(), 1);
+    assert_eq!(renewed[0].id, subs[0].id);
+    assert!(renewed[0].expiration > first_expiry + Duration::minutes(40), "{:?}", renewed[0].expiration);
+
+    // Graph refuses: neither renewed nor made again, the connection is polled.
+    teams.fakes.state().fail_next(Provider::MicrosoftGraph, "/subscriptions", Fault::ServerError, 100);
+    let report = teams.schedule(now + Duration::minutes(100)).await;
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert_eq!(teams.connection().await.realtime, Realtime::Polling);
+    // Tried again later, Graph answering again: live.
+    teams.fakes.state().clear_faults();
+    let report = teams.schedule(now + Duration::minutes(111)).await;
+    assert_eq!(report.renewed, 1, "{report:?}");
+    assert_eq!(teams.connection().await.realtime, Realtime::Live);
+
+    // Graph drops it and says so: polling, then made again by the next pass, live.
+    teams.fakes.state().remove_graph_subscription(&subs[0].id);
+    assert_eq!(teams.notify(notification(&client_state, Some("subscriptionRemoved"))).await, StatusCode::ACCEPTED);
+    assert_eq!(teams.connection().await.realtime, Realtime::Polling);
+    let report = teams.schedule(Utc::now()).await;
+    assert_eq!(report.recreated, 1, "{report:?}");
+    assert_eq!(teams.connection().await.realtime, Realtime::Live);
+    let remade = teams.fakes.state().graph_subscriptions();
+    assert_eq!(remade.len(), 1);
+    assert_ne!(remade[0].id, subs[0].id);
+    // The old subscription's notifications are now unknown: Graph is told to stop.
+    assert_eq!(teams.notify(notification(&client_state, None)).await, StatusCode::GONE);
+
+    // Disconnect stops it at Graph.
+    let caller = Caller { user_id: user(), plan: Plan::Free };
+    integrations::connections::disconnect(&teams.env.state_for(Function::Connections), &caller, &teams.connection)
+        .await
+        .unwrap();
+    assert!(teams.fakes.state().graph_subscriptions().is_empty());
+    assert!(teams.env.state.store.find_subscriptions("microsoft-teams", &remade[0].id).await.unwrap().is_empty());
+    teams.env.cleanup().await;
+}

@@ -1,0 +1,80 @@
+//! A change in the fake Trello reaching the items with no schedule involved: connecting makes a
+//! Trello webhook whose callback is the webhooks function (served on a loopback port), the fake
+//! sends its signed notification when a card is added, and the sync worker's run stores it.
+
+use std::time::{Duration, Instant};
+
+use fake_providers::{FakeProviders, Provider, demo};
+use integrations::auth::Caller;
+use integrations::config::{Function, WebhookKeys};
+use integrations::connections::{ConnectRequest, connect};
+use integrations::domain::{Plan, Realtime, UserId};
+use integrations::queue::SyncMessage;
+use integrations::testing::TestEnv;
+use secrecy::SecretString;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_card_added_in_trello_reaches_the_items_through_its_webhook() {
+    let fakes = FakeProviders::start().await;
+    fakes.state().add_trello_account(demo::TRELLO_KEY, demo::TRELLO_TOKEN, "ada");
+    let board = fakes.state().add_trello_board(demo::TRELLO_TOKEN, "Operations");
+    let mut env = TestEnv::new().await;
+    env.use_provider("trello", fakes.base_url(Provider::Trello));
+    env.add_queues(3).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    env.state.webhooks = WebhookKeys {
+        slack_signing_secret: None,
+        trello_app_secret: Some(SecretString::from(demo::TRELLO_APP_SECRET)),
+        base_url: Some(base.clone()),
+    };
+    let app = webhooks::router(env.state_for(Function::Webhooks));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let user = UserId::parse("ada").unwrap();
+    let request: ConnectRequest = serde_json::from_value(json!({
+        "integrationId": "trello",
+        "credentials": { "apiKey": demo::TRELLO_KEY, "token": demo::TRELLO_TOKEN },
+    }))
+    .unwrap();
+    let caller = Caller { user_id: user.clone(), plan: Plan::Free };
+    let connection =
+        connect(&env.state_for(Function::Connections), &caller, request).await.unwrap().into_connection().unwrap();
+    assert_eq!(connection.realtime, Realtime::Live);
+    let hooks = fakes.state().trello_webhooks();
+    assert_eq!(hooks.len(), 1);
+    assert!(hooks[0].callback_url.starts_with(&format!("{base}/api/v1/integrations/webhooks/trello?s=")));
+
+    fakes.state().add_trello_card(&board, "Call the printer");
+    let started = Instant::now();
+    let worker = env.state_for(Function::SyncWorker);
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(20), "the notification never became a stored item");
+        for message in env.take_sync_messages().await {
+            match message {
+                SyncMessage::Notified { notified } => {
+                    integrations::sync::queue_notified(&worker, &notified).await.unwrap();
+                }
+                SyncMessage::Job(job) => {
+                    integrations::sync::run_job(&worker, &job).await.unwrap();
+                }
+            }
+        }
+        let records = env.state.store.list_records(&user, &connection.connection_id).await.unwrap();
+        if records.iter().any(|r| r.title == "Call the printer") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let runs = env.state.store.list_runs(&user, &connection.connection_id, 10, None).await.unwrap().0;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger, integrations::domain::Trigger::Webhook);
+
+    // Disconnect deletes the webhook at Trello.
+    integrations::connections::disconnect(&env.state_for(Function::Connections), &caller, &connection.connection_id)
+        .await
+        .unwrap();
+    assert!(fakes.state().trello_webhooks().is_empty());
+    env.cleanup().await;
+}
