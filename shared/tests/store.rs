@@ -16,6 +16,7 @@ fn new_connection(user: &str, account: &str, limit: Option<u32>) -> NewConnectio
         account: Account { id: account.into(), name: "Ada".into(), workspace: None },
         display_name: "Trello".into(),
         settings: SyncSettings::default(),
+        plan: integrations::domain::Plan::Free,
         connection_limit: limit,
     }
 }

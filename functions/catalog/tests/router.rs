@@ -37,6 +37,7 @@ async fn connect(env: &TestEnv, user: &str, integration: &str, account: &str) {
             account: Account { id: account.into(), name: account.into(), workspace: None },
             display_name: integration.into(),
             settings: SyncSettings::default(),
+            plan: integrations::domain::Plan::Free,
             connection_limit: None,
         })
         .await

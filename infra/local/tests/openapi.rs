@@ -479,6 +479,7 @@ impl Stack {
                 account: Account { id: "member-1".into(), name: "Ada".into(), workspace: Some("Boards".into()) },
                 display_name: format!("Ada's {integration}"),
                 settings: SyncSettings::default(),
+                plan: integrations::domain::Plan::Free,
                 connection_limit: None,
             })
             .await

@@ -11,8 +11,8 @@ use super::grants::{hold_grant, shared_grant};
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::{AuthMode, Catalog};
 use crate::domain::{
-    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, SyncId, SyncSettings, SyncStatus,
-    UserId,
+    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, Plan, SyncId, SyncSettings,
+    SyncStatus, UserId,
 };
 
 /// Shards of the due-sync index: spreads a busy minute over several partitions.
@@ -37,6 +37,8 @@ pub struct NewConnection {
     pub account: Account,
     pub display_name: String,
     pub settings: SyncSettings,
+    /// The owner's plan (how long the connection's history is kept).
+    pub plan: Plan,
     /// `Some(n)`: refuse when the user already has `n` connections.
     pub connection_limit: Option<u32>,
 }
@@ -54,6 +56,8 @@ pub struct SettingsChange {
     pub display_name: Option<String>,
     pub auto_sync: Option<bool>,
     pub sync_interval_minutes: Option<u32>,
+    /// The owner's plan now (from their token), kept for the connection's retention.
+    pub plan: Option<Plan>,
 }
 
 fn to_item(c: &Connection) -> Item {
@@ -66,6 +70,7 @@ fn to_item(c: &Connection) -> Item {
         ("integrationId".into(), s(c.integration_id.as_str())),
         ("status".into(), s(c.status.as_str())),
         ("authKind".into(), s(c.auth_kind.as_str())),
+        ("plan".into(), s(c.plan.as_str())),
         ("secretId".into(), s(&c.secret_id)),
         ("credentialHint".into(), s(&c.credential_hint)),
         ("accountId".into(), s(&c.account.id)),
@@ -108,11 +113,13 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
     Ok(Connection {
         can_sync: Catalog::get().can_sync(&integration_id, auth_kind),
         auth_kind,
+        plan: opt_s(item, "plan").and_then(Plan::parse).unwrap_or_default(),
         user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
         connection_id: ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
         integration_id,
         status: ConnectionStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
         status_reason: opt_s(item, "statusReason").map(str::to_owned),
+        status_since: opt_ts(item, "statusSince"),
         secret_id: get_s(item, "secretId")?.to_owned(),
         credential_hint: get_s(item, "credentialHint")?.to_owned(),
         account: Account {
@@ -129,12 +136,17 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
         sync_in_flight: opt_s(item, "syncInFlight").and_then(|id| SyncId::parse(id).ok()),
         last_sync,
         last_manual_sync_at: opt_ts(item, "lastManualSyncAt"),
+        consecutive_failures: opt_n(item, "consecutiveFailures").unwrap_or(0),
+        last_success_at: opt_ts(item, "lastSuccessAt"),
+        rate_limited_until: opt_ts(item, "rateLimitedUntil"),
         items_total: opt_n(item, "itemsTotal").unwrap_or(0),
         minutes_saved_total: opt_n(item, "minutesSavedTotal").unwrap_or(0.0),
         created_at: get_ts(item, "createdAt")?,
         updated_at: get_ts(item, "updatedAt")?,
         version: get_n(item, "version")?,
-    })
+        health: None,
+    }
+    .with_health(super::attrs::now()))
 }
 
 fn counter_update(table_name: &str, pk: String, sk: String, attr: &str, delta: i64) -> TransactWriteItem {
@@ -188,7 +200,9 @@ impl Store {
             integration_id: new.integration_id,
             status: ConnectionStatus::Active,
             status_reason: None,
+            status_since: None,
             auth_kind: new.auth_kind,
+            plan: new.plan,
             secret_id: new.secret_id,
             credential_hint: new.credential_hint,
             account: new.account,
@@ -198,12 +212,17 @@ impl Store {
             sync_in_flight: None,
             last_sync: None,
             last_manual_sync_at: None,
+            consecutive_failures: 0,
+            last_success_at: None,
+            rate_limited_until: None,
             items_total: 0,
             minutes_saved_total: 0.0,
             created_at: now,
             updated_at: now,
             version: 1,
-        };
+            health: None,
+        }
+        .with_health(now);
         let user_pk = keys::user(&connection.user_id);
         let guard_sk = keys::account_guard(&connection.integration_id, &connection.account.id);
 
@@ -239,14 +258,7 @@ impl Store {
             .transact_items(TransactWriteItem::builder().put(put_connection).build())
             .transact_items(TransactWriteItem::builder().put(put_guard).build())
             .transact_items(TransactWriteItem::builder().update(count.build().expect("update")).build())
-            .transact_items(audit_put(
-                &self.table,
-                &connection.user_id,
-                AuditAction::Connected,
-                &connection.connection_id,
-                &connection.integration_id,
-                None,
-            ));
+            .transact_items(audit_put(&self.table, &connection, AuditAction::Connected, None));
         if let Some(grant) = shared_grant(&connection) {
             transaction = transaction.transact_items(hold_grant(&self.table, &grant, &connection.connection_id));
         }
@@ -344,6 +356,9 @@ impl Store {
         if let Some(minutes) = change.sync_interval_minutes {
             next.settings.sync_interval_minutes = minutes;
         }
+        if let Some(plan) = change.plan {
+            next.plan = plan;
+        }
         let schedule_changed = next.settings != current.settings;
         next.next_sync_at = match (next.settings.auto_sync, schedule_changed) {
             (false, _) => None,
@@ -366,9 +381,10 @@ impl Store {
             .expression_attribute_values(":auto", b(next.settings.auto_sync))
             .expression_attribute_values(":interval", n(next.settings.sync_interval_minutes))
             .expression_attribute_values(":now", ts(now))
+            .expression_attribute_values(":plan", s(next.plan.as_str()))
             .expression_attribute_values(":one", n(1));
         let set = "SET displayName = :name, autoSync = :auto, syncIntervalMinutes = :interval, \
-                   updatedAt = :now, #version = #version + :one";
+                   updatedAt = :now, plan = :plan, #version = #version + :one";
         let expression = match next.next_sync_at {
             // The index entry exists only while the connection is active with auto-sync on.
             Some(at) if current.status == ConnectionStatus::Active => {
@@ -391,20 +407,33 @@ impl Store {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(audit_put(
-                &self.table,
-                &current.user_id,
-                AuditAction::SettingsChanged,
-                &current.connection_id,
-                &current.integration_id,
-                Some(&detail),
-            ))
+            .transact_items(audit_put(&self.table, &next, AuditAction::SettingsChanged, Some(&detail)))
             .send()
             .await;
         match result {
             Ok(_) => Ok(next),
             Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),
             Err(err) => Err(StoreError::aws(err)),
+        }
+    }
+
+    /// The provider asked us to slow down until `until`: shown in the connection's health.
+    pub async fn note_rate_limit(&self, connection: &Connection, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&connection.user_id)))
+            .key(table::SK, s(keys::connection(&connection.connection_id)))
+            .update_expression("SET rateLimitedUntil = :until")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":until", ts(until))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::aws(e)),
         }
     }
 
@@ -456,14 +485,7 @@ impl Store {
             .transact_items(delete(keys::connection(&current.connection_id), Some("#status = :disconnecting")))
             .transact_items(delete(keys::account_guard(&current.integration_id, &current.account.id), None))
             .transact_items(counter_update(&self.table, user_pk.clone(), keys::PROFILE.into(), "connectionCount", -1))
-            .transact_items(audit_put(
-                &self.table,
-                &current.user_id,
-                AuditAction::Disconnected,
-                &current.connection_id,
-                &current.integration_id,
-                audit_detail,
-            ))
+            .transact_items(audit_put(&self.table, current, AuditAction::Disconnected, audit_detail))
             .send()
             .await;
         match result {

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
-pub use audit::{AuditAction, AuditEntry};
+pub use audit::{AuditAction, AuditEntry, AuditFilter, Subject};
 pub use automations::{
     ActionKey, ActionRecord, ActionStatus, Automation, Claim, DueAutomation, InsertRefusal, RunRecord, next_run,
 };
@@ -67,6 +67,18 @@ pub(crate) fn cancelled_conditions<R>(err: &SdkError<TransactWriteItemsError, R>
         }
         _ => None,
     }
+}
+
+/// A listing's cursor: the sort key it stopped at, opaque to the client.
+pub(crate) fn encode_cursor(sk: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk)
+}
+
+pub(crate) fn decode_cursor(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 pub(crate) mod keys {
