@@ -3,6 +3,7 @@
 //! The Lambda functions in `functions/*` are thin: they extract a request, call one function
 //! of this crate, and map its result.
 
+pub mod activity;
 pub mod auth;
 pub mod automations;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod insights;
 pub mod items;
 pub mod oauth;
+pub mod plan;
 pub mod providers;
 pub mod queue;
 pub mod secret_sweep;

@@ -1,8 +1,11 @@
-//! Lambda `catalog`: the available integrations, the caller's stats and recommendations.
+//! Lambda `catalog`: the available integrations, the caller's stats, recommendations, audit
+//! trail and plan.
 
 use axum::extract::State;
 use axum::{Json, Router};
 use integrations::AppState;
+use integrations::activity::{self, AuditPage, AuditQuery};
+use integrations::plan::{self, PlanView};
 use integrations::auth::Caller;
 use integrations::catalog::IntegrationView;
 use integrations::domain::SyncSettings;
@@ -24,6 +27,8 @@ pub fn routes<R: From<Routes>>(state: AppState) -> R {
         .get("/api/v1/integrations/available/{integrationId}", get_available)
         .get("/api/v1/integrations/stats", get_stats)
         .get("/api/v1/integrations/recommendations", list_recommendations)
+        .get("/api/v1/integrations/audit", list_audit)
+        .get("/api/v1/integrations/plan", get_plan)
         .with_state(state)
         .into()
 }
@@ -80,4 +85,16 @@ async fn get_stats(State(state): State<AppState>, caller: Caller) -> Result<Json
 async fn list_recommendations(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
     let recommendations = insights::recommendations(&state, &caller).await.map_err(|e| Problem::unavailable(&e))?;
     Ok(Json(json!({ "recommendations": recommendations })))
+}
+
+async fn list_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, Problem> {
+    Ok(Json(activity::audit(&state, &caller, query).await?))
+}
+
+async fn get_plan(State(state): State<AppState>, caller: Caller) -> Result<Json<PlanView>, Problem> {
+    plan::plan(&state, &caller).await.map(Json).map_err(|e| Problem::unavailable(&e))
 }

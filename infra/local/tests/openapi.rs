@@ -633,6 +633,9 @@ async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_t
         (connection, format!("/api/v1/integrations/{}", id.to_lowercase())),
         ("/api/v1/integrations/{connectionId}/syncs", format!("/api/v1/integrations/{id}/syncs")),
         ("/api/v1/integrations/{connectionId}/syncs/{syncId}", format!("/api/v1/integrations/{id}/syncs/{sync_id}")),
+        ("/api/v1/integrations/audit", "/api/v1/integrations/audit".to_owned()),
+        ("/api/v1/integrations/audit", format!("/api/v1/integrations/audit?connectionId={id}&action=connected&limit=5")),
+        ("/api/v1/integrations/plan", "/api/v1/integrations/plan".to_owned()),
     ];
     for (documented, path) in reads {
         let answer = stack.call((Method::GET, documented), &path, &token, None, &mut failures).await;
@@ -641,6 +644,9 @@ async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_t
         }
         if documented.ends_with("/connected") && answer.body["connections"].as_array().map_or(0, Vec::len) != 1 {
             failures.push(format!("GET {path}: the connection is not listed: {}", answer.body));
+        }
+        if documented.ends_with("/audit") && answer.body["entries"].as_array().map_or(0, Vec::len) == 0 {
+            failures.push(format!("GET {path}: the connect is not in the audit trail: {}", answer.body));
         }
         if documented.ends_with("/syncs") && answer.body["syncs"].as_array().map_or(0, Vec::len) != 1 {
             failures.push(format!("GET {path}: the queued run is not listed: {}", answer.body));

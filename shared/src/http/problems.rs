@@ -1,6 +1,7 @@
 //! Domain errors as problem+json: the one place where the use cases' errors meet HTTP.
 
 use super::{Problem, ProblemType};
+use crate::activity::ActivityError;
 use crate::automations::service::AutomationError;
 use crate::connections::{ConnectError, ConnectionError};
 use crate::items::ItemsError;
@@ -118,6 +119,16 @@ impl From<HistoryError> for Problem {
             HistoryError::ConnectionNotFound | HistoryError::SyncNotFound => Problem::not_found(detail),
             HistoryError::InvalidLimit | HistoryError::InvalidCursor => Problem::bad_request(detail),
             HistoryError::Store(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<ActivityError> for Problem {
+    fn from(e: ActivityError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ActivityError::Invalid(_) | ActivityError::InvalidCursor => Problem::bad_request(detail),
+            ActivityError::Store(cause) => Problem::unavailable(&cause),
         }
     }
 }

@@ -307,6 +307,23 @@ impl Store {
         Ok(out.item().and_then(|i| opt_n(i, "connectionCount")).unwrap_or(0))
     }
 
+    /// The user's connection and automation counts (kept on the profile by connect, disconnect
+    /// and the automations): one GetItem.
+    pub async fn usage_counts(&self, user: &UserId) -> Result<(u32, u32), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .projection_expression("connectionCount, automationCount")
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let count = |name| out.item().and_then(|i| opt_n::<i64>(i, name)).map_or(0, |n| u32::try_from(n).unwrap_or(0));
+        Ok((count("connectionCount"), count("automationCount")))
+    }
+
     pub async fn get_connection(&self, user: &UserId, id: &ConnectionId) -> Result<Connection, StoreError> {
         let out = self
             .client
@@ -381,10 +398,11 @@ impl Store {
             .expression_attribute_values(":auto", b(next.settings.auto_sync))
             .expression_attribute_values(":interval", n(next.settings.sync_interval_minutes))
             .expression_attribute_values(":now", ts(now))
+            .expression_attribute_names("#plan", "plan")
             .expression_attribute_values(":plan", s(next.plan.as_str()))
             .expression_attribute_values(":one", n(1));
         let set = "SET displayName = :name, autoSync = :auto, syncIntervalMinutes = :interval, \
-                   updatedAt = :now, plan = :plan, #version = #version + :one";
+                   updatedAt = :now, #plan = :plan, #version = #version + :one";
         let expression = match next.next_sync_at {
             // The index entry exists only while the connection is active with auto-sync on.
             Some(at) if current.status == ConnectionStatus::Active => {
