@@ -23,6 +23,7 @@ pub mod secret_sweep;
 pub mod store;
 pub mod sync;
 pub mod vault;
+pub mod your_data;
 
 pub use config::AppState;
 

@@ -75,7 +75,10 @@ mod tests {
     fn free_and_premium_differ_in_what_the_issue_names() {
         let free = PlanLimits::of(Plan::Free);
         let premium = PlanLimits::of(Plan::Premium);
-        assert_eq!((free.connections, free.automations, free.history_days, free.realtime), (Some(3), Some(2), 30, false));
+        assert_eq!(
+            (free.connections, free.automations, free.history_days, free.realtime),
+            (Some(3), Some(2), 30, false)
+        );
         assert_eq!((premium.automations, premium.history_days, premium.realtime), (None, 365, true));
         assert!(premium.steps_per_automation > free.steps_per_automation);
     }

@@ -194,7 +194,16 @@ impl Vault {
     /// Every connection secret of this deployment (the names under its prefix), page by page
     /// (ListSecrets with a name filter).
     pub async fn list(&self) -> Result<Vec<ListedSecret>, VaultError> {
-        let prefix = format!("{}/", self.prefix);
+        self.list_under(format!("{}/", self.prefix)).await
+    }
+
+    /// The user's secrets (named `{prefix}/{userId}/…`): what the name filter finds, not a
+    /// listing of everyone's.
+    pub async fn list_of(&self, user: &UserId) -> Result<Vec<ListedSecret>, VaultError> {
+        self.list_under(format!("{}/{user}/", self.prefix)).await
+    }
+
+    async fn list_under(&self, prefix: String) -> Result<Vec<ListedSecret>, VaultError> {
         let filter = Filter::builder().key(FilterNameStringType::Name).values(&prefix).build();
         let mut pages = self.client.list_secrets().filters(filter).max_results(100).into_paginator().send();
         let mut listed = Vec::new();

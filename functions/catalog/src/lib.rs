@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::{Json, Router};
 use integrations::AppState;
 use integrations::activity::{self, AuditPage, AuditQuery};
-use integrations::plan::{self, PlanView};
 use integrations::auth::Caller;
 use integrations::catalog::IntegrationView;
 use integrations::domain::SyncSettings;
 use integrations::http::{ApiPath, ApiQuery, Problem, Routes, with_problem_fallbacks};
 use integrations::insights::{self, Stats};
+use integrations::plan::{self, PlanView};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -151,7 +151,9 @@ async fn the_audit_trail_pages_newest_first_and_filters_by_connection_and_action
     connect(&env, "grace", "trello", "g1").await;
     let caller = integrations::auth::Caller { user_id: UserId::parse("ada").unwrap(), plan: Plan::Free };
     let change = integrations::connections::SettingsInput { auto_sync: Some(true), ..Default::default() };
-    integrations::connections::configure(&env.state_for(Function::Connections), &caller, &trello, change).await.unwrap();
+    integrations::connections::configure(&env.state_for(Function::Connections), &caller, &trello, change)
+        .await
+        .unwrap();
 
     let (status, page) = get(&env, "/api/v1/integrations/audit?limit=2", Some("ada")).await;
     assert_eq!(status, StatusCode::OK, "{page}");

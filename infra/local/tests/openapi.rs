@@ -634,8 +634,12 @@ async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_t
         ("/api/v1/integrations/{connectionId}/syncs", format!("/api/v1/integrations/{id}/syncs")),
         ("/api/v1/integrations/{connectionId}/syncs/{syncId}", format!("/api/v1/integrations/{id}/syncs/{sync_id}")),
         ("/api/v1/integrations/audit", "/api/v1/integrations/audit".to_owned()),
-        ("/api/v1/integrations/audit", format!("/api/v1/integrations/audit?connectionId={id}&action=connected&limit=5")),
+        (
+            "/api/v1/integrations/audit",
+            format!("/api/v1/integrations/audit?connectionId={id}&action=connected&limit=5"),
+        ),
         ("/api/v1/integrations/plan", "/api/v1/integrations/plan".to_owned()),
+        ("/api/v1/integrations/export", "/api/v1/integrations/export".to_owned()),
     ];
     for (documented, path) in reads {
         let answer = stack.call((Method::GET, documented), &path, &token, None, &mut failures).await;
@@ -658,6 +662,10 @@ async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_t
         json!(SyncSettings::intervals()),
         "GET /available tells the intervals the code accepts"
     );
+
+    let me = "/api/v1/integrations/me";
+    let deleted = stack.call((Method::DELETE, me), me, &token, None, &mut failures).await;
+    assert_eq!(deleted.status, 200, "DELETE /me: {}", deleted.body);
 
     let token_answer = stack.send(Method::POST, "/dev/token", None, Some(json!({ "userId": user }))).await;
     operation(Method::POST, "/dev/token").check(&token_answer, "POST /dev/token", &mut failures);

@@ -8,6 +8,7 @@ use crate::items::ItemsError;
 use crate::providers::{ProviderError, VerifyError};
 use crate::store::StoreError;
 use crate::sync::{HistoryError, TriggerError};
+use crate::your_data::DeleteMeError;
 
 impl From<ConnectError> for Problem {
     fn from(e: ConnectError) -> Self {
@@ -84,6 +85,16 @@ impl From<ConnectionError> for Problem {
             ConnectionError::Invalid(e) => e.into(),
             ConnectionError::Store(cause) => Problem::unavailable(&cause),
             ConnectionError::Vault(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<DeleteMeError> for Problem {
+    fn from(e: DeleteMeError) -> Self {
+        match e {
+            DeleteMeError::Connection(e) => e.into(),
+            DeleteMeError::Store(cause) => Problem::unavailable(&cause),
+            DeleteMeError::Vault(cause) => Problem::unavailable(&cause),
         }
     }
 }

@@ -12,6 +12,7 @@ mod records;
 mod syncs;
 pub mod table;
 mod update;
+mod your_data;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -21,6 +22,7 @@ pub use audit::{AuditAction, AuditEntry, AuditFilter, Subject};
 pub use automations::{
     ActionKey, ActionRecord, ActionStatus, Automation, Claim, DueAutomation, InsertRefusal, RunRecord, next_run,
 };
+pub(crate) use connections::from_item as connection_from_item;
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use insights::{DayActivity, IntegrationCounter, UserSummary};
