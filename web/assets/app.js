@@ -7,6 +7,7 @@ import { notify } from './notices.js';
 import { describe } from './problem.js';
 import { mountCatalog } from './catalog-view.js';
 import { mountConnections } from './connections-view.js';
+import { mountInsights } from './insights-view.js';
 import { mountRecommendations } from './recommendations-view.js';
 import { mountStats } from './stats-view.js';
 import { mountWeek, refreshWeek } from './week-view.js';
@@ -62,6 +63,7 @@ async function start() {
   mountConnections();
   mountRecommendations();
   mountCatalog();
+  mountInsights();
 
   let user;
   try {
