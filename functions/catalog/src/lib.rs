@@ -83,8 +83,9 @@ async fn get_stats(State(state): State<AppState>, caller: Caller) -> Result<Json
 }
 
 async fn list_recommendations(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
-    let recommendations = insights::recommendations(&state, &caller).await.map_err(|e| Problem::unavailable(&e))?;
-    Ok(Json(json!({ "recommendations": recommendations })))
+    let (recommendations, automations) =
+        insights::recommendations(&state, &caller).await.map_err(|e| Problem::unavailable(&e))?;
+    Ok(Json(json!({ "recommendations": recommendations, "automations": automations })))
 }
 
 async fn list_audit(

@@ -37,7 +37,7 @@ async fn connect(env: &TestEnv, user: &str, integration: &str, account: &str) ->
             connection_id: id.clone(),
             integration_id: IntegrationId::parse(integration).unwrap(),
             auth_kind: AuthMode::ApiKey,
-            secret_id: "unused".into(),
+            secret_id: env.state.vault.secret_name(&UserId::parse(user).unwrap(), &id),
             credential_hint: "••••".into(),
             account: Account { id: account.into(), name: account.into(), workspace: None },
             display_name: integration.into(),
@@ -201,5 +201,43 @@ async fn the_plan_shows_limits_as_data_and_usage_against_them() {
     assert_eq!(premium["plan"], "premium");
     assert_eq!(premium["usage"]["connections"], 0);
     assert_eq!(premium["limits"], premium["premium"]);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn recommendations_say_what_users_of_your_tools_also_connect_from_counters_kept_at_connect() {
+    let env = TestEnv::new().await;
+    let mut calendars = Vec::new();
+    for n in 0..5 {
+        let user = format!("user-{n}");
+        connect(&env, &user, "trello", &format!("t{n}")).await;
+        if n < 3 {
+            calendars.push((user.clone(), connect(&env, &user, "google-calendar", &format!("g{n}")).await));
+        }
+    }
+    // A second Trello account of one user is not a second user.
+    connect(&env, "user-0", "trello", "t0-second").await;
+    connect(&env, "ada", "trello", "ada-t").await;
+    let (status, body) = get(&env, "/api/v1/integrations/recommendations", Some("ada")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first = &body["recommendations"][0];
+    assert_eq!(first["integrationId"], "google-calendar", "{body}");
+    assert_eq!(first["reason"], "Most people who use Trello also connect Google Calendar (50%)");
+    assert_eq!(first["action"]["body"], json!({ "integrationId": "google-calendar" }));
+
+    // Two of them disconnect their calendar: the share follows.
+    for (user, id) in calendars.iter().take(2) {
+        let caller = integrations::auth::Caller { user_id: UserId::parse(user).unwrap(), plan: Plan::Free };
+        integrations::connections::disconnect(&env.state_for(Function::Connections), &caller, id).await.unwrap();
+    }
+    let (_, body) = get(&env, "/api/v1/integrations/recommendations", Some("ada")).await;
+    let calendar = body["recommendations"].as_array().unwrap().iter().find(|r| r["integrationId"] == "google-calendar");
+    assert_eq!(calendar.unwrap()["reason"], "16% of people who use Trello also connect Google Calendar", "{body}");
+
+    // With Trello and Google Calendar connected, blocking focus time is worth switching on.
+    connect(&env, "ada", "google-calendar", "ada-g").await;
+    let (_, body) = get(&env, "/api/v1/integrations/recommendations", Some("ada")).await;
+    let focus = body["automations"].as_array().unwrap().iter().find(|a| a["templateId"] == "block-focus-time");
+    assert_eq!(focus.expect("suggested")["action"]["method"], "POST", "{body}");
     env.cleanup().await;
 }

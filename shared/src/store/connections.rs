@@ -267,6 +267,7 @@ impl Store {
         match result {
             Ok(_) => {
                 self.count_integration(&connection.integration_id, 1).await;
+                self.count_co_connections(&connection.user_id, &connection.integration_id, 1).await;
                 Ok(ConnectOutcome::Created(Box::new(connection)))
             }
             Err(err) => match cancelled_conditions(&err) {
@@ -509,6 +510,7 @@ impl Store {
         match result {
             Ok(_) => {
                 self.count_integration(&current.integration_id, -1).await;
+                self.count_co_connections(&current.user_id, &current.integration_id, -1).await;
                 Ok(())
             }
             Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),

@@ -25,7 +25,7 @@ pub use automations::{
 pub(crate) use connections::from_item as connection_from_item;
 pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
-pub use insights::{DayActivity, IntegrationCounter, UserSummary};
+pub use insights::{DayActivity, IntegrationCounter, UsageCounters, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
 pub use records::{Change, Changed, ReadCost, StoredRecord, Written, content_hash};
