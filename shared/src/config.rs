@@ -68,8 +68,8 @@ impl Function {
             // The worker queues the continuation of a run that reaches its invocation's deadline,
             // and the automation runs its changes trigger.
             Function::SyncWorker => (true, true, true),
-            // It queues the scheduled automations whose time has come.
-            Function::SyncScheduler => (true, true, false),
+            // It queues the scheduled automations whose time has come, and refreshes idle grants.
+            Function::SyncScheduler => (true, true, true),
             // A manual run is queued; the runner queues an event again to try it later.
             Function::AutomationsApi => (false, true, false),
             Function::AutomationsRunner => (false, true, true),

@@ -66,3 +66,50 @@ async fn a_refused_grant_is_action_needed_at_once_and_a_reconnect_makes_it_ok_bo
     assert_eq!(audit[1].detail.as_deref(), Some("action-needed → ok: reconnected"));
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_idle_grant_is_refreshed_by_the_scheduler_and_a_refused_one_needs_the_user() {
+    use integrations::store::IDLE_REFRESH;
+    use integrations::sync::{SchedulerReport, keep_grants_alive};
+    let app = App::start().await;
+    // Signed in, auto-sync off: nothing uses the grant.
+    let calendar = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let teams = app.sign_in("ada", json!({ "integrationId": "microsoft-teams" })).await;
+    let scheduler = app.env.state_for(Function::SyncScheduler);
+    let grants = |p| app.fakes.state().token_requests(p).iter().filter(|r| r.grant_type == "refresh_token").count();
+    let pass = |at| {
+        let scheduler = &scheduler;
+        async move {
+            let mut report = SchedulerReport::default();
+            for shard in 0..integrations::store::DUE_SHARDS {
+                keep_grants_alive(scheduler, shard, at, &mut report).await;
+            }
+            report
+        }
+    };
+
+    // Not yet due: nothing is read as due, nothing refreshed.
+    let soon = chrono::Utc::now() + IDLE_REFRESH - chrono::Duration::days(1);
+    assert_eq!(pass(soon).await.grants_refreshed, 0);
+    assert_eq!(grants(OAuthProvider::Google), 0);
+
+    // Google's grant was removed meanwhile; Microsoft's is fine.
+    let google = app.tokens("ada", &calendar).await;
+    assert!(
+        app.fakes.state().revoke_grant(OAuthProvider::Google, google.refresh_token.as_ref().unwrap().expose_secret())
+    );
+    let due = chrono::Utc::now() + IDLE_REFRESH + chrono::Duration::minutes(1);
+    let before = app.tokens("ada", &teams).await;
+    let report = pass(due).await;
+    assert_eq!((report.grants_refreshed, report.errors), (1, 0), "{report:?}");
+    assert_eq!(grants(OAuthProvider::Microsoft), 1);
+    assert_ne!(app.tokens("ada", &teams).await.access_token.expose_secret(), before.access_token.expose_secret());
+    assert_eq!(shown(&app, calendar.as_str()).await["health"]["status"], "action-needed");
+    assert_eq!(shown(&app, teams.as_str()).await["health"]["status"], "ok");
+
+    // Refreshed, Teams is not due again for another while; the refused one has left the index.
+    assert_eq!(pass(due).await.grants_refreshed, 0);
+    assert_eq!(grants(OAuthProvider::Microsoft), 1);
+    assert_eq!(grants(OAuthProvider::Google), 1, "the refused refresh was tried once");
+    app.env.cleanup().await;
+}

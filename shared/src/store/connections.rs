@@ -26,6 +26,22 @@ pub fn due_sort_key(at: DateTime<Utc>, connection: &ConnectionId) -> String {
     format!("{}#{connection}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// An OAuth connection that does not sync by itself is refreshed after this long without use,
+/// well within the providers' own rules (Microsoft ends a refresh token after 90 days of
+/// inactivity, Google after six months).
+pub const IDLE_REFRESH: Duration = Duration::days(30);
+
+/// Its entry in the index the scheduler reads for grants to keep alive (`REFRESH#{shard}`).
+fn refresh_entry(connection: &ConnectionId, at: DateTime<Utc>) -> (String, String) {
+    (format!("REFRESH#{}", due_shard(connection)), due_sort_key(at, connection))
+}
+
+/// Whether a connection is kept alive by the scheduler's refresh: an active OAuth connection
+/// that does not sync on a schedule (one that does refreshes when it syncs).
+fn kept_alive(c: &Connection, auto_sync: bool) -> bool {
+    c.status == ConnectionStatus::Active && c.auth_kind == AuthMode::Oauth2 && !auto_sync
+}
+
 /// What `connect` stores.
 pub struct NewConnection {
     pub user_id: UserId,
@@ -91,6 +107,12 @@ fn to_item(c: &Connection) -> Item {
         item.insert("nextSyncAt".into(), ts(at));
         item.insert(table::GSI1PK.into(), s(format!("DUE#{}", due_shard(&c.connection_id))));
         item.insert(table::GSI1SK.into(), s(due_sort_key(at, &c.connection_id)));
+    } else if kept_alive(c, c.settings.auto_sync) {
+        let at = c.updated_at + IDLE_REFRESH;
+        let (pk, sk) = refresh_entry(&c.connection_id, at);
+        item.insert("refreshDueAt".into(), ts(at));
+        item.insert(table::GSI1PK.into(), s(pk));
+        item.insert(table::GSI1SK.into(), s(sk));
     }
     item
 }
@@ -417,6 +439,15 @@ impl Store {
                 update = update.expression_attribute_values(":next", ts(at));
                 format!("{set}, nextSyncAt = :next REMOVE GSI1PK, GSI1SK")
             }
+            None if kept_alive(current, false) => {
+                let at = now + IDLE_REFRESH;
+                let (pk, sk) = refresh_entry(&current.connection_id, at);
+                update = update
+                    .expression_attribute_values(":refresh", ts(at))
+                    .expression_attribute_values(":gpk", s(pk))
+                    .expression_attribute_values(":gsk", s(sk));
+                format!("{set}, refreshDueAt = :refresh, GSI1PK = :gpk, GSI1SK = :gsk REMOVE nextSyncAt")
+            }
             None => format!("{set} REMOVE nextSyncAt, GSI1PK, GSI1SK"),
         };
         let update = update.update_expression(expression).build().expect("update");
@@ -433,6 +464,59 @@ impl Store {
             Ok(_) => Ok(next),
             Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),
             Err(err) => Err(StoreError::aws(err)),
+        }
+    }
+
+    /// Connections of one shard whose grant is due a keep-alive refresh at `now`.
+    pub async fn due_refreshes(
+        &self,
+        shard: u32,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<(UserId, ConnectionId, DateTime<Utc>)>, StoreError> {
+        let items = self.due_entries(&format!("REFRESH#{shard}"), now, limit).await?;
+        items
+            .iter()
+            .map(|item| {
+                let corrupt = |what: &str| StoreError::Corrupt(format!("refresh entry: {what}"));
+                Ok((
+                    UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
+                    ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
+                    get_ts(item, "refreshDueAt")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Moves a connection's keep-alive refresh to `next`, if it is still due at `expected`.
+    pub async fn postpone_refresh(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        expected: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (_, sk) = refresh_entry(connection, next);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("SET refreshDueAt = :next, GSI1SK = :gsk")
+            .condition_expression("refreshDueAt = :expected AND begins_with(GSI1PK, :refresh)")
+            .expression_attribute_values(":next", ts(next))
+            .expression_attribute_values(":gsk", s(sk))
+            .expression_attribute_values(":expected", ts(expected))
+            .expression_attribute_values(":refresh", s("REFRESH#"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(StoreError::aws(e)),
         }
     }
 

@@ -23,7 +23,7 @@ pub use automations::{
     ActionKey, ActionRecord, ActionStatus, Automation, Claim, DueAutomation, InsertRefusal, RunRecord, next_run,
 };
 pub(crate) use connections::from_item as connection_from_item;
-pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
+pub use connections::{ConnectOutcome, DUE_SHARDS, IDLE_REFRESH, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use insights::{DayActivity, IntegrationCounter, UsageCounters, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;

@@ -362,6 +362,15 @@ impl Store {
                 .set("nextSyncAt", ts(at))
                 .set(table::GSI1PK, s(format!("DUE#{}", due_shard(&current.connection_id))))
                 .set(table::GSI1SK, s(due_sort_key(at, &current.connection_id))),
+            None if current.auth_kind == crate::catalog::AuthMode::Oauth2 => {
+                // Kept alive by the scheduler's refresh while it does not sync by itself.
+                let due = at + super::connections::IDLE_REFRESH;
+                changes
+                    .remove("nextSyncAt")
+                    .set("refreshDueAt", ts(due))
+                    .set(table::GSI1PK, s(format!("REFRESH#{}", due_shard(&current.connection_id))))
+                    .set(table::GSI1SK, s(due_sort_key(due, &current.connection_id)))
+            }
             None => changes.remove("nextSyncAt").remove(table::GSI1PK).remove(table::GSI1SK),
         };
         if refused {
