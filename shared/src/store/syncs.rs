@@ -22,7 +22,6 @@ use crate::sync::SyncMode;
 /// the scheduler. Longer than SQS needs to give up on a message (5 receives × 12 minutes of
 /// visibility).
 pub const RUN_DEADLINE: Duration = Duration::hours(2);
-/// Finished runs are kept this long (TTL).
 
 pub(crate) fn run_sk(connection: &ConnectionId, sync: &SyncId) -> String {
     format!("SYNC#{connection}#{sync}")
