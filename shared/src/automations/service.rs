@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::config::AppState;
 use crate::domain::{AutomationId, ConnectionStatus};
 use crate::items::Item;
-use crate::store::{Automation, InsertRefusal, RunRecord, StoreError};
+use crate::store::{AuditAction, Automation, InsertRefusal, RunRecord, StoreError, Subject};
 
 /// A manual run queues at most this many item events (the first matching items).
 pub const MAX_MANUAL_EVENTS: usize = 50;
@@ -90,7 +90,10 @@ pub async fn create(state: &AppState, caller: &Caller, spec: AutomationSpec) -> 
     check(state, caller, &spec).await?;
     let limit = AutomationLimits::for_plan(caller.plan).automations;
     match state.store.insert_automation(&caller.user_id, spec, caller.plan, limit).await? {
-        Ok(automation) => Ok(automation),
+        Ok(automation) => {
+            audit(state, caller, AuditAction::AutomationCreated, &automation).await;
+            Ok(automation)
+        }
         Err(InsertRefusal::LimitReached(n)) => Err(AutomationError::Plan(format!(
             "Your plan allows {n} automations; remove one or move to premium for more."
         ))),
@@ -139,7 +142,26 @@ pub async fn update(
         spec.enabled = enabled;
     }
     spec.validate()?;
-    Ok(state.store.replace_automation(&current, spec).await?)
+    let switched = (spec.enabled != current.spec.enabled).then_some(spec.enabled);
+    let updated = state.store.replace_automation(&current, spec).await?;
+    match switched {
+        Some(true) => audit(state, caller, AuditAction::AutomationEnabled, &updated).await,
+        Some(false) => audit(state, caller, AuditAction::AutomationDisabled, &updated).await,
+        None => {}
+    }
+    Ok(updated)
+}
+
+/// The audit entry of a change already made: a failure to write it is logged, not answered.
+async fn audit(state: &AppState, caller: &Caller, action: AuditAction, automation: &Automation) {
+    let id = automation.automation_id.to_string();
+    let written = state
+        .store
+        .write_audit_about(&caller.user_id, caller.plan, action, Subject::Other(&id), Some(&automation.spec.name))
+        .await;
+    if let Err(e) = written {
+        tracing::warn!(automation = %id, error = %crate::http::ErrorChain(&e), "could not audit an automation change");
+    }
 }
 
 pub async fn delete(state: &AppState, caller: &Caller, id: &AutomationId) -> Result<(), AutomationError> {
