@@ -24,8 +24,28 @@ pub struct Period {
 #[serde(rename_all = "camelCase")]
 pub struct DayPoint {
     pub date: NaiveDate,
+    /// Items synced and the minutes their syncs saved.
     pub items: u64,
     pub minutes_saved: f64,
+    /// Actions automations did that day and the minutes their receipts count.
+    pub automation_actions: u64,
+    pub automation_minutes_saved: u64,
+}
+
+/// Time saved by automations, from their receipts (apart from the syncs' counts).
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AutomationSavings {
+    pub minutes_saved: u64,
+    pub actions: u64,
+    pub last_7_days: AutomationPeriod,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AutomationPeriod {
+    pub minutes_saved: u64,
+    pub actions: u64,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -52,6 +72,8 @@ pub struct Stats {
     pub items_processed: u64,
     pub minutes_saved: f64,
     pub last_7_days: Period,
+    /// What automations did, counted from their receipts.
+    pub automations: AutomationSavings,
     /// One point per day for the last 30 days, oldest first (zeros included).
     pub time_saved_by_day: Vec<DayPoint>,
     pub recent_activity: Vec<Activity>,
@@ -67,18 +89,27 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
     }
     let week_start = today - Duration::days(6);
     let mut last_7_days = Period { items: 0, minutes_saved: 0.0, syncs: 0, failures: 0 };
+    let mut automations_7_days = AutomationPeriod::default();
     for (_, day) in summary.days.range(week_start..=today) {
         last_7_days.items += day.items;
         last_7_days.minutes_saved += day.minutes_saved;
         last_7_days.syncs += day.syncs;
         last_7_days.failures += day.failures;
+        automations_7_days.minutes_saved += day.automation_minutes_saved;
+        automations_7_days.actions += day.automation_actions;
     }
     let time_saved_by_day = (0..30)
         .rev()
         .map(|back| {
             let date = today - Duration::days(back);
             let day = summary.days.get(&date).cloned().unwrap_or_else(DayActivity::default);
-            DayPoint { date, items: day.items, minutes_saved: day.minutes_saved }
+            DayPoint {
+                date,
+                items: day.items,
+                minutes_saved: day.minutes_saved,
+                automation_actions: day.automation_actions,
+                automation_minutes_saved: day.automation_minutes_saved,
+            }
         })
         .collect();
     let mut recent_activity: Vec<Activity> = connections
@@ -109,6 +140,11 @@ pub fn build_stats(catalog: &Catalog, summary: &UserSummary, today: NaiveDate) -
         items_processed: connections.iter().map(|c| c.items_total).sum(),
         minutes_saved: connections.iter().fold(0.0, |sum, c| sum + c.minutes_saved_total),
         last_7_days,
+        automations: AutomationSavings {
+            minutes_saved: summary.automations.minutes_saved,
+            actions: summary.automations.actions,
+            last_7_days: automations_7_days,
+        },
         time_saved_by_day,
         recent_activity,
     }
@@ -388,17 +424,30 @@ mod tests {
     fn a_thirty_day_series_has_a_point_for_every_day() {
         let today: NaiveDate = "2026-11-29".parse().unwrap();
         let mut summary = UserSummary::default();
-        summary
-            .days
-            .insert(today - Duration::days(2), DayActivity { items: 10, minutes_saved: 20.0, syncs: 1, failures: 0 });
-        summary
-            .days
-            .insert(today - Duration::days(9), DayActivity { items: 5, minutes_saved: 10.0, syncs: 1, failures: 1 });
+        let day = |items, minutes_saved, failures, automation_minutes_saved, automation_actions| DayActivity {
+            items,
+            minutes_saved,
+            syncs: 1,
+            failures,
+            automation_minutes_saved,
+            automation_actions,
+        };
+        summary.days.insert(today - Duration::days(2), day(10, 20.0, 0, 9, 3));
+        summary.days.insert(today - Duration::days(9), day(5, 10.0, 1, 6, 2));
+        summary.automations = crate::store::AutomationTotals { minutes_saved: 15, actions: 5 };
         let stats = build_stats(Catalog::get(), &summary, today);
         assert_eq!(stats.time_saved_by_day.len(), 30);
         assert_eq!(stats.time_saved_by_day.last().unwrap().date, today);
         assert_eq!(stats.last_7_days.items, 10);
         assert_eq!(stats.last_7_days.failures, 0);
         assert_eq!(stats.available, 8);
+        // Automations' time saved is apart from the syncs', in total, by week and by day.
+        assert_eq!(stats.automations.minutes_saved, 15);
+        assert_eq!(stats.automations.actions, 5);
+        assert_eq!(stats.automations.last_7_days, AutomationPeriod { minutes_saved: 9, actions: 3 });
+        assert_eq!(stats.last_7_days.minutes_saved, 20.0);
+        let two_days_ago = &stats.time_saved_by_day[27];
+        assert_eq!((two_days_ago.minutes_saved, two_days_ago.automation_minutes_saved), (20.0, 9));
+        assert_eq!(two_days_ago.automation_actions, 3);
     }
 }

@@ -211,3 +211,111 @@ async fn teams_cards_and_zapier_hooks_are_posted_to_the_connections_webhook() {
     let sent = &fakes.state().hook_posts("zap")[0];
     assert_eq!((sent["note"].as_str(), sent["idempotencyKey"].as_str()), (Some("new file"), Some("zap-marker")));
 }
+
+fn asana(fakes: &FakeProviders, project: &str, marker: &'static str, name: &str) -> Act<'static> {
+    Act {
+        action: "asana.createTask",
+        base: fakes.base_url(Fake::Asana),
+        credentials: credentials(&[("token", demo::ASANA_TOKEN)]),
+        params: params(&[
+            ("projectId", project),
+            ("name", name),
+            ("notes", "Follow-up from the Q4 review"),
+            ("dueOn", "2026-12-09"),
+            ("assignee", "me"),
+        ]),
+        marker,
+        http: integrations::providers::http_client(),
+    }
+}
+
+#[tokio::test]
+async fn an_asana_task_carries_its_marker_in_its_notes_and_is_found_again() {
+    let (fakes, seed) = demo_fakes().await;
+    let project = &seed.asana_project_gids[0];
+    let act = asana(&fakes, project, "asana-marker-1", "Send the Q4 numbers");
+    assert_eq!(act.find().await.unwrap(), Lookup::NotFound);
+    let made = act.perform().await.unwrap();
+    let task = fakes.state().asana_task(made.id.as_deref().unwrap()).unwrap();
+    assert_eq!(task.name, "Send the Q4 numbers");
+    assert_eq!(task.project_gids, std::slice::from_ref(project));
+    assert_eq!(task.assignee_gid.as_deref(), Some(seed.asana_user_gid.as_str()));
+    assert_eq!(task.due_on.unwrap().to_string(), "2026-12-09");
+    assert!(task.notes.starts_with("Follow-up from the Q4 review"), "{}", task.notes);
+    assert!(task.notes.ends_with("[director-of-one:asana-marker-1]"), "{}", task.notes);
+    assert!(made.url.as_deref().is_some_and(|u| u.contains(&task.gid)), "{made:?}");
+    assert_eq!(act.find().await.unwrap(), Lookup::Found(made));
+    let other = asana(&fakes, project, "asana-marker-2", "Send the Q4 numbers");
+    assert_eq!(other.find().await.unwrap(), Lookup::NotFound, "another step's marker finds nothing");
+
+    let mut both = asana(&fakes, project, "asana-marker-3", "Both dates");
+    both.params.insert("dueAt".into(), "2026-12-09T17:00:00Z".into());
+    assert!(matches!(both.perform().await, Err(ActionError::Param { name: "dueAt", .. })));
+    let mut elsewhere = asana(&fakes, "1", "asana-marker-4", "Nowhere");
+    elsewhere.params.remove("dueOn");
+    assert!(matches!(elsewhere.perform().await, Err(ActionError::Refused(_))), "an unknown project is refused");
+    let names: Vec<String> = fakes.state().asana_project_tasks(project).into_iter().map(|t| t.name).collect();
+    assert_eq!(names.iter().filter(|n| *n == "Send the Q4 numbers").count(), 1);
+    assert!(!names.iter().any(|n| n == "Both dates"), "nothing sent");
+}
+
+#[tokio::test]
+async fn an_asana_task_whose_answer_was_lost_is_found_not_made_again() {
+    let (fakes, seed) = demo_fakes().await;
+    let project = &seed.asana_project_gids[1];
+    fakes.state().fail_next(Fake::Asana, "/tasks", Fault::LateAnswer { millis: 600 }, 1);
+    let mut slow = asana(&fakes, project, "asana-slow", "Slow task");
+    slow.http = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
+    assert!(matches!(
+        slow.perform().await,
+        Err(ActionError::Uncertain(ProviderError::Transport { timed_out: true, .. }))
+    ));
+    slow.http = integrations::providers::http_client();
+    let Lookup::Found(found) = slow.find().await.unwrap() else { panic!("the lookup finds what the lost answer made") };
+    let tasks = fakes.state().asana_project_tasks(project);
+    let slow_tasks: Vec<_> = tasks.iter().filter(|t| t.name == "Slow task").collect();
+    assert_eq!(slow_tasks.len(), 1);
+    assert_eq!(found.id.as_deref(), Some(slow_tasks[0].gid.as_str()));
+
+    // Refused at the door: nothing was made.
+    fakes.state().fail_next(Fake::Asana, "/tasks", Fault::RateLimited { retry_after_secs: 3 }, 1);
+    let limited = asana(&fakes, project, "asana-429", "Limited").perform().await;
+    assert!(matches!(limited, Err(ActionError::NotDone(ProviderError::RateLimited(_)))));
+    assert!(fakes.state().asana_project_tasks(project).iter().all(|t| t.name != "Limited"));
+}
+
+fn notion(fakes: &FakeProviders, database: &str, title: &str) -> Act<'static> {
+    Act {
+        action: "notion.createPage",
+        base: fakes.base_url(Fake::Notion),
+        credentials: credentials(&[("token", demo::NOTION_TOKEN)]),
+        params: params(&[("databaseId", database), ("title", title), ("content", "Made by an automation")]),
+        marker: "notion-marker",
+        http: integrations::providers::http_client(),
+    }
+}
+
+#[tokio::test]
+async fn a_notion_page_is_made_in_its_database_once_and_a_lost_answer_stays_unknown() {
+    let (fakes, seed) = demo_fakes().await;
+    let database = &seed.notion_database_ids[0];
+    let before = fakes.state().notion_pages_in(database).len();
+    let made = notion(&fakes, database, "Meeting notes: Q4 review").perform().await.unwrap();
+    let page = fakes.state().notion_item(made.id.as_deref().unwrap()).unwrap();
+    assert_eq!(page.title, "Meeting notes: Q4 review");
+    assert_eq!(page.parent, fake_providers::NotionParent::Database(database.clone()));
+    assert_eq!(made.url.as_deref(), Some(page.url.as_str()));
+    assert_eq!(fakes.state().notion_pages_in(database).len(), before + 1);
+    let sent = fakes.state().requests(Fake::Notion).into_iter().last().unwrap();
+    assert_eq!(sent.path, "/v1/pages");
+
+    // A database the integration cannot see is refused; a page cannot be found again.
+    let hidden = notion(&fakes, "00000000-0000-0000-0000-000000000000", "x").perform().await;
+    assert!(matches!(hidden, Err(ActionError::Refused(_))), "{hidden:?}");
+    fakes.state().fail_next(Fake::Notion, "/v1/pages", Fault::LateAnswer { millis: 600 }, 1);
+    let mut slow = notion(&fakes, database, "Slow page");
+    slow.http = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
+    assert!(matches!(slow.perform().await, Err(ActionError::Uncertain(_))));
+    assert_eq!(slow.find().await.unwrap(), Lookup::NotOffered, "never sent again blindly");
+    assert_eq!(fakes.state().notion_pages_in(database).iter().filter(|p| p.title == "Slow page").count(), 1);
+}

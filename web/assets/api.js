@@ -65,6 +65,8 @@ export const api = {
   connected: () => request('GET', '/connected'),
   stats: () => request('GET', '/stats'),
   recommendations: () => request('GET', '/recommendations'),
+  /** How each provider answered over the last hour: { providers: [{ integrationId, name, status, message }] }. */
+  health: () => request('GET', '/health'),
   /** Connect with { integrationId, credentials?, settings?, returnUrl? }; with connectionId, reconnect that one. */
   connect: (body) => request('POST', '/connect', body),
   connection: (connectionId) => request('GET', `/${id(connectionId)}`),
@@ -84,4 +86,18 @@ export const api = {
     return request('GET', `/items${query ? `?${query}` : ''}`);
   },
   item: (itemId) => request('GET', `/items/${id(itemId)}`),
+  automations: () => request('GET', '/automations'),
+  /** Saves a new automation ({ name, enabled, trigger, conditions, steps }). */
+  createAutomation: (definition) => request('POST', '/automations', definition),
+  replaceAutomation: (automationId, definition) => request('PUT', `/automations/${id(automationId)}`, definition),
+  /** Changes { name, enabled } of one automation. */
+  updateAutomation: (automationId, changes) => request('PATCH', `/automations/${id(automationId)}`, changes),
+  deleteAutomation: (automationId) => request('DELETE', `/automations/${id(automationId)}`),
+  runAutomation: (automationId) => request('POST', `/automations/${id(automationId)}/run`),
+  /** What a saved automation would do now. */
+  dryRunAutomation: (automationId) => request('POST', `/automations/${id(automationId)}/dry-run`),
+  /** What an unsaved definition would do now (also checks it). */
+  dryRun: (definition) => request('POST', '/automations/dry-run', definition),
+  automationRuns: (automationId) => request('GET', `/automations/${id(automationId)}/runs`),
+  automationTemplates: () => request('GET', '/automation-templates'),
 };

@@ -1,10 +1,11 @@
-// The Integrations page: signs in, then loads the catalog, the connections, the stats, the week
-// and the suggestions, each section on its own (one failing does not blank the others).
+// The Integrations page: signs in, then loads the catalog, the connections, the stats, the week,
+// the automations and the suggestions, each section on its own (one failing does not blank the others).
 
 import { restartSignIn, signIn } from './auth.js';
 import { h } from './dom.js';
 import { notify } from './notices.js';
 import { describe } from './problem.js';
+import { mountAutomations, loadAutomationsSection } from './automations-view.js';
 import { mountCatalog } from './catalog-view.js';
 import { mountConnections } from './connections-view.js';
 import { mountInsights } from './insights-view.js';
@@ -12,6 +13,7 @@ import { mountRecommendations } from './recommendations-view.js';
 import { mountStats } from './stats-view.js';
 import { mountWeek, refreshWeek } from './week-view.js';
 import { handleOAuthReturn } from './oauth-return.js';
+import { loadProviderStatus } from './provider-status.js';
 import { showSignedOut, showUser } from './user-view.js';
 import {
   integration, loadAgenda, loadCatalog, loadConnections, loadRecommendations, loadStats, set, state,
@@ -26,12 +28,13 @@ function signInFailed(error) {
     tone: 'error', key: 'sign-in', testid: 'notice-sign-in', title: m.lead, detail: m.detail,
     actions: [{ label: 'Try again', onClick: () => location.reload(), dismiss: false }],
   });
-  for (const id of ['stats', 'week-body', 'connections', 'recommendations', 'catalog-grid']) {
+  for (const id of ['stats', 'week-body', 'connections', 'automations-list', 'automation-templates', 'recommendations', 'catalog-grid']) {
     const el = document.getElementById(id);
     el.setAttribute('aria-busy', 'false');
     el.replaceChildren(h('p', { class: 'placeholder' }, 'Sign in to see this.'));
   }
   document.getElementById('chart-panel').hidden = true;
+  document.getElementById('automation-new').hidden = true;
 }
 
 // A session that could not be renewed: say so once, with a way to sign in again.
@@ -52,6 +55,7 @@ function keepFresh() {
     loadConnections();
     loadStats();
     refreshWeek();
+    loadProviderStatus();
   };
   setInterval(refresh, REFRESH_MS);
   document.addEventListener('visibilitychange', refresh);
@@ -61,6 +65,7 @@ async function start() {
   mountStats();
   mountWeek();
   mountConnections();
+  mountAutomations();
   mountRecommendations();
   mountCatalog();
   mountInsights();
@@ -79,7 +84,9 @@ async function start() {
   const connections = loadConnections();
   loadStats();
   loadAgenda();
+  loadAutomationsSection();
   loadRecommendations();
+  loadProviderStatus();
   await catalog;
   const returned = handleOAuthReturn((id) => integration(id)?.name || prettify(id));
   if (returned) {
@@ -89,7 +96,7 @@ async function start() {
 
   keepFresh();
 
-  for (const key of ['connections', 'stats', 'agenda', 'recommendations', 'catalog']) {
+  for (const key of ['connections', 'stats', 'agenda', 'automations', 'recommendations', 'catalog']) {
     if (state[key].error?.kind === 'session-expired') {
       const e = state[key].error;
       notify({ tone: 'error', key: 'session', title: e.title, detail: e.detail, actions: [{ label: 'Sign in again', onClick: restartSignIn }] });

@@ -1,4 +1,6 @@
-// The 30-day time-saved bar chart, drawn as SVG from GET /stats → timeSavedByDay.
+// The 30-day time-saved bar chart, drawn as SVG from GET /stats → timeSavedByDay: each day's
+// bar is the time its syncs saved, with the time automations saved (from their receipts)
+// stacked on top in a colour of its own, and a legend when there is any.
 // Sized to its container (redrawn on resize) so the labels stay readable on a phone.
 // Screen readers get a title/summary and a visually hidden table of the same numbers.
 
@@ -18,29 +20,48 @@ function niceStep(max, ticks) {
 }
 
 const tickLabel = (minutes) => (minutes === 0 ? '0' : fmt.duration(minutes));
+const synced = (d) => Number(d.minutesSaved) || 0;
+const automated = (d) => Number(d.automationMinutesSaved) || 0;
+const total = (d) => synced(d) + automated(d);
 
 function summary(days) {
-  const total = days.reduce((acc, d) => acc + (Number(d.minutesSaved) || 0), 0);
+  const sum = days.reduce((acc, d) => acc + total(d), 0);
+  const auto = days.reduce((acc, d) => acc + automated(d), 0);
+  const actions = days.reduce((acc, d) => acc + (Number(d.automationActions) || 0), 0);
   const items = days.reduce((acc, d) => acc + (Number(d.items) || 0), 0);
-  const best = days.reduce((a, b) => ((Number(b.minutesSaved) || 0) > (Number(a.minutesSaved) || 0) ? b : a), days[0]);
-  return `From ${fmt.dayLong(days[0].date)} to ${fmt.dayLong(days[days.length - 1].date)} you saved ${fmt.duration(total)} `
-    + `across ${fmt.items(items)}. Your best day was ${fmt.dayLong(best.date)} with ${fmt.duration(best.minutesSaved)} saved.`;
+  const best = days.reduce((a, b) => (total(b) > total(a) ? b : a), days[0]);
+  return `From ${fmt.dayLong(days[0].date)} to ${fmt.dayLong(days[days.length - 1].date)} you saved ${fmt.duration(sum)} `
+    + `across ${fmt.items(items)}`
+    + (auto > 0 ? `, ${fmt.duration(auto)} of it by automations (${fmt.count(actions)} actions)` : '')
+    + `. Your best day was ${fmt.dayLong(best.date)} with ${fmt.duration(total(best))} saved.`;
 }
 
 function table(days) {
   return h('div', { class: 'visually-hidden' }, h('table', {},
     h('caption', {}, 'Time saved per day, last 30 days'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), h('th', { scope: 'col' }, 'Time saved'), h('th', { scope: 'col' }, 'Items'))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Day'), h('th', { scope: 'col' }, 'Saved by syncs'), h('th', { scope: 'col' }, 'Items'),
+      h('th', { scope: 'col' }, 'Saved by automations'), h('th', { scope: 'col' }, 'Actions'))),
     h('tbody', {}, days.map((d) => h('tr', {},
       h('th', { scope: 'row' }, fmt.dayLong(d.date)),
       h('td', {}, fmt.duration(d.minutesSaved)),
-      h('td', {}, fmt.count(d.items)))))));
+      h('td', {}, fmt.count(d.items)),
+      h('td', {}, fmt.duration(automated(d))),
+      h('td', {}, fmt.count(d.automationActions)))))));
+}
+
+/** A bar from `bottom` up `height` px, its top corners rounded by `r`. */
+const barPath = (x, bottom, w, height, r) => `M${x},${bottom}v${-(height - r)}q0,${-r} ${r},${-r}h${w - 2 * r}q${r},0 ${r},${r}v${height - r}z`;
+
+function legend() {
+  return h('p', { class: 'chart__legend', 'data-testid': 'chart-legend' },
+    h('span', { class: 'chart__key chart__key--sync', 'aria-hidden': 'true' }), 'Syncs',
+    h('span', { class: 'chart__key chart__key--automation', 'aria-hidden': 'true' }), 'Automations');
 }
 
 function svgChart(days, width) {
   const plotW = width - M.left - M.right;
   const plotH = HEIGHT - M.top - M.bottom;
-  const max = Math.max(...days.map((d) => Number(d.minutesSaved) || 0));
+  const max = Math.max(...days.map(total));
   const step = niceStep(max, 4);
   const top = Math.max(step, Math.ceil(max / step) * step);
   const y = (v) => M.top + plotH - (v / top) * plotH;
@@ -57,17 +78,23 @@ function svgChart(days, width) {
   }
 
   const bars = days.map((d, i) => {
-    const value = Number(d.minutesSaved) || 0;
+    const value = synced(d);
+    const auto = automated(d);
     const x = M.left + i * slot + (slot - barW) / 2;
     const height = value > 0 ? Math.max(2, y(0) - y(value)) : 0;
-    const r = Math.min(4, barW / 2, height);
-    const path = height > 0
-      ? `M${x},${y(0)}v${-(height - r)}q0,${-r} ${r},${-r}h${barW - 2 * r}q${r},0 ${r},${r}v${height - r}z`
-      : `M${x},${y(0) - 2}h${barW}v2h${-barW}z`;
+    const autoHeight = auto > 0 ? Math.max(2, y(0) - y(auto)) : 0;
+    // The syncs' part is rounded on top unless the automations' part sits on it.
+    const r = autoHeight > 0 ? 0 : Math.min(4, barW / 2, height);
+    const path = height > 0 ? barPath(x, y(0), barW, height, r) : `M${x},${y(0) - 2}h${barW}v2h${-barW}z`;
+    const title = `${fmt.dayLong(d.date)}: ${fmt.duration(value)} saved, ${fmt.items(d.items)}`
+      + (auto > 0 ? `; ${fmt.duration(auto)} saved by automations, ${fmt.count(d.automationActions)} actions` : '');
     return s('g', { class: 'chart__bar-group' },
-      s('title', {}, `${fmt.dayLong(d.date)}: ${fmt.duration(value)} saved, ${fmt.items(d.items)}`),
+      s('title', {}, title),
       s('rect', { class: 'chart__hit', x: M.left + i * slot, y: M.top, width: slot, height: plotH, fill: 'transparent' }),
-      s('path', { class: height > 0 ? 'chart__bar' : 'chart__bar chart__bar--zero', d: path }));
+      s('path', { class: height > 0 || autoHeight > 0 ? 'chart__bar' : 'chart__bar chart__bar--zero', d: height > 0 || autoHeight === 0 ? path : `M${x},${y(0)}h${barW}z` }),
+      autoHeight > 0
+        ? s('path', { class: 'chart__bar-automation', d: barPath(x, y(0) - height, barW, autoHeight, Math.min(4, barW / 2, autoHeight)) })
+        : null);
   });
 
   const labels = days.map((d, i) => {
@@ -91,7 +118,7 @@ function svgChart(days, width) {
 
 function draw(container) {
   const days = observed.get(container) || [];
-  const hasData = days.some((d) => (Number(d.minutesSaved) || 0) > 0 || (Number(d.items) || 0) > 0);
+  const hasData = days.some((d) => total(d) > 0 || (Number(d.items) || 0) > 0);
   if (!hasData) {
     render(container, empty({
       title: 'No time saved yet',
@@ -102,7 +129,8 @@ function draw(container) {
     return;
   }
   const width = Math.max(280, Math.floor(container.clientWidth || 640));
-  render(container, svgChart(days, width), table(days));
+  const anyAutomation = days.some((d) => automated(d) > 0);
+  render(container, svgChart(days, width), anyAutomation ? legend() : null, table(days));
 }
 
 /** Draws (and keeps redrawing on resize) the chart for `days` into `container`. */

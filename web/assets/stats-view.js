@@ -1,4 +1,5 @@
-// The stats band: connected tools, items processed, time saved, the last 7 days.
+// The stats band: connected tools, items processed, time saved by syncs and, apart, by
+// automations (from their receipts), the last 7 days.
 
 import { h, render } from './dom.js';
 import { errorBox, loading } from './feedback.js';
@@ -19,6 +20,7 @@ function tile({ label, value, note, tone, testid }) {
 
 function tiles(stats) {
   const week = stats.last7Days || {};
+  const auto = stats.automations || { minutesSaved: 0, actions: 0, last7Days: { minutesSaved: 0, actions: 0 } };
   const needs = Number(stats.needsAttention) || 0;
   const weekNote = [
     fmt.items(week.items),
@@ -40,11 +42,18 @@ function tiles(stats) {
       testid: 'stat-items',
     }),
     tile({
-      label: 'Time saved',
+      label: 'Time saved by syncs',
       value: big(fmt.durationParts(stats.minutesSaved)),
       note: 'since you started',
       tone: 'accent',
       testid: 'stat-time-saved',
+    }),
+    tile({
+      label: 'Saved by automations',
+      value: big(fmt.durationParts(auto.minutesSaved)),
+      note: `${fmt.count(auto.actions)} action${auto.actions === 1 ? '' : 's'} done · ${fmt.duration(auto.last7Days?.minutesSaved)} in 7 days`,
+      tone: 'automation',
+      testid: 'stat-automations',
     }),
     tile({
       label: 'Last 7 days',
@@ -65,8 +74,12 @@ export function mountStats() {
     if (data) {
       render(host, tiles(data));
       drawTimeSavedChart(chart, data.timeSavedByDay || []);
-      const sum = (data.timeSavedByDay || []).reduce((acc, d) => acc + (Number(d.minutesSaved) || 0), 0);
-      total.textContent = sum > 0 ? `${fmt.duration(sum)} saved` : '';
+      const days = data.timeSavedByDay || [];
+      const synced = days.reduce((acc, d) => acc + (Number(d.minutesSaved) || 0), 0);
+      const automated = days.reduce((acc, d) => acc + (Number(d.automationMinutesSaved) || 0), 0);
+      total.textContent = synced + automated > 0
+        ? `${fmt.duration(synced + automated)} saved${automated > 0 ? ` (${fmt.duration(automated)} by automations)` : ''}`
+        : '';
     } else if (status === 'loading') {
       render(host, loading('Loading your numbers…'));
     }

@@ -12,6 +12,8 @@ export const state = {
   stats: resource(),
   recommendations: resource(), // [Recommendation]
   agenda: resource(), // { timeZone, from, to, overdue: [Item], days: [{ date, tasks, meetings, mentions, files }] }
+  automations: resource(), // [Automation]
+  templates: resource(), // [AutomationTemplate], filled in with the user's connections
 };
 
 const listeners = new Map();
@@ -51,6 +53,23 @@ export const timeZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone |
 export const WEEK_DAYS = 7;
 export const loadAgenda = () => load('agenda', () => api.agenda(WEEK_DAYS, timeZone()));
 export const loadRecommendations = () => load('recommendations', async () => (await api.recommendations()).recommendations || []);
+
+export const loadAutomations = () => load('automations', async () => (await api.automations()).automations || []);
+export const loadTemplates = () => load('templates', async () => (await api.automationTemplates()).templates || []);
+
+/** Puts a fresh copy of one automation into the list (added or replaced). */
+export function putAutomation(automation) {
+  const list = [...(state.automations.data || [])];
+  const at = list.findIndex((a) => a.automationId === automation.automationId);
+  if (at >= 0) list[at] = automation;
+  else list.push(automation);
+  set('automations', { status: 'ready', data: list, error: null });
+}
+
+export function dropAutomation(automationId) {
+  const list = (state.automations.data || []).filter((a) => a.automationId !== automationId);
+  set('automations', { ...state.automations, data: list });
+}
 
 /** After connecting, disconnecting or syncing: the numbers and suggestions change too. */
 export function refreshSummary() {

@@ -74,6 +74,12 @@ test('the page works under its Content Security Policy with no violation reporte
     await part(page, 'sync-result', connection.connectionId).getByText(/^Synced /).waitFor({ timeout: 30_000 });
     await page.getByTestId('stat-items').waitFor();
 
+    // The automations builder from a template, with its live dry run and a condition added.
+    await page.getByTestId('template-use-block-focus-time').click();
+    await page.getByTestId('builder').getByTestId('rule-add').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="dry-run"]')?.childElementCount
+      || document.querySelector('[data-testid="builder-problem"]')?.childElementCount);
+
     // The sign-in callback's own page (a state that is not known): it too keeps to the policy.
     const callback = await page.goto(`${stack.baseUrl}/api/v1/integrations/oauth/callback?state=unknown&code=x`);
     assert.equal(callback.status(), 400);

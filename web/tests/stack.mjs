@@ -41,12 +41,14 @@ export function freePort() {
   });
 }
 
-function launch(name, command, args, env) {
+function launch(name, command, args, env, { keepAll = false } = {}) {
   const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.label = name;
   child.log = '';
+  child.all = [];
   const keep = (chunk) => {
     child.log = (child.log + chunk.toString()).slice(-8000);
+    if (keepAll) child.all.push(chunk.toString());
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
@@ -129,7 +131,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 /**
- * Starts the emulator, the fakes and the dev server. Resolves to
+ * Starts the emulator, the fakes and the dev server. stop() fails when the dev server's log (info
+ * level, with metric lines) holds any credential the fakes issued or received. Resolves to
  * { baseUrl, fakesUrl, emulatorUrl, fakes(method, path, body), markNeedsReauth(user, id, reason), stop }:
  * - fakes() calls the fakes' control API (e.g. `stack.fakes('POST', '/_fake/oauth/google/deny-next')`)
  *   and resolves to its JSON;
@@ -151,8 +154,17 @@ export async function startStack() {
   const fakes = `http://127.0.0.1:${fakesPort}`;
   const baseUrl = `http://127.0.0.1:${devPort}`;
   const started = [];
+  let devServer = null;
   const stop = async () => {
+    // Every credential the fakes issued or received must stay out of the service's logs.
+    let leaked = [];
+    if (devServer) {
+      const secrets = await fetch(`${fakes}/_fake/secrets`).then((r) => r.json()).then((b) => b.secrets).catch(() => []);
+      const log = devServer.all.join('');
+      leaked = secrets.filter((secret) => log.includes(secret)).map((secret) => `${secret.slice(0, 4)}…`);
+    }
     await Promise.all(started.reverse().map(end));
+    if (leaked.length) throw new Error(`the dev server logged ${leaked.length} credential(s): ${leaked.join(', ')}`);
   };
 
   try {
@@ -165,7 +177,9 @@ export async function startStack() {
 
     const dev = launch('dev server', BIN.dev, [], {
       ...base,
-      RUST_LOG: process.env.RUST_LOG || 'warn',
+      // Info logs and metric lines, as in AWS, for the no-credentials-in-logs check in stop().
+      RUST_LOG: process.env.RUST_LOG || 'info',
+      METRICS_FORMAT: 'emf',
       AWS_ENDPOINT_URL: emulator,
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -184,8 +198,9 @@ export async function startStack() {
       DEV_SERVER_ADDR: `127.0.0.1:${devPort}`,
       WEB_DIR,
       ...(await fakeEnv(`127.0.0.1:${fakesPort}`, `127.0.0.1:${devPort}`)),
-    });
+    }, { keepAll: true });
     started.push(dev);
+    devServer = dev;
     await waitFor(`${baseUrl}/integrations`, dev);
   } catch (error) {
     await stop();

@@ -1,126 +1,30 @@
 //! The automations API and runner against the emulator (each function as its IAM role) and the
-//! fake Google Calendar: the "block focus time" template from its gallery entry to the events
-//! and their receipts, and nothing made twice when a run is asked for again.
+//! fakes: the "block focus time" template from its gallery entry to the events and their
+//! receipts, and nothing made twice when a run is asked for again; Asana and Notion steps, and a
+//! lost answer that Notion cannot be asked about, shown `unknown` and never sent again.
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+mod common;
+
+use axum::http::{Method, StatusCode};
 use chrono::{Duration, SecondsFormat, Utc};
-use fake_providers::{FakeProviders, Provider as Fake, demo};
-use http_body_util::BodyExt;
+use fake_providers::{Fault, Provider as Fake, demo};
 use integrations::catalog::AuthMode;
-use integrations::config::Function;
-use integrations::domain::{Account, ConnectionId, IntegrationId, Plan, SyncId, SyncSettings, UserId};
-use integrations::store::NewConnection;
+use integrations::domain::{ConnectionId, IntegrationId, Plan, SyncId, UserId};
 use integrations::sync::{KindFields, Record, RecordKind, TaskFields};
-use integrations::testing::TestEnv;
 use integrations::vault::{Credentials, TokenSet};
 use secrecy::SecretString;
-use serde_json::{Value, json};
-use tower::ServiceExt;
+use serde_json::json;
 
-const USER: &str = "automations-user";
+use common::{App, USER};
 
-struct App {
-    env: TestEnv,
-    fakes: FakeProviders,
-}
-
-impl App {
-    async fn start() -> App {
-        let fakes = FakeProviders::start().await;
-        fakes.state().seed_demo();
-        let mut env = TestEnv::new().await;
-        env.add_automation_queues(3).await;
-        env.use_provider("google-calendar", fakes.base_url(Fake::GoogleCalendar));
-        App { env, fakes }
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        user: &str,
-        plan: Plan,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {}", self.env.token(user, plan)));
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        let body = body.map_or(Body::empty(), |b| Body::from(b.to_string()));
-        let response = automations::router(self.env.state_for(Function::AutomationsApi))
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-    }
-
-    async fn api(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.call(method, path, USER, Plan::Free, body).await
-    }
-
-    /// A connection of `USER`, stored as connect stores one, with its credential in the vault.
-    async fn connect(&self, integration: &str, auth: AuthMode, credentials: Credentials) -> ConnectionId {
-        let user = UserId::parse(USER).unwrap();
-        let id = ConnectionId::generate();
-        let secret_id = self.env.state.vault.create(&user, &id, &credentials).await.unwrap();
-        self.env
-            .state
-            .store
-            .insert_connection(NewConnection {
-                user_id: user,
-                connection_id: id.clone(),
-                integration_id: IntegrationId::parse(integration).unwrap(),
-                auth_kind: auth,
-                secret_id,
-                credential_hint: "••••demo".into(),
-                account: Account { id: format!("{integration}-account"), name: "Demo".into(), workspace: None },
-                display_name: integration.into(),
-                settings: SyncSettings { auto_sync: false, ..Default::default() },
-                plan: integrations::domain::Plan::Free,
-                connection_limit: None,
-            })
-            .await
-            .unwrap();
-        id
-    }
-
-    /// Runs every job waiting on the automations queue through the runner, as Lambda would.
-    async fn run_queued(&self) -> usize {
-        let jobs = self.env.take_automation_jobs().await;
-        let records = jobs
-            .iter()
-            .enumerate()
-            .map(|(i, job)| {
-                let mut m = SqsMessage::default();
-                m.message_id = Some(i.to_string());
-                m.body = Some(serde_json::to_string(job).unwrap());
-                m
-            })
-            .collect();
-        let mut event = SqsEvent::default();
-        event.records = records;
-        let response =
-            automations::handle_sqs_event(&self.env.state_for(Function::AutomationsRunner), None, event).await;
-        assert!(response.batch_item_failures.is_empty(), "every job handled");
-        jobs.len()
-    }
-
-    fn focus_blocks(&self) -> Vec<String> {
-        let mut names: Vec<String> = ["Focus: Q4 report", "Focus: Hiring plan", "Focus: Budget 2027"]
-            .iter()
-            .flat_map(|n| self.fakes.state().calendar_events_named(demo::GOOGLE_TOKEN, n))
-            .map(|e| e.summary)
-            .collect();
-        names.sort();
-        names
-    }
+fn focus_blocks(app: &App) -> Vec<String> {
+    let mut names: Vec<String> = ["Focus: Q4 report", "Focus: Hiring plan", "Focus: Budget 2027"]
+        .iter()
+        .flat_map(|n| app.fakes.state().calendar_events_named(demo::GOOGLE_TOKEN, n))
+        .map(|e| e.summary)
+        .collect();
+    names.sort();
+    names
 }
 
 fn card(id: &str, title: &str, due_in_days: i64) -> Record {
@@ -143,6 +47,7 @@ fn card(id: &str, title: &str, due_in_days: i64) -> Record {
 #[tokio::test]
 async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts() {
     let app = App::start().await;
+    app.fakes.state().seed_demo();
     let oauth = Credentials::OAuth(TokenSet {
         access_token: SecretString::from(demo::GOOGLE_TOKEN),
         refresh_token: None,
@@ -176,7 +81,7 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
     assert_eq!(preview["matchingItems"].as_array().unwrap().len(), 2, "{preview}");
     assert_eq!(preview["calls"]["google-calendar"], 4);
     assert!(preview["previews"][0][0]["params"]["summary"].as_str().unwrap().starts_with("Focus: "));
-    assert!(app.focus_blocks().is_empty(), "a dry run makes nothing");
+    assert!(focus_blocks(&app).is_empty(), "a dry run makes nothing");
 
     let (status, created) = app.api(Method::POST, "/api/v1/integrations/automations", Some(definition)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -184,8 +89,8 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
 
     let (status, queued) = app.api(Method::POST, &format!("/api/v1/integrations/automations/{id}/run"), None).await;
     assert_eq!((status, queued["queued"].as_u64()), (StatusCode::ACCEPTED, Some(2)), "{queued}");
-    assert_eq!(app.run_queued().await, 2);
-    assert_eq!(app.focus_blocks(), ["Focus: Hiring plan", "Focus: Q4 report"]);
+    assert_eq!(app.run_queued().await.len(), 2);
+    assert_eq!(focus_blocks(&app), ["Focus: Hiring plan", "Focus: Q4 report"]);
 
     let (status, runs) = app.api(Method::GET, &format!("/api/v1/integrations/automations/{id}/runs"), None).await;
     assert_eq!(status, StatusCode::OK, "{runs}");
@@ -201,8 +106,8 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
 
     // Asked again, and the jobs delivered twice: nothing is made twice.
     app.api(Method::POST, &format!("/api/v1/integrations/automations/{id}/run"), None).await;
-    assert_eq!(app.run_queued().await, 2);
-    assert_eq!(app.focus_blocks(), ["Focus: Hiring plan", "Focus: Q4 report"]);
+    assert_eq!(app.run_queued().await.len(), 2);
+    assert_eq!(focus_blocks(&app), ["Focus: Hiring plan", "Focus: Q4 report"]);
     assert_eq!(app.env.state.store.automation_savings(&user).await.unwrap(), (6, 2), "counted once");
 
     // Switched off, then another user's view of it.
@@ -262,5 +167,68 @@ async fn definitions_are_checked_counted_against_the_plan_and_answered_in_proble
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app.api(Method::DELETE, &url(&ConnectionId::generate().to_string()), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn asana_and_notion_steps_act_once_and_a_lost_notion_answer_is_shown_unknown_not_sent_again() {
+    let app = App::start().await;
+    let state = app.fakes.state();
+    let (asana_token, notion_token) = ("asana-runner-token", "secret_runner_notion");
+    state.add_asana_account(asana_token, "Ada", "ada@example.com");
+    let workspace = state.add_asana_workspace(asana_token, "Ops");
+    let project = state.add_asana_project(&workspace, "Follow-ups");
+    state.add_notion_account(notion_token, "Ops");
+    let database = state.add_notion_database(notion_token, "Reviews");
+    let asana = app.connect_token("asana", &[("token", asana_token)]).await;
+    let notion = app.connect_token("notion", &[("token", notion_token)]).await;
+    let definition = json!({
+        "name": "Weekly review",
+        "enabled": true,
+        "trigger": {"type": "schedule", "timeZone": "UTC", "every": "weekly", "day": "fri", "at": "16:00"},
+        "steps": [
+            {"action": "asana.createTask", "connectionId": asana,
+             "params": {"projectId": project, "name": "Weekly review", "notes": "Prepared for {{ automation.name }}"}},
+            {"action": "notion.createPage", "connectionId": notion,
+             "params": {"databaseId": database, "title": "Review notes", "content": "Task: {{ steps.1.url }}"}}
+        ]
+    });
+    let (status, created) =
+        app.call(Method::POST, "/api/v1/integrations/automations", USER, Plan::Premium, Some(definition)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["automationId"].as_str().unwrap().to_owned();
+
+    // The task is made; the page is made too, but its answer comes after the runner stopped waiting.
+    app.fakes.state().fail_next(Fake::Notion, "/v1/pages", Fault::LateAnswer { millis: 800 }, 1);
+    let (status, _) =
+        app.call(Method::POST, &format!("/api/v1/integrations/automations/{id}/run"), USER, Plan::Premium, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let jobs = app.env.take_automation_jobs().await;
+    assert_eq!(jobs.len(), 1);
+    app.deliver_to(&app.impatient_runner(), &jobs).await;
+    let tasks = app.fakes.state().asana_project_tasks(&project);
+    assert_eq!(tasks.len(), 1);
+    assert!(tasks[0].notes.starts_with("Prepared for Weekly review"), "{}", tasks[0].notes);
+    assert_eq!(app.fakes.state().notion_pages_in(&database).len(), 1, "made by the lost answer");
+    assert!(app.runs(&id).await.is_empty(), "not finished while the page's outcome is unknown");
+
+    // Its worker stopped: Notion cannot be asked whether the page exists, so it is not sent again
+    // and the receipt says so; the task, done, is not made again.
+    app.age_claim(&id, &jobs[0].event.key, 2).await;
+    app.deliver(&jobs).await;
+    app.deliver(&jobs).await;
+    assert_eq!(app.fakes.state().asana_project_tasks(&project).len(), 1);
+    assert_eq!(app.fakes.state().notion_pages_in(&database).len(), 1, "never sent twice");
+    let runs = app.runs(&id).await;
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["status"], "partial");
+    let steps = runs[0]["steps"].as_array().unwrap();
+    assert_eq!(
+        (steps[0]["status"].as_str(), steps[0]["summary"].as_str()),
+        (Some("done"), Some("Created a task in Asana"))
+    );
+    assert_eq!(steps[0]["providerId"], tasks[0].gid);
+    assert_eq!(steps[1]["status"], "unknown");
+    assert!(steps[1]["error"].as_str().unwrap().contains("not sent again"), "{}", steps[1]);
     app.env.cleanup().await;
 }

@@ -1,5 +1,5 @@
 //! Lambda `catalog`: the available integrations, the caller's stats, recommendations, audit
-//! trail and plan.
+//! trail and plan, and how the providers have been answering.
 
 use axum::extract::State;
 use axum::{Json, Router};
@@ -11,6 +11,7 @@ use integrations::domain::SyncSettings;
 use integrations::http::{ApiPath, ApiQuery, Problem, Routes, with_problem_fallbacks};
 use integrations::insights::{self, Stats};
 use integrations::plan::{self, PlanView};
+use integrations::provider_status::{self, HealthReport};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -29,6 +30,7 @@ pub fn routes<R: From<Routes>>(state: AppState) -> R {
         .get("/api/v1/integrations/recommendations", list_recommendations)
         .get("/api/v1/integrations/audit", list_audit)
         .get("/api/v1/integrations/plan", get_plan)
+        .get("/api/v1/integrations/health", get_health)
         .with_state(state)
         .into()
 }
@@ -98,4 +100,8 @@ async fn list_audit(
 
 async fn get_plan(State(state): State<AppState>, caller: Caller) -> Result<Json<PlanView>, Problem> {
     plan::plan(&state, &caller).await.map(Json).map_err(|e| Problem::unavailable(&e))
+}
+
+async fn get_health(State(state): State<AppState>, _caller: Caller) -> Result<Json<HealthReport>, Problem> {
+    provider_status::report(&state, chrono::Utc::now()).await.map(Json).map_err(|e| Problem::unavailable(&e))
 }

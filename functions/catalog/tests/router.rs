@@ -241,3 +241,25 @@ async fn recommendations_say_what_users_of_your_tools_also_connect_from_counters
     assert_eq!(focus.expect("suggested")["action"]["method"], "POST", "{body}");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn provider_health_lists_only_providers_called_in_the_last_hour_and_needs_a_sign_in() {
+    let env = TestEnv::new().await;
+    let (status, report) = get(&env, "/api/v1/integrations/health", Some("ada")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["providers"], json!([]));
+    let mut calls = integrations::metrics::CallStats::default();
+    calls.record(false, std::time::Duration::from_millis(120));
+    let old = chrono::Utc::now() - chrono::Duration::hours(2);
+    env.state.store.record_health("slack", &calls, Some(true), old).await.unwrap();
+    env.state.store.record_health("trello", &calls, Some(true), chrono::Utc::now()).await.unwrap();
+    let (_, report) = get(&env, "/api/v1/integrations/health", Some("ada")).await;
+    assert_eq!(
+        report["providers"],
+        json!([{"integrationId": "trello", "name": "Trello", "status": "ok", "successRate": 1.0, "p50Ms": 200,
+                "calls": 1, "failedCalls": 0, "runs": 1, "failedRuns": 0}])
+    );
+    let (status, _) = get(&env, "/api/v1/integrations/health", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    env.cleanup().await;
+}

@@ -15,6 +15,7 @@ use integrations::auth::Caller;
 use integrations::config::Function;
 use integrations::connections::{ConnectRequest, connect};
 use integrations::domain::{ConnectionId, ConnectionStatus, Counts, Plan, SyncId, SyncJob, SyncStatus, UserId};
+use integrations::provider_status;
 use integrations::providers::RetryPolicy;
 use integrations::sync::{JobOutcome, fail_dead_letter, run_job};
 use integrations::testing::TestEnv;
@@ -774,5 +775,33 @@ async fn three_failed_syncs_in_a_row_need_attention_with_the_reason_and_a_succes
     assert_eq!(changes.len(), 2, "{changes:?}");
     assert!(changes[0].starts_with("attention → ok: a sync succeeded"), "{changes:?}");
     assert!(changes[1].starts_with("ok → attention: 3 syncs in a row failed"), "{changes:?}");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn each_invocation_adds_its_provider_calls_to_the_health_rollup_the_health_report_reads() {
+    let p = Pipeline::start(10).await;
+    let worker = p.env.state_for(Function::SyncWorker);
+    p.fakes.state().fail_next(Provider::Trello, "/1/members", Fault::ServerError, 1);
+    let job = p.trigger("incremental").await;
+    assert_eq!(run_job(&worker, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    let report = provider_status::report(&p.env.state_for(Function::Catalog), chrono::Utc::now()).await.unwrap();
+    let trello = &report.providers[0];
+    assert_eq!((trello.integration_id.as_str(), trello.runs, trello.failed_runs), ("trello", 1, 0));
+    assert_eq!(trello.failed_calls, 1);
+    assert!(trello.calls >= 2 && trello.p50_ms.is_some(), "{trello:?}");
+    assert_eq!(trello.status, provider_status::Status::Ok, "{trello:?}");
+
+    // Trello failing every call: each invocation adds its failed calls, though the run goes on.
+    p.fakes.state().fail_next(Provider::Trello, "/1/members", Fault::ServerError, 100);
+    let job = p.trigger("full").await;
+    for _ in 0..4 {
+        assert!(matches!(run_job(&worker, &job).await.unwrap(), JobOutcome::Retry(_)));
+    }
+    let report = provider_status::report(&p.env.state_for(Function::Catalog), chrono::Utc::now()).await.unwrap();
+    let trello = &report.providers[0];
+    assert_eq!((trello.runs, trello.failed_calls), (1, 9), "{trello:?}");
+    assert_eq!(trello.status, provider_status::Status::Degraded, "{trello:?}");
+    assert!(trello.message.as_deref().unwrap().starts_with("Trello is failing"), "{trello:?}");
     p.env.cleanup().await;
 }

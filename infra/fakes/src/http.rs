@@ -56,6 +56,7 @@ impl ApiRequest {
 pub(crate) fn router(state: FakeState) -> Router {
     Router::new()
         .route("/_fake/health", get(health))
+        .route("/_fake/secrets", get(secrets))
         .route("/_fake/reset", post(reset))
         .route("/_fake/seed-demo", post(seed_demo))
         .route("/_fake/{provider}/revoke", post(revoke))
@@ -92,7 +93,7 @@ async fn dispatch(State(state): State<FakeState>, req: Request<Body>) -> Respons
         Some(Fault::ServerError) => server_error(provider),
         Some(Fault::LateAnswer { millis }) => {
             let resp = handle(provider, &state, &api);
-            state.record(record_of(provider, &api, resp.status().as_u16()), fault);
+            state.record(record_of(provider, &api, resp.status().as_u16()), fault, secrets_of(provider, &api));
             tokio::time::sleep(Duration::from_millis(millis)).await;
             return resp;
         }
@@ -102,7 +103,7 @@ async fn dispatch(State(state): State<FakeState>, req: Request<Body>) -> Respons
         }
         None => handle(provider, &state, &api),
     };
-    state.record(record_of(provider, &api, resp.status().as_u16()), fault);
+    state.record(record_of(provider, &api, resp.status().as_u16()), fault, secrets_of(provider, &api));
     resp
 }
 
@@ -141,7 +142,7 @@ fn server_error(provider: Provider) -> Response {
     }
 }
 
-fn is_secret_param(name: &str) -> bool {
+pub(crate) fn is_secret_param(name: &str) -> bool {
     matches!(
         name,
         "token" | "key" | "access_token" | "refresh_token" | "client_secret" | "code" | "code_verifier" | "id_token"
@@ -190,6 +191,15 @@ fn record_of(provider: Provider, req: &ApiRequest, status: u16) -> RecordedReque
     }
 }
 
+/// The credentials a request carried, unmasked: its credential and its secret parameters.
+fn secrets_of(provider: Provider, req: &ApiRequest) -> Vec<String> {
+    let form = if req.is_form() { parse_pairs(&req.body) } else { Vec::new() };
+    let params = req.query.iter().chain(form.iter());
+    let mut secrets: Vec<String> = params.filter(|(k, _)| is_secret_param(k)).map(|(_, v)| v.clone()).collect();
+    secrets.extend(credential_of(provider, req));
+    secrets
+}
+
 fn credential_of(provider: Provider, req: &ApiRequest) -> Option<String> {
     if provider == Provider::Trello {
         return req.param("token").map(str::to_owned).or_else(|| trello::oauth_header(req).map(|(_, token)| token));
@@ -212,6 +222,10 @@ fn parse_provider(name: &str) -> Result<Provider, Response> {
 
 pub(crate) fn parse_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| control_error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+async fn secrets(State(state): State<FakeState>) -> Response {
+    json_response(StatusCode::OK, json!({"secrets": state.secrets()}))
 }
 
 async fn health() -> Response {

@@ -17,7 +17,8 @@ APIs, and OAuth 2.0 servers for Google, Microsoft, Slack, Asana and Notion under
 Control API: POST /_fake/reset, POST /_fake/seed-demo, POST /_fake/{provider}/revoke {\"token\"},
 POST /_fake/{provider}/faults {\"pathPrefix\",\"fault\":\"rate_limited|server_error|timeout|late_answer\",
 \"retryAfterSecs\",\"millis\",\"times\"}, DELETE /_fake/{provider}/faults,
-GET /_fake/{provider}/requests, POST /_fake/{provider}/touch {\"id\"}, GET /_fake/health;
+GET /_fake/{provider}/requests, POST /_fake/{provider}/touch {\"id\"}, GET /_fake/health,
+GET /_fake/secrets (every credential issued or received, for the no-secrets-in-logs check);
 OAuth: GET|POST /_fake/oauth/{p}/user {\"id\",\"name\",\"email\"}, POST /_fake/oauth/{p}/attach
 {\"accountToken\"}, POST /_fake/oauth/{p}/deny-next, POST /_fake/oauth/{p}/lifetime {\"secs\"},
 GET /_fake/oauth/{p}/token-requests, GET /_fake/oauth/{p}/revocations,

@@ -209,9 +209,18 @@ pub(crate) struct Inner {
     pub hooks: crate::hooks::Data,
     pub faults: Vec<FaultRule>,
     pub requests: Vec<RecordedRequest>,
+    /// Every credential the fakes issued or were sent, for the check that none reaches a log.
+    pub secrets: std::collections::BTreeSet<String>,
 }
 
 impl Inner {
+    /// Remembers a credential (too short a value would match by chance, and is no secret).
+    pub fn saw_secret(&mut self, secret: &str) {
+        if secret.len() >= 12 {
+            self.secrets.insert(secret.to_owned());
+        }
+    }
+
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
@@ -250,7 +259,8 @@ impl FakeState {
     pub fn reset(&self) {
         self.with(|s| {
             let base_url = s.base_url.take();
-            *s = Inner { base_url, ..Inner::default() };
+            let secrets = std::mem::take(&mut s.secrets);
+            *s = Inner { base_url, secrets, ..Inner::default() };
         });
     }
 
@@ -307,14 +317,23 @@ impl FakeState {
         })
     }
 
-    pub(crate) fn record(&self, mut req: RecordedRequest, fault: Option<Fault>) {
+    pub(crate) fn record(&self, mut req: RecordedRequest, fault: Option<Fault>, secrets: Vec<String>) {
         req.fault = fault.map(|f| f.label().to_owned());
         self.with(|s| {
+            for secret in &secrets {
+                s.saw_secret(secret);
+            }
             if s.requests.len() >= MAX_RECORDED {
                 s.requests.remove(0);
             }
             s.requests.push(req);
         });
+    }
+
+    /// Every credential issued by the fakes' OAuth servers or sent to their APIs so far (a reset
+    /// keeps them: they may still be in a log).
+    pub fn secrets(&self) -> Vec<String> {
+        self.with(|s| s.secrets.iter().cloned().collect())
     }
 
     /// Requests received for `provider`, oldest first.

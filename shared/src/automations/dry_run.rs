@@ -38,23 +38,7 @@ pub struct StepPreview {
 
 /// Evaluates a (valid) definition over the caller's items at `now`.
 pub fn dry_run(spec: &AutomationSpec, items: &[Item], now: DateTime<Utc>) -> DryRun {
-    let matching: Vec<&Item> = match &spec.trigger {
-        Trigger::Schedule(_) => Vec::new(),
-        trigger => {
-            let filter = trigger.item_filter().expect("item triggers have a filter");
-            let due_by = match trigger {
-                Trigger::DueSoon { hours, .. } => Some(now + Duration::hours(i64::from(*hours))),
-                _ => None,
-            };
-            items
-                .iter()
-                .filter(|i| i.kind == filter.kind)
-                .filter(|i| filter.connection_id.as_ref().is_none_or(|c| *c == i.connection_id))
-                .filter(|i| due_by.is_none_or(|by| due_within(i, now, by)))
-                .filter(|i| spec.conditions.matches(i, now))
-                .collect()
-        }
-    };
+    let matching = matching(spec, items, now);
     let runs = if matches!(spec.trigger, Trigger::Schedule(_)) { 1 } else { matching.len() };
     let mut calls = BTreeMap::new();
     for step in &spec.steps {
@@ -71,10 +55,38 @@ pub fn dry_run(spec: &AutomationSpec, items: &[Item], now: DateTime<Utc>) -> Dry
     DryRun { matching_items: matching.iter().map(|i| i.item_id.clone()).collect(), runs, previews, calls }
 }
 
-/// Due (a task) or starting (an event) between now and `by`.
-fn due_within(item: &Item, now: DateTime<Utc>, by: DateTime<Utc>) -> bool {
-    let when = item.due_at.as_deref().or(item.start_at.as_deref()).and_then(When::parse).map(When::instant);
-    when.is_some_and(|t| t > now && t <= by)
+/// The items an item trigger would act on now: of its kind and connection, due within its window
+/// for `item.due_soon`, meeting the conditions. A schedule acts on none.
+pub fn matching<'a>(spec: &AutomationSpec, items: &'a [Item], now: DateTime<Utc>) -> Vec<&'a Item> {
+    let Some(filter) = spec.trigger.item_filter() else { return Vec::new() };
+    let due_by = match spec.trigger {
+        Trigger::DueSoon { hours, .. } => Some(now + Duration::hours(i64::from(hours))),
+        _ => None,
+    };
+    items
+        .iter()
+        .filter(|i| i.kind == filter.kind)
+        .filter(|i| filter.connection_id.as_ref().is_none_or(|c| *c == i.connection_id))
+        .filter(|i| due_by.is_none_or(|by| due_within(i, now, by)))
+        .filter(|i| spec.conditions.matches(i, now))
+        .collect()
+}
+
+/// When an item is due (a task) or starts (an event).
+pub fn due_instant(item: &Item) -> Option<DateTime<Utc>> {
+    item.due_at.as_deref().or(item.start_at.as_deref()).and_then(When::parse).map(When::instant)
+}
+
+/// Due (a task) or starting (an event) after now and by `by`.
+pub fn due_within(item: &Item, now: DateTime<Utc>, by: DateTime<Utc>) -> bool {
+    due_instant(item).is_some_and(|t| t > now && t <= by)
+}
+
+/// The key of an `item.due_soon` event: the item and the time it is due, so that an item is
+/// acted on once for each time it is due, however many times it is found in the window (by the
+/// scheduler's checks, a sync that changed it, or a manual run).
+pub fn due_soon_key(item_id: &str, due: DateTime<Utc>) -> String {
+    format!("{item_id}@due:{}", due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 fn preview(spec: &AutomationSpec, item: Option<&Item>, now: DateTime<Utc>) -> Vec<StepPreview> {

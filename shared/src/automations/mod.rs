@@ -12,7 +12,7 @@ pub mod template;
 pub mod templates;
 
 pub use condition::{Combine, Conditions, Field, Rule, Test};
-pub use dry_run::{DryRun, PREVIEWED_ITEMS, StepPreview, dry_run};
+pub use dry_run::{DryRun, PREVIEWED_ITEMS, StepPreview, dry_run, due_instant, due_soon_key, due_within, matching};
 pub use model::{
     AutomationLimits, AutomationSpec, Invalid, ItemFilter, OnFailure, PlanRefusal, ResolvedAction, Step, Trigger,
     find_action,

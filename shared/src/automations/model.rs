@@ -258,6 +258,10 @@ impl AutomationSpec {
             Trigger::DueSoon { hours, .. } if *hours == 0 || *hours > MAX_DUE_SOON_HOURS => {
                 return Err(invalid("trigger.hours", format!("between 1 and {MAX_DUE_SOON_HOURS}")));
             }
+            // Only tasks (by their due time) and events (by their start) are found by when.
+            Trigger::DueSoon { filter, .. } if !matches!(filter.kind, RecordKind::Task | RecordKind::Event) => {
+                return Err(invalid("trigger.kind", "`item.due_soon` applies to tasks and events"));
+            }
             Trigger::Schedule(schedule) => {
                 schedule.compile().map_err(|e| invalid("trigger", e))?;
             }
@@ -366,6 +370,7 @@ pub(crate) mod tests {
             ("/steps/0/params/colour", serde_json::json!("red"), "steps[1].params"),
             ("/steps/0/connectionId", serde_json::Value::Null, "steps[1].connectionId"),
             ("/trigger", serde_json::json!({"type": "item.due_soon", "kind": "task", "hours": 0}), "trigger.hours"),
+            ("/trigger", serde_json::json!({"type": "item.due_soon", "kind": "message", "hours": 3}), "trigger.kind"),
             (
                 "/trigger",
                 serde_json::json!({"type": "schedule", "timeZone": "UTC", "every": "cron", "cron": "* * * * *"}),

@@ -215,7 +215,8 @@ async fn run_step(
         }
         Claim::Taken(record) => {
             // An earlier attempt claimed it and never said how it went: look before sending again.
-            match target.provider.find_performed(action.spec, &call).await {
+            let lookup = target.provider.find_performed(action.spec, &call);
+            match crate::metrics::for_provider(target.provider.id(), lookup).await {
                 Ok(Lookup::Found(performed)) => {
                     return complete(state, user, key, &record, Outcome::Done(performed), &receipt).await;
                 }
@@ -233,7 +234,7 @@ async fn run_step(
     }
     let claimed =
         ActionRecord { status: ActionStatus::Sending, claimed_at: now, provider_id: None, url: None, error: None };
-    match target.provider.perform(action.spec, &call).await {
+    match crate::metrics::for_provider(target.provider.id(), target.provider.perform(action.spec, &call)).await {
         Ok(performed) => complete(state, user, key, &claimed, Outcome::Done(performed), &receipt).await,
         Err(ActionError::NotDone(e)) => {
             // Nothing happened at the provider: give the claim back and come again.
@@ -292,7 +293,13 @@ async fn complete(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(StepEnd::Receipt(receipt(status, performed.as_ref(), error), performed))
+    let done = receipt(status, performed.as_ref(), error);
+    crate::metrics::Record::new("Action", "Action", done.action.as_str())
+        .count("Done", u64::from(done.status == ActionStatus::Done))
+        .count("Failed", u64::from(done.status == ActionStatus::Failed))
+        .count("Unknown", u64::from(done.status == ActionStatus::Unknown))
+        .emit();
+    Ok(StepEnd::Receipt(done, performed))
 }
 
 /// Today's agenda as a message: meetings, tasks due, overdue tasks, unanswered mentions and

@@ -196,8 +196,9 @@ pub struct ManualRun {
 
 /// Runs an automation now: its matching items (or, on a schedule, once), through the queue, as
 /// any run. An item's event is keyed by its version, as a sync's is, so a version already acted
-/// on (by a sync's event or an earlier manual run) is not acted on again; a schedule's manual
-/// run is an event of its own each time.
+/// on (by a sync's event or an earlier manual run) is not acted on again (an `item.due_soon`
+/// event by when the item is due, as the scheduler keys it); a schedule's manual run is an event
+/// of its own each time.
 pub async fn run_now(
     state: &AppState,
     caller: &Caller,
@@ -226,7 +227,11 @@ pub async fn run_now(
             .filter(|(i, _)| preview.matching_items.contains(&i.item_id))
             .take(MAX_MANUAL_EVENTS)
             .map(|(i, r)| {
-                let key = crate::sync::item_version_key(&i.item_id, &crate::store::content_hash(&r.record));
+                let key = match (&automation.spec.trigger, super::due_instant(i)) {
+                    // As the scheduler keys it: once for each time the item is due.
+                    (super::Trigger::DueSoon { .. }, Some(due)) => super::due_soon_key(&i.item_id, due),
+                    _ => crate::sync::item_version_key(&i.item_id, &crate::store::content_hash(&r.record)),
+                };
                 job(key, serde_json::to_value(i).ok())
             })
             .collect()

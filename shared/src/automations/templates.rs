@@ -97,7 +97,7 @@ const TEMPLATES: &[Template] = &[
                 "trigger": {"type": "item.updated", "kind": "task"},
                 "conditions": {"rules": [{"field": "task.list", "op": "equals", "value": "Done"}]},
                 "steps": [{"action": "teams.postCard", "params": {"title": "Done: {{ item.title }}",
-                                                                    "text": "{{ item.container }} · {{ item.url }}"}}]
+                                                                    "text": "{{ item.container | default('Trello') }} · {{ item.url | default('') }}"}}]
             })
         },
     },
@@ -115,7 +115,7 @@ const TEMPLATES: &[Template] = &[
                 "trigger": {"type": "item.created", "kind": "message"},
                 "conditions": {"rules": [{"field": "message.mentionsMe", "op": "equals", "value": true}]},
                 "steps": [{"action": "trello.createCard", "params": {"listId": "", "name": "{{ item.title }}",
-                                                                       "desc": "From Slack: {{ item.url }}"}}]
+                                                                       "desc": "From Slack. {{ item.url | default('') }}"}}]
             })
         },
     },
@@ -195,6 +195,56 @@ mod tests {
                 serde_json::from_value(definition).unwrap_or_else(|e| panic!("{}: {e}", view.id));
             spec.validate().unwrap_or_else(|e| panic!("{}: {e}", view.id));
             assert!(!view.ready, "no connections, not ready");
+        }
+    }
+
+    /// An item of the trigger's kind with only what every item has: no URL, no due time, no
+    /// container (a Slack message has no URL, a Drive file no due time).
+    fn bare_item(spec: &AutomationSpec) -> serde_json::Value {
+        let Some(filter) = spec.trigger.item_filter() else { return Value::Null };
+        let record = crate::sync::Record {
+            kind: filter.kind,
+            external_id: "x1".into(),
+            title: "Can you review the launch checklist?".into(),
+            url: None,
+            container: None,
+            status: None,
+            due_at: None,
+            updated_at: None,
+            data: Default::default(),
+        };
+        let stored = crate::store::StoredRecord {
+            connection_id: crate::domain::ConnectionId::generate(),
+            integration_id: crate::domain::IntegrationId::parse("slack").unwrap(),
+            record,
+        };
+        serde_json::to_value(crate::items::Item::from(&stored)).unwrap()
+    }
+
+    #[test]
+    fn every_template_fills_in_for_an_item_with_only_the_fields_every_item_has() {
+        for view in templates(&[]) {
+            let mut definition = view.definition.clone();
+            for step in definition["steps"].as_array_mut().unwrap() {
+                step["connectionId"] = crate::domain::ConnectionId::generate().to_string().into();
+            }
+            let spec: AutomationSpec = serde_json::from_value(definition).unwrap();
+            // Block focus time acts on cards with a due time only (its conditions say so).
+            if view.id == "block-focus-time" {
+                continue;
+            }
+            let context = minijinja::Value::from(minijinja::value::Serde(serde_json::json!({
+                "item": bare_item(&spec),
+                "steps": [null],
+                "now": "2026-12-02T09:00:00Z",
+                "automation": {"name": spec.name},
+            })));
+            for step in &spec.steps {
+                for (name, source) in &step.params {
+                    let rendered = crate::automations::template::render(source, &context);
+                    assert!(rendered.is_ok(), "{}: `{name}`: {:?}", view.id, rendered.err());
+                }
+            }
         }
     }
 }

@@ -276,6 +276,7 @@ pub fn with_problem_fallbacks<S: Clone + Send + Sync + 'static>(router: axum::Ro
         })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(crate::deadline::layer))
+        .layer(axum::middleware::from_fn(crate::metrics::api_layer))
 }
 
 #[cfg(test)]

@@ -138,7 +138,10 @@ impl ActionError {
 /// Sends a write once and sorts its answer: an answer that is not a success is an error saying
 /// whether the write may have landed. A success's body is returned for the provider to read.
 pub async fn send_write(request: reqwest::RequestBuilder) -> Result<reqwest::Response, ActionError> {
-    let response = match request.send().await {
+    let started = std::time::Instant::now();
+    let answer = request.send().await;
+    crate::metrics::provider_call(answer.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+    let response = match answer {
         Ok(response) => response,
         // Nothing reached the provider when the connection could not be made.
         Err(e) if e.is_connect() => {

@@ -170,7 +170,10 @@ pub async fn send_with_retry(
         let timeout = crate::deadline::timeout(Some(request.timeout().copied().unwrap_or(PROVIDER_TIMEOUT)));
         *request.timeout_mut() = timeout;
         let idempotent = request.method().is_idempotent();
-        let error = match client.execute(request).await {
+        let started = std::time::Instant::now();
+        let answer = client.execute(request).await;
+        crate::metrics::provider_call(answer.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+        let error = match answer {
             Ok(response) => match response.status() {
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     let status = response.status();

@@ -40,10 +40,20 @@ pub struct Automation {
     pub next_run_at: Option<DateTime<Utc>>,
 }
 
-/// When a definition next runs on its own: a switched-on schedule's next time after `after`.
+/// How often the scheduler looks for the items entering a switched-on `item.due_soon`
+/// automation's window.
+pub const DUE_SOON_CHECK: Duration = Duration::minutes(15);
+
+/// When a definition next runs on its own, after `after`: a switched-on schedule's next time, or
+/// a switched-on `item.due_soon` automation's next window check (the next quarter hour).
 pub fn next_run(spec: &AutomationSpec, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use crate::automations::Trigger;
     match &spec.trigger {
-        crate::automations::Trigger::Schedule(schedule) if spec.enabled => schedule.compile().ok()?.next_after(after),
+        Trigger::Schedule(schedule) if spec.enabled => schedule.compile().ok()?.next_after(after),
+        Trigger::DueSoon { .. } if spec.enabled => {
+            let step = DUE_SOON_CHECK.num_seconds();
+            DateTime::from_timestamp((after.timestamp().div_euclid(step) + 1) * step, 0)
+        }
         _ => None,
     }
 }
@@ -214,8 +224,15 @@ impl Store {
         current: &Automation,
         spec: AutomationSpec,
     ) -> Result<Automation, StoreError> {
-        let next =
-            Automation { spec, updated_at: super::attrs::now(), version: current.version + 1, ..current.clone() };
+        let now = super::attrs::now();
+        // A run already planned stands while the trigger and the switch stay as they were (a
+        // rename does not move it); otherwise it is planned again from the new definition.
+        let unchanged = spec.enabled == current.spec.enabled && spec.trigger == current.spec.trigger;
+        let next_run_at = match current.next_run_at {
+            Some(at) if unchanged => Some(at),
+            _ => next_run(&spec, now),
+        };
+        let next = Automation { spec, updated_at: now, version: current.version + 1, next_run_at, ..current.clone() };
         let result = self
             .client
             .put_item()
@@ -535,8 +552,9 @@ fn run_sk(automation: &AutomationId, trigger: &str) -> String {
 }
 
 impl Store {
-    /// Keeps a finished run and adds its minutes to the user's time saved by automations, once:
-    /// a run recorded again (a redelivered event) changes nothing.
+    /// Keeps a finished run and adds its minutes and done actions to the user's time saved by
+    /// automations, in total and on the day it finished, once: a run recorded again (a
+    /// redelivered event) changes nothing.
     pub async fn record_run(
         &self,
         user: &UserId,
@@ -544,6 +562,7 @@ impl Store {
         run: &RunRecord,
         retention: Duration,
     ) -> Result<bool, StoreError> {
+        let done = run.steps.iter().filter(|s| s.status == ActionStatus::Done).count();
         let put = Put::builder()
             .table_name(&self.table)
             .item(table::PK, s(keys::user(user)))
@@ -560,7 +579,17 @@ impl Store {
             .key(table::SK, s(keys::PROFILE))
             .update_expression("ADD automationMinutesSaved :m, automationActions :a")
             .expression_attribute_values(":m", n(run.minutes_saved))
-            .expression_attribute_values(":a", n(run.steps.iter().filter(|s| s.status == ActionStatus::Done).count()))
+            .expression_attribute_values(":a", n(done))
+            .build()
+            .expect("update");
+        // The same, on the day the run finished, for the stats' time saved per day.
+        let day = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(super::syncs::day_key(run.finished_at)))
+            .update_expression("ADD automationMinutesSaved :m, automationActions :a")
+            .expression_attribute_values(":m", n(run.minutes_saved))
+            .expression_attribute_values(":a", n(done))
             .build()
             .expect("update");
         let result = self
@@ -568,6 +597,7 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
             .transact_items(TransactWriteItem::builder().update(saved).build())
+            .transact_items(TransactWriteItem::builder().update(day).build())
             .send()
             .await;
         match result {
@@ -670,6 +700,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_replaced_definition_plans_its_next_run_again_when_its_trigger_or_switch_changes() {
+        let env = TestEnv::new().await;
+        let store = &env.state.store;
+        let user = UserId::parse("auth-user-1").unwrap();
+        let mut due_soon = spec("due soon");
+        due_soon.enabled = true;
+        due_soon.trigger =
+            serde_json::from_value(serde_json::json!({"type": "item.due_soon", "kind": "task", "hours": 24})).unwrap();
+        let first = store.insert_automation(&user, due_soon.clone(), Plan::Free, None).await.unwrap().unwrap();
+        let check = first.next_run_at.expect("a window check");
+        assert_eq!(check.timestamp() % DUE_SOON_CHECK.num_seconds(), 0, "on the quarter hour: {check}");
+
+        let renamed = store.replace_automation(&first, AutomationSpec { name: "renamed".into(), ..due_soon.clone() });
+        let renamed = renamed.await.unwrap();
+        assert_eq!(renamed.next_run_at, Some(check), "a rename keeps its plan");
+        let off = store.replace_automation(&renamed, AutomationSpec { enabled: false, ..due_soon.clone() }).await;
+        let off = off.unwrap();
+        assert_eq!(off.next_run_at, None);
+        let on = store.replace_automation(&off, due_soon).await.unwrap();
+        assert!(on.next_run_at.is_some(), "switched on again, it is planned again");
+        assert_eq!(store.get_automation(&user, &first.automation_id).await.unwrap().next_run_at, on.next_run_at);
+        env.cleanup().await;
+    }
+
+    #[tokio::test]
     async fn an_action_is_claimed_once_and_its_outcome_is_kept() {
         let env = TestEnv::new().await;
         let store = &env.state.store;
@@ -722,6 +777,13 @@ mod tests {
         assert_eq!(runs.iter().map(|r| r.trigger.as_str()).collect::<Vec<_>>(), ["card@2", "card@1"]);
         assert_eq!(runs[0].status(), "succeeded");
         assert_eq!(store.automation_savings(&user).await.unwrap(), (6, 2));
+        // The stats' one Query sees the same, in total and on the days the runs finished.
+        let summary = store.user_summary(&user).await.unwrap();
+        assert_eq!(summary.automations, crate::store::AutomationTotals { minutes_saved: 6, actions: 2 });
+        let by_day: (u64, u64) =
+            summary.days.values().fold((0, 0), |(m, a), d| (m + d.automation_minutes_saved, a + d.automation_actions));
+        assert_eq!(by_day, (6, 2), "counted once per run, on its day");
+        assert!(summary.days.contains_key(&run.finished_at.date_naive()));
         env.cleanup().await;
     }
 }

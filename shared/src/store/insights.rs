@@ -10,13 +10,23 @@ use super::{Store, StoreError, keys, table};
 use crate::domain::Connection;
 use crate::domain::{IntegrationId, UserId};
 
-/// One day of sync activity for a user (kept by the sync worker as `DAY#{date}` items).
+/// One day of activity for a user, kept as `DAY#{date}` items: syncs (by the sync worker) and
+/// automations (their receipts, by the runner).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DayActivity {
     pub items: u64,
     pub minutes_saved: f64,
     pub syncs: u64,
     pub failures: u64,
+    pub automation_minutes_saved: u64,
+    pub automation_actions: u64,
+}
+
+/// What the user's automations did, from their receipts' counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AutomationTotals {
+    pub minutes_saved: u64,
+    pub actions: u64,
 }
 
 /// Everything the stats endpoint needs about one user, from a single Query: the user's
@@ -26,6 +36,8 @@ pub struct DayActivity {
 pub struct UserSummary {
     pub connections: Vec<Connection>,
     pub days: BTreeMap<NaiveDate, DayActivity>,
+    /// The profile's automation counters (all time).
+    pub automations: AutomationTotals,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,8 +78,15 @@ impl Store {
                         minutes_saved: opt_n(&item, "minutesSaved").unwrap_or(0.0),
                         syncs: opt_n(&item, "syncs").unwrap_or(0),
                         failures: opt_n(&item, "failures").unwrap_or(0),
+                        automation_minutes_saved: opt_n(&item, "automationMinutesSaved").unwrap_or(0),
+                        automation_actions: opt_n(&item, "automationActions").unwrap_or(0),
                     },
                 );
+            } else if sk == keys::PROFILE {
+                summary.automations = AutomationTotals {
+                    minutes_saved: opt_n(&item, "automationMinutesSaved").unwrap_or(0),
+                    actions: opt_n(&item, "automationActions").unwrap_or(0),
+                };
             }
         }
         Ok(summary)

@@ -5,6 +5,7 @@ mod audit;
 mod automations;
 mod connections;
 mod grants;
+mod health;
 mod insights;
 mod limits;
 mod oauth;
@@ -20,12 +21,14 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, Subject};
 pub use automations::{
-    ActionKey, ActionRecord, ActionStatus, Automation, Claim, DueAutomation, InsertRefusal, RunRecord, next_run,
+    ActionKey, ActionRecord, ActionStatus, Automation, Claim, DUE_SOON_CHECK, DueAutomation, InsertRefusal, RunRecord,
+    next_run,
 };
 pub(crate) use connections::from_item as connection_from_item;
 pub use connections::{ConnectOutcome, DUE_SHARDS, IDLE_REFRESH, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
-pub use insights::{DayActivity, IntegrationCounter, UsageCounters, UserSummary};
+pub use health::ProviderRollup;
+pub use insights::{AutomationTotals, DayActivity, IntegrationCounter, UsageCounters, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
 pub use records::{Change, Changed, ReadCost, StoredRecord, Written, content_hash};

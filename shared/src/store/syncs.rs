@@ -39,7 +39,8 @@ fn inflight_sort_key(deadline: DateTime<Utc>, sync: &SyncId) -> String {
     format!("{}#{sync}", deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-fn day_key(at: DateTime<Utc>) -> String {
+/// The user's rollup of one day's activity (syncs and automations), `DAY#{date}`.
+pub(super) fn day_key(at: DateTime<Utc>) -> String {
     format!("DAY#{}", at.date_naive())
 }
 

@@ -62,6 +62,13 @@ async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<Job
     let status = outcome.status;
     if state.store.finish_run(run, &outcome).await? {
         tracing::info!(sync = %run.sync_id, status = status.as_str(), items = outcome.counts.items(), "sync run ended");
+        let took = run.started_at.map(|t| (chrono::Utc::now() - t).to_std().unwrap_or_default()).unwrap_or_default();
+        crate::metrics::Record::new("Sync", "Provider", run.integration_id.as_str())
+            .millis("Duration", took)
+            .count("Items", outcome.counts.items())
+            .count("Succeeded", u64::from(status == SyncStatus::Succeeded))
+            .count("Failed", u64::from(status == SyncStatus::Failed))
+            .emit();
         Ok(JobOutcome::Finished(status))
     } else {
         Ok(JobOutcome::AlreadyFinished)
@@ -71,7 +78,7 @@ async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<Job
 /// Runs a job until its run ends, however long that takes (tools and tests; the worker, whose
 /// invocations have a deadline, uses [`run_job_until`]).
 pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, SyncError> {
-    run(state, job, None).await
+    observed(state, run(state, job, None)).await
 }
 
 /// Runs a job in an invocation that ends at `deadline`. The run reads pages until its end, or
@@ -79,10 +86,34 @@ pub async fn run_job(state: &AppState, job: &SyncJob) -> Result<JobOutcome, Sync
 /// kept free to write the page in hand and queue what follows): then it continues in a new
 /// message ([`JobOutcome::Continued`]).
 pub async fn run_job_until(state: &AppState, job: &SyncJob, deadline: Instant) -> Result<JobOutcome, SyncError> {
-    run(state, job, Some(deadline)).await
+    observed(state, run(state, job, Some(deadline))).await
 }
 
-#[tracing::instrument(skip_all, fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id))]
+/// Runs a job's invocation counting its provider calls, then adds them, and the run's end if
+/// it ended, to its provider's health rollup. A rollup that cannot be written is logged: the
+/// run's own outcome is what matters.
+async fn observed(
+    state: &AppState,
+    work: impl std::future::Future<Output = Result<JobOutcome, SyncError>>,
+) -> Result<JobOutcome, SyncError> {
+    let (result, calls) = crate::metrics::measure_calls(work).await;
+    let Some(provider) = calls.provider.as_deref() else { return result };
+    let ended = match &result {
+        Ok(JobOutcome::Finished(status)) => Some(*status == SyncStatus::Succeeded),
+        _ => None,
+    };
+    if (calls.calls > 0 || ended.is_some())
+        && let Err(e) = state.store.record_health(provider, &calls, ended, chrono::Utc::now()).await
+    {
+        tracing::warn!(error = %ErrorChain(&e), "the provider health rollup could not be written");
+    }
+    result
+}
+
+#[tracing::instrument(
+    skip_all,
+    fields(user = %job.user_id, connection = %job.connection_id, sync = %job.sync_id, provider = tracing::field::Empty)
+)]
 async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Result<JobOutcome, SyncError> {
     let Some(mut run) = state.store.start_run(&job.user_id, &job.connection_id, &job.sync_id).await? else {
         tracing::info!("redelivered job of a finished run; dropped");
@@ -103,6 +134,8 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
             .unwrap_or_else(|| format!("The connection is {}.", connection.status.as_str()));
         return end(state, &run, RunOutcome::failed(reason, run.counts, false).after_seeing(&connection)).await;
     }
+    crate::metrics::set_provider(connection.integration_id.as_str());
+    tracing::Span::current().record("provider", connection.integration_id.as_str());
     let Some(integration) = state.catalog.find(connection.integration_id.as_str()) else {
         return end(
             state,

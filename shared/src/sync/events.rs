@@ -1,6 +1,7 @@
 //! Trigger events: `item.created` and `item.updated` for the records a run actually created or
 //! changed (records read again unchanged emit nothing), sent to the automations queue as one
-//! job per matching automation.
+//! job per matching automation; and `item.due_soon` for a created or changed record that is
+//! already inside an automation's window (the scheduler finds the ones that enter it later).
 //!
 //! An event's key is `{itemId}@{contentHash}`: the item and the version of it the change brought
 //! ([`item_version_key`]). A page read again by the same run (a redelivered message) reports its
@@ -31,7 +32,11 @@ impl Listeners {
         if self.0.is_none() {
             let mut automations = state.store.list_automations(&run.user_id).await?;
             automations.retain(|a| {
-                a.spec.enabled && matches!(a.spec.trigger, Trigger::ItemCreated(_) | Trigger::ItemUpdated(_))
+                a.spec.enabled
+                    && matches!(
+                        a.spec.trigger,
+                        Trigger::ItemCreated(_) | Trigger::ItemUpdated(_) | Trigger::DueSoon { .. }
+                    )
             });
             self.0 = Some(automations);
         }
@@ -96,14 +101,21 @@ fn item_jobs(
         });
         let mut json = None;
         for automation in listening.into_iter().filter(|a| a.spec.conditions.matches(&item, now)) {
+            let key = match due_soon_window(&automation.spec.trigger, now) {
+                // Due soon: only while inside the window, keyed by when it is due.
+                Some(by) => match crate::automations::due_instant(&item) {
+                    Some(due) if crate::automations::due_within(&item, now, by) => {
+                        crate::automations::due_soon_key(&item.item_id, due)
+                    }
+                    _ => continue,
+                },
+                None => item_version_key(&item.item_id, &change.content_hash),
+            };
             let json = json.get_or_insert_with(|| serde_json::to_value(&item).expect("items serialise"));
             jobs.push(AutomationJob {
                 user_id: run.user_id.clone(),
                 automation_id: automation.automation_id.clone(),
-                event: TriggerEvent {
-                    key: item_version_key(&item.item_id, &change.content_hash),
-                    item: Some(json.clone()),
-                },
+                event: TriggerEvent { key, item: Some(json.clone()) },
                 manual: false,
             });
         }
@@ -111,10 +123,21 @@ fn item_jobs(
     jobs
 }
 
-/// Whether a trigger listens to this change of a record of this kind from this connection.
+/// The end of an `item.due_soon` trigger's window at `now`.
+fn due_soon_window(trigger: &Trigger, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match trigger {
+        Trigger::DueSoon { hours, .. } => Some(now + chrono::Duration::hours(i64::from(*hours))),
+        _ => None,
+    }
+}
+
+/// Whether a trigger listens to this change of a record of this kind from this connection
+/// (`item.due_soon` to any change: a new due time may bring the item into its window).
 fn listens_to(trigger: &Trigger, change: Change, kind: RecordKind, connection: &ConnectionId) -> bool {
     let filter = match (trigger, change) {
-        (Trigger::ItemCreated(filter), Change::Created) | (Trigger::ItemUpdated(filter), Change::Updated) => filter,
+        (Trigger::ItemCreated(filter), Change::Created)
+        | (Trigger::ItemUpdated(filter), Change::Updated)
+        | (Trigger::DueSoon { filter, .. }, _) => filter,
         _ => return false,
     };
     filter.kind == kind && filter.connection_id.as_ref().is_none_or(|c| c == connection)
@@ -232,5 +255,32 @@ mod tests {
         };
         assert_eq!(key("h1"), key("h1"));
         assert_ne!(key("h1"), key("h2"));
+    }
+
+    #[test]
+    fn a_change_inside_a_due_soon_window_fires_keyed_by_its_due_time_and_one_outside_it_does_not() {
+        let run = run();
+        let soon = automation(json!({"trigger": {"type": "item.due_soon", "kind": "task", "hours": 24}}));
+        let now: DateTime<Utc> = "2026-12-02T09:00:00Z".parse().unwrap();
+        let due = |id: &str, at: &str| Record { due_at: Some(at.into()), ..task(id, &[]) };
+        let (in_3h, in_30h, past, undated) = (
+            due("c1", "2026-12-02T12:00:00Z"),
+            due("c2", "2026-12-03T15:00:00Z"),
+            due("c3", "2026-12-02T08:00:00Z"),
+            task("c4", &[]),
+        );
+        let changed: Vec<Changed<'_>> = [&in_3h, &in_30h, &past, &undated]
+            .into_iter()
+            .enumerate()
+            .map(|(i, record)| Changed {
+                change: if i == 0 { Change::Updated } else { Change::Created },
+                record,
+                content_hash: format!("h{i}"),
+            })
+            .collect();
+        let jobs = item_jobs(std::slice::from_ref(&soon), &run, &changed, now);
+        assert_eq!(jobs.len(), 1, "{jobs:#?}");
+        let item_id = jobs[0].event.item.as_ref().unwrap()["itemId"].as_str().unwrap();
+        assert_eq!(jobs[0].event.key, format!("{item_id}@due:2026-12-02T12:00:00Z"), "the same for any version");
     }
 }

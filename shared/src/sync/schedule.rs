@@ -6,16 +6,22 @@
 //! (which frees its connection), and an error on one connection or shard is logged and counted
 //! without stopping the pass.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use crate::automations::{AutomationJob, TriggerEvent};
+use crate::automations::{
+    AutomationJob, Trigger as AutomationTrigger, TriggerEvent, due_instant, due_soon_key, matching,
+};
 use crate::config::AppState;
 use crate::domain::{SyncJob, SyncRun, Trigger};
 use crate::http::ErrorChain;
+use crate::items::{AgendaList, Item, time_key};
 use crate::oauth::TokenError;
 use crate::queue::SendJobs;
-use crate::store::{DUE_SHARDS, DueConnection, IDLE_REFRESH, QueueRefusal, RunOutcome, StoreError};
-use crate::sync::SyncMode;
+use crate::store::{
+    Automation, DUE_SHARDS, DUE_SOON_CHECK, DueAutomation, DueConnection, IDLE_REFRESH, QueueRefusal, RunOutcome,
+    StoreError,
+};
+use crate::sync::{RecordKind, SyncMode};
 
 /// What one scheduler pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -34,7 +40,8 @@ pub struct SchedulerReport {
     pub cannot_sync: usize,
     /// Connections, runs or shards that failed on the store (each logged); the pass went on.
     pub errors: usize,
-    /// Scheduled automations whose time had come, queued for the automations runner.
+    /// Automation events queued for the automations runner: one per schedule whose time had
+    /// come, one per item that entered an `item.due_soon` automation's window.
     pub automations_queued: usize,
     /// OAuth grants unused for a while, refreshed to keep them alive.
     pub grants_refreshed: usize,
@@ -135,49 +142,104 @@ async fn refresh_idle(state: &AppState, connection: &crate::domain::Connection) 
     crate::oauth::fresh_credentials(state, connection, Some(access)).await.map(|_| ())
 }
 
-/// Queues the scheduled automations of one shard whose time has come, each as the event of its
-/// slot (`schedule:{slot}`), then moves each on to its next run. A pass that stops between the
-/// two queues the same slot again next time; its event has the same key, and the runner's claims
-/// act once.
+/// Queues the automations of one shard whose time has come, then moves each on to its next run.
+///
+/// - A schedule: one event, its slot (`schedule:{slot}`).
+/// - An `item.due_soon` automation (checked every [`DUE_SOON_CHECK`]): one event per item that
+///   entered its window since the last check, keyed by the item and when it is due
+///   ([`due_soon_key`]). The items are read with one Query of the agenda index, over the band of
+///   due times that came into the window since the previous check (the whole window on the first
+///   check after the definition was saved), so a check reads what became due and no more. Items
+///   a sync creates or changes inside the window are sent by the sync itself.
+///
+/// An automation whose events could not all be sent is left due: the next pass sends them again
+/// with the same keys, and the runner's claims act once. So does a pass that stops between
+/// sending and moving on.
 async fn queue_due_automations(state: &AppState, shard: u32, now: DateTime<Utc>, report: &mut SchedulerReport) {
     let Some(queue) = &state.automations else { return };
     let due = match state.store.due_automations(shard, now, PER_SHARD).await {
         Ok(due) => due,
         Err(e) => return report.failed(&format!("could not read the due automations of shard {shard}"), &e),
     };
-    let jobs: Vec<AutomationJob> = due
-        .iter()
-        .map(|d| AutomationJob {
-            user_id: d.user_id.clone(),
-            automation_id: d.automation_id.clone(),
-            event: TriggerEvent {
-                key: format!("schedule:{}", d.slot.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                item: None,
-            },
-            manual: false,
-        })
-        .collect();
-    let failed = queue.send_batch(&jobs).await;
-    for (i, d) in due.iter().enumerate() {
-        if let Some((_, reason)) = failed.iter().find(|(f, _)| *f == i) {
-            // Left due: the next pass sends it again.
-            tracing::error!(automation = %d.automation_id, %reason, "could not queue a scheduled automation");
-            continue;
-        }
-        report.automations_queued += 1;
-        let next = match state.store.get_automation(&d.user_id, &d.automation_id).await {
-            Ok(automation) => crate::store::next_run(&automation.spec, now.max(d.slot)),
+    // Each due automation's events and its next run; the events of all are sent together.
+    let mut ready = Vec::new();
+    let mut jobs = Vec::new();
+    for d in &due {
+        let automation = match state.store.get_automation(&d.user_id, &d.automation_id).await {
+            Ok(automation) => automation,
             Err(StoreError::NotFound) => continue,
             Err(e) => {
                 report.failed("could not read a due automation", &e);
                 continue;
             }
         };
-        match state.store.advance_automation(d, next).await {
-            Ok(()) | Err(StoreError::Conflict) => {}
-            Err(e) => report.failed("could not move a scheduled automation on", &e),
+        match due_jobs(state, &automation, d, now).await {
+            Ok(mine) => {
+                let next = crate::store::next_run(&automation.spec, now.max(d.slot));
+                ready.push((d, next, jobs.len()..jobs.len() + mine.len()));
+                jobs.extend(mine);
+            }
+            Err(e) => report.failed("could not read the items due soon", &e),
         }
     }
+    let failed = queue.send_batch(&jobs).await;
+    for (d, next, range) in ready {
+        if let Some((_, reason)) = failed.iter().find(|(i, _)| range.contains(i)) {
+            // Left due: the next pass sends its events again.
+            tracing::error!(automation = %d.automation_id, %reason, "could not queue an automation's events");
+            continue;
+        }
+        report.automations_queued += range.len();
+        match state.store.advance_automation(d, next).await {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(e) => report.failed("could not move a due automation on", &e),
+        }
+    }
+}
+
+/// The events of a due automation at `now` (none for one switched off or no longer timed: it is
+/// only moved on, which takes it out of the index).
+async fn due_jobs(
+    state: &AppState,
+    automation: &Automation,
+    d: &DueAutomation,
+    now: DateTime<Utc>,
+) -> Result<Vec<AutomationJob>, StoreError> {
+    let job = |key: String, item: Option<serde_json::Value>| AutomationJob {
+        user_id: d.user_id.clone(),
+        automation_id: d.automation_id.clone(),
+        event: TriggerEvent { key, item },
+        manual: false,
+    };
+    if !automation.spec.enabled {
+        return Ok(Vec::new());
+    }
+    let (hours, kind) = match &automation.spec.trigger {
+        AutomationTrigger::Schedule(_) => {
+            return Ok(vec![job(format!("schedule:{}", d.slot.to_rfc3339_opts(SecondsFormat::Secs, true)), None)]);
+        }
+        AutomationTrigger::DueSoon { hours, filter } => (Duration::hours(i64::from(*hours)), filter.kind),
+        _ => return Ok(Vec::new()),
+    };
+    let list = match kind {
+        RecordKind::Task => AgendaList::Tasks,
+        RecordKind::Event => AgendaList::Agenda,
+        _ => return Ok(Vec::new()),
+    };
+    // The previous check covered due times up to its own time + hours, and it ran no earlier
+    // than one check interval before this slot. A definition saved since then gets its whole
+    // window.
+    let previous = d.slot - DUE_SOON_CHECK;
+    let from = if automation.updated_at >= previous { now } else { (previous + hours).max(now) };
+    let (records, _) = state.store.agenda_records(&d.user_id, list, &time_key(from), &time_key(now + hours)).await?;
+    let items: Vec<Item> = records.iter().map(Item::from).collect();
+    Ok(matching(&automation.spec, &items, now)
+        .into_iter()
+        .filter_map(|item| {
+            let due = due_instant(item)?;
+            Some(job(due_soon_key(&item.item_id, due), serde_json::to_value(item).ok()))
+        })
+        .collect())
 }
 
 /// Queues the due connections of one shard, sending each batch of runs as soon as it is full.

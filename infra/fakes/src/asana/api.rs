@@ -1,4 +1,4 @@
-//! Asana REST API (`https://app.asana.com/api/1.0`): users, workspaces, tasks.
+//! Asana REST API (`https://app.asana.com/api/1.0`): users, workspaces, tasks, and `POST /tasks`.
 
 use std::cmp::Ordering;
 
@@ -45,7 +45,8 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
     let path = req.path.trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let no_route = || error(StatusCode::NOT_FOUND, "No matching route for request");
-    if req.method != Method::GET {
+    let create = req.method == Method::POST && segments[..] == ["tasks"];
+    if req.method != Method::GET && !create {
         return no_route();
     }
     state.with(|s| {
@@ -53,16 +54,20 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
             Some(u) => format!("{u}{}", Provider::Asana.base_path()),
             None => Provider::Asana.real_base_url().to_owned(),
         };
-        let data = &s.asana;
         let token = req.bearer().and_then(|t| s.oauth.resolve(OAuthProvider::Asana, t).ok());
         let account = match token {
-            Some(t) => data.accounts.iter().find(|a| a.token == t && !a.revoked),
+            Some(t) => s.asana.accounts.iter().find(|a| a.token == t && !a.revoked),
             None => None,
         };
         let Some(account) = account else {
             return error(StatusCode::UNAUTHORIZED, "Not Authorized");
         };
         let opt_fields = opt_fields(req);
+        if create {
+            let account = account.clone();
+            return create_task(s, &account, req, &opt_fields).unwrap_or_else(|e| e);
+        }
+        let data = &s.asana;
         let reply = match segments[..] {
             ["users", who] => user(data, account, who).map(|u| ok(json!({"data": select(u, &opt_fields, None)}))),
             ["workspaces"] => {
@@ -197,7 +202,7 @@ fn task_json(data: &Data, t: &AsanaTask) -> Value {
         "notes": t.notes, "html_notes": format!("<body>{}</body>", t.notes),
         "completed": t.completed, "completed_at": t.completed_at.as_ref().map(iso_ms),
         "created_at": iso_ms(&t.created_at), "modified_at": iso_ms(&t.modified_at),
-        "due_on": t.due_on.map(|d| d.format("%Y-%m-%d").to_string()), "due_at": null,
+        "due_on": t.due_on.map(|d| d.format("%Y-%m-%d").to_string()), "due_at": t.due_at.as_ref().map(iso_ms),
         "start_on": null, "permalink_url": format!("https://app.asana.com/0/{project_in_link}/{}", t.gid),
         "assignee": assignee, "workspace": workspace, "projects": projects, "tags": [],
         "followers": [], "parent": null, "num_subtasks": 0, "memberships": [],
@@ -316,4 +321,77 @@ fn paginate(
         None => json!({"data": data}),
     };
     Ok(ok(body))
+}
+
+/// `POST /tasks` with `{"data": {…}}`: a task in a workspace, or in projects (whose workspace it
+/// takes), answered 201 with the task.
+fn create_task(s: &mut crate::state::Inner, account: &Account, req: &ApiRequest, opt: &Option<Vec<String>>) -> Reply {
+    let body: Value =
+        serde_json::from_slice(&req.body).map_err(|_| bad_request("Could not parse request data, invalid JSON"))?;
+    let Some(data) = body.get("data").and_then(Value::as_object) else {
+        return Err(bad_request("Missing input: data"));
+    };
+    let text = |name: &str| data.get(name).and_then(Value::as_str).map(str::to_owned);
+    let project_gids: Vec<String> = match data.get("projects") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(gids)) => gids.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(_) => return Err(bad_request("projects: Not an Array")),
+    };
+    let mut workspace_gid = text("workspace");
+    for gid in &project_gids {
+        match s.asana.project(gid) {
+            Some(p) if account.workspace_gids.contains(&p.workspace_gid) => {
+                workspace_gid.get_or_insert_with(|| p.workspace_gid.clone());
+            }
+            _ => return Err(error(StatusCode::NOT_FOUND, &format!("project: Unknown object: {gid}"))),
+        }
+    }
+    let Some(workspace_gid) = workspace_gid else {
+        return Err(bad_request("You should specify one of workspace, parent, projects"));
+    };
+    if !account.workspace_gids.contains(&workspace_gid) {
+        return Err(error(StatusCode::NOT_FOUND, &format!("workspace: Unknown object: {workspace_gid}")));
+    }
+    let (due_on, due_at) = (text("due_on"), text("due_at"));
+    if due_on.is_some() && due_at.is_some() {
+        return Err(bad_request("You may only provide one of due_on or due_at"));
+    }
+    let due_on = match due_on {
+        Some(d) => Some(
+            chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                .map_err(|_| bad_request(&format!("due_on: Invalid date: {d}")))?,
+        ),
+        None => None,
+    };
+    let due_at = match due_at {
+        Some(d) => Some(parse_datetime(&d).ok_or_else(|| bad_request(&format!("due_at: Invalid date-time: {d}")))?),
+        None => None,
+    };
+    let assignee_gid = match text("assignee").as_deref() {
+        None => None,
+        Some("me") => Some(account.user.gid.clone()),
+        Some(a) => match s.asana.accounts.iter().map(|x| &x.user).find(|u| u.gid == a || u.email == a) {
+            Some(u) => Some(u.gid.clone()),
+            None => return Err(bad_request(&format!("assignee: Not a recognized ID: {a}"))),
+        },
+    };
+    let now = Utc::now();
+    let gid = super::gid(s);
+    let task = AsanaTask {
+        gid,
+        name: text("name").unwrap_or_default(),
+        notes: text("notes").unwrap_or_default(),
+        completed: false,
+        completed_at: None,
+        due_on,
+        due_at,
+        created_at: now,
+        modified_at: now,
+        workspace_gid,
+        assignee_gid,
+        project_gids,
+    };
+    let json = task_json(&s.asana, &task);
+    s.asana.tasks.push(task);
+    Ok(json_response(StatusCode::CREATED, json!({"data": select(json, opt, None)})))
 }

@@ -1,4 +1,5 @@
-//! Asana: data model and seeding. The REST endpoints are in `api.rs`.
+//! Asana: data model and seeding. The REST endpoints are in `api.rs`: the reads the sync uses and
+//! `POST /tasks`, the write an automation uses.
 
 mod api;
 
@@ -36,6 +37,7 @@ pub struct AsanaTask {
     pub completed: bool,
     pub completed_at: Option<DateTime<Utc>>,
     pub due_on: Option<NaiveDate>,
+    pub due_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
     pub workspace_gid: String,
@@ -148,6 +150,7 @@ impl FakeState {
                 completed: false,
                 completed_at: None,
                 due_on: None,
+                due_at: None,
                 created_at: now,
                 modified_at: now,
                 workspace_gid: workspace_gid.to_owned(),
@@ -176,6 +179,13 @@ impl FakeState {
                 true
             }
             None => false,
+        })
+    }
+
+    /// The tasks in a project, oldest first.
+    pub fn asana_project_tasks(&self, project_gid: &str) -> Vec<AsanaTask> {
+        self.with(|s| {
+            s.asana.tasks.iter().filter(|t| t.project_gids.iter().any(|p| p == project_gid)).cloned().collect()
         })
     }
 

@@ -1,4 +1,5 @@
-//! Notion API (`https://api.notion.com/v1`): `GET /v1/users/me`, `POST /v1/search`, and the
+//! Notion API (`https://api.notion.com/v1`): `GET /v1/users/me`, `POST /v1/search`,
+//! `POST /v1/pages` (a page in a database, the write an automation uses), and the
 //! OAuth endpoints `/v1/oauth/authorize`, `/v1/oauth/token`, `/v1/oauth/revoke` (served by
 //! `crate::oauth`).
 
@@ -56,14 +57,15 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
         }
         (&Method::GET, "/v1/users/me") => Route::Me,
         (&Method::POST, "/v1/search") => Route::Search,
+        (&Method::POST, "/v1/pages") => Route::CreatePage,
         _ => {
             return error(StatusCode::BAD_REQUEST, "invalid_request_url", "Invalid request URL.");
         }
     };
     state.with(|s| {
         let token = req.bearer().and_then(|t| s.oauth.resolve(OAuthProvider::Notion, t).ok());
-        let account = token.and_then(|t| s.notion.accounts.iter().find(|a| a.token == t && !a.revoked));
-        let Some(account) = account else {
+        let account = token.and_then(|t| s.notion.accounts.iter().find(|a| a.token == t && !a.revoked)).cloned();
+        let Some(account) = &account else {
             return error(StatusCode::UNAUTHORIZED, "unauthorized", "API token is invalid.");
         };
         let version = match req.header("notion-version").map(str::trim) {
@@ -100,6 +102,7 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
                     .collect();
                 search(req, account, items, data_sources).unwrap_or_else(|e| e)
             }
+            Route::CreatePage => create_page(s, req, account, data_sources).unwrap_or_else(|e| e),
         }
     })
 }
@@ -107,6 +110,7 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
 enum Route {
     Me,
     Search,
+    CreatePage,
 }
 
 fn me_json(a: &Account) -> Value {
@@ -278,4 +282,68 @@ fn search(
     });
     body[kind] = json!({});
     Ok(json_response(StatusCode::OK, body))
+}
+
+/// `POST /v1/pages` under a database: `parent.database_id` names a database shared with the
+/// integration, and `properties` holds its title property (by name, `Name`, or id, `title`) and
+/// nothing it does not have. Answers the new page.
+fn create_page(
+    s: &mut crate::state::Inner,
+    req: &ApiRequest,
+    a: &Account,
+    data_sources: bool,
+) -> Result<Response, Response> {
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "invalid_json", "Error parsing JSON body."))?;
+    let Some(database) = body.pointer("/parent/database_id").and_then(Value::as_str) else {
+        return Err(validation("body.parent.database_id should be defined, instead was `undefined`."));
+    };
+    let shared = s.notion.items.iter().any(|r| {
+        r.owner == a.bot_id && r.item.id == database && r.item.kind == NotionKind::Database && !r.item.in_trash
+    });
+    if !shared {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "object_not_found",
+            &format!(
+                "Could not find database with ID: {database}. Make sure the relevant pages and databases are \
+                 shared with your integration."
+            ),
+        ));
+    }
+    let Some(properties) = body.get("properties").and_then(Value::as_object) else {
+        return Err(validation("body.properties should be an object, instead was `undefined`."));
+    };
+    let mut title = None;
+    for (key, value) in properties {
+        if key != "title" && key != "Name" {
+            return Err(validation(&format!("{key} is not a property that exists.")));
+        }
+        let Some(parts) = value.get("title").and_then(Value::as_array) else {
+            return Err(validation(&format!("body.properties.{key}.title should be an array.")));
+        };
+        let text: String = parts
+            .iter()
+            .filter_map(|p| p.pointer("/text/content").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .concat();
+        title = Some(text);
+    }
+    let id = uuid_from(s.next_seq());
+    let now = Utc::now();
+    let title = title.unwrap_or_default();
+    let item = NotionItem {
+        url: format!("https://www.notion.so/{}-{}", crate::util::slug(&title), id.replace('-', "")),
+        id,
+        kind: NotionKind::Page,
+        title,
+        created_time: now,
+        last_edited_time: now,
+        parent: NotionParent::Database(database.to_owned()),
+        archived: false,
+        in_trash: false,
+    };
+    let json = item_json(&item, a, data_sources);
+    s.notion.items.push(super::ItemRec { owner: a.bot_id.clone(), item });
+    Ok(json_response(StatusCode::OK, json))
 }

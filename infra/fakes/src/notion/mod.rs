@@ -158,6 +158,12 @@ impl FakeState {
         })
     }
 
+    /// The pages in a database, oldest first.
+    pub fn notion_pages_in(&self, database: &str) -> Vec<NotionItem> {
+        let parent = NotionParent::Database(database.to_owned());
+        self.with(|s| s.notion.items.iter().filter(|r| r.item.parent == parent).map(|r| r.item.clone()).collect())
+    }
+
     pub fn notion_item(&self, id: &str) -> Option<NotionItem> {
         self.with(|s| s.notion.items.iter().find(|r| r.item.id == id).map(|r| r.item.clone()))
     }

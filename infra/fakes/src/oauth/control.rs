@@ -58,8 +58,17 @@ async fn token_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let query = query_of(&uri);
+    let sent = query
+        .iter()
+        .chain(parse_pairs(&body).iter())
+        .filter(|(k, _)| crate::http::is_secret_param(k))
+        .map(|(_, v)| v.clone())
+        .collect::<Vec<_>>();
+    let client_secret = token::basic_credentials(&headers).map(|(_, secret)| secret);
+    state.with(|s| sent.iter().chain(client_secret.iter()).for_each(|secret| s.saw_secret(secret)));
     match provider(&p) {
-        Ok(p) => token::token_endpoint(&state, p, &headers, &query_of(&uri), &body),
+        Ok(p) => token::token_endpoint(&state, p, &headers, &query, &body),
         Err(r) => r,
     }
 }

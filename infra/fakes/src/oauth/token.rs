@@ -200,13 +200,15 @@ fn refresh(s: &mut Inner, p: OAuthProvider, params: &Params) -> Result<Issued, T
 fn new_refresh_token(s: &mut Inner, p: OAuthProvider) -> String {
     let seq = s.next_seq();
     let body = random_code(seq, 48);
-    match p {
+    let token = match p {
         OAuthProvider::Google => format!("1//0fake{body}"),
         OAuthProvider::Microsoft => format!("0.ARfake{body}{}", random_code(seq ^ 7, 40)),
         OAuthProvider::Slack => format!("xoxe-1-{seq}-{body}"),
         OAuthProvider::Asana => format!("2/{}/{seq}:{}", s.oauth.config(p).user.id, &body[..32]),
         OAuthProvider::Notion => format!("nrt_{body}"),
-    }
+    };
+    s.saw_secret(&token);
+    token
 }
 
 /// Registers a new access token of the grant; returns it with its `expires_in`.
@@ -228,6 +230,7 @@ fn new_access_token(s: &mut Inner, p: OAuthProvider, grant_id: u64, scope: &str,
         OAuthProvider::Notion => format!("ntn_{body}"),
     };
     s.oauth.access.insert(token.clone(), Access { provider: p, grant_id, expires_at, revoked: false });
+    s.saw_secret(&token);
     (token, lifetime.map(|d| d.num_seconds()))
 }
 

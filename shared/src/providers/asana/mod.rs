@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+use super::action::{ActionCall, ActionError, Lookup, Performed};
 use super::{
-    ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, Revocation, RevokeError, SyncConnector,
-    VerifyError, bearer, read_json, send_with_retry,
+    ActionSpec, Capabilities, ConnectorError, Param, Provider, ProviderError, RetryPolicy, Revocation, RevokeError,
+    SyncConnector, VerifyError, bearer, read_json, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -14,6 +15,7 @@ use crate::oauth::OAuthClient;
 use crate::sync::{ConnectorConfig, RecordKind};
 use crate::vault::{Credentials, TokenSet};
 
+mod actions;
 mod sync;
 pub use sync::AsanaConnector;
 
@@ -27,10 +29,12 @@ static ACTIONS: [ActionSpec; 1] = [ActionSpec {
     id: "asana.createTask",
     receipt: "Created a task in Asana",
     params: &[
-        Param::required("projectId", "The project the task goes in"),
+        Param::required("projectId", "The project the task goes in (its gid)"),
         Param::required("name", "The task's name"),
         Param::optional("dueOn", "Due date, YYYY-MM-DD"),
+        Param::optional("dueAt", "Due date and time, RFC 3339 (instead of dueOn)"),
         Param::optional("notes", "The task's notes"),
+        Param::optional("assignee", "Who it is assigned to: `me`, a user's gid or email"),
     ],
     scope: Some("tasks:write"),
     calls: 1,
@@ -93,6 +97,18 @@ impl Provider for Asana {
         credentials: &Credentials,
     ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
         Ok(Box::new(AsanaConnector::new(config, bearer(credentials, TOKEN)?)))
+    }
+
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        actions::perform(action, call).await
+    }
+
+    async fn find_performed(
+        &self,
+        action: &'static ActionSpec,
+        call: &ActionCall<'_>,
+    ) -> Result<Lookup, ProviderError> {
+        actions::find_performed(action, call).await
     }
 }
 

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::action::{ActionCall, ActionError, Performed};
 use super::{
     ActionSpec, Capabilities, ConnectorError, Param, Provider, RetryPolicy, SyncConnector, VerifyError, bearer,
     read_json, send_with_retry,
@@ -12,6 +13,7 @@ use crate::domain::Account;
 use crate::sync::{ConnectorConfig, RecordKind};
 use crate::vault::Credentials;
 
+mod actions;
 mod sync;
 pub use sync::NotionConnector;
 
@@ -24,7 +26,12 @@ pub struct Notion;
 static ACTIONS: [ActionSpec; 1] = [ActionSpec {
     id: "notion.createPage",
     receipt: "Created a page in Notion",
-    params: &[Param::required("databaseId", "The database"), Param::required("title", "The page's title")],
+    params: &[
+        Param::required("databaseId", "The database the page goes in"),
+        Param::required("title", "The page's title"),
+        Param::optional("titleProperty", "The database's title property, if not found by its id `title`"),
+        Param::optional("content", "A paragraph of text on the page"),
+    ],
     scope: None,
     calls: 1,
     minutes_saved: 3,
@@ -65,6 +72,12 @@ impl Provider for Notion {
         credentials: &Credentials,
     ) -> Result<Box<dyn SyncConnector>, ConnectorError> {
         Ok(Box::new(NotionConnector::new(config, bearer(credentials, TOKEN)?)))
+    }
+
+    /// A page made by an answer that was lost is not looked up (see `actions`): the default
+    /// `find_performed` says [`Lookup::NotOffered`](super::action::Lookup::NotOffered).
+    async fn perform(&self, action: &'static ActionSpec, call: &ActionCall<'_>) -> Result<Performed, ActionError> {
+        actions::perform(action, call).await
     }
 }
 
