@@ -75,8 +75,8 @@ impl Function {
             // The worker queues the continuation of a run that reaches its invocation's deadline,
             // the automation runs its changes trigger, and the hook deliveries of its events.
             Function::SyncWorker => (true, true, true, true),
-            // It queues the scheduled automations whose time has come, and renews the providers'
-            // subscriptions.
+            // It queues the scheduled automations whose time has come, renews the providers'
+            // subscriptions and refreshes idle grants.
             Function::SyncScheduler => (true, true, true, false),
             // A manual run is queued; the runner queues an event again to try it later, and the
             // hook deliveries of a run's end. A save that needs a scope the connection lacks

@@ -139,6 +139,7 @@ fn settings_change(input: SettingsInput) -> Result<SettingsChange, ConnectError>
         display_name: input.display_name.map(|n| n.trim().to_owned()),
         auto_sync: input.auto_sync,
         sync_interval_minutes: input.sync_interval_minutes,
+        plan: None,
     })
 }
 
@@ -308,6 +309,7 @@ pub async fn connect(
         display_name: change.display_name.unwrap_or_else(|| integration.name.clone()),
         account,
         settings,
+        plan: caller.plan,
         connection_limit: limit,
     };
     let outcome = state.store.insert_connection(new).await;
@@ -356,7 +358,7 @@ async fn reconnect_with_key(
     }
     state.vault.put(&current.secret_id, &credentials).await?;
     let restored = state.store.reactivate(&current).await?;
-    state.store.write_audit(&caller.user_id, AuditAction::Reconnected, id, &integration.id, None).await?;
+    state.store.write_audit(&restored, AuditAction::Reconnected, None).await?;
     Ok(ConnectResult::Reconnected(Box::new(restored)))
 }
 
@@ -423,7 +425,8 @@ pub async fn configure(
     id: &ConnectionId,
     input: SettingsInput,
 ) -> Result<Connection, ConnectionError> {
-    let change = settings_change(input).map_err(ConnectionError::Invalid)?;
+    let mut change = settings_change(input).map_err(ConnectionError::Invalid)?;
+    change.plan = Some(caller.plan);
     let current = state.store.get_connection(&caller.user_id, id).await?;
     if current.status == ConnectionStatus::Disconnecting {
         return Err(ConnectionError::Disconnecting);

@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::catalog::{Availability, Catalog};
 use crate::config::AppState;
 use crate::domain::{Connection, Plan};
-use crate::store::{DayActivity, IntegrationCounter, StoreError, UserSummary};
+use crate::store::{DayActivity, StoreError, UsageCounters, UserSummary};
 
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -155,6 +155,17 @@ pub async fn stats(state: &AppState, caller: &Caller) -> Result<Stats, StoreErro
     Ok(build_stats(state.catalog, &summary, Utc::now().date_naive()))
 }
 
+/// What a suggestion's one click does: the request to make.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SuggestedAction {
+    pub label: String,
+    pub method: &'static str,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+}
+
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Recommendation {
@@ -164,28 +175,59 @@ pub struct Recommendation {
     pub status: Availability,
     pub reason: String,
     pub score: i64,
+    pub action: SuggestedAction,
 }
 
-/// Ranks the integrations the user has not connected: a category they have no tool for counts
-/// most, then how many users connected it. Coming-soon integrations are left out; premium ones
-/// are kept for free users, with the plan named in the reason.
+/// An automation worth switching on, given what is connected.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AutomationSuggestion {
+    pub template_id: &'static str,
+    pub name: &'static str,
+    pub reason: String,
+    pub action: SuggestedAction,
+}
+
+/// Fewer users than this with a tool say nothing about what its users also connect.
+pub const MIN_CO_CONNECTION_SAMPLE: i64 = 5;
+
+/// Of the people who use one of `mine`, the largest share who also connect `candidate`:
+/// (the tool, the share in percent), when enough people use it to say.
+fn co_connection(mine: &[&str], candidate: &str, counters: &UsageCounters) -> Option<(String, i64)> {
+    mine.iter()
+        .filter_map(|tool| {
+            let users = counters.users.get(*tool).copied().unwrap_or(0);
+            (users >= MIN_CO_CONNECTION_SAMPLE)
+                .then(|| ((*tool).to_owned(), (counters.together(tool, candidate) * 100 / users).min(100)))
+        })
+        .filter(|(_, share)| *share > 0)
+        .max_by_key(|(_, share)| *share)
+}
+
+/// Ranks the integrations the user has not connected. What people who use the user's tools also
+/// connect counts most ("Most people who use Trello also connect Google Calendar (62%)"), then a
+/// category they have no tool for, then how many users connected it. Coming-soon integrations
+/// are left out; premium ones are kept for free users, with the plan named in the reason.
 pub fn rank(
     catalog: &Catalog,
     connections: &[Connection],
-    counters: &[IntegrationCounter],
+    counters: &UsageCounters,
     plan: Plan,
 ) -> Vec<Recommendation> {
     let connected: HashSet<&str> = connections.iter().map(|c| c.integration_id.as_str()).collect();
+    let mut mine: Vec<&str> = connected.iter().copied().collect();
+    mine.sort_unstable();
     let covered: HashSet<&str> = connections
         .iter()
         .filter_map(|c| catalog.find(c.integration_id.as_str()))
         .map(|i| i.category.as_str())
         .collect();
     let popularity: HashMap<&str, i64> =
-        counters.iter().map(|c| (c.integration_id.as_str(), c.connections.max(0))).collect();
+        counters.integrations.iter().map(|c| (c.integration_id.as_str(), c.connections.max(0))).collect();
     let category_name = |id: &str| {
         catalog.categories().iter().find(|c| c.id == id).map(|c| c.name.to_lowercase()).unwrap_or_else(|| id.to_owned())
     };
+    let name_of = |id: &str| catalog.find(id).map_or_else(|| id.to_owned(), |i| i.name.clone());
 
     let mut ranked: Vec<Recommendation> = catalog
         .integrations()
@@ -194,20 +236,26 @@ pub fn rank(
         .map(|i| {
             let users = popularity.get(i.id.as_str()).copied().unwrap_or(0);
             let gap = !covered.contains(i.category.as_str());
-            let mut reason = if gap {
-                format!("You have no {} tool connected yet", category_name(&i.category))
-            } else {
-                format!("Adds to your {} tools", category_name(&i.category))
+            let together = co_connection(&mine, i.id.as_str(), counters);
+            let mut reason = match &together {
+                Some((tool, share)) if *share >= 50 => {
+                    format!("Most people who use {} also connect {} ({share}%)", name_of(tool), i.name)
+                }
+                Some((tool, share)) => format!("{share}% of people who use {} also connect {}", name_of(tool), i.name),
+                None if gap => format!("You have no {} tool connected yet", category_name(&i.category)),
+                None => format!("Adds to your {} tools", category_name(&i.category)),
             };
-            if users > 0 {
+            if together.is_none() && users > 0 {
                 let who = if users == 1 { "manager uses" } else { "managers use" };
                 reason.push_str(&format!("; {users} {who} it"));
             }
-            if i.status == Availability::Premium && plan != Plan::Premium {
+            let premium_only = i.status == Availability::Premium && plan != Plan::Premium;
+            if premium_only {
                 reason.push_str(" (premium plan)");
             }
-            let score = i64::from(gap) * 1_000 + users * 10
-                - i64::from(i.status == Availability::Premium && plan != Plan::Premium) * 5;
+            let score =
+                together.as_ref().map_or(0, |(_, share)| 2_000 + share * 10) + i64::from(gap) * 1_000 + users * 10
+                    - i64::from(premium_only) * 5;
             Recommendation {
                 integration_id: i.id.to_string(),
                 name: i.name.clone(),
@@ -215,6 +263,12 @@ pub fn rank(
                 status: i.status,
                 reason,
                 score,
+                action: SuggestedAction {
+                    label: format!("Connect {}", i.name),
+                    method: "POST",
+                    path: "/api/v1/integrations/connect".into(),
+                    body: Some(serde_json::json!({ "integrationId": i.id.as_str() })),
+                },
             }
         })
         .collect();
@@ -223,31 +277,150 @@ pub fn rank(
     ranked
 }
 
-pub async fn recommendations(state: &AppState, caller: &Caller) -> Result<Vec<Recommendation>, StoreError> {
+/// The automation templates whose every tool is connected, each with why and its one click:
+/// save it switched on when nothing is left to fill in, else open it to fill in the rest.
+pub fn automations_worth_enabling(
+    catalog: &Catalog,
+    connections: &[Connection],
+    plan: Plan,
+) -> Vec<AutomationSuggestion> {
+    let name_of = |id: &str| catalog.find(id).map_or_else(|| id.to_owned(), |i| i.name.clone());
+    crate::automations::templates::templates(connections)
+        .into_iter()
+        .filter(|t| t.ready && (!t.premium || plan == Plan::Premium))
+        .map(|t| {
+            let tools: Vec<String> = t.needs.iter().map(|id| name_of(id)).collect();
+            let reason = format!("You have {} connected: {}", tools.join(" and "), t.description.trim_end_matches('.'));
+            let action = if t.to_fill.is_empty() {
+                let mut definition = t.definition.clone();
+                definition["enabled"] = serde_json::Value::Bool(true);
+                SuggestedAction {
+                    label: "Switch it on".into(),
+                    method: "POST",
+                    path: "/api/v1/integrations/automations".into(),
+                    body: Some(definition),
+                }
+            } else {
+                SuggestedAction {
+                    label: "Set it up".into(),
+                    method: "GET",
+                    path: format!("/api/v1/integrations/automation-templates#{}", t.id),
+                    body: None,
+                }
+            };
+            AutomationSuggestion { template_id: t.id, name: t.name, reason, action }
+        })
+        .collect()
+}
+
+/// The suggestions: two DynamoDB requests (the caller's connections, the global counters).
+pub async fn recommendations(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<(Vec<Recommendation>, Vec<AutomationSuggestion>), StoreError> {
     let (connections, counters) =
-        tokio::try_join!(state.store.list_connections(&caller.user_id), state.store.integration_counters())?;
-    Ok(rank(state.catalog, &connections, &counters, caller.plan))
+        tokio::try_join!(state.store.list_connections(&caller.user_id), state.store.usage_counters())?;
+    Ok((
+        rank(state.catalog, &connections, &counters, caller.plan),
+        automations_worth_enabling(state.catalog, &connections, caller.plan),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn counter(id: &str, n: i64) -> IntegrationCounter {
-        IntegrationCounter { integration_id: id.into(), connections: n }
+    fn counters(connections: &[(&str, i64)]) -> UsageCounters {
+        UsageCounters {
+            integrations: connections
+                .iter()
+                .map(|(id, n)| crate::store::IntegrationCounter { integration_id: (*id).into(), connections: *n })
+                .collect(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn uncovered_categories_rank_first_then_popularity() {
-        let ranked = rank(Catalog::get(), &[], &[counter("google-drive", 7), counter("slack", 3)], Plan::Free);
+        let ranked = rank(Catalog::get(), &[], &counters(&[("google-drive", 7), ("slack", 3)]), Plan::Free);
         let ids: Vec<_> = ranked.iter().map(|r| r.integration_id.as_str()).collect();
         assert_eq!(ids[0], "google-drive");
         assert_eq!(ids[1], "slack");
         assert!(!ids.contains(&"asana") && !ids.contains(&"notion"), "coming-soon left out");
         assert!(ranked[0].reason.contains("no file storage tool"));
         assert!(ranked[0].reason.contains("7 managers use it"));
+        assert_eq!(ranked[0].action.body, Some(serde_json::json!({ "integrationId": "google-drive" })));
         let zapier = ranked.iter().find(|r| r.integration_id == "zapier").unwrap();
         assert!(zapier.reason.ends_with("(premium plan)"));
+    }
+
+    fn connected(integration: &str) -> Connection {
+        use crate::domain::*;
+        Connection {
+            user_id: UserId::parse("ada").unwrap(),
+            connection_id: ConnectionId::generate(),
+            integration_id: IntegrationId::parse(integration).unwrap(),
+            status: ConnectionStatus::Active,
+            status_reason: None,
+            status_since: None,
+            auth_kind: crate::catalog::AuthMode::ApiKey,
+            plan: Plan::Free,
+            can_sync: true,
+            secret_id: String::new(),
+            credential_hint: String::new(),
+            account: Account { id: "a".into(), name: "a".into(), workspace: None },
+            display_name: integration.into(),
+            settings: SyncSettings::default(),
+            next_sync_at: None,
+            sync_in_flight: None,
+            last_sync: None,
+            last_manual_sync_at: None,
+            consecutive_failures: 0,
+            last_success_at: None,
+            rate_limited_until: None,
+            items_total: 0,
+            minutes_saved_total: 0.0,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            version: 1,
+            health: None,
+            budget: None,
+            realtime: crate::domain::Realtime::Off,
+            fresh_as_of: None,
+        }
+    }
+
+    #[test]
+    fn what_users_of_your_tools_also_connect_ranks_first_with_its_share() {
+        let mut counters = counters(&[]);
+        counters.users.insert("trello".into(), 50);
+        counters.users.insert("slack".into(), 4); // too few to say anything
+        counters.pairs.insert(("google-calendar".into(), "trello".into()), 31);
+        counters.pairs.insert(("microsoft-teams".into(), "trello".into()), 10);
+        counters.pairs.insert(("google-drive".into(), "slack".into()), 4);
+        let mine = [connected("trello"), connected("slack")];
+        let ranked = rank(Catalog::get(), &mine, &counters, Plan::Free);
+        assert_eq!(ranked[0].integration_id, "google-calendar");
+        assert_eq!(ranked[0].reason, "Most people who use Trello also connect Google Calendar (62%)");
+        let teams = ranked.iter().find(|r| r.integration_id == "microsoft-teams").unwrap();
+        assert_eq!(teams.reason, "20% of people who use Trello also connect Microsoft Teams");
+        let drive = ranked.iter().find(|r| r.integration_id == "google-drive").unwrap();
+        assert_eq!(drive.reason, "You have no file storage tool connected yet", "Slack's 4 users are too few");
+    }
+
+    #[test]
+    fn automations_are_suggested_once_their_tools_are_connected() {
+        assert!(
+            automations_worth_enabling(Catalog::get(), &[connected("trello")], Plan::Free)
+                .iter()
+                .all(|s| s.template_id != "block-focus-time")
+        );
+        let both = [connected("trello"), connected("google-calendar")];
+        let suggested = automations_worth_enabling(Catalog::get(), &both, Plan::Free);
+        let focus = suggested.iter().find(|s| s.template_id == "block-focus-time").expect("suggested");
+        assert!(focus.reason.starts_with("You have Trello and Google Calendar connected"), "{}", focus.reason);
+        assert_eq!((focus.action.method, focus.action.path.as_str()), ("POST", "/api/v1/integrations/automations"));
+        assert_eq!(focus.action.body.as_ref().unwrap()["enabled"], true);
     }
 
     #[test]

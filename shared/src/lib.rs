@@ -3,6 +3,7 @@
 //! The Lambda functions in `functions/*` are thin: they extract a request, call one function
 //! of this crate, and map its result.
 
+pub mod activity;
 pub mod auth;
 pub mod automations;
 pub mod catalog;
@@ -17,6 +18,7 @@ pub mod insights;
 pub mod items;
 pub mod metrics;
 pub mod oauth;
+pub mod plan;
 pub mod provider_status;
 pub mod providers;
 pub mod queue;
@@ -26,6 +28,7 @@ pub mod store;
 pub mod sync;
 pub mod vault;
 pub mod webhooks;
+pub mod your_data;
 
 pub use config::AppState;
 

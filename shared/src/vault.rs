@@ -230,19 +230,29 @@ impl Vault {
     /// Every connection secret of this deployment (the names under its prefix), page by page
     /// (ListSecrets with a name filter).
     pub async fn list(&self) -> Result<Vec<ListedSecret>, VaultError> {
-        let prefix = format!("{}/", self.prefix);
+        // Signing secrets are not connection secrets: their owners (hooks, automations) delete them.
         let signing = format!("{}/signing/", self.prefix);
+        let all = self.list_under(format!("{}/", self.prefix)).await?;
+        Ok(all.into_iter().filter(|s| !s.name.starts_with(&signing)).collect())
+    }
+
+    /// The user's secrets: its connections' (named `{prefix}/{userId}/…`) and its hooks' and
+    /// automations' signing secrets (`{prefix}/signing/{userId}/…`); what the name filters find,
+    /// not a listing of everyone's.
+    pub async fn list_of(&self, user: &UserId) -> Result<Vec<ListedSecret>, VaultError> {
+        let mut listed = self.list_under(format!("{}/{user}/", self.prefix)).await?;
+        listed.extend(self.list_under(format!("{}/signing/{user}/", self.prefix)).await?);
+        Ok(listed)
+    }
+
+    async fn list_under(&self, prefix: String) -> Result<Vec<ListedSecret>, VaultError> {
         let filter = Filter::builder().key(FilterNameStringType::Name).values(&prefix).build();
         let mut pages = self.client.list_secrets().filters(filter).max_results(100).into_paginator().send();
         let mut listed = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(aws)?;
             // The filter is a prefix match that AWS applies without regard to case.
-            // Signing secrets are not connection secrets: their owners delete them.
-            let ours = page
-                .secret_list()
-                .iter()
-                .filter(|s| s.name().is_some_and(|n| n.starts_with(&prefix) && !n.starts_with(&signing)));
+            let ours = page.secret_list().iter().filter(|s| s.name().is_some_and(|n| n.starts_with(&prefix)));
             listed.extend(ours.map(|s| {
                 let tag = |key: &str| s.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value());
                 let user = tag(USER_TAG).and_then(|u| UserId::parse(u).ok());

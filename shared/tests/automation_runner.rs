@@ -40,6 +40,7 @@ async fn calendar_connection(env: &TestEnv, user: &UserId) -> ConnectionId {
             account: Account { id: "demo".into(), name: "Demo".into(), workspace: None },
             display_name: "Calendar".into(),
             settings: SyncSettings { auto_sync: false, ..Default::default() },
+            plan: integrations::domain::Plan::Free,
             connection_limit: None,
         })
         .await

@@ -16,6 +16,7 @@ fn new_connection(user: &str, account: &str, limit: Option<u32>) -> NewConnectio
         account: Account { id: account.into(), name: "Ada".into(), workspace: None },
         display_name: "Trello".into(),
         settings: SyncSettings::default(),
+        plan: integrations::domain::Plan::Free,
         connection_limit: limit,
     }
 }
@@ -191,5 +192,34 @@ async fn concurrent_spends_from_one_budget_never_take_more_than_it_holds() {
     let mut bucket = Bucket::new(&user, &connection, budget);
     assert_eq!(env.state.store.spend(&mut bucket, 4, later).await.unwrap(), Spend::Spent { left: 2.0 });
     assert!(matches!(env.state.store.spend(&mut bucket, 7, later).await.unwrap(), Spend::Empty { .. }));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn audit_entries_expire_after_the_owners_plan_keeps_history() {
+    use integrations::domain::Plan;
+    let env = TestEnv::new().await;
+    let mut premium = new_connection("grace", "member-2", None);
+    premium.plan = Plan::Premium;
+    created(&env, new_connection("ada", "member-1", None)).await;
+    created(&env, premium).await;
+    for (user, plan) in [("ada", Plan::Free), ("grace", Plan::Premium)] {
+        let out = env
+            .dynamo()
+            .query()
+            .table_name(&env.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :audit)")
+            .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{user}")))
+            .expression_attribute_values(":audit", aws_sdk_dynamodb::types::AttributeValue::S("AUDIT#".into()))
+            .send()
+            .await
+            .unwrap();
+        let item = &out.items()[0];
+        let ttl = integrations::store::table::TTL_ATTRIBUTE;
+        let expires: i64 = item[ttl].as_n().unwrap().parse().unwrap();
+        let days = (expires - chrono::Utc::now().timestamp()) as f64 / 86_400.0;
+        assert!((days - f64::from(plan.history_days())).abs() < 0.01, "{user}: {days} days");
+    }
+    assert_eq!((Plan::Free.history_days(), Plan::Premium.history_days()), (30, 365));
     env.cleanup().await;
 }

@@ -8,6 +8,7 @@ import { describe } from './problem.js';
 import { mountAutomations, loadAutomationsSection } from './automations-view.js';
 import { mountCatalog } from './catalog-view.js';
 import { mountConnections } from './connections-view.js';
+import { mountInsights } from './insights-view.js';
 import { mountRecommendations } from './recommendations-view.js';
 import { mountStats } from './stats-view.js';
 import { mountWeek, refreshWeek } from './week-view.js';
@@ -67,6 +68,7 @@ async function start() {
   mountAutomations();
   mountRecommendations();
   mountCatalog();
+  mountInsights();
 
   let user;
   try {

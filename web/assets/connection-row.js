@@ -15,6 +15,7 @@ import { confirmAction } from './confirm-dialog.js';
 import { openConnect } from './connect-dialog.js';
 import { createSyncPanel, syncErrorText } from './sync-status.js';
 import { createHistory } from './history.js';
+import { createHealthBadge } from './health-badge.js';
 import { notify } from './notices.js';
 import {
   canSync, dropConnection, integration as findIntegration, intervalChoices, loadConnections, putConnection, refreshSummary, syncIntervals,
@@ -87,6 +88,7 @@ export function createConnectionRow(initial) {
   const title = h('h3', { class: 'conn__name' });
   const account = h('p', { class: 'conn__account' });
   const pill = h('span', { class: 'pill' });
+  const health = createHealthBadge(key('health'));
   const reason = h('p', { class: 'conn__reason' });
   const last = h('p', { class: 'conn__last', 'data-testid': key('last-sync') });
   const receives = h('p', { class: 'conn__receives', 'data-testid': key('receives'), hidden: true }, fmt.RECEIVES_POSTS);
@@ -144,7 +146,7 @@ export function createConnectionRow(initial) {
   },
   h('div', { class: 'conn__main' },
     iconSlot,
-    h('div', { class: 'conn__who' }, h('div', { class: 'conn__title-row' }, title, pill), account),
+    h('div', { class: 'conn__who' }, h('div', { class: 'conn__title-row' }, title, pill, health.el), account),
     h('div', { class: 'conn__actions' }, reconnect, syncBtn, disconnectBtn)),
   h('div', { class: 'conn__status' }, reason, last, realtime, receives, totals),
   settings,
@@ -233,6 +235,7 @@ export function createConnectionRow(initial) {
         : conn.credentialHint ? h('span', { class: 'conn__hint' }, ` · ${syncs ? 'key' : 'webhook'} ${conn.credentialHint}`) : null);
     pill.className = `pill pill--${st.tone}`;
     render(pill, st.tone === 'info' ? h('span', { class: 'spinner spinner--tiny', 'aria-hidden': 'true' }) : null, st.label);
+    health.show(conn);
     reason.hidden = !st.reason;
     reason.textContent = st.reason || '';
     reason.className = `conn__reason conn__reason--${st.tone}`;

@@ -820,3 +820,43 @@ pageTest('interval-choices-from-api', async ({ page }) => {
   assert.equal(Number(await page.getByTestId('field-syncInterval').inputValue()), 45);
   await page.keyboard.press('Escape');
 });
+
+pageTest('needs-you-reconnect', async ({ page, context }) => {
+  await page.getByTestId('connect-google-calendar').click();
+  const first = await expectGoogleRoundTrip(await signInThroughProvider(page, context));
+  const connectionId = first.searchParams.get('connected');
+  await rowOf(page, connectionId).waitFor();
+  const badge = part(page, 'health', connectionId);
+  assert.equal(await badge.getAttribute('data-health'), 'ok');
+  assert.equal(await page.getByTestId('needs-you').isVisible(), false, 'nothing needs the user yet');
+
+  // Google refuses the grant (the user removed the app's access at Google): the next sync's
+  // calls are refused, the refresh gets invalid_grant, and the connection needs the user at once.
+  const revoked = await stack.fakes('POST', '/_fake/oauth/google/revoke-all');
+  assert.ok(revoked.revoked >= 1, `the fake revoked the grant: ${JSON.stringify(revoked)}`);
+  await pressSync(page, connectionId);
+  const reconnect = page.getByTestId(`needs-you-reconnect-${connectionId}`);
+  await reconnect.waitFor({ timeout: 30_000 });
+  const item = page.getByTestId(`needs-you-item-${connectionId}`);
+  assert.match(await text(item), /Reconnect: Google Calendar refused the token on \d{1,2} [A-Z][a-z]{2}/);
+  assert.equal(await badge.getAttribute('data-health'), 'action-needed');
+  const { body: shown } = await apiFromPage(page, 'GET', `/${connectionId}`);
+  assert.equal(shown.health.status, 'action-needed');
+  assert.equal(shown.health.action, 'reconnect');
+  await screenshot(page.getByTestId('needs-you'), 'needs-you-reconnect-panel');
+
+  // The one action: Reconnect, straight from the panel.
+  await reconnect.click();
+  await page.getByTestId('connect-dialog').waitFor();
+  const back = await expectGoogleRoundTrip(await signInThroughProvider(page, context), { connectionId });
+  assert.equal(back.searchParams.get('connected'), connectionId, 'the same connection came back');
+  await rowOf(page, connectionId).waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid="needs-you"]')?.hidden === true);
+  assert.equal(await badge.getAttribute('data-health'), 'ok');
+
+  // The Activity view says what happened, newest first; the plan counts the connection.
+  await page.getByTestId('activity-list').locator('[data-action="health_changed"]').first().waitFor();
+  const activity = await text(page.getByTestId('activity-list'));
+  assert.ok(activity.indexOf('action-needed → ok: reconnected') < activity.indexOf('ok → action-needed'), activity);
+  assert.match(await text(page.getByTestId('plan-connections')), /1 of 3/);
+});

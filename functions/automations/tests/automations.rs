@@ -121,6 +121,11 @@ async fn block_focus_time_from_its_template_makes_each_event_once_with_receipts(
         .api(Method::PATCH, &format!("/api/v1/integrations/automations/{id}"), Some(json!({"enabled": false})))
         .await;
     assert_eq!((status, off["enabled"].as_bool()), (StatusCode::OK, Some(false)), "{off}");
+    // The audit trail has its creation and its switching off, about it.
+    let audit = app.env.state.store.audit_entries(&user, 20).await.unwrap();
+    let about: Vec<_> =
+        audit.iter().filter(|a| a.subject_id.as_deref() == Some(id.as_str())).map(|a| a.action.as_str()).collect();
+    assert_eq!(about, ["automation_disabled", "automation_created"]);
     let (status, _) = app
         .call(Method::GET, &format!("/api/v1/integrations/automations/{id}"), "someone-else", Plan::Free, None)
         .await;

@@ -1,14 +1,16 @@
-//! Lambda `catalog`: the available integrations, the caller's stats and recommendations, and
-//! how the providers have been answering.
+//! Lambda `catalog`: the available integrations, the caller's stats, recommendations, audit
+//! trail and plan, and how the providers have been answering.
 
 use axum::extract::State;
 use axum::{Json, Router};
 use integrations::AppState;
+use integrations::activity::{self, AuditPage, AuditQuery};
 use integrations::auth::Caller;
 use integrations::catalog::IntegrationView;
 use integrations::domain::SyncSettings;
 use integrations::http::{ApiPath, ApiQuery, Problem, Routes, with_problem_fallbacks};
 use integrations::insights::{self, Stats};
+use integrations::plan::{self, PlanView};
 use integrations::provider_status::{self, HealthReport};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -26,6 +28,8 @@ pub fn routes<R: From<Routes>>(state: AppState) -> R {
         .get("/api/v1/integrations/available/{integrationId}", get_available)
         .get("/api/v1/integrations/stats", get_stats)
         .get("/api/v1/integrations/recommendations", list_recommendations)
+        .get("/api/v1/integrations/audit", list_audit)
+        .get("/api/v1/integrations/plan", get_plan)
         .get("/api/v1/integrations/health", get_health)
         .with_state(state)
         .into()
@@ -81,8 +85,21 @@ async fn get_stats(State(state): State<AppState>, caller: Caller) -> Result<Json
 }
 
 async fn list_recommendations(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, Problem> {
-    let recommendations = insights::recommendations(&state, &caller).await.map_err(|e| Problem::unavailable(&e))?;
-    Ok(Json(json!({ "recommendations": recommendations })))
+    let (recommendations, automations) =
+        insights::recommendations(&state, &caller).await.map_err(|e| Problem::unavailable(&e))?;
+    Ok(Json(json!({ "recommendations": recommendations, "automations": automations })))
+}
+
+async fn list_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, Problem> {
+    Ok(Json(activity::audit(&state, &caller, query).await?))
+}
+
+async fn get_plan(State(state): State<AppState>, caller: Caller) -> Result<Json<PlanView>, Problem> {
+    plan::plan(&state, &caller).await.map(Json).map_err(|e| Problem::unavailable(&e))
 }
 
 async fn get_health(State(state): State<AppState>, _caller: Caller) -> Result<Json<HealthReport>, Problem> {

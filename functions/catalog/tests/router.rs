@@ -13,9 +13,13 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn get(env: &TestEnv, path: &str, user: Option<&str>) -> (StatusCode, Value) {
+    get_on(env, path, user, Plan::Free).await
+}
+
+async fn get_on(env: &TestEnv, path: &str, user: Option<&str>, plan: Plan) -> (StatusCode, Value) {
     let mut request = Request::builder().uri(path);
     if let Some(user) = user {
-        request = request.header("authorization", format!("Bearer {}", env.token(user, Plan::Free)));
+        request = request.header("authorization", format!("Bearer {}", env.token(user, plan)));
     }
     let response =
         catalog::router(env.state_for(Function::Catalog)).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
@@ -24,23 +28,26 @@ async fn get(env: &TestEnv, path: &str, user: Option<&str>) -> (StatusCode, Valu
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
-async fn connect(env: &TestEnv, user: &str, integration: &str, account: &str) {
+async fn connect(env: &TestEnv, user: &str, integration: &str, account: &str) -> ConnectionId {
+    let id = ConnectionId::generate();
     env.state
         .store
         .insert_connection(NewConnection {
             user_id: UserId::parse(user).unwrap(),
-            connection_id: ConnectionId::generate(),
+            connection_id: id.clone(),
             integration_id: IntegrationId::parse(integration).unwrap(),
             auth_kind: AuthMode::ApiKey,
-            secret_id: "unused".into(),
+            secret_id: env.state.vault.secret_name(&UserId::parse(user).unwrap(), &id),
             credential_hint: "••••".into(),
             account: Account { id: account.into(), name: account.into(), workspace: None },
             display_name: integration.into(),
             settings: SyncSettings::default(),
+            plan: integrations::domain::Plan::Free,
             connection_limit: None,
         })
         .await
         .unwrap();
+    id
 }
 
 #[tokio::test]
@@ -133,6 +140,105 @@ async fn recommendations_leave_out_what_is_connected_and_put_uncovered_categorie
     assert_eq!(ids[0], "google-calendar", "{ids:?}");
     assert_eq!(ids[1], "slack", "{ids:?}");
     assert_eq!(recs[0]["reason"], "You have no calendar tool connected yet; 3 managers use it");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_audit_trail_pages_newest_first_and_filters_by_connection_and_action() {
+    let env = TestEnv::new().await;
+    let trello = connect(&env, "ada", "trello", "a1").await;
+    let slack = connect(&env, "ada", "slack", "a2").await;
+    connect(&env, "grace", "trello", "g1").await;
+    let caller = integrations::auth::Caller { user_id: UserId::parse("ada").unwrap(), plan: Plan::Free };
+    let change = integrations::connections::SettingsInput { auto_sync: Some(true), ..Default::default() };
+    integrations::connections::configure(&env.state_for(Function::Connections), &caller, &trello, change)
+        .await
+        .unwrap();
+
+    let (status, page) = get(&env, "/api/v1/integrations/audit?limit=2", Some("ada")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let actions: Vec<_> = page["entries"].as_array().unwrap().iter().map(|e| e["action"].clone()).collect();
+    assert_eq!(actions, [json!("settings_changed"), json!("connected")]);
+    assert_eq!(page["entries"][1]["connectionId"], slack.as_str());
+    let cursor = page["nextCursor"].as_str().expect("a next page");
+    let (_, next) = get(&env, &format!("/api/v1/integrations/audit?limit=2&cursor={cursor}"), Some("ada")).await;
+    assert_eq!(next["entries"].as_array().unwrap().len(), 1, "{next}");
+    assert_eq!(next["entries"][0]["connectionId"], trello.as_str());
+
+    let (_, only) =
+        get(&env, &format!("/api/v1/integrations/audit?connectionId={trello}&action=connected"), Some("ada")).await;
+    assert_eq!(only["entries"].as_array().unwrap().len(), 1, "{only}");
+    assert_eq!(only["entries"][0]["integrationId"], "trello");
+    // Grace sees only her own entry; Ada's connection id matches nothing of hers.
+    let (_, grace) = get(&env, &format!("/api/v1/integrations/audit?connectionId={trello}"), Some("grace")).await;
+    assert_eq!(grace["entries"], json!([]), "{grace}");
+
+    for bad in ["action=deleted", "limit=0", "connectionId=nope", "cursor=%%%", "colour=red"] {
+        let (status, problem) = get(&env, &format!("/api/v1/integrations/audit?{bad}"), Some("ada")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
+    }
+    // Ada's cursor, read as Grace, is not a way into Ada's trail.
+    let (_, stolen) = get(&env, &format!("/api/v1/integrations/audit?cursor={cursor}"), Some("grace")).await;
+    assert!(stolen["entries"].as_array().unwrap().iter().all(|e| e["connectionId"] != trello.as_str()));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_plan_shows_limits_as_data_and_usage_against_them() {
+    let env = TestEnv::new().await;
+    connect(&env, "ada", "trello", "a1").await;
+    connect(&env, "ada", "slack", "a2").await;
+    let (status, plan) = get(&env, "/api/v1/integrations/plan", Some("ada")).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["plan"], "free");
+    assert_eq!(plan["usage"], json!({ "connections": 2, "automations": 0 }));
+    assert_eq!(plan["limits"]["connections"], Plan::FREE_CONNECTION_LIMIT);
+    assert_eq!(plan["limits"]["historyDays"], 30);
+    assert_eq!(plan["premium"]["historyDays"], 365);
+    assert_eq!(plan["premium"]["automations"], Value::Null);
+
+    let (_, premium) = get_on(&env, "/api/v1/integrations/plan", Some("grace"), Plan::Premium).await;
+    assert_eq!(premium["plan"], "premium");
+    assert_eq!(premium["usage"]["connections"], 0);
+    assert_eq!(premium["limits"], premium["premium"]);
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn recommendations_say_what_users_of_your_tools_also_connect_from_counters_kept_at_connect() {
+    let env = TestEnv::new().await;
+    let mut calendars = Vec::new();
+    for n in 0..5 {
+        let user = format!("user-{n}");
+        connect(&env, &user, "trello", &format!("t{n}")).await;
+        if n < 3 {
+            calendars.push((user.clone(), connect(&env, &user, "google-calendar", &format!("g{n}")).await));
+        }
+    }
+    // A second Trello account of one user is not a second user.
+    connect(&env, "user-0", "trello", "t0-second").await;
+    connect(&env, "ada", "trello", "ada-t").await;
+    let (status, body) = get(&env, "/api/v1/integrations/recommendations", Some("ada")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first = &body["recommendations"][0];
+    assert_eq!(first["integrationId"], "google-calendar", "{body}");
+    assert_eq!(first["reason"], "Most people who use Trello also connect Google Calendar (50%)");
+    assert_eq!(first["action"]["body"], json!({ "integrationId": "google-calendar" }));
+
+    // Two of them disconnect their calendar: the share follows.
+    for (user, id) in calendars.iter().take(2) {
+        let caller = integrations::auth::Caller { user_id: UserId::parse(user).unwrap(), plan: Plan::Free };
+        integrations::connections::disconnect(&env.state_for(Function::Connections), &caller, id).await.unwrap();
+    }
+    let (_, body) = get(&env, "/api/v1/integrations/recommendations", Some("ada")).await;
+    let calendar = body["recommendations"].as_array().unwrap().iter().find(|r| r["integrationId"] == "google-calendar");
+    assert_eq!(calendar.unwrap()["reason"], "16% of people who use Trello also connect Google Calendar", "{body}");
+
+    // With Trello and Google Calendar connected, blocking focus time is worth switching on.
+    connect(&env, "ada", "google-calendar", "ada-g").await;
+    let (_, body) = get(&env, "/api/v1/integrations/recommendations", Some("ada")).await;
+    let focus = body["automations"].as_array().unwrap().iter().find(|a| a["templateId"] == "block-focus-time");
+    assert_eq!(focus.expect("suggested")["action"]["method"], "POST", "{body}");
     env.cleanup().await;
 }
 

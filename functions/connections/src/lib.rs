@@ -1,4 +1,5 @@
-//! Lambda `connections`: connect, list, get, configure and disconnect integrations.
+//! Lambda `connections`: connect, list, get, configure and disconnect integrations; export the
+//! caller's data, or delete all of it.
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -11,6 +12,7 @@ use integrations::connections::{self, ConnectRequest, ConnectResult, SettingsInp
 use integrations::domain::{Connection, ConnectionId};
 use integrations::http::{ApiJson, ApiPath, ApiQuery, Problem, ProblemType, Routes, with_problem_fallbacks};
 use integrations::oauth::{CallbackOutcome, CallbackQuery, binding_cookie_name, complete_oauth};
+use integrations::your_data::{self, Deleted, Export};
 use serde_json::json;
 
 /// The function's router: its routes plus problem+json answers for unknown routes and methods.
@@ -25,6 +27,8 @@ pub fn routes<R: From<Routes>>(state: AppState) -> R {
         .get("/api/v1/integrations/connected", list_connections)
         .post("/api/v1/integrations/connect", connect_integration)
         .get("/api/v1/integrations/oauth/callback", oauth_callback)
+        .get("/api/v1/integrations/export", export_data)
+        .delete("/api/v1/integrations/me", delete_me)
         .get("/api/v1/integrations/{connectionId}", get_connection)
         .patch("/api/v1/integrations/{connectionId}", configure_connection)
         .delete("/api/v1/integrations/{connectionId}", disconnect_connection)
@@ -132,6 +136,14 @@ async fn disconnect_connection(
     let id = parse_id(&id)?;
     connections::disconnect(&state, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn export_data(State(state): State<AppState>, caller: Caller) -> Result<Json<Export>, Problem> {
+    your_data::export(&state, &caller).await.map(Json).map_err(|e| Problem::unavailable(&e))
+}
+
+async fn delete_me(State(state): State<AppState>, caller: Caller) -> Result<Json<Deleted>, Problem> {
+    Ok(Json(your_data::delete_me(&state, &caller).await?))
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

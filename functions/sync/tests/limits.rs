@@ -27,6 +27,7 @@ async fn add_connection(env: &TestEnv, user: &str) -> ConnectionId {
             account: Account { id: format!("member-{}", ulid::Ulid::new()), name: "Member".into(), workspace: None },
             display_name: "Trello".into(),
             settings: SyncSettings { auto_sync: false, sync_interval_minutes: 60 },
+            plan: integrations::domain::Plan::Free,
             connection_limit: None,
         })
         .await

@@ -787,6 +787,49 @@ async fn a_run_whose_provider_hangs_continues_later_and_the_other_runs_of_its_ba
 }
 
 #[tokio::test]
+async fn three_failed_syncs_in_a_row_need_attention_with_the_reason_and_a_success_makes_it_ok_again() {
+    use integrations::domain::{FAILURES_FOR_ATTENTION, HealthAction, HealthStatus};
+    let p = Pipeline::start(3).await;
+    let worker = p.env.state_for(Function::SyncWorker);
+    p.fakes.state().fail_next(Provider::Trello, "/1/members", Fault::ServerError, 1000);
+    for failed in 1..=FAILURES_FOR_ATTENTION {
+        let job = p.trigger("incremental").await;
+        assert!(matches!(run_job(&worker, &job).await.unwrap(), JobOutcome::Retry(_)));
+        assert_eq!(fail_dead_letter(&worker, &job, Some(5)).await.unwrap(), JobOutcome::Finished(SyncStatus::Failed));
+        let health = p.connection().await.health.unwrap();
+        assert_eq!(p.connection().await.consecutive_failures, failed);
+        let expected = if failed < FAILURES_FOR_ATTENTION { HealthStatus::Ok } else { HealthStatus::Attention };
+        assert_eq!(health.status, expected, "after {failed} failures: {health:?}");
+    }
+    let health = p.connection().await.health.unwrap();
+    assert_eq!(health.action, HealthAction::Retry);
+    assert!(health.reasons[0].starts_with("3 syncs in a row failed: Gave up after 5 attempts: Trello"), "{health:?}");
+    // As GET /{id} shows it.
+    let api = p.env.state_for(Function::Connections);
+    let shown = integrations::connections::get(&api, &caller(), &p.connection).await.unwrap();
+    let body = serde_json::to_value(shown).unwrap();
+    assert_eq!(body["health"]["status"], "attention", "{body}");
+    assert_eq!(body["health"]["action"], "retry", "{body}");
+
+    p.fakes.state().clear_faults();
+    let job = p.trigger("incremental").await;
+    assert_eq!(run_job(&worker, &job).await.unwrap(), JobOutcome::Finished(SyncStatus::Succeeded));
+    let connection = p.connection().await;
+    let health = connection.health.unwrap();
+    assert_eq!((health.status, connection.consecutive_failures), (HealthStatus::Ok, 0));
+    assert!(health.reasons.iter().any(|r| r.starts_with("Data fresh as of")), "{health:?}");
+
+    // Each change of health was audited, once.
+    let audit = p.env.state.store.audit_entries(&user(), 20).await.unwrap();
+    let changes: Vec<_> =
+        audit.iter().filter(|a| a.action == "health_changed").map(|a| a.detail.clone().unwrap()).collect();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes[0].starts_with("attention → ok: a sync succeeded"), "{changes:?}");
+    assert!(changes[1].starts_with("ok → attention: 3 syncs in a row failed"), "{changes:?}");
+    p.env.cleanup().await;
+}
+
+#[tokio::test]
 async fn each_invocation_adds_its_provider_calls_to_the_health_rollup_the_health_report_reads() {
     let p = Pipeline::start(10).await;
     let worker = p.env.state_for(Function::SyncWorker);

@@ -37,6 +37,7 @@ async fn add_connection_of(env: &TestEnv, integration: &str, user: &str, n: usiz
             account: Account { id: format!("member-{n}"), name: "Member".into(), workspace: None },
             display_name: "Trello".into(),
             settings: SyncSettings { auto_sync, sync_interval_minutes: 60 },
+            plan: integrations::domain::Plan::Free,
             connection_limit: None,
         })
         .await
@@ -325,6 +326,7 @@ async fn the_sweep_deletes_secrets_older_than_an_hour_whose_connection_is_gone_a
             account: Account { id: "member-1".into(), name: "Member".into(), workspace: None },
             display_name: "Trello".into(),
             settings: SyncSettings { auto_sync: false, sync_interval_minutes: 60 },
+            plan: integrations::domain::Plan::Free,
             connection_limit: None,
         })
         .await

@@ -76,6 +76,7 @@ async fn connection(env: &TestEnv, integration: &str) -> ConnectionId {
         account: Account { id: format!("demo-{integration}"), name: "Demo".into(), workspace: None },
         display_name: integration.into(),
         settings: SyncSettings::default(),
+        plan: integrations::domain::Plan::Free,
         connection_limit: None,
     };
     match env.state.store.insert_connection(new).await.unwrap() {

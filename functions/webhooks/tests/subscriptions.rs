@@ -59,6 +59,7 @@ impl Teams {
             display_name: "Teams".into(),
             settings: SyncSettings::default(),
             connection_limit: None,
+            plan: integrations::domain::Plan::Free,
         };
         let ConnectOutcome::Created(_) = env.state.store.insert_connection(new).await.unwrap() else { panic!() };
         Teams { env, fakes, connection: connection_id }

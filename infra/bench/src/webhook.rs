@@ -90,6 +90,7 @@ pub async fn acknowledge(env: &mut TestEnv) -> anyhow::Result<WebhookFigures> {
         display_name: "Trello".into(),
         settings: SyncSettings::default(),
         connection_limit: None,
+        plan: integrations::domain::Plan::Free,
     };
     let ConnectOutcome::Created(_) = env.state.store.insert_connection(new).await? else {
         anyhow::bail!("the bench connection was not stored");

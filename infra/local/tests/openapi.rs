@@ -489,6 +489,7 @@ impl Stack {
                 account: Account { id: "member-1".into(), name: "Ada".into(), workspace: Some("Boards".into()) },
                 display_name: format!("Ada's {integration}"),
                 settings: SyncSettings::default(),
+                plan: integrations::domain::Plan::Free,
                 connection_limit: None,
             })
             .await
@@ -644,6 +645,13 @@ async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_t
         (connection, format!("/api/v1/integrations/{}", id.to_lowercase())),
         ("/api/v1/integrations/{connectionId}/syncs", format!("/api/v1/integrations/{id}/syncs")),
         ("/api/v1/integrations/{connectionId}/syncs/{syncId}", format!("/api/v1/integrations/{id}/syncs/{sync_id}")),
+        ("/api/v1/integrations/audit", "/api/v1/integrations/audit".to_owned()),
+        (
+            "/api/v1/integrations/audit",
+            format!("/api/v1/integrations/audit?connectionId={id}&action=connected&limit=5"),
+        ),
+        ("/api/v1/integrations/plan", "/api/v1/integrations/plan".to_owned()),
+        ("/api/v1/integrations/export", "/api/v1/integrations/export".to_owned()),
     ];
     for (documented, path) in reads {
         let answer = stack.call((Method::GET, documented), &path, &token, None, &mut failures).await;
@@ -652,6 +660,9 @@ async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_t
         }
         if documented.ends_with("/connected") && answer.body["connections"].as_array().map_or(0, Vec::len) != 1 {
             failures.push(format!("GET {path}: the connection is not listed: {}", answer.body));
+        }
+        if documented.ends_with("/audit") && answer.body["entries"].as_array().map_or(0, Vec::len) == 0 {
+            failures.push(format!("GET {path}: the connect is not in the audit trail: {}", answer.body));
         }
         if documented.ends_with("/syncs") && answer.body["syncs"].as_array().map_or(0, Vec::len) != 1 {
             failures.push(format!("GET {path}: the queued run is not listed: {}", answer.body));
@@ -663,6 +674,10 @@ async fn the_catalog_stats_recommendations_connections_and_sync_runs_answer_in_t
         json!(SyncSettings::intervals()),
         "GET /available tells the intervals the code accepts"
     );
+
+    let me = "/api/v1/integrations/me";
+    let deleted = stack.call((Method::DELETE, me), me, &token, None, &mut failures).await;
+    assert_eq!(deleted.status, 200, "DELETE /me: {}", deleted.body);
 
     let token_answer = stack.send(Method::POST, "/dev/token", None, Some(json!({ "userId": user }))).await;
     operation(Method::POST, "/dev/token").check(&token_answer, "POST /dev/token", &mut failures);

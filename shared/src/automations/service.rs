@@ -18,7 +18,7 @@ use crate::items::Item;
 use crate::oauth::start_consent;
 use crate::providers::{ActionSpec, Registry};
 use crate::standard_webhooks::SigningSecret;
-use crate::store::{Automation, InsertRefusal, RunRecord, StoreError};
+use crate::store::{AuditAction, Automation, InsertRefusal, RunRecord, StoreError, Subject};
 use crate::vault::Credentials;
 
 /// A manual run queues at most this many item events (the first matching items).
@@ -219,7 +219,10 @@ pub async fn create(state: &AppState, caller: &Caller, spec: AutomationSpec) -> 
         }
     };
     match ensure_signing_secret(state, &automation).await {
-        Ok(signing_secret) => Ok(Saved { automation, signing_secret }),
+        Ok(signing_secret) => {
+            audit(state, caller, AuditAction::AutomationCreated, &automation).await;
+            Ok(Saved { automation, signing_secret })
+        }
         Err(e) => {
             // Without its secret the automation could not sign: it is not kept.
             if let Err(cleanup) = state.store.delete_automation(&caller.user_id, &automation.automation_id).await {
@@ -284,7 +287,26 @@ pub async fn update(
         let steps = check(state, caller, &spec).await?;
         check_scopes(state, caller, &steps).await?;
     }
-    Ok(state.store.replace_automation(&current, spec).await?)
+    let switched = (spec.enabled != current.spec.enabled).then_some(spec.enabled);
+    let updated = state.store.replace_automation(&current, spec).await?;
+    match switched {
+        Some(true) => audit(state, caller, AuditAction::AutomationEnabled, &updated).await,
+        Some(false) => audit(state, caller, AuditAction::AutomationDisabled, &updated).await,
+        None => {}
+    }
+    Ok(updated)
+}
+
+/// The audit entry of a change already made: a failure to write it is logged, not answered.
+async fn audit(state: &AppState, caller: &Caller, action: AuditAction, automation: &Automation) {
+    let id = automation.automation_id.to_string();
+    let written = state
+        .store
+        .write_audit_about(&caller.user_id, caller.plan, action, Subject::Other(&id), Some(&automation.spec.name))
+        .await;
+    if let Err(e) = written {
+        tracing::warn!(automation = %id, error = %crate::http::ErrorChain(&e), "could not audit an automation change");
+    }
 }
 
 pub async fn delete(state: &AppState, caller: &Caller, id: &AutomationId) -> Result<(), AutomationError> {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::health::{Health, HealthStatus, health};
 use super::{ConnectionId, IntegrationId, SyncId, SyncStatus, UserId};
 use crate::catalog::AuthMode;
 
@@ -17,8 +18,38 @@ pub enum Plan {
 
 impl Plan {
     pub const FREE_CONNECTION_LIMIT: u32 = 3;
+    pub const FREE_HISTORY_DAYS: u32 = 30;
+    pub const PREMIUM_HISTORY_DAYS: u32 = 365;
     /// Premium is not limited by the plan, but each connection costs a secret: a cap against abuse.
     pub const PREMIUM_CONNECTION_CAP: u32 = 50;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Premium => "premium",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "free" => Some(Plan::Free),
+            "premium" => Some(Plan::Premium),
+            _ => None,
+        }
+    }
+
+    /// How many days sync history, automation runs and their receipts, and the audit trail are
+    /// kept (the TTL of those items).
+    pub fn history_days(self) -> u32 {
+        match self {
+            Plan::Free => Self::FREE_HISTORY_DAYS,
+            Plan::Premium => Self::PREMIUM_HISTORY_DAYS,
+        }
+    }
+
+    pub fn history_retention(self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.history_days()))
+    }
 
     pub fn connection_limit(self) -> Option<u32> {
         match self {
@@ -166,7 +197,14 @@ pub struct Connection {
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
+    /// When the status last changed to what it is (set when the provider refuses the grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_since: Option<DateTime<Utc>>,
     pub auth_kind: AuthMode,
+    /// The owner's plan when the connection was last connected or changed (from their token):
+    /// how long its history and audit entries are kept. Internal.
+    #[serde(skip_serializing)]
+    pub plan: Plan,
     /// Whether it has data to sync (its provider's capability for its auth kind): a webhook
     /// connection only receives posts, and is never offered sync or auto-sync.
     pub can_sync: bool,
@@ -187,6 +225,14 @@ pub struct Connection {
     /// When the user last asked for a sync (manual triggers are rate limited).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_manual_sync_at: Option<DateTime<Utc>>,
+    /// Finished syncs that failed since the last one that succeeded (written by the worker).
+    pub consecutive_failures: u32,
+    /// When a sync last succeeded: how fresh the data is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The provider asked us to slow down until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limited_until: Option<DateTime<Utc>>,
     pub items_total: u64,
     pub minutes_saved_total: f64,
     /// Its API budget now (filled in where the API shows a connection).
@@ -201,6 +247,25 @@ pub struct Connection {
     pub updated_at: DateTime<Utc>,
     /// Optimistic concurrency: every update checks and bumps it.
     pub version: u64,
+    /// Computed when read (see [`Connection::with_health`]), never stored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+impl Connection {
+    /// The connection with its health at `now` filled in.
+    pub fn with_health(mut self, now: DateTime<Utc>) -> Self {
+        let provider = crate::catalog::Catalog::get()
+            .find(self.integration_id.as_str())
+            .map_or_else(|| self.integration_id.as_str().to_owned(), |i| i.name.clone());
+        self.health = Some(health(&self, &provider, now));
+        self
+    }
+
+    /// Its health level alone (what a change is audited on).
+    pub fn health_status(&self) -> HealthStatus {
+        HealthStatus::of(self.status, self.consecutive_failures)
+    }
 }
 
 /// Masks a credential to its last four characters: `••••abcd`.

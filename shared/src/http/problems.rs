@@ -1,6 +1,7 @@
 //! Domain errors as problem+json: the one place where the use cases' errors meet HTTP.
 
 use super::{Problem, ProblemType};
+use crate::activity::ActivityError;
 use crate::automations::service::{AutomationError, ScopeMissing};
 use crate::connections::{ConnectError, ConnectionError};
 use crate::hooks::service::HookError;
@@ -8,6 +9,7 @@ use crate::items::ItemsError;
 use crate::providers::{ProviderError, VerifyError};
 use crate::store::StoreError;
 use crate::sync::{HistoryError, TriggerError};
+use crate::your_data::DeleteMeError;
 
 impl From<ConnectError> for Problem {
     fn from(e: ConnectError) -> Self {
@@ -88,6 +90,16 @@ impl From<ConnectionError> for Problem {
     }
 }
 
+impl From<DeleteMeError> for Problem {
+    fn from(e: DeleteMeError) -> Self {
+        match e {
+            DeleteMeError::Connection(e) => e.into(),
+            DeleteMeError::Store(cause) => Problem::unavailable(&cause),
+            DeleteMeError::Vault(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
 impl From<TriggerError> for Problem {
     fn from(e: TriggerError) -> Self {
         let detail = e.to_string();
@@ -119,6 +131,16 @@ impl From<HistoryError> for Problem {
             HistoryError::ConnectionNotFound | HistoryError::SyncNotFound => Problem::not_found(detail),
             HistoryError::InvalidLimit | HistoryError::InvalidCursor => Problem::bad_request(detail),
             HistoryError::Store(cause) => Problem::unavailable(&cause),
+        }
+    }
+}
+
+impl From<ActivityError> for Problem {
+    fn from(e: ActivityError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ActivityError::Invalid(_) | ActivityError::InvalidCursor => Problem::bad_request(detail),
+            ActivityError::Store(cause) => Problem::unavailable(&cause),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::{Account, ConnectionId, ConnectionStatus, SyncSettings};
 use crate::http::ErrorChain;
 use crate::providers::VerifyError;
 use crate::store::attrs::now;
-use crate::store::{ConnectOutcome, NewConnection, OAUTH_STATE_TTL, OAuthState, StoreError};
+use crate::store::{AuditAction, ConnectOutcome, NewConnection, OAUTH_STATE_TTL, OAuthState, StoreError, Subject};
 use crate::vault::{Credentials, TokenSet, VaultError};
 
 /// Where the page asks to come back to: a path on this origin, never another site.
@@ -258,6 +258,20 @@ pub async fn complete_oauth(
     if let Some(error) = query.error.as_deref() {
         tracing::info!(integration = %integration_id, error, "the provider returned an authorization error");
         let code = if error == "access_denied" { "access_denied" } else { "provider_error" };
+        let detail = format!("{} answered {code}", st.integration_id);
+        let declined = state
+            .store
+            .write_audit_about(
+                &st.user_id,
+                st.plan,
+                AuditAction::SignInDeclined,
+                Subject::Integration(&st.integration_id),
+                Some(&detail),
+            )
+            .await;
+        if let Err(e) = declined {
+            tracing::warn!(error = %ErrorChain(&e), "could not audit a declined sign-in");
+        }
         return Ok(fail(code));
     }
     let Some(code) = query.code.filter(|c| !c.is_empty()) else {
@@ -296,7 +310,7 @@ pub async fn complete_oauth(
         }
         state.vault.put(&existing.secret_id, &credentials).await?;
         match state.store.reactivate(&existing).await {
-            Ok(_) => {}
+            Ok(restored) => state.store.write_audit(&restored, AuditAction::Reconnected, None).await?,
             // Disconnected (or changed) meanwhile: the disconnect removes the secret.
             Err(StoreError::Conflict) => return Ok(fail("connection_gone")),
             Err(e) => return Err(e.into()),
@@ -319,6 +333,7 @@ pub async fn complete_oauth(
             account,
             display_name: integration.name.clone(),
             settings: SyncSettings::default(),
+            plan: st.plan,
             connection_limit: st.plan.connection_limit(),
         })
         .await;

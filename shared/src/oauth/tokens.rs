@@ -125,7 +125,7 @@ async fn refresh_under_lease(
                     Err(TokenError::Unavailable("the tokens changed during the refresh".into()))
                 };
             }
-            if !state.store.mark_needs_reauth(user, id, &reason, owner).await? {
+            if !state.store.mark_needs_reauth(connection, &reason, owner).await? {
                 return Err(TokenError::Unavailable("the connection changed during the refresh".into()));
             }
             Err(TokenError::Revoked(reason))

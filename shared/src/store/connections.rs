@@ -11,7 +11,7 @@ use super::grants::{hold_grant, shared_grant};
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::{AuthMode, Catalog};
 use crate::domain::{
-    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, Realtime, SyncId, SyncSettings,
+    Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, Plan, Realtime, SyncId, SyncSettings,
     SyncStatus, UserId,
 };
 
@@ -26,6 +26,22 @@ pub fn due_sort_key(at: DateTime<Utc>, connection: &ConnectionId) -> String {
     format!("{}#{connection}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// An OAuth connection that does not sync by itself is refreshed after this long without use,
+/// well within the providers' own rules (Microsoft ends a refresh token after 90 days of
+/// inactivity, Google after six months).
+pub const IDLE_REFRESH: Duration = Duration::days(30);
+
+/// Its entry in the index the scheduler reads for grants to keep alive (`REFRESH#{shard}`).
+fn refresh_entry(connection: &ConnectionId, at: DateTime<Utc>) -> (String, String) {
+    (format!("REFRESH#{}", due_shard(connection)), due_sort_key(at, connection))
+}
+
+/// Whether a connection is kept alive by the scheduler's refresh: an active OAuth connection
+/// that does not sync on a schedule (one that does refreshes when it syncs).
+fn kept_alive(c: &Connection, auto_sync: bool) -> bool {
+    c.status == ConnectionStatus::Active && c.auth_kind == AuthMode::Oauth2 && !auto_sync
+}
+
 /// What `connect` stores.
 pub struct NewConnection {
     pub user_id: UserId,
@@ -37,6 +53,8 @@ pub struct NewConnection {
     pub account: Account,
     pub display_name: String,
     pub settings: SyncSettings,
+    /// The owner's plan (how long the connection's history is kept).
+    pub plan: Plan,
     /// `Some(n)`: refuse when the user already has `n` connections.
     pub connection_limit: Option<u32>,
 }
@@ -54,6 +72,8 @@ pub struct SettingsChange {
     pub display_name: Option<String>,
     pub auto_sync: Option<bool>,
     pub sync_interval_minutes: Option<u32>,
+    /// The owner's plan now (from their token), kept for the connection's retention.
+    pub plan: Option<Plan>,
 }
 
 fn to_item(c: &Connection) -> Item {
@@ -66,6 +86,7 @@ fn to_item(c: &Connection) -> Item {
         ("integrationId".into(), s(c.integration_id.as_str())),
         ("status".into(), s(c.status.as_str())),
         ("authKind".into(), s(c.auth_kind.as_str())),
+        ("plan".into(), s(c.plan.as_str())),
         ("secretId".into(), s(&c.secret_id)),
         ("credentialHint".into(), s(&c.credential_hint)),
         ("accountId".into(), s(&c.account.id)),
@@ -86,6 +107,12 @@ fn to_item(c: &Connection) -> Item {
         item.insert("nextSyncAt".into(), ts(at));
         item.insert(table::GSI1PK.into(), s(format!("DUE#{}", due_shard(&c.connection_id))));
         item.insert(table::GSI1SK.into(), s(due_sort_key(at, &c.connection_id)));
+    } else if kept_alive(c, c.settings.auto_sync) {
+        let at = c.updated_at + IDLE_REFRESH;
+        let (pk, sk) = refresh_entry(&c.connection_id, at);
+        item.insert("refreshDueAt".into(), ts(at));
+        item.insert(table::GSI1PK.into(), s(pk));
+        item.insert(table::GSI1SK.into(), s(sk));
     }
     item
 }
@@ -111,11 +138,13 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
         fresh_as_of: opt_ts(item, "freshAsOf"),
         can_sync,
         auth_kind,
+        plan: opt_s(item, "plan").and_then(Plan::parse).unwrap_or_default(),
         user_id: UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
         connection_id: ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
         integration_id,
         status: ConnectionStatus::parse(get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
         status_reason: opt_s(item, "statusReason").map(str::to_owned),
+        status_since: opt_ts(item, "statusSince"),
         secret_id: get_s(item, "secretId")?.to_owned(),
         credential_hint: get_s(item, "credentialHint")?.to_owned(),
         account: Account {
@@ -132,13 +161,18 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
         sync_in_flight: opt_s(item, "syncInFlight").and_then(|id| SyncId::parse(id).ok()),
         last_sync,
         last_manual_sync_at: opt_ts(item, "lastManualSyncAt"),
+        consecutive_failures: opt_n(item, "consecutiveFailures").unwrap_or(0),
+        last_success_at: opt_ts(item, "lastSuccessAt"),
+        rate_limited_until: opt_ts(item, "rateLimitedUntil"),
         items_total: opt_n(item, "itemsTotal").unwrap_or(0),
         minutes_saved_total: opt_n(item, "minutesSavedTotal").unwrap_or(0.0),
         budget: None,
         created_at: get_ts(item, "createdAt")?,
         updated_at: get_ts(item, "updatedAt")?,
         version: get_n(item, "version")?,
-    })
+        health: None,
+    }
+    .with_health(super::attrs::now()))
 }
 
 /// How a connection hears of changes: `off` unless its provider notifies and it has data to
@@ -204,7 +238,9 @@ impl Store {
             integration_id: new.integration_id,
             status: ConnectionStatus::Active,
             status_reason: None,
+            status_since: None,
             auth_kind: new.auth_kind,
+            plan: new.plan,
             secret_id: new.secret_id,
             credential_hint: new.credential_hint,
             account: new.account,
@@ -214,13 +250,18 @@ impl Store {
             sync_in_flight: None,
             last_sync: None,
             last_manual_sync_at: None,
+            consecutive_failures: 0,
+            last_success_at: None,
+            rate_limited_until: None,
             items_total: 0,
             minutes_saved_total: 0.0,
             budget: None,
             created_at: now,
             updated_at: now,
             version: 1,
-        };
+            health: None,
+        }
+        .with_health(now);
         let user_pk = keys::user(&connection.user_id);
         let guard_sk = keys::account_guard(&connection.integration_id, &connection.account.id);
 
@@ -256,14 +297,7 @@ impl Store {
             .transact_items(TransactWriteItem::builder().put(put_connection).build())
             .transact_items(TransactWriteItem::builder().put(put_guard).build())
             .transact_items(TransactWriteItem::builder().update(count.build().expect("update")).build())
-            .transact_items(audit_put(
-                &self.table,
-                &connection.user_id,
-                AuditAction::Connected,
-                &connection.connection_id,
-                &connection.integration_id,
-                None,
-            ));
+            .transact_items(audit_put(&self.table, &connection, AuditAction::Connected, None));
         if let Some(grant) = shared_grant(&connection) {
             transaction = transaction.transact_items(hold_grant(&self.table, &grant, &connection.connection_id));
         }
@@ -272,6 +306,7 @@ impl Store {
         match result {
             Ok(_) => {
                 self.count_integration(&connection.integration_id, 1).await;
+                self.count_co_connections(&connection.user_id, &connection.integration_id, 1).await;
                 Ok(ConnectOutcome::Created(Box::new(connection)))
             }
             Err(err) => match cancelled_conditions(&err) {
@@ -310,6 +345,23 @@ impl Store {
             .await
             .map_err(StoreError::aws)?;
         Ok(out.item().and_then(|i| opt_n(i, "connectionCount")).unwrap_or(0))
+    }
+
+    /// The user's connection and automation counts (kept on the profile by connect, disconnect
+    /// and the automations): one GetItem.
+    pub async fn usage_counts(&self, user: &UserId) -> Result<(u32, u32), StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::PROFILE))
+            .projection_expression("connectionCount, automationCount")
+            .send()
+            .await
+            .map_err(StoreError::aws)?;
+        let count = |name| out.item().and_then(|i| opt_n::<i64>(i, name)).map_or(0, |n| u32::try_from(n).unwrap_or(0));
+        Ok((count("connectionCount"), count("automationCount")))
     }
 
     pub async fn get_connection(&self, user: &UserId, id: &ConnectionId) -> Result<Connection, StoreError> {
@@ -361,6 +413,9 @@ impl Store {
         if let Some(minutes) = change.sync_interval_minutes {
             next.settings.sync_interval_minutes = minutes;
         }
+        if let Some(plan) = change.plan {
+            next.plan = plan;
+        }
         let schedule_changed = next.settings != current.settings;
         next.next_sync_at = match (next.settings.auto_sync, schedule_changed) {
             (false, _) => None,
@@ -383,9 +438,11 @@ impl Store {
             .expression_attribute_values(":auto", b(next.settings.auto_sync))
             .expression_attribute_values(":interval", n(next.settings.sync_interval_minutes))
             .expression_attribute_values(":now", ts(now))
+            .expression_attribute_names("#plan", "plan")
+            .expression_attribute_values(":plan", s(next.plan.as_str()))
             .expression_attribute_values(":one", n(1));
         let set = "SET displayName = :name, autoSync = :auto, syncIntervalMinutes = :interval, \
-                   updatedAt = :now, #version = #version + :one";
+                   updatedAt = :now, #plan = :plan, #version = #version + :one";
         let expression = match next.next_sync_at {
             // The index entry exists only while the connection is active with auto-sync on.
             Some(at) if current.status == ConnectionStatus::Active => {
@@ -399,6 +456,15 @@ impl Store {
                 update = update.expression_attribute_values(":next", ts(at));
                 format!("{set}, nextSyncAt = :next REMOVE GSI1PK, GSI1SK")
             }
+            None if kept_alive(current, false) => {
+                let at = now + IDLE_REFRESH;
+                let (pk, sk) = refresh_entry(&current.connection_id, at);
+                update = update
+                    .expression_attribute_values(":refresh", ts(at))
+                    .expression_attribute_values(":gpk", s(pk))
+                    .expression_attribute_values(":gsk", s(sk));
+                format!("{set}, refreshDueAt = :refresh, GSI1PK = :gpk, GSI1SK = :gsk REMOVE nextSyncAt")
+            }
             None => format!("{set} REMOVE nextSyncAt, GSI1PK, GSI1SK"),
         };
         let update = update.update_expression(expression).build().expect("update");
@@ -408,20 +474,86 @@ impl Store {
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(audit_put(
-                &self.table,
-                &current.user_id,
-                AuditAction::SettingsChanged,
-                &current.connection_id,
-                &current.integration_id,
-                Some(&detail),
-            ))
+            .transact_items(audit_put(&self.table, &next, AuditAction::SettingsChanged, Some(&detail)))
             .send()
             .await;
         match result {
             Ok(_) => Ok(next),
             Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),
             Err(err) => Err(StoreError::aws(err)),
+        }
+    }
+
+    /// Connections of one shard whose grant is due a keep-alive refresh at `now`.
+    pub async fn due_refreshes(
+        &self,
+        shard: u32,
+        now: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<(UserId, ConnectionId, DateTime<Utc>)>, StoreError> {
+        let items = self.due_entries(&format!("REFRESH#{shard}"), now, limit).await?;
+        items
+            .iter()
+            .map(|item| {
+                let corrupt = |what: &str| StoreError::Corrupt(format!("refresh entry: {what}"));
+                Ok((
+                    UserId::parse(get_s(item, "userId")?).map_err(|_| corrupt("userId"))?,
+                    ConnectionId::parse(get_s(item, "connectionId")?).map_err(|_| corrupt("connectionId"))?,
+                    get_ts(item, "refreshDueAt")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Moves a connection's keep-alive refresh to `next`, if it is still due at `expected`.
+    pub async fn postpone_refresh(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        expected: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (_, sk) = refresh_entry(connection, next);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("SET refreshDueAt = :next, GSI1SK = :gsk")
+            .condition_expression("refreshDueAt = :expected AND begins_with(GSI1PK, :refresh)")
+            .expression_attribute_values(":next", ts(next))
+            .expression_attribute_values(":gsk", s(sk))
+            .expression_attribute_values(":expected", ts(expected))
+            .expression_attribute_values(":refresh", s("REFRESH#"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// The provider asked us to slow down until `until`: shown in the connection's health.
+    pub async fn note_rate_limit(&self, connection: &Connection, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&connection.user_id)))
+            .key(table::SK, s(keys::connection(&connection.connection_id)))
+            .update_expression("SET rateLimitedUntil = :until")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":until", ts(until))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::aws(e)),
         }
     }
 
@@ -473,19 +605,13 @@ impl Store {
             .transact_items(delete(keys::connection(&current.connection_id), Some("#status = :disconnecting")))
             .transact_items(delete(keys::account_guard(&current.integration_id, &current.account.id), None))
             .transact_items(counter_update(&self.table, user_pk.clone(), keys::PROFILE.into(), "connectionCount", -1))
-            .transact_items(audit_put(
-                &self.table,
-                &current.user_id,
-                AuditAction::Disconnected,
-                &current.connection_id,
-                &current.integration_id,
-                audit_detail,
-            ))
+            .transact_items(audit_put(&self.table, current, AuditAction::Disconnected, audit_detail))
             .send()
             .await;
         match result {
             Ok(_) => {
                 self.count_integration(&current.integration_id, -1).await;
+                self.count_co_connections(&current.user_id, &current.integration_id, -1).await;
                 Ok(())
             }
             Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),

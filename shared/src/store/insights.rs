@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::attrs::{Item, get_s, opt_n, s};
+use super::attrs::{Item, get_s, n, opt_n, s};
 use super::connections::from_item;
-use super::{Store, StoreError, keys};
+use super::{Store, StoreError, keys, table};
 use crate::domain::Connection;
-use crate::domain::UserId;
+use crate::domain::{IntegrationId, UserId};
 
 /// One day of activity for a user, kept as `DAY#{date}` items: syncs (by the sync worker) and
 /// automations (their receipts, by the runner).
@@ -92,30 +92,127 @@ impl Store {
         Ok(summary)
     }
 
-    /// How many users connected each integration (kept on connect and disconnect).
+    /// How many connections each integration has (kept on connect and disconnect).
     pub async fn integration_counters(&self) -> Result<Vec<IntegrationCounter>, StoreError> {
+        Ok(self.usage_counters().await?.integrations)
+    }
+
+    /// Every global counter, from one (paged) Query of the `STATS` partition: connections per
+    /// integration, users per integration, and users per pair of integrations.
+    pub async fn usage_counters(&self) -> Result<UsageCounters, StoreError> {
         let items = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", s(keys::STATS))
-            .expression_attribute_values(":prefix", s("INTEGRATION#"))
             .into_paginator()
             .items()
             .send()
             .collect::<Vec<_>>()
             .await;
-        items
-            .into_iter()
-            .map(|item| {
-                let item = item.map_err(StoreError::aws)?;
-                let sk = get_s(&item, "SK")?;
-                Ok(IntegrationCounter {
-                    integration_id: sk.trim_start_matches("INTEGRATION#").to_owned(),
+        let mut counters = UsageCounters::default();
+        for item in items {
+            let item = item.map_err(StoreError::aws)?;
+            let sk = get_s(&item, "SK")?;
+            if let Some(id) = sk.strip_prefix("INTEGRATION#") {
+                counters.integrations.push(IntegrationCounter {
+                    integration_id: id.to_owned(),
                     connections: opt_n(&item, "connections").unwrap_or(0),
-                })
-            })
-            .collect()
+                });
+            } else if let Some(id) = sk.strip_prefix(USERS_PREFIX) {
+                counters.users.insert(id.to_owned(), opt_n(&item, "users").unwrap_or(0));
+            } else if let Some((a, b)) = sk.strip_prefix(PAIR_PREFIX).and_then(|pair| pair.split_once('#')) {
+                counters.pairs.insert((a.to_owned(), b.to_owned()), opt_n(&item, "users").unwrap_or(0));
+            }
+        }
+        Ok(counters)
+    }
+
+    /// After a connect (`delta` 1) or a disconnect (-1) of `integration` by `user`: when it is
+    /// the user's first (or they no longer have one), the integration's user count and its pair
+    /// counts with each other integration the user has. Changed after the commit, like the
+    /// connection count: items every user's connect would share make concurrent transactions
+    /// conflict. Best effort: a count missed here only shades a suggestion.
+    pub(crate) async fn count_co_connections(&self, user: &UserId, integration: &IntegrationId, delta: i64) {
+        let others = match self.user_integrations(user).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(error = %crate::http::ErrorChain(&e), "could not read the user's integrations for the pair counts");
+                return;
+            }
+        };
+        let same = others.iter().filter(|i| *i == integration.as_str()).count();
+        // Connected: the new connection is listed; it is the first when it is the only one.
+        // Disconnected: it is gone; it was the last when none is left.
+        if (delta > 0 && same != 1) || (delta < 0 && same != 0) {
+            return;
+        }
+        let mut keys = vec![format!("{USERS_PREFIX}{integration}")];
+        let distinct: std::collections::BTreeSet<&str> =
+            others.iter().map(String::as_str).filter(|i| *i != integration.as_str()).collect();
+        keys.extend(distinct.into_iter().map(|other| pair_key(integration.as_str(), other)));
+        for sk in keys {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(table::PK, s(keys::STATS))
+                .key(table::SK, s(&sk))
+                .update_expression("ADD #users :d")
+                .expression_attribute_names("#users", "users")
+                .expression_attribute_values(":d", n(delta))
+                .send()
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(counter = %sk, error = %crate::http::ErrorChain(&e), "could not update a co-connection count");
+            }
+        }
+    }
+
+    /// The integration of each of the user's connections (one Query, ids only).
+    async fn user_integrations(&self, user: &UserId) -> Result<Vec<String>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :conn)")
+            .expression_attribute_values(":pk", s(keys::user(user)))
+            .expression_attribute_values(":conn", s("CONN#"))
+            .projection_expression("integrationId")
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        items.into_iter().map(|i| Ok(get_s(&i.map_err(StoreError::aws)?, "integrationId")?.to_owned())).collect()
+    }
+}
+
+const USERS_PREFIX: &str = "USERS#";
+const PAIR_PREFIX: &str = "PAIR#";
+
+/// The counter of a pair, the same whichever of the two is named first.
+fn pair_key(a: &str, b: &str) -> String {
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    format!("{PAIR_PREFIX}{first}#{second}")
+}
+
+/// The global counters behind recommendations.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct UsageCounters {
+    pub integrations: Vec<IntegrationCounter>,
+    /// Users who have at least one connection of the integration.
+    pub users: std::collections::HashMap<String, i64>,
+    /// Users who have both, keyed by the two ids in order.
+    pub pairs: std::collections::HashMap<(String, String), i64>,
+}
+
+impl UsageCounters {
+    /// Users who have both `a` and `b`.
+    pub fn together(&self, a: &str, b: &str) -> i64 {
+        let key = if a <= b { (a.to_owned(), b.to_owned()) } else { (b.to_owned(), a.to_owned()) };
+        self.pairs.get(&key).copied().unwrap_or(0).max(0)
     }
 }

@@ -16,22 +16,24 @@ mod subscriptions;
 mod syncs;
 pub mod table;
 mod update;
+mod your_data;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
-pub use audit::{AuditAction, AuditEntry};
+pub use audit::{AuditAction, AuditEntry, AuditFilter, Subject};
 pub use automations::{
     ActionKey, ActionRecord, ActionStatus, Automation, Claim, DUE_SOON_CHECK, DueAutomation, InsertRefusal, RunRecord,
     next_run,
 };
 pub use budgets::{Bucket, Level, Spend};
-pub use connections::{ConnectOutcome, DUE_SHARDS, NewConnection, SettingsChange};
+pub(crate) use connections::from_item as connection_from_item;
+pub use connections::{ConnectOutcome, DUE_SHARDS, IDLE_REFRESH, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};
 pub use health::ProviderRollup;
 pub use hooks::{Attempt, AttemptRecord, DELIVERY_RETENTION, Delivery, DeliveryStatus, Hook, MAX_DELIVERIES_LISTED};
-pub use insights::{AutomationTotals, DayActivity, IntegrationCounter, UserSummary};
+pub use insights::{AutomationTotals, DayActivity, IntegrationCounter, UsageCounters, UserSummary};
 pub use limits::FULL_SYNCS_PER_DAY;
 pub use oauth::{OAUTH_STATE_TTL, OAuthState, TooManyOpenStates};
 pub use records::{Change, Changed, ReadCost, StoredRecord, Written, content_hash};
@@ -76,6 +78,18 @@ pub(crate) fn cancelled_conditions<R>(err: &SdkError<TransactWriteItemsError, R>
         }
         _ => None,
     }
+}
+
+/// A listing's cursor: the sort key it stopped at, opaque to the client.
+pub(crate) fn encode_cursor(sk: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk)
+}
+
+pub(crate) fn decode_cursor(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 pub(crate) mod keys {

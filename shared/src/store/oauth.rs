@@ -1,13 +1,14 @@
 //! OAuth state items (one-time, ten minutes) and the refresh lease on a connection.
 
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 
 use super::attrs::{Item, get_s, get_ts, n, now, opt_s, s, ts};
+use super::audit::{AuditAction, audit_put, health_detail};
 use super::connections::{due_shard, due_sort_key};
 use super::update::UpdateExpr;
 use super::{Store, StoreError, cancelled_conditions, keys, table};
-use crate::domain::{Connection, ConnectionId, ConnectionStatus, IntegrationId, Plan, UserId};
+use crate::domain::{Connection, ConnectionId, ConnectionStatus, HealthStatus, IntegrationId, Plan, UserId};
 
 pub const OAUTH_STATE_TTL: Duration = Duration::minutes(10);
 
@@ -278,23 +279,22 @@ impl Store {
         }
     }
 
-    /// The provider no longer accepts the connection's grant: the user must sign in again.
-    /// Fenced: only while `owner` holds the refresh lease (`false` when it no longer does).
+    /// The provider no longer accepts the connection's grant: the user must sign in again. The
+    /// change of health is audited in the same transaction. Fenced: only while `owner` holds
+    /// the refresh lease (`false` when it no longer does).
     pub async fn mark_needs_reauth(
         &self,
-        user: &UserId,
-        connection: &ConnectionId,
+        connection: &Connection,
         reason: &str,
         owner: &str,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
+        let at = now();
+        let update = Update::builder()
             .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .key(table::PK, s(keys::user(&connection.user_id)))
+            .key(table::SK, s(keys::connection(&connection.connection_id)))
             .update_expression(
-                "SET #status = :reauth, statusReason = :reason, #version = #version + :one \
+                "SET #status = :reauth, statusReason = :reason, statusSince = :now, #version = #version + :one \
                  REMOVE nextSyncAt, GSI1PK, GSI1SK",
             )
             .condition_expression(
@@ -308,12 +308,24 @@ impl Store {
             .expression_attribute_values(":reason", s(reason))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":now", ts(now()))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":now", ts(at))
+            .build()
+            .expect("update");
+        let mut transaction =
+            self.client.transact_write_items().transact_items(TransactWriteItem::builder().update(update).build());
+        let before = connection.health_status();
+        if before != HealthStatus::ActionNeeded {
+            let detail = health_detail(before, HealthStatus::ActionNeeded, reason);
+            transaction = transaction.transact_items(audit_put(
+                &self.table,
+                connection,
+                AuditAction::HealthChanged,
+                Some(&detail),
+            ));
+        }
+        match transaction.send().await {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(false),
+            Err(e) if cancelled_conditions(&e).is_some() => Ok(false),
             Err(e) => Err(StoreError::aws(e)),
         }
     }
@@ -350,22 +362,45 @@ impl Store {
                 .set("nextSyncAt", ts(at))
                 .set(table::GSI1PK, s(format!("DUE#{}", due_shard(&current.connection_id))))
                 .set(table::GSI1SK, s(due_sort_key(at, &current.connection_id))),
+            None if current.auth_kind == crate::catalog::AuthMode::Oauth2 => {
+                // Kept alive by the scheduler's refresh while it does not sync by itself.
+                let due = at + super::connections::IDLE_REFRESH;
+                changes
+                    .remove("nextSyncAt")
+                    .set("refreshDueAt", ts(due))
+                    .set(table::GSI1PK, s(format!("REFRESH#{}", due_shard(&current.connection_id))))
+                    .set(table::GSI1SK, s(due_sort_key(due, &current.connection_id)))
+            }
             None => changes.remove("nextSyncAt").remove(table::GSI1PK).remove(table::GSI1SK),
         };
         if refused {
             // Nothing can queue a run meanwhile: that needs an active connection.
             changes = changes.remove("syncInFlight");
         }
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(&current.user_id)))
-            .key(table::SK, s(keys::connection(&current.connection_id)))
-            .condition_expression("#version = :expected AND #status <> :disconnecting");
-        match changes.on_update_item(update).send().await {
+        let update = changes
+            .set("consecutiveFailures", n(0))
+            .on_update(
+                Update::builder()
+                    .table_name(&self.table)
+                    .key(table::PK, s(keys::user(&current.user_id)))
+                    .key(table::SK, s(keys::connection(&current.connection_id)))
+                    .condition_expression("#version = :expected AND #status <> :disconnecting"),
+            )
+            .build()
+            .expect("update");
+        let mut transaction =
+            self.client.transact_write_items().transact_items(TransactWriteItem::builder().update(update).build());
+        let before = current.health_status();
+        next.consecutive_failures = 0;
+        next = next.with_health(at);
+        if before != HealthStatus::Ok {
+            let detail = health_detail(before, HealthStatus::Ok, "reconnected");
+            transaction =
+                transaction.transact_items(audit_put(&self.table, current, AuditAction::HealthChanged, Some(&detail)));
+        }
+        match transaction.send().await {
             Ok(_) => Ok(next),
-            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Err(StoreError::Conflict),
+            Err(e) if cancelled_conditions(&e).is_some() => Err(StoreError::Conflict),
             Err(e) => Err(StoreError::aws(e)),
         }
     }

@@ -2,18 +2,18 @@
 //! once however often its message is delivered, and a connection has at most one run in flight.
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use super::attrs::{Item, get_n, get_s, get_ts, n, now, opt_n, opt_s, opt_ts, s, ts};
+use super::audit::{AuditAction, audit_put, expires_at, health_detail};
 use super::connections::{due_shard, due_sort_key};
 use super::update::UpdateExpr;
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::AuthMode;
 use crate::domain::{
-    Connection, ConnectionId, ConnectionStatus, Counts, IntegrationId, Phase, Progress, SyncId, SyncRun, SyncStatus,
-    Trigger, UserId,
+    Connection, ConnectionId, ConnectionStatus, Counts, HealthStatus, IntegrationId, Phase, Plan, Progress, SyncId,
+    SyncRun, SyncStatus, Trigger, UserId,
 };
 use crate::sync::SyncMode;
 
@@ -22,8 +22,6 @@ use crate::sync::SyncMode;
 /// the scheduler. Longer than SQS needs to give up on a message (5 receives × 12 minutes of
 /// visibility).
 pub const RUN_DEADLINE: Duration = Duration::hours(2);
-/// Finished runs are kept this long (TTL).
-const RUN_RETENTION_DAYS: i64 = 90;
 
 pub(crate) fn run_sk(connection: &ConnectionId, sync: &SyncId) -> String {
     format!("SYNC#{connection}#{sync}")
@@ -139,6 +137,9 @@ pub struct RunOutcome {
     pub sync_state: Option<Value>,
     /// The connection needs the user to connect again (the provider refused the credential).
     pub needs_reauth: bool,
+    /// The connection as the run found it, when it did: its failure count is then set (not
+    /// added to) and a change of its health is audited in the same transaction.
+    pub before: Option<Box<Connection>>,
 }
 
 impl RunOutcome {
@@ -152,7 +153,14 @@ impl RunOutcome {
             error: Some(error.into()),
             sync_state: None,
             needs_reauth,
+            before: None,
         }
+    }
+
+    /// The same outcome, for a run that found its connection as `connection`.
+    pub fn after_seeing(mut self, connection: &Connection) -> Self {
+        self.before = Some(Box::new(connection.clone()));
+        self
     }
 }
 
@@ -275,7 +283,8 @@ impl Store {
             .scan_index_forward(false)
             .limit(limit);
         if let Some(cursor) = cursor {
-            let sk = decode_cursor(cursor).filter(|sk| sk.starts_with(&prefix)).ok_or(StoreError::InvalidCursor)?;
+            let sk =
+                super::decode_cursor(cursor).filter(|sk| sk.starts_with(&prefix)).ok_or(StoreError::InvalidCursor)?;
             query = query.exclusive_start_key(table::PK, s(keys::user(user))).exclusive_start_key(table::SK, s(sk));
         }
         let out = query.send().await.map_err(StoreError::aws)?;
@@ -284,7 +293,7 @@ impl Store {
             .last_evaluated_key()
             .and_then(|k| k.get(table::SK))
             .and_then(|v| v.as_s().ok())
-            .map(|sk| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk));
+            .map(|sk| super::encode_cursor(sk));
         Ok((runs, next))
     }
 
@@ -444,6 +453,9 @@ impl Store {
     /// day's rollup, in one transaction. `Ok(false)`: it had already ended.
     pub async fn finish_run(&self, run: &SyncRun, outcome: &RunOutcome) -> Result<bool, StoreError> {
         let finished = now();
+        // Kept as long as the owner's plan keeps history; when the run's end is not seen with its
+        // connection (the scheduler ending a stuck run), the longest, so nothing goes early.
+        let retention_plan = outcome.before.as_ref().map_or(Plan::Premium, |c| c.plan);
         let started = run.started_at.unwrap_or(run.queued_at);
         let duration_ms = u64::try_from((finished - started).num_milliseconds()).unwrap_or(0);
         let user_pk = keys::user(&run.user_id);
@@ -456,7 +468,7 @@ impl Store {
             .set("deleted", n(outcome.counts.deleted))
             .set("items", n(items))
             .set("pages", n(run.progress.pages))
-            .set("expiresAt", n(finished.timestamp() + RUN_RETENTION_DAYS * 86_400));
+            .set(table::TTL_ATTRIBUTE, expires_at(retention_plan, finished));
         let run_update = run_changes.on_update(
             Update::builder()
                 .table_name(&self.table)
@@ -483,10 +495,29 @@ impl Store {
             // What the run read was current when it started.
             conn_changes = conn_changes.set("freshAsOf", ts(started));
         }
+        let failures_before = outcome.before.as_ref().map(|c| c.consecutive_failures);
+        let failures_after = match (outcome.status, failures_before) {
+            (SyncStatus::Succeeded, _) => {
+                conn_changes = conn_changes
+                    .set("consecutiveFailures", n(0))
+                    .set("lastSuccessAt", ts(finished))
+                    .remove("rateLimitedUntil");
+                Some(0)
+            }
+            (_, Some(before)) => {
+                conn_changes = conn_changes.set("consecutiveFailures", n(before + 1));
+                Some(before + 1)
+            }
+            (_, None) => {
+                conn_changes = conn_changes.add_to("consecutiveFailures", n(1));
+                None
+            }
+        };
         if outcome.needs_reauth {
             let reason = outcome.error.clone().unwrap_or_else(|| "The provider refused the credential.".into());
             conn_changes = conn_changes
                 .set("status", s(ConnectionStatus::NeedsReauth.as_str()))
+                .set("statusSince", ts(finished))
                 .set("statusReason", s(reason))
                 .remove("nextSyncAt")
                 .remove(table::GSI1PK)
@@ -516,14 +547,36 @@ impl Store {
             .build()
             .expect("update");
 
-        let result = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(run_update.build().expect("update")).build())
             .transact_items(TransactWriteItem::builder().update(conn_update).build())
-            .transact_items(TransactWriteItem::builder().update(day).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().update(day).build());
+        if let (Some(before), Some(failures)) = (&outcome.before, failures_after) {
+            let status = if outcome.needs_reauth { ConnectionStatus::NeedsReauth } else { before.status };
+            let after = HealthStatus::of(status, failures);
+            if after != before.health_status() {
+                let why = match after {
+                    HealthStatus::Ok => "a sync succeeded".to_owned(),
+                    HealthStatus::Attention => format!(
+                        "{failures} syncs in a row failed: {}",
+                        outcome.error.as_deref().unwrap_or("no reason given")
+                    ),
+                    HealthStatus::ActionNeeded => {
+                        outcome.error.clone().unwrap_or_else(|| "the provider refused the credential".into())
+                    }
+                };
+                let detail = health_detail(before.health_status(), after, &why);
+                transaction = transaction.transact_items(audit_put(
+                    &self.table,
+                    before,
+                    AuditAction::HealthChanged,
+                    Some(&detail),
+                ));
+            }
+        }
+        let result = transaction.send().await;
         match result {
             Ok(_) => Ok(true),
             Err(err) => match cancelled_conditions(&err) {
@@ -727,9 +780,4 @@ fn refusal_for(c: &Connection, now: DateTime<Utc>, manual_gap: Option<Duration>)
     }
     // The condition failed but nothing explains it now: it changed in between.
     QueueRefusal::InFlight(None)
-}
-
-fn decode_cursor(cursor: &str) -> Option<String> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    String::from_utf8(bytes).ok()
 }

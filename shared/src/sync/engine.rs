@@ -22,7 +22,7 @@ use super::events::{Listeners, emit_item_events};
 use super::record::{Page, RecordKey, SyncMode};
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
-use crate::domain::{ConnectionStatus, Counts, Phase, SyncJob, SyncRun, SyncStatus};
+use crate::domain::{Connection, ConnectionStatus, Counts, Phase, SyncJob, SyncRun, SyncStatus};
 use crate::http::ErrorChain;
 use crate::oauth::{REFRESH_MARGIN, TokenError, fresh_credentials};
 use crate::providers::{ConnectorError, ProviderError};
@@ -134,21 +134,27 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
             .status_reason
             .clone()
             .unwrap_or_else(|| format!("The connection is {}.", connection.status.as_str()));
-        return end(state, &run, RunOutcome::failed(reason, run.counts, false)).await;
+        return end(state, &run, RunOutcome::failed(reason, run.counts, false).after_seeing(&connection)).await;
     }
     crate::metrics::set_provider(connection.integration_id.as_str());
     tracing::Span::current().record("provider", connection.integration_id.as_str());
     let Some(integration) = state.catalog.find(connection.integration_id.as_str()) else {
-        return end(state, &run, RunOutcome::failed("The integration is no longer offered.", run.counts, false)).await;
+        return end(
+            state,
+            &run,
+            RunOutcome::failed("The integration is no longer offered.", run.counts, false).after_seeing(&connection),
+        )
+        .await;
     };
     let mut credentials = match fresh_credentials(state, &connection, None).await {
         Ok(c) => c,
         Err(TokenError::Revoked(reason)) => {
-            return end(state, &run, RunOutcome::failed(reason, run.counts, true)).await;
+            return end(state, &run, RunOutcome::failed(reason, run.counts, true).after_seeing(&refused(&connection)))
+                .await;
         }
         Err(TokenError::Vault(VaultError::NotFound | VaultError::Unreadable)) => {
             let reason = "The stored credential is missing; connect again.";
-            return end(state, &run, RunOutcome::failed(reason, run.counts, true)).await;
+            return end(state, &run, RunOutcome::failed(reason, run.counts, true).after_seeing(&connection)).await;
         }
         Err(e) => return Ok(JobOutcome::Retry(e.to_string())),
     };
@@ -160,7 +166,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
     };
     let mut connector = match Connector::for_integration(integration, config.clone(), &credentials) {
         Ok(connector) => connector,
-        Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
+        Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts).after_seeing(&connection)).await,
     };
 
     let mut cursor: Value = match run.cursor.take() {
@@ -184,7 +190,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
                 "{} kept returning more pages; the sync was stopped after {} pages.",
                 integration.name, run.progress.pages
             );
-            return end(state, &run, RunOutcome::failed(message, run.counts, false)).await;
+            return end(state, &run, RunOutcome::failed(message, run.counts, false).after_seeing(&connection)).await;
         }
         // An OAuth token about to expire is refreshed between pages (once for all workers).
         if let Credentials::OAuth(tokens) = &credentials
@@ -193,13 +199,17 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
             match fresh_credentials(state, &connection, None).await {
                 Ok(fresh) => credentials = fresh,
                 Err(TokenError::Revoked(reason)) => {
-                    return end(state, &run, RunOutcome::failed(reason, run.counts, true)).await;
+                    let outcome = RunOutcome::failed(reason, run.counts, true).after_seeing(&refused(&connection));
+                    return end(state, &run, outcome).await;
                 }
                 Err(e) => return retry_later(state, &run, e.to_string()).await,
             }
             connector = match Connector::for_integration(integration, config.clone(), &credentials) {
                 Ok(connector) => connector,
-                Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
+                Err(e) => {
+                    return end(state, &run, cannot_connect(integration, &e, run.counts).after_seeing(&connection))
+                        .await;
+                }
             };
         }
         let time = match time_for_a_page(deadline, state.sync.deadline_margin) {
@@ -232,13 +242,17 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
                 match fresh_credentials(state, &connection, rejected.as_deref()).await {
                     Ok(fresh) => credentials = fresh,
                     Err(TokenError::Revoked(reason)) => {
-                        return end(state, &run, RunOutcome::failed(reason, run.counts, true)).await;
+                        let outcome = RunOutcome::failed(reason, run.counts, true).after_seeing(&refused(&connection));
+                        return end(state, &run, outcome).await;
                     }
                     Err(e) => return retry_later(state, &run, e.to_string()).await,
                 }
                 connector = match Connector::for_integration(integration, config.clone(), &credentials) {
                     Ok(connector) => connector,
-                    Err(e) => return end(state, &run, cannot_connect(integration, &e, run.counts)).await,
+                    Err(e) => {
+                        return end(state, &run, cannot_connect(integration, &e, run.counts).after_seeing(&connection))
+                            .await;
+                    }
                 };
                 retried_with_fresh_token = true;
                 continue;
@@ -246,15 +260,20 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
             Err(e @ ProviderError::Unauthorized(_)) => {
                 tracing::warn!(error = %ErrorChain(&e), "the provider refused the credential");
                 let message = e.user_message(&integration.name);
-                return end(state, &run, RunOutcome::failed(message, run.counts, true)).await;
+                return end(state, &run, RunOutcome::failed(message, run.counts, true).after_seeing(&connection)).await;
             }
             Err(e @ ProviderError::Unexpected(_)) => {
                 tracing::error!(error = %ErrorChain(&e), "the provider's answer could not be used");
                 let message = e.user_message(&integration.name);
-                return end(state, &run, RunOutcome::failed(message, run.counts, false)).await;
+                return end(state, &run, RunOutcome::failed(message, run.counts, false).after_seeing(&connection))
+                    .await;
             }
             Err(passing) => {
                 tracing::warn!(error = %ErrorChain(&passing), "provider call failed");
+                if let ProviderError::RateLimited(wait) = &passing {
+                    let until = crate::store::attrs::now() + chrono::Duration::from_std(*wait).unwrap_or_default();
+                    state.store.note_rate_limit(&connection, until).await?;
+                }
                 return retry_later(state, &run, passing.user_message(&integration.name)).await;
             }
         };
@@ -262,7 +281,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
         if page.next.as_ref() == Some(&cursor) || (!keys.is_empty() && keys == previous_keys) {
             tracing::warn!(pages = run.progress.pages, "the provider's cursor does not advance");
             let message = format!("{} returned the same page twice; the sync was stopped.", integration.name);
-            return end(state, &run, RunOutcome::failed(message, run.counts, false)).await;
+            return end(state, &run, RunOutcome::failed(message, run.counts, false).after_seeing(&connection)).await;
         }
         previous_keys = keys;
         if page.full_listing && !full {
@@ -291,7 +310,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
         if connection_removed(state, job).await? {
             state.store.remove_records(&job.user_id, &job.connection_id, &page.records).await?;
             tracing::info!("the connection was removed during the sync");
-            return end(state, &run, RunOutcome::failed(REMOVED, run.counts, false)).await;
+            return end(state, &run, RunOutcome::failed(REMOVED, run.counts, false).after_seeing(&connection)).await;
         }
         // Only now: a page taken back above triggers nothing. Events that could not be sent
         // leave the page (its cursor unsaved) for the message's next delivery to read again.
@@ -327,6 +346,7 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
         error: None,
         sync_state: final_state,
         needs_reauth: false,
+        before: Some(Box::new(connection)),
     };
     end(state, &run, outcome).await
 }
@@ -449,7 +469,18 @@ pub async fn fail_dead_letter(state: &AppState, job: &SyncJob, receives: Option<
         .await
         .unwrap_or_else(|| "the worker did not finish it".into());
     let attempts = receives.map(|n| format!(" after {n} attempts")).unwrap_or_default();
-    end(state, &run, RunOutcome::failed(format!("Gave up{attempts}: {last}"), run.counts, false)).await
+    let outcome = RunOutcome::failed(format!("Gave up{attempts}: {last}"), run.counts, false);
+    // Seen with its connection, so that repeated failures count and their health is audited.
+    let outcome = match state.store.get_connection(&job.user_id, &job.connection_id).await {
+        Ok(connection) => outcome.after_seeing(&connection),
+        Err(_) => outcome,
+    };
+    end(state, &run, outcome).await
+}
+
+/// The connection as it is once its refresh was refused (marked by the refresher).
+fn refused(connection: &Connection) -> Connection {
+    Connection { status: ConnectionStatus::NeedsReauth, ..connection.clone() }
 }
 
 #[cfg(test)]

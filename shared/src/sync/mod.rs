@@ -19,5 +19,5 @@ pub use record::{
     EventFields, FileFields, KindFields, MessageFields, Page, PageFields, Record, RecordKey, RecordKind, SyncMode,
     TaskFields, clip,
 };
-pub use schedule::{SchedulerError, SchedulerReport, run_scheduler, schedule};
+pub use schedule::{SchedulerError, SchedulerReport, keep_grants_alive, run_scheduler, schedule};
 pub use trigger::{TriggerError, trigger_sync};

@@ -15,9 +15,11 @@ use crate::config::AppState;
 use crate::domain::{SyncJob, SyncRun, Trigger};
 use crate::http::ErrorChain;
 use crate::items::{AgendaList, Item, time_key};
+use crate::oauth::TokenError;
 use crate::queue::SendJobs;
 use crate::store::{
-    Automation, DUE_SHARDS, DUE_SOON_CHECK, DueAutomation, DueConnection, QueueRefusal, RunOutcome, StoreError,
+    Automation, DUE_SHARDS, DUE_SOON_CHECK, DueAutomation, DueConnection, IDLE_REFRESH, QueueRefusal, RunOutcome,
+    StoreError,
 };
 use crate::sync::{RecordKind, SyncMode};
 
@@ -43,6 +45,8 @@ pub struct SchedulerReport {
     pub automations_queued: usize,
     /// Provider subscriptions renewed or made again before they expire.
     pub subscriptions: crate::webhooks::lifecycle::RenewalReport,
+    /// OAuth grants unused for a while, refreshed to keep them alive.
+    pub grants_refreshed: usize,
 }
 
 impl SchedulerReport {
@@ -90,9 +94,55 @@ pub async fn schedule(state: &AppState, queue: &dyn SendJobs, now: DateTime<Utc>
             Err(e) => report.failed(&format!("could not read the overdue runs of shard {shard}"), &e),
         }
         queue_due_automations(state, shard, now, &mut report).await;
+        keep_grants_alive(state, shard, now, &mut report).await;
     }
     report.subscriptions = crate::webhooks::lifecycle::renew_due(state, now).await;
     report
+}
+
+/// Refreshes the OAuth grants of one shard that have gone unused for [`IDLE_REFRESH`]
+/// (connections that do not sync by themselves), so that a provider that ends idle grants
+/// (Microsoft after 90 days, Google after six months) never does. A refused refresh marks the
+/// connection for reconnecting at once (audited); one that could not happen now is tried again
+/// in an hour. Reads only the due entries of the index.
+pub async fn keep_grants_alive(state: &AppState, shard: u32, now: DateTime<Utc>, report: &mut SchedulerReport) {
+    let due = match state.store.due_refreshes(shard, now, PER_SHARD).await {
+        Ok(due) => due,
+        Err(e) => return report.failed(&format!("could not read the due refreshes of shard {shard}"), &e),
+    };
+    for (user, id, due_at) in due {
+        let connection = match state.store.get_connection(&user, &id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => continue,
+            Err(e) => {
+                report.failed("could not read a connection due a refresh", &e);
+                continue;
+            }
+        };
+        let next = match refresh_idle(state, &connection).await {
+            Ok(()) => {
+                report.grants_refreshed += 1;
+                now + IDLE_REFRESH
+            }
+            // Marked for reconnecting: it has left the index.
+            Err(TokenError::Revoked(_)) => continue,
+            Err(e) => {
+                tracing::warn!(connection = %id, error = %ErrorChain(&e), "an idle grant could not be refreshed now");
+                now + Duration::hours(1)
+            }
+        };
+        match state.store.postpone_refresh(&user, &id, due_at, next).await {
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(e) => report.failed("could not move a keep-alive refresh on", &e),
+        }
+    }
+}
+
+/// One refresh of an idle grant: its current access token counts as used up.
+async fn refresh_idle(state: &AppState, connection: &crate::domain::Connection) -> Result<(), TokenError> {
+    let current = state.vault.read(&connection.secret_id).await?;
+    let Some(access) = current.access_token() else { return Ok(()) };
+    crate::oauth::fresh_credentials(state, connection, Some(access)).await.map(|_| ())
 }
 
 /// Queues the automations of one shard whose time has come, then moves each on to its next run.

@@ -120,6 +120,7 @@ impl App {
                 account: Account { id: format!("{integration}-account"), name: "Demo".into(), workspace: None },
                 display_name: integration.into(),
                 settings: SyncSettings { auto_sync: false, ..Default::default() },
+                plan: integrations::domain::Plan::Free,
                 connection_limit: None,
             })
             .await

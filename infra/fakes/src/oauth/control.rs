@@ -33,6 +33,7 @@ pub(crate) fn routes() -> Router<FakeState> {
         .route("/_fake/oauth/{provider}/revocations", get(revocations))
         .route("/_fake/oauth/{provider}/revoke-grant", post(revoke_grant))
         .route("/_fake/oauth/{provider}/expire", post(expire))
+        .route("/_fake/oauth/{provider}/revoke-all", post(revoke_all))
 }
 
 fn provider(name: &str) -> Result<OAuthProvider, Response> {
@@ -222,6 +223,13 @@ async fn revoke_grant(State(state): State<FakeState>, Path(p): Path<String>, bod
 async fn expire(State(state): State<FakeState>, Path(p): Path<String>) -> Response {
     match provider(&p) {
         Ok(p) => json_response(StatusCode::OK, json!({"ok": true, "expired": state.expire_access_tokens(p)})),
+        Err(r) => r,
+    }
+}
+
+async fn revoke_all(State(state): State<FakeState>, Path(p): Path<String>) -> Response {
+    match provider(&p) {
+        Ok(p) => json_response(StatusCode::OK, json!({"ok": true, "revoked": state.revoke_all_grants(p)})),
         Err(r) => r,
     }
 }

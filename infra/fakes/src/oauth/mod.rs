@@ -317,6 +317,22 @@ impl FakeState {
         self.with(|s| s.oauth.revoke_token(p, token))
     }
 
+    /// Revokes every grant `p` has issued, as when the user removes the app from their account
+    /// at the provider: their access tokens stop working and refreshes get `invalid_grant`. A
+    /// new consent makes a new grant for the same account. Returns how many were live.
+    pub fn revoke_all_grants(&self, p: OAuthProvider) -> usize {
+        self.with(|s| {
+            let ids: Vec<_> = s.oauth.grants.iter().filter(|g| g.provider == p && !g.revoked).map(|g| g.id).collect();
+            for g in s.oauth.grants.iter_mut().filter(|g| ids.contains(&g.id)) {
+                g.revoked = true;
+            }
+            for a in s.oauth.access.values_mut().filter(|a| ids.contains(&a.grant_id)) {
+                a.revoked = true;
+            }
+            ids.len()
+        })
+    }
+
     /// Expires every access token `p` has issued; returns how many were still valid.
     pub fn expire_access_tokens(&self, p: OAuthProvider) -> usize {
         let past = Utc::now() - Duration::seconds(1);

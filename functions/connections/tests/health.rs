@@ -1,0 +1,115 @@
+//! A connection's health as the API shows it: a refused grant needs the user at once, and a
+//! reconnect makes it ok again; each change is audited.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::App;
+use fake_providers::OAuthProvider;
+use integrations::config::Function;
+use integrations::domain::{Plan, UserId};
+use integrations::oauth::{TokenError, fresh_credentials};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+async fn shown(app: &App, id: &str) -> Value {
+    let request = Request::builder()
+        .uri(format!("/api/v1/integrations/{id}"))
+        .header("authorization", format!("Bearer {}", app.env.token("ada", Plan::Free)))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = app.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn a_refused_grant_is_action_needed_at_once_and_a_reconnect_makes_it_ok_both_audited() {
+    let app = App::start().await;
+    let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let user = UserId::parse("ada").unwrap();
+    assert_eq!(shown(&app, id.as_str()).await["health"]["status"], "ok");
+
+    let tokens = app.tokens("ada", &id).await;
+    assert!(
+        app.fakes.state().revoke_grant(OAuthProvider::Google, tokens.refresh_token.as_ref().unwrap().expose_secret())
+    );
+    let connection = app.env.state.store.get_connection(&user, &id).await.unwrap();
+    let rejected = tokens.access_token.expose_secret().to_owned();
+    let result = fresh_credentials(&app.env.state_for(Function::SyncWorker), &connection, Some(&rejected)).await;
+    assert!(matches!(result, Err(TokenError::Revoked(_))));
+
+    let body = shown(&app, id.as_str()).await;
+    assert_eq!(body["health"]["status"], "action-needed", "{body}");
+    assert_eq!(body["health"]["action"], "reconnect", "{body}");
+    let today = chrono::Utc::now().format("%-d %b").to_string();
+    assert_eq!(body["health"]["reasons"][0], format!("Reconnect: Google Calendar refused the token on {today}"));
+    // The list says the same.
+    let request = Request::builder()
+        .uri("/api/v1/integrations/connected")
+        .header("authorization", format!("Bearer {}", app.env.token("ada", Plan::Free)))
+        .body(Body::empty())
+        .unwrap();
+    let (_, _, list) = app.send(request).await;
+    assert_eq!(list["connections"][0]["health"]["status"], "action-needed", "{list}");
+
+    app.sign_in("ada", json!({ "integrationId": "google-calendar", "connectionId": id.to_string() })).await;
+    let body = shown(&app, id.as_str()).await;
+    assert_eq!(body["health"]["status"], "ok", "{body}");
+    assert_eq!(body["health"]["action"], "none", "{body}");
+
+    let audit = app.env.state.store.audit_entries(&user, 10).await.unwrap();
+    let actions: Vec<_> = audit.iter().rev().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["connected", "health_changed", "health_changed", "reconnected"]);
+    assert!(audit[2].detail.as_deref().unwrap().starts_with("ok → action-needed: Google Calendar no longer accepts"));
+    assert_eq!(audit[1].detail.as_deref(), Some("action-needed → ok: reconnected"));
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_idle_grant_is_refreshed_by_the_scheduler_and_a_refused_one_needs_the_user() {
+    use integrations::store::IDLE_REFRESH;
+    use integrations::sync::{SchedulerReport, keep_grants_alive};
+    let app = App::start().await;
+    // Signed in, auto-sync off: nothing uses the grant.
+    let calendar = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let teams = app.sign_in("ada", json!({ "integrationId": "microsoft-teams" })).await;
+    let scheduler = app.env.state_for(Function::SyncScheduler);
+    let grants = |p| app.fakes.state().token_requests(p).iter().filter(|r| r.grant_type == "refresh_token").count();
+    let pass = |at| {
+        let scheduler = &scheduler;
+        async move {
+            let mut report = SchedulerReport::default();
+            for shard in 0..integrations::store::DUE_SHARDS {
+                keep_grants_alive(scheduler, shard, at, &mut report).await;
+            }
+            report
+        }
+    };
+
+    // Not yet due: nothing is read as due, nothing refreshed.
+    let soon = chrono::Utc::now() + IDLE_REFRESH - chrono::Duration::days(1);
+    assert_eq!(pass(soon).await.grants_refreshed, 0);
+    assert_eq!(grants(OAuthProvider::Google), 0);
+
+    // Google's grant was removed meanwhile; Microsoft's is fine.
+    let google = app.tokens("ada", &calendar).await;
+    assert!(
+        app.fakes.state().revoke_grant(OAuthProvider::Google, google.refresh_token.as_ref().unwrap().expose_secret())
+    );
+    let due = chrono::Utc::now() + IDLE_REFRESH + chrono::Duration::minutes(1);
+    let before = app.tokens("ada", &teams).await;
+    let report = pass(due).await;
+    assert_eq!((report.grants_refreshed, report.errors), (1, 0), "{report:?}");
+    assert_eq!(grants(OAuthProvider::Microsoft), 1);
+    assert_ne!(app.tokens("ada", &teams).await.access_token.expose_secret(), before.access_token.expose_secret());
+    assert_eq!(shown(&app, calendar.as_str()).await["health"]["status"], "action-needed");
+    assert_eq!(shown(&app, teams.as_str()).await["health"]["status"], "ok");
+
+    // Refreshed, Teams is not due again for another while; the refused one has left the index.
+    assert_eq!(pass(due).await.grants_refreshed, 0);
+    assert_eq!(grants(OAuthProvider::Microsoft), 1);
+    assert_eq!(grants(OAuthProvider::Google), 1, "the refused refresh was tried once");
+    app.env.cleanup().await;
+}
