@@ -249,6 +249,10 @@ pub struct SyncOptions {
     /// Time a worker keeps before its invocation's deadline to write the page in hand, save the
     /// cursor and queue the run's continuation.
     pub deadline_margin: std::time::Duration,
+    /// The longest wait for the connection's API budget to refill that a run waits out in
+    /// process, pacing its pages at the provider's rate; past it the run yields to a later
+    /// message.
+    pub max_budget_pause: std::time::Duration,
 }
 
 impl Default for SyncOptions {
@@ -259,6 +263,7 @@ impl Default for SyncOptions {
             manual_gap: chrono::Duration::seconds(60),
             max_pages_per_run: 10_000,
             deadline_margin: std::time::Duration::from_secs(15),
+            max_budget_pause: std::time::Duration::from_secs(2),
         }
     }
 }

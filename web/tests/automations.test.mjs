@@ -174,9 +174,30 @@ pageTest('block-focus-time-from-template', async ({ page }) => {
   assert.equal((await focusEvents()).size, before.size, 'the dry run made nothing');
   await screenshot(builder, 'block-focus-time-dry-run');
 
-  const created = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/integrations/automations' && r.request().method() === 'POST');
+  // The calendar was connected for reading: switching on asks for the write scope first
+  // (incremental consent), and the same connection comes back able to create events.
+  const saving = () => page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/integrations/automations' && r.request().method() === 'POST');
+  const refused = saving();
   await builder.getByTestId('builder-switch-on').click();
-  const automation = await (await created).json();
+  assert.equal((await refused).status(), 409, 'scope-missing before consent');
+  const consent = page.getByTestId('scope-consent');
+  await consent.waitFor();
+  assert.match(await text(consent), /^Allow Director of One to create events/);
+  assert.match(await consent.getAttribute('href'), /include_granted_scopes=true/);
+  assert.match(decodeURIComponent(await consent.getAttribute('href')), /auth\/calendar\.events/);
+  await consent.click();
+  await page.getByTestId('notice-oauth').waitFor({ timeout: 30_000 });
+  const { body: afterConsent } = await apiFromPage(page, 'GET', '/connected');
+  assert.ok(afterConsent.connections.some((c) => c.connectionId === google.connectionId), 'the same connection, now allowed to write');
+  await page.getByTestId('template-block-focus-time').getByTestId('template-use-block-focus-time').click();
+  await builder.waitFor();
+  await page.getByTestId('dry-run-count').getByText(new RegExp(`^${due.length} items? match`)).waitFor();
+
+  const created = saving();
+  await builder.getByTestId('builder-switch-on').click();
+  const answer = await created;
+  assert.equal(answer.status(), 201, `switch on after consent: ${await answer.text()}`);
+  const automation = await answer.json();
   const id = automation.automationId;
   assert.equal(automation.enabled, true);
   const row = page.getByTestId(`automation-${id}`);

@@ -216,11 +216,25 @@ async fn run(state: &AppState, job: &SyncJob, deadline: Option<Instant>) -> Resu
             Some(None) => return out_of_time(state, &run, integration, pages_read).await,
             time => time.flatten(),
         };
-        // Each page is one provider request, paid for from the connection's budget first. An
-        // empty budget is not a failure: the run goes on in a new message once it has refilled.
-        if let Spend::Empty { wait } = state.store.spend(&mut bucket, 1, crate::store::attrs::now()).await? {
-            tracing::info!(wait_ms = wait.as_millis() as u64, "the connection's API budget is spent; the run yields");
-            return continue_later(state, &run, wait).await;
+        // Each page is one provider request, paid for from the connection's budget first. A short
+        // wait for it to refill is waited out, which paces the run at the provider's rate; a
+        // longer one is not a failure either: the run goes on in a new message once it has.
+        loop {
+            match state.store.spend(&mut bucket, 1, crate::store::attrs::now()).await? {
+                Spend::Spent { .. } => break,
+                Spend::Empty { wait }
+                    if wait <= state.sync.max_budget_pause && time.is_none_or(|left| wait * 2 < left) =>
+                {
+                    tokio::time::sleep(wait).await;
+                }
+                Spend::Empty { wait } => {
+                    tracing::info!(
+                        wait_ms = wait.as_millis() as u64,
+                        "the connection's API budget is spent; the run yields"
+                    );
+                    return continue_later(state, &run, wait).await;
+                }
+            }
         }
         let fetched = match time {
             None => connector.fetch_page(&cursor).await,
