@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::attrs::{Item, get_n, get_ts, n, s, ts};
-use super::{Store, StoreError, keys, table};
+use super::automations::{claim_item, record_from};
+use super::{ActionKey, ActionRecord, Store, StoreError, keys, table};
 use crate::domain::{ConnectionId, UserId};
 use crate::providers::Budget;
 
@@ -62,6 +64,18 @@ pub enum Spend {
     /// Taken; this many are left.
     Spent { left: f64 },
     /// Not enough now: nothing was taken. Enough will be there after this long.
+    Empty { wait: Duration },
+}
+
+/// The answer to [`Store::claim_action_and_spend`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimSpend {
+    /// Claimed and paid for: make the provider call, then [`Store::complete_action`].
+    Claimed,
+    /// Claimed before (nothing spent): this is where it stands.
+    Taken(ActionRecord),
+    /// The bucket does not hold enough: nothing claimed, nothing spent. Enough will be there
+    /// after this long.
     Empty { wait: Duration },
 }
 
@@ -136,6 +150,129 @@ impl Store {
         tracing::info!(connection = %bucket.connection, "the budget is contended; waiting");
         bucket.seen = None;
         Ok(Spend::Empty { wait: Duration::from_secs(1) })
+    }
+
+    /// Claims an action and spends its `calls` from the connection's bucket in one transaction:
+    /// the claim's conditional Put and the bucket's conditional write, both or neither. A claim
+    /// made before is answered with where it stands and spends nothing; a bucket that does not
+    /// hold enough claims nothing and says how long to wait. One write request when it is
+    /// claimed (the SDK's client request token makes a resent transaction land once).
+    pub async fn claim_action_and_spend(
+        &self,
+        user: &UserId,
+        key: &ActionKey,
+        bucket: &mut Bucket,
+        calls: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimSpend, StoreError> {
+        let wanted = f64::from(calls.min(bucket.budget.capacity));
+        for _ in 0..ATTEMPTS {
+            let seen = match bucket.seen {
+                Some(level) => level,
+                None => self
+                    .bucket_level(&bucket.user, &bucket.connection)
+                    .await?
+                    .unwrap_or(Level::full(&bucket.budget, now)),
+            };
+            let available = seen.available(&bucket.budget, now);
+            if available < wanted {
+                bucket.seen = Some(seen);
+                // Nothing is claimed, but a claim made before stands (a redelivery of a done step).
+                return match self.action_record(user, key).await {
+                    Ok(record) => Ok(ClaimSpend::Taken(record)),
+                    Err(StoreError::NotFound) => {
+                        let ahead = (seen.refilled_at - now).to_std().unwrap_or_default();
+                        Ok(ClaimSpend::Empty { wait: ahead + bucket.budget.wait_for(available, wanted) })
+                    }
+                    Err(e) => Err(e),
+                };
+            }
+            let next = Level {
+                tokens: ((available - wanted) * 1000.0).floor() / 1000.0,
+                refilled_at: now.max(seen.refilled_at),
+                version: seen.version + 1,
+                writer: rand::random(),
+            };
+            let claim = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(claim_item(user, key)))
+                .condition_expression("attribute_not_exists(PK)")
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .expect("put");
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(claim).build())
+                .transact_items(self.level_write(bucket, &seen, &next))
+                .send()
+                .await;
+            let reasons = match result {
+                Ok(_) => {
+                    bucket.seen = Some(next);
+                    return Ok(ClaimSpend::Claimed);
+                }
+                Err(SdkError::ServiceError(e)) => match e.err() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => c.cancellation_reasons().to_vec(),
+                    _ => return Err(StoreError::aws(SdkError::ServiceError(e))),
+                },
+                Err(e) => return Err(StoreError::aws(e)),
+            };
+            let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            if failed(0) {
+                return match reasons[0].item() {
+                    Some(old) => Ok(ClaimSpend::Taken(record_from(old)?)),
+                    // An emulator that does not return the old item: read it.
+                    None => self.action_record(user, key).await.map(ClaimSpend::Taken),
+                };
+            }
+            if !failed(1) {
+                return Err(StoreError::Corrupt(format!("claim transaction cancelled: {reasons:?}")));
+            }
+            // Another spend came first: go again from what it left.
+            bucket.seen = None;
+        }
+        tracing::info!(connection = %bucket.connection, "the budget is contended; waiting");
+        bucket.seen = None;
+        Ok(ClaimSpend::Empty { wait: Duration::from_secs(1) })
+    }
+
+    /// The transaction item that writes `next` on condition that the bucket is still at `seen`.
+    fn level_write(&self, bucket: &Bucket, seen: &Level, next: &Level) -> TransactWriteItem {
+        let ttl = full_again(&bucket.budget, next);
+        let pk = s(keys::user(&bucket.user));
+        let sk = s(budget_sk(&bucket.connection));
+        if seen.version == 0 {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item(table::PK, pk)
+                .item(table::SK, sk)
+                .item("tokens", n(next.tokens))
+                .item("refilledAt", ts(next.refilled_at))
+                .item("version", n(next.version))
+                .item("writer", n(next.writer))
+                .item(table::TTL_ATTRIBUTE, n(ttl))
+                .condition_expression("attribute_not_exists(PK)")
+                .build()
+                .expect("put");
+            return TransactWriteItem::builder().put(put).build();
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, pk)
+            .key(table::SK, sk)
+            .update_expression("SET tokens = :tokens, refilledAt = :at, version = :next, writer = :writer, #ttl = :ttl")
+            .condition_expression("version = :seen")
+            .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
+            .expression_attribute_values(":tokens", n(next.tokens))
+            .expression_attribute_values(":at", ts(next.refilled_at))
+            .expression_attribute_values(":next", n(next.version))
+            .expression_attribute_values(":writer", n(next.writer))
+            .expression_attribute_values(":ttl", n(ttl))
+            .expression_attribute_values(":seen", n(seen.version))
+            .build()
+            .expect("update");
+        TransactWriteItem::builder().update(update).build()
     }
 
     /// Writes `next` if the item is still at `seen`; otherwise returns what it is now (`Some(None)`:
