@@ -67,6 +67,12 @@ pub enum Spend {
     Empty { wait: Duration },
 }
 
+/// A bucket's conditional write, alone or in a transaction.
+enum LevelWrite {
+    Put(Put),
+    Update(Update),
+}
+
 /// The answer to [`Store::claim_action_and_spend`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClaimSpend {
@@ -204,7 +210,10 @@ impl Store {
                 .client
                 .transact_write_items()
                 .transact_items(TransactWriteItem::builder().put(claim).build())
-                .transact_items(self.level_write(bucket, &seen, &next))
+                .transact_items(match self.level_write(bucket, &seen, &next) {
+                    LevelWrite::Put(put) => TransactWriteItem::builder().put(put).build(),
+                    LevelWrite::Update(update) => TransactWriteItem::builder().update(update).build(),
+                })
                 .send()
                 .await;
             let reasons = match result {
@@ -237,8 +246,9 @@ impl Store {
         Ok(ClaimSpend::Empty { wait: Duration::from_secs(1) })
     }
 
-    /// The transaction item that writes `next` on condition that the bucket is still at `seen`.
-    fn level_write(&self, bucket: &Bucket, seen: &Level, next: &Level) -> TransactWriteItem {
+    /// The write that takes the bucket from `seen` to `next`, on condition that it is still at
+    /// `seen`: a conditional Put of the first item, a conditional Update of a later state.
+    fn level_write(&self, bucket: &Bucket, seen: &Level, next: &Level) -> LevelWrite {
         let ttl = full_again(&bucket.budget, next);
         let pk = s(keys::user(&bucket.user));
         let sk = s(budget_sk(&bucket.connection));
@@ -255,7 +265,7 @@ impl Store {
                 .condition_expression("attribute_not_exists(PK)")
                 .build()
                 .expect("put");
-            return TransactWriteItem::builder().put(put).build();
+            return LevelWrite::Put(put);
         }
         let update = Update::builder()
             .table_name(&self.table)
@@ -272,7 +282,7 @@ impl Store {
             .expression_attribute_values(":seen", n(seen.version))
             .build()
             .expect("update");
-        TransactWriteItem::builder().update(update).build()
+        LevelWrite::Update(update)
     }
 
     /// Writes `next` if the item is still at `seen`; otherwise returns what it is now (`Some(None)`:
@@ -283,65 +293,51 @@ impl Store {
         seen: &Level,
         next: &Level,
     ) -> Result<Option<Option<Level>>, StoreError> {
-        let ttl = full_again(&bucket.budget, next);
-        let pk = s(keys::user(&bucket.user));
-        let sk = s(budget_sk(&bucket.connection));
-        let old = if seen.version == 0 {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .item(table::PK, pk)
-                .item(table::SK, sk)
-                .item("tokens", n(next.tokens))
-                .item("refilledAt", ts(next.refilled_at))
-                .item("version", n(next.version))
-                .item("writer", n(next.writer))
-                .item(table::TTL_ATTRIBUTE, n(ttl))
-                .condition_expression("attribute_not_exists(PK)")
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(None),
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-                {
-                    let PutItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
-                    failed.item().cloned()
+        let old = match self.level_write(bucket, seen, next) {
+            LevelWrite::Put(put) => {
+                let result = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(put.item))
+                    .set_condition_expression(put.condition_expression)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => return Ok(None),
+                    Err(SdkError::ServiceError(e))
+                        if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                    {
+                        let PutItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
+                        failed.item().cloned()
+                    }
+                    Err(e) => return Err(StoreError::aws(e)),
                 }
-                Err(e) => return Err(StoreError::aws(e)),
             }
-        } else {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(table::PK, pk)
-                .key(table::SK, sk)
-                .update_expression(
-                    "SET tokens = :tokens, refilledAt = :at, version = :next, writer = :writer, #ttl = :ttl",
-                )
-                .condition_expression("version = :seen")
-                .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
-                .expression_attribute_values(":tokens", n(next.tokens))
-                .expression_attribute_values(":at", ts(next.refilled_at))
-                .expression_attribute_values(":next", n(next.version))
-                .expression_attribute_values(":writer", n(next.writer))
-                .expression_attribute_values(":ttl", n(ttl))
-                .expression_attribute_values(":seen", n(seen.version))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(None),
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-                {
-                    let UpdateItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
-                    failed.item().cloned()
+            LevelWrite::Update(update) => {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(update.key))
+                    .update_expression(update.update_expression)
+                    .set_condition_expression(update.condition_expression)
+                    .set_expression_attribute_names(update.expression_attribute_names)
+                    .set_expression_attribute_values(update.expression_attribute_values)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => return Ok(None),
+                    Err(SdkError::ServiceError(e))
+                        if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+                    {
+                        let UpdateItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
+                        failed.item().cloned()
+                    }
+                    Err(e) => return Err(StoreError::aws(e)),
                 }
-                Err(e) => return Err(StoreError::aws(e)),
             }
         };
         match old {
