@@ -228,3 +228,69 @@ async fn an_action_whose_connection_has_spent_its_api_budget_waits_and_then_happ
     assert_eq!(blocks(&s.fakes), 1, "exactly one event");
     s.env.cleanup().await;
 }
+
+/// Records the DynamoDB operations a client sends (`PutItem`, `TransactWriteItems`, …).
+#[derive(Debug, Clone, Default)]
+struct Operations(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for Operations {
+    fn name(&self) -> &'static str {
+        "Operations"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+impl Operations {
+    fn writes(&self) -> Vec<String> {
+        const WRITES: [&str; 5] = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
+        self.0.lock().unwrap().iter().filter(|o| WRITES.contains(&o.as_str())).cloned().collect()
+    }
+}
+
+#[tokio::test]
+async fn an_action_costs_two_writes_besides_its_provider_call() {
+    use integrations::config::Function;
+    use integrations::testing::function_config;
+    let s = setup().await;
+    let operations = Operations::default();
+    let mut state = s.env.state_for(Function::AutomationsRunner);
+    let config = aws_sdk_dynamodb::config::Builder::from(&function_config(&s.env.aws, Function::AutomationsRunner))
+        .interceptor(operations.clone())
+        .build();
+    state.store = integrations::store::Store::new(aws_sdk_dynamodb::Client::from_conf(config), state.store.table());
+
+    let event = card_event("card-6@1");
+    let RunResult::Finished(receipts) = run_automation(&state, &s.automation, &event, Utc::now()).await.unwrap() else {
+        panic!("the run should finish");
+    };
+    assert_eq!(receipts[0].status, ActionStatus::Done);
+    assert_eq!(blocks(&s.fakes), 1);
+    // The claim with the budget's spend (one transaction), then the outcome.
+    assert_eq!(operations.writes(), ["TransactWriteItems", "UpdateItem"], "{:?}", operations.0.lock().unwrap());
+
+    // The budget was spent in the claim's transaction: the action's two calls.
+    let connection = s.automation.spec.steps[0].connection_id.clone().unwrap();
+    let budget = Registry::get().find("google-calendar").unwrap().capabilities().budget;
+    let level = s.env.state.store.bucket_level(&s.user, &connection).await.unwrap().unwrap();
+    assert_eq!(level.tokens, f64::from(budget.capacity) - 2.0);
+
+    // Delivered again: the claim answers with the receipt, nothing spent, nothing else written.
+    operations.0.lock().unwrap().clear();
+    run_automation(&state, &s.automation, &event, Utc::now()).await.unwrap();
+    assert_eq!(operations.writes(), ["TransactWriteItems"], "the cancelled claim only");
+    let again = s.env.state.store.bucket_level(&s.user, &connection).await.unwrap().unwrap();
+    assert_eq!(again.tokens, level.tokens, "a done step costs nothing");
+    assert_eq!(blocks(&s.fakes), 1);
+    s.env.cleanup().await;
+}

@@ -289,19 +289,99 @@ async fn a_finished_run_publishes_automation_run_completed_once_however_often_it
     app.env.cleanup().await;
 }
 
-/// The Google OAuth client of this deployment, on the fake's endpoints.
-fn google_client(fakes: &FakeProviders) -> OAuthClient {
-    let base = fakes.oauth_url(OAuthProvider::Google);
+/// A provider's OAuth client of this deployment, on the fake's endpoints.
+fn oauth_client(fakes: &FakeProviders, provider: OAuthProvider) -> OAuthClient {
+    let base = fakes.oauth_url(provider);
     OAuthClient {
-        client_id: OAuthProvider::Google.client_id().to_owned(),
-        client_secret: SecretString::from(OAuthProvider::Google.client_secret().to_owned()),
+        client_id: provider.client_id().to_owned(),
+        client_secret: SecretString::from(provider.client_secret().to_owned()),
         authorize_url: format!("{base}/authorize"),
         token_url: format!("{base}/token"),
         revoke_url: None,
-        userinfo_url: Some(format!("{}/userinfo", fakes.base_url(Fake::GoogleUserinfo))),
+        userinfo_url: None,
         redirect_url: "http://127.0.0.1:3000/api/v1/integrations/oauth/callback".into(),
         basic_auth: false,
     }
+}
+
+/// The Google OAuth client of this deployment, on the fake's endpoints.
+fn google_client(fakes: &FakeProviders) -> OAuthClient {
+    OAuthClient {
+        userinfo_url: Some(format!("{}/userinfo", fakes.base_url(Fake::GoogleUserinfo))),
+        ..oauth_client(fakes, OAuthProvider::Google)
+    }
+}
+
+/// Saves, switched on, an automation whose one step is `step` on a signed-in `integration`
+/// connection granted only the catalog's read scopes: it must answer 409 `scope-missing` for
+/// `scope`. Returns the re-consent URL and the read scopes.
+async fn scope_missing(
+    integration: &str,
+    provider: OAuthProvider,
+    scope: &str,
+    step: impl Fn(&ConnectionId) -> Value,
+) -> (url::Url, Vec<String>) {
+    let mut app = App::start().await;
+    app.env.state.oauth = OAuthClients::default().with_client(integration, oauth_client(&app.fakes, provider));
+    let read = app.env.state.catalog.find(integration).unwrap().oauth.as_ref().unwrap().scopes.clone();
+    let tokens = Credentials::OAuth(TokenSet {
+        access_token: SecretString::from("read-only-token".to_owned()),
+        refresh_token: None,
+        expires_at: None,
+        scopes: read.clone(),
+    });
+    let connection = app.connect(integration, AuthMode::Oauth2, tokens).await;
+    let definition = json!({
+        "name": "Tell the team",
+        "enabled": true,
+        "trigger": {"type": "item.created", "kind": "task"},
+        "steps": [step(&connection)]
+    });
+    let path = "/api/v1/integrations/automations";
+    let (status, headers, problem) =
+        app.call_with_headers(Method::POST, path, USER, Plan::Free, Some(definition)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(problem["type"], "/problems/scope-missing");
+    assert_eq!(problem["connectionId"], connection.to_string());
+    assert_eq!(problem["scope"], scope);
+    assert!(problem["consent"].as_str().unwrap().starts_with("Allow Director of One to "), "{problem}");
+    assert!(headers["set-cookie"].to_str().unwrap().starts_with("doo_oauth_"));
+    let url = url::Url::parse(problem["reconsentUrl"].as_str().unwrap()).unwrap();
+    assert_eq!(url.as_str().split('?').next().unwrap(), format!("{}/authorize", app.fakes.oauth_url(provider)));
+    assert!(url.query_pairs().any(|(k, v)| k == "client_id" && v == provider.client_id()), "{url}");
+    let (status, listed) = app.api(Method::GET, path, None).await;
+    assert_eq!((status, listed["automations"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "nothing saved");
+    app.env.cleanup().await;
+    (url, read)
+}
+
+fn query_param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+#[tokio::test]
+async fn a_slack_post_on_a_sign_in_without_chat_write_asks_for_it_with_the_read_scopes() {
+    let step = |c: &ConnectionId| {
+        json!({"action": "slack.postMessage", "connectionId": c.to_string(),
+               "params": {"channel": "#general", "text": "New: {{ item.title }}"}})
+    };
+    let (url, read) = scope_missing("slack", OAuthProvider::Slack, "chat:write", step).await;
+    // Slack's `scope`, comma-separated: the read scopes and the one added.
+    let expected = [read.join(","), "chat:write".into()].join(",");
+    assert_eq!(query_param(&url, "scope").as_deref(), Some(expected.as_str()), "{url}");
+}
+
+#[tokio::test]
+async fn a_teams_channel_message_on_a_sign_in_without_channel_message_send_asks_for_it() {
+    let step = |c: &ConnectionId| {
+        json!({"action": "teams.postChannelMessage", "connectionId": c.to_string(),
+               "params": {"teamId": "team-1", "channelId": "channel-1", "text": "New: {{ item.title }}"}})
+    };
+    let (url, read) = scope_missing("microsoft-teams", OAuthProvider::Microsoft, "ChannelMessage.Send", step).await;
+    // Microsoft's space-separated `scope`: the read scopes and the one added.
+    let asked: Vec<String> = query_param(&url, "scope").unwrap().split(' ').map(str::to_owned).collect();
+    assert_eq!(asked, [read, vec!["ChannelMessage.Send".to_owned()]].concat(), "{url}");
+    assert_eq!(query_param(&url, "response_mode").as_deref(), Some("query"));
 }
 
 /// The user's browser at the provider's consent screen and back at the callback with the

@@ -223,3 +223,19 @@ async fn a_timeout_fault_delays_the_answer_and_then_answers_normally() {
     call(&fake, "auth.test", &[]).await;
     assert!(started.elapsed() < Duration::from_millis(300), "the fault was consumed");
 }
+
+#[tokio::test]
+async fn a_message_is_posted_to_a_channel_named_as_slack_accepts() {
+    let fake = start().await;
+    let state = fake.state();
+    state.add_slack_account(TOKEN, "Test Team");
+    let general = state.add_slack_channel(TOKEN, "general");
+    for channel in [general.as_str(), "#general", "general"] {
+        let body = call(&fake, "chat.postMessage", &[("channel", channel), ("text", "Your day")]).await;
+        assert_eq!((body["ok"].as_bool(), body["channel"].as_str()), (Some(true), Some(general.as_str())), "{body}");
+    }
+    let history = call(&fake, "conversations.history", &[("channel", &general)]).await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 3, "{history}");
+    let body = call(&fake, "chat.postMessage", &[("channel", "#nope"), ("text", "Your day")]).await;
+    assert_eq!(body["error"], "channel_not_found");
+}

@@ -21,7 +21,7 @@ use crate::domain::{ConnectionStatus, UserId};
 use crate::http::ErrorChain;
 use crate::oauth::{TokenError, fresh_credentials};
 use crate::providers::{ActionCall, ActionError, Lookup, Performed, ProviderError, Registry};
-use crate::store::{ActionKey, ActionRecord, ActionStatus, Automation, Bucket, Claim, Spend, StoreError};
+use crate::store::{ActionKey, ActionRecord, ActionStatus, Automation, Bucket, ClaimSpend, Spend, StoreError};
 
 /// A claim younger than this may belong to a worker still making the call: wait for it.
 pub(super) const CLAIM_IN_PROGRESS: chrono::Duration = chrono::Duration::minutes(2);
@@ -212,23 +212,21 @@ async fn run_step(
         item: event.item.as_ref(),
     };
 
-    // The provider calls are paid for from the connection's budget once the claim is ours (a
-    // step already done costs nothing). An empty budget is not a failure: the claim is given
-    // back and the event comes again once the budget has refilled.
+    // The claim and the provider calls' cost from the connection's budget are one write (a step
+    // already done costs nothing). An empty budget is not a failure: nothing is claimed and the
+    // event comes again once the budget has refilled.
     let mut bucket = Bucket::new(user, &target.connection_id, target.provider.capabilities().budget);
-    match state.store.claim_action(user, key).await? {
-        Claim::Claimed => {
-            if let Spend::Empty { wait } = state.store.spend(&mut bucket, action.spec.calls, now).await? {
-                state.store.release_action(user, key).await?;
-                tracing::info!(wait_ms = wait.as_millis() as u64, "the connection's API budget is spent; later");
-                return Ok(StepEnd::Retry(wait));
-            }
+    match state.store.claim_action_and_spend(user, key, &mut bucket, action.spec.calls, now).await? {
+        ClaimSpend::Claimed => {}
+        ClaimSpend::Empty { wait } => {
+            tracing::info!(wait_ms = wait.as_millis() as u64, "the connection's API budget is spent; later");
+            return Ok(StepEnd::Retry(wait));
         }
-        Claim::Taken(record) if record.status != ActionStatus::Sending => return Ok(from_record(&record)),
-        Claim::Taken(record) if now - record.claimed_at < CLAIM_IN_PROGRESS => {
+        ClaimSpend::Taken(record) if record.status != ActionStatus::Sending => return Ok(from_record(&record)),
+        ClaimSpend::Taken(record) if now - record.claimed_at < CLAIM_IN_PROGRESS => {
             return Ok(StepEnd::Retry(Duration::from_secs(CLAIM_IN_PROGRESS.num_seconds() as u64)));
         }
-        Claim::Taken(record) => {
+        ClaimSpend::Taken(record) => {
             if let Spend::Empty { wait } = state.store.spend(&mut bucket, action.spec.calls, now).await? {
                 return Ok(StepEnd::Retry(wait));
             }

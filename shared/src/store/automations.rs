@@ -4,8 +4,8 @@
 //!   on the profile item and checked against the plan in the same transaction as the write.
 //! - `ACTION#{automation}#{event}#{step}`: the claim of one action, written (conditionally)
 //!   before the provider call and completed after it, so that an action happens at most once
-//!   whatever is retried or redelivered. Two writes per action, no read (the connection's API
-//!   budget, spent in between, is its own item: `budgets`).
+//!   whatever is retried or redelivered. Two writes per action: the claim, in one transaction
+//!   with the spend from the connection's API budget (its own item: `budgets`), and the outcome.
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -412,7 +412,19 @@ pub enum Claim {
     Taken(ActionRecord),
 }
 
-fn record_from(item: &Item) -> Result<ActionRecord, StoreError> {
+/// A new claim: the action is being sent now.
+pub(super) fn claim_item(user: &UserId, key: &ActionKey) -> Item {
+    let now = super::attrs::now();
+    Item::from([
+        (table::PK.to_owned(), s(keys::user(user))),
+        (table::SK.to_owned(), s(key.sk())),
+        ("status".to_owned(), s(ActionStatus::Sending.as_str())),
+        ("claimedAt".to_owned(), ts(now)),
+        (table::TTL_ATTRIBUTE.to_owned(), n((now + CLAIM_RETENTION).timestamp())),
+    ])
+}
+
+pub(super) fn record_from(item: &Item) -> Result<ActionRecord, StoreError> {
     Ok(ActionRecord {
         status: ActionStatus::parse(get_s(item, "status")?)?,
         claimed_at: get_ts(item, "claimedAt")?,
@@ -430,16 +442,11 @@ impl Store {
     /// Claims an action with one conditional write. When it was claimed before, the same request
     /// returns where it stands (no second read).
     pub async fn claim_action(&self, user: &UserId, key: &ActionKey) -> Result<Claim, StoreError> {
-        let now = super::attrs::now();
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item(table::PK, s(keys::user(user)))
-            .item(table::SK, s(key.sk()))
-            .item("status", s(ActionStatus::Sending.as_str()))
-            .item("claimedAt", ts(now))
-            .item(table::TTL_ATTRIBUTE, n((now + CLAIM_RETENTION).timestamp()))
+            .set_item(Some(claim_item(user, key)))
             .condition_expression("attribute_not_exists(PK)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()

@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::attrs::{Item, get_n, get_ts, n, s, ts};
-use super::{Store, StoreError, keys, table};
+use super::automations::{claim_item, record_from};
+use super::{ActionKey, ActionRecord, Store, StoreError, keys, table};
 use crate::domain::{ConnectionId, UserId};
 use crate::providers::Budget;
 
@@ -62,6 +64,24 @@ pub enum Spend {
     /// Taken; this many are left.
     Spent { left: f64 },
     /// Not enough now: nothing was taken. Enough will be there after this long.
+    Empty { wait: Duration },
+}
+
+/// A bucket's conditional write, alone or in a transaction.
+enum LevelWrite {
+    Put(Put),
+    Update(Update),
+}
+
+/// The answer to [`Store::claim_action_and_spend`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimSpend {
+    /// Claimed and paid for: make the provider call, then [`Store::complete_action`].
+    Claimed,
+    /// Claimed before (nothing spent): this is where it stands.
+    Taken(ActionRecord),
+    /// The bucket does not hold enough: nothing claimed, nothing spent. Enough will be there
+    /// after this long.
     Empty { wait: Duration },
 }
 
@@ -138,21 +158,102 @@ impl Store {
         Ok(Spend::Empty { wait: Duration::from_secs(1) })
     }
 
-    /// Writes `next` if the item is still at `seen`; otherwise returns what it is now (`Some(None)`:
-    /// gone, a full bucket).
-    async fn write_level(
+    /// Claims an action and spends its `calls` from the connection's bucket in one transaction:
+    /// the claim's conditional Put and the bucket's conditional write, both or neither. A claim
+    /// made before is answered with where it stands and spends nothing; a bucket that does not
+    /// hold enough claims nothing and says how long to wait. One write request when it is
+    /// claimed (the SDK's client request token makes a resent transaction land once).
+    pub async fn claim_action_and_spend(
         &self,
-        bucket: &Bucket,
-        seen: &Level,
-        next: &Level,
-    ) -> Result<Option<Option<Level>>, StoreError> {
+        user: &UserId,
+        key: &ActionKey,
+        bucket: &mut Bucket,
+        calls: u32,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimSpend, StoreError> {
+        let wanted = f64::from(calls.min(bucket.budget.capacity));
+        for _ in 0..ATTEMPTS {
+            let seen = match bucket.seen {
+                Some(level) => level,
+                None => self
+                    .bucket_level(&bucket.user, &bucket.connection)
+                    .await?
+                    .unwrap_or(Level::full(&bucket.budget, now)),
+            };
+            let available = seen.available(&bucket.budget, now);
+            if available < wanted {
+                bucket.seen = Some(seen);
+                // Nothing is claimed, but a claim made before stands (a redelivery of a done step).
+                return match self.action_record(user, key).await {
+                    Ok(record) => Ok(ClaimSpend::Taken(record)),
+                    Err(StoreError::NotFound) => {
+                        let ahead = (seen.refilled_at - now).to_std().unwrap_or_default();
+                        Ok(ClaimSpend::Empty { wait: ahead + bucket.budget.wait_for(available, wanted) })
+                    }
+                    Err(e) => Err(e),
+                };
+            }
+            let next = Level {
+                tokens: ((available - wanted) * 1000.0).floor() / 1000.0,
+                refilled_at: now.max(seen.refilled_at),
+                version: seen.version + 1,
+                writer: rand::random(),
+            };
+            let claim = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(claim_item(user, key)))
+                .condition_expression("attribute_not_exists(PK)")
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .expect("put");
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(claim).build())
+                .transact_items(match self.level_write(bucket, &seen, &next) {
+                    LevelWrite::Put(put) => TransactWriteItem::builder().put(put).build(),
+                    LevelWrite::Update(update) => TransactWriteItem::builder().update(update).build(),
+                })
+                .send()
+                .await;
+            let reasons = match result {
+                Ok(_) => {
+                    bucket.seen = Some(next);
+                    return Ok(ClaimSpend::Claimed);
+                }
+                Err(SdkError::ServiceError(e)) => match e.err() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => c.cancellation_reasons().to_vec(),
+                    _ => return Err(StoreError::aws(SdkError::ServiceError(e))),
+                },
+                Err(e) => return Err(StoreError::aws(e)),
+            };
+            let failed = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+            if failed(0) {
+                return match reasons[0].item() {
+                    Some(old) => Ok(ClaimSpend::Taken(record_from(old)?)),
+                    // An emulator that does not return the old item: read it.
+                    None => self.action_record(user, key).await.map(ClaimSpend::Taken),
+                };
+            }
+            if !failed(1) {
+                return Err(StoreError::Corrupt(format!("claim transaction cancelled: {reasons:?}")));
+            }
+            // Another spend came first: go again from what it left.
+            bucket.seen = None;
+        }
+        tracing::info!(connection = %bucket.connection, "the budget is contended; waiting");
+        bucket.seen = None;
+        Ok(ClaimSpend::Empty { wait: Duration::from_secs(1) })
+    }
+
+    /// The write that takes the bucket from `seen` to `next`, on condition that it is still at
+    /// `seen`: a conditional Put of the first item, a conditional Update of a later state.
+    fn level_write(&self, bucket: &Bucket, seen: &Level, next: &Level) -> LevelWrite {
         let ttl = full_again(&bucket.budget, next);
         let pk = s(keys::user(&bucket.user));
         let sk = s(budget_sk(&bucket.connection));
-        let old = if seen.version == 0 {
-            let result = self
-                .client
-                .put_item()
+        if seen.version == 0 {
+            let put = Put::builder()
                 .table_name(&self.table)
                 .item(table::PK, pk)
                 .item(table::SK, sk)
@@ -162,49 +263,81 @@ impl Store {
                 .item("writer", n(next.writer))
                 .item(table::TTL_ATTRIBUTE, n(ttl))
                 .condition_expression("attribute_not_exists(PK)")
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(None),
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-                {
-                    let PutItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
-                    failed.item().cloned()
+                .build()
+                .expect("put");
+            return LevelWrite::Put(put);
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(table::PK, pk)
+            .key(table::SK, sk)
+            .update_expression("SET tokens = :tokens, refilledAt = :at, version = :next, writer = :writer, #ttl = :ttl")
+            .condition_expression("version = :seen")
+            .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
+            .expression_attribute_values(":tokens", n(next.tokens))
+            .expression_attribute_values(":at", ts(next.refilled_at))
+            .expression_attribute_values(":next", n(next.version))
+            .expression_attribute_values(":writer", n(next.writer))
+            .expression_attribute_values(":ttl", n(ttl))
+            .expression_attribute_values(":seen", n(seen.version))
+            .build()
+            .expect("update");
+        LevelWrite::Update(update)
+    }
+
+    /// Writes `next` if the item is still at `seen`; otherwise returns what it is now (`Some(None)`:
+    /// gone, a full bucket).
+    async fn write_level(
+        &self,
+        bucket: &Bucket,
+        seen: &Level,
+        next: &Level,
+    ) -> Result<Option<Option<Level>>, StoreError> {
+        let old = match self.level_write(bucket, seen, next) {
+            LevelWrite::Put(put) => {
+                let result = self
+                    .client
+                    .put_item()
+                    .table_name(&self.table)
+                    .set_item(Some(put.item))
+                    .set_condition_expression(put.condition_expression)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => return Ok(None),
+                    Err(SdkError::ServiceError(e))
+                        if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                    {
+                        let PutItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
+                        failed.item().cloned()
+                    }
+                    Err(e) => return Err(StoreError::aws(e)),
                 }
-                Err(e) => return Err(StoreError::aws(e)),
             }
-        } else {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(table::PK, pk)
-                .key(table::SK, sk)
-                .update_expression(
-                    "SET tokens = :tokens, refilledAt = :at, version = :next, writer = :writer, #ttl = :ttl",
-                )
-                .condition_expression("version = :seen")
-                .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
-                .expression_attribute_values(":tokens", n(next.tokens))
-                .expression_attribute_values(":at", ts(next.refilled_at))
-                .expression_attribute_values(":next", n(next.version))
-                .expression_attribute_values(":writer", n(next.writer))
-                .expression_attribute_values(":ttl", n(ttl))
-                .expression_attribute_values(":seen", n(seen.version))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(None),
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-                {
-                    let UpdateItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
-                    failed.item().cloned()
+            LevelWrite::Update(update) => {
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(update.key))
+                    .update_expression(update.update_expression)
+                    .set_condition_expression(update.condition_expression)
+                    .set_expression_attribute_names(update.expression_attribute_names)
+                    .set_expression_attribute_values(update.expression_attribute_values)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => return Ok(None),
+                    Err(SdkError::ServiceError(e))
+                        if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+                    {
+                        let UpdateItemError::ConditionalCheckFailedException(failed) = e.err() else { unreachable!() };
+                        failed.item().cloned()
+                    }
+                    Err(e) => return Err(StoreError::aws(e)),
                 }
-                Err(e) => return Err(StoreError::aws(e)),
             }
         };
         match old {

@@ -27,7 +27,7 @@ pub use automations::{
     ActionKey, ActionRecord, ActionStatus, Automation, Claim, DUE_SOON_CHECK, DueAutomation, InsertRefusal, RunRecord,
     next_run,
 };
-pub use budgets::{Bucket, Level, Spend};
+pub use budgets::{Bucket, ClaimSpend, Level, Spend};
 pub(crate) use connections::from_item as connection_from_item;
 pub use connections::{ConnectOutcome, DUE_SHARDS, IDLE_REFRESH, NewConnection, SettingsChange};
 pub use grants::{GrantRelease, shared_grant};

@@ -118,11 +118,15 @@ pub(crate) fn handle(state: &FakeState, req: &ApiRequest) -> Response {
 }
 
 /// `chat.postMessage` as the token's bot: the message is added to the channel's history. Needs
-/// `channel` (an id) and `text`; the bot must be in the channel.
+/// `channel` (an id, or a name such as `#general`, as Slack accepts) and `text`; the bot must be
+/// in the channel.
 fn post_message(channels: &mut [ChannelRec], a: &Account, args: &Args) -> Result<Response, Response> {
     let rec = args
         .get("channel")
-        .and_then(|id| channels.iter_mut().find(|r| r.channel.id == id && r.team_id == a.team_id))
+        .and_then(|c| {
+            let name = c.strip_prefix('#').unwrap_or(c);
+            channels.iter_mut().find(|r| (r.channel.id == c || r.channel.name == name) && r.team_id == a.team_id)
+        })
         .ok_or_else(|| error("channel_not_found"))?;
     if !rec.channel.is_member {
         return Err(error("not_in_channel"));
