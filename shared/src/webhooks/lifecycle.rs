@@ -212,6 +212,13 @@ async fn renew_one(
         if !make(state, &c, &connection, now).await? {
             return Err(LifecycleError::NoCallback);
         }
+        // The old one may still be open at the provider (a Google channel is replaced, not
+        // extended): stopped, best effort, so it sends nothing more.
+        if let Some(remote) = &sub.remote_id
+            && let Err(e) = c.provider.unsubscribe(&call(state, &c, &connection, &sub.key, "", now), remote).await
+        {
+            tracing::info!(error = %ErrorChain(&e), "the replaced subscription could not be stopped; it ends when it expires");
+        }
         state.store.delete_subscription(&sub).await?;
         Ok(true)
     };
