@@ -221,6 +221,38 @@ impl Store {
         }
     }
 
+    /// A connection falls back to `polling` (its subscription could not be made or renewed, or
+    /// was removed): `realtime` says so, and if it auto-syncs later than `soon`, its next sync
+    /// is brought forward to `soon` (the scheduler then keeps the fallback interval).
+    pub async fn fall_back_to_polling(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        soon: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("SET realtime = :polling, nextSyncAt = :soon, GSI1SK = :gsk")
+            .condition_expression("attribute_exists(nextSyncAt) AND nextSyncAt > :soon")
+            .expression_attribute_values(":polling", s(Realtime::Polling.as_str()))
+            .expression_attribute_values(":soon", ts(soon))
+            .expression_attribute_values(":gsk", s(super::connections::due_sort_key(soon, connection)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Not auto-syncing, due sooner already, or gone: only what it shows changes.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                self.set_realtime(user, connection, Realtime::Polling).await
+            }
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
     /// A notification's one write: marks the connection as having a sync pending. `false` when
     /// one is pending already (the notification coalesces into it) or the connection is not
     /// active: nothing is to be queued then.

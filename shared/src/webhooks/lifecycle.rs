@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::AppState;
-use crate::domain::{Connection, Realtime};
+use crate::domain::{Connection, ConnectionId, Realtime, UserId};
 use crate::http::ErrorChain;
 use crate::oauth::fresh_credentials;
 use crate::providers::{Provider, Registry, Subscribed, SubscriptionCall};
@@ -114,6 +114,18 @@ async fn make(
     Ok(true)
 }
 
+/// The connection shows `polling` and, if it auto-syncs, is synced within the fallback interval
+/// (`POLLING_FALLBACK_MINUTES`) and at it until it is `live` again.
+pub async fn fall_back(
+    state: &AppState,
+    user: &UserId,
+    connection: &ConnectionId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let soon = now + Duration::minutes(i64::from(state.sync.polling_fallback_minutes));
+    state.store.fall_back_to_polling(user, connection, soon).await
+}
+
 /// Subscribes a new connection to its changes where its provider notifies. Best effort: a
 /// connection that could not subscribe shows `polling`.
 pub async fn subscribe(state: &AppState, connection: &Connection, now: DateTime<Utc>) -> Realtime {
@@ -129,9 +141,7 @@ pub async fn subscribe(state: &AppState, connection: &Connection, now: DateTime<
         Ok(false) => connection.realtime,
         Err(e) => {
             tracing::warn!(connection = %connection.connection_id, error = %ErrorChain(&e), "could not subscribe; the connection is polled");
-            if let Err(e) =
-                state.store.set_realtime(&connection.user_id, &connection.connection_id, Realtime::Polling).await
-            {
+            if let Err(e) = fall_back(state, &connection.user_id, &connection.connection_id, now).await {
                 tracing::error!(error = %ErrorChain(&e), "could not record the fallback to polling");
             }
             Realtime::Polling
@@ -229,7 +239,7 @@ async fn renew_one(
         Err(e) => {
             report.failed += 1;
             tracing::warn!(connection = %sub.connection_id, error = %ErrorChain(&e), "subscription lost; the connection is polled");
-            state.store.set_realtime(&sub.user_id, &sub.connection_id, Realtime::Polling).await?;
+            fall_back(state, &sub.user_id, &sub.connection_id, now).await?;
             let mut later = sub.clone();
             later.renew_at = Some(now + RETRY_AFTER);
             state.store.put_subscription(&later).await?;

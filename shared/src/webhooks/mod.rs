@@ -19,7 +19,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::AppState;
-use crate::domain::Realtime;
 use crate::http::{ErrorChain, Problem, ProblemType};
 use crate::queue::Notified;
 use crate::store::{StoreError, Subscription};
@@ -314,7 +313,7 @@ async fn graph(state: &AppState, request: &Inbound<'_>, now: DateTime<Utc>) -> R
             Some(event @ ("reauthorizationRequired" | "subscriptionRemoved")) => {
                 for mut sub in subs {
                     if event == "subscriptionRemoved" {
-                        state.store.set_realtime(&sub.user_id, &sub.connection_id, Realtime::Polling).await?;
+                        lifecycle::fall_back(state, &sub.user_id, &sub.connection_id, now).await?;
                     }
                     sub.renew_at = Some(now);
                     state.store.put_subscription(&sub).await?;
