@@ -92,6 +92,7 @@ fn stored(connection: &Connection, made: Subscribed, secret: &str) -> Subscripti
         remote_id: made.remote_id,
         expires_on: made.expires_on,
         renew_at: made.expires_on.map(|at| at - RENEW_BEFORE),
+        remake: false,
     }
 }
 
@@ -124,6 +125,33 @@ pub async fn fall_back(
 ) -> Result<(), StoreError> {
     let soon = now + Duration::minutes(i64::from(state.sync.polling_fallback_minutes));
     state.store.fall_back_to_polling(user, connection, soon).await
+}
+
+/// Syncs of a `live` connection that found changes while no notification came, in a row, after
+/// which its subscription is taken to be lost: it falls back to polling and is made again.
+pub const UNHEARD_CHANGES_LIMIT: u64 = 3;
+
+/// After a sync not started by a notification found changes: counted, and at
+/// [`UNHEARD_CHANGES_LIMIT`] the connection falls back to polling and its subscriptions are due
+/// at once, to be made again (not renewed) by the scheduler's next pass. `true` then.
+pub async fn changes_found_unheard(
+    state: &AppState,
+    user: &UserId,
+    connection: &ConnectionId,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    match state.store.count_unheard_changes(user, connection).await? {
+        Some(count) if count >= UNHEARD_CHANGES_LIMIT => {}
+        _ => return Ok(false),
+    }
+    tracing::warn!(%connection, "syncs keep finding changes no notification told of; the subscription is made again");
+    fall_back(state, user, connection, now).await?;
+    for mut sub in state.store.connection_subscriptions(user, connection).await? {
+        sub.remake = true;
+        sub.renew_at = Some(now);
+        state.store.put_subscription(&sub).await?;
+    }
+    Ok(true)
 }
 
 /// Subscribes a new connection to its changes where its provider notifies. Best effort: a
@@ -204,7 +232,7 @@ async fn renew_one(
     };
     let attempt = async {
         let c = context(state, &connection).await?;
-        if let Some(remote) = &sub.remote_id {
+        if let Some(remote) = sub.remote_id.as_ref().filter(|_| !sub.remake) {
             match c.provider.renew(&call(state, &c, &connection, &sub.key, "", now), remote).await {
                 Ok(renewed) => {
                     let mut next = sub.clone();
