@@ -146,8 +146,24 @@ pub async fn receive(state: &AppState, provider: &str, request: Inbound<'_>, now
     };
     match answer {
         Ok(ack) => ack.into_response(),
-        Err(failure) => failure.into_response(),
+        Err(failure) => {
+            if let Failure::Refused(refusal) = &failure
+                && *refusal != Refusal::NotConfigured
+            {
+                verification_failure(provider, *refusal).emit();
+            }
+            failure.into_response()
+        }
     }
+}
+
+/// The metric of a notification refused as forged or stale (the dashboard's "Webhook
+/// verification failures"). A provider whose secret is not configured is not counted: nothing
+/// was forged.
+pub fn verification_failure(provider: &str, refusal: Refusal) -> crate::metrics::Record {
+    crate::metrics::Record::new("Webhook", "Provider", provider)
+        .count("VerificationFailures", 1)
+        .property("reason", format!("{refusal:?}"))
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Failure> {
