@@ -8,6 +8,7 @@ use secrecy::SecretString;
 
 use crate::auth::Authenticator;
 use crate::catalog::{Catalog, ProviderEndpoints};
+use crate::domain::SyncSettings;
 use crate::hooks::target::TargetPolicy;
 use crate::oauth::OAuthClients;
 use crate::providers::RetryPolicy;
@@ -174,6 +175,15 @@ impl Config {
                         })?
                     }
                 },
+                polling_fallback_minutes: match std::env::var("POLLING_FALLBACK_MINUTES") {
+                    Err(_) => SyncOptions::default().polling_fallback_minutes,
+                    Ok(raw) => raw.parse().ok().filter(|n| SyncSettings::interval_is_valid(*n)).ok_or(
+                        ConfigError::Invalid {
+                            name: "POLLING_FALLBACK_MINUTES",
+                            reason: "use a whole number of minutes from 15 to 1440".into(),
+                        },
+                    )?,
+                },
                 ..SyncOptions::default()
             },
         })
@@ -253,6 +263,10 @@ pub struct SyncOptions {
     /// process, pacing its pages at the provider's rate; past it the run yields to a later
     /// message.
     pub max_budget_pause: std::time::Duration,
+    /// How often a connection that auto-syncs is synced while it is `polling` (its provider
+    /// subscription could not be made or renewed), if its own interval is longer
+    /// (`POLLING_FALLBACK_MINUTES`, default 15, the shortest interval).
+    pub polling_fallback_minutes: u32,
 }
 
 impl Default for SyncOptions {
@@ -264,6 +278,7 @@ impl Default for SyncOptions {
             max_pages_per_run: 10_000,
             deadline_margin: std::time::Duration::from_secs(15),
             max_budget_pause: std::time::Duration::from_secs(2),
+            polling_fallback_minutes: SyncSettings::MIN_INTERVAL_MINUTES,
         }
     }
 }

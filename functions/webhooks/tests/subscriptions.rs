@@ -34,6 +34,10 @@ struct Teams {
 
 impl Teams {
     async fn start() -> Teams {
+        Teams::start_with(SyncSettings::default()).await
+    }
+
+    async fn start_with(settings: SyncSettings) -> Teams {
         let fakes = FakeProviders::start().await;
         fakes.state().seed_demo();
         let mut env = TestEnv::new().await;
@@ -57,7 +61,7 @@ impl Teams {
             credential_hint: "Signed in".into(),
             account: Account { id: "demo".into(), name: "Demo".into(), workspace: None },
             display_name: "Teams".into(),
-            settings: SyncSettings::default(),
+            settings,
             connection_limit: None,
             plan: integrations::domain::Plan::Free,
         };
@@ -154,5 +158,44 @@ async fn a_graph_subscription_is_made_renewed_falls_back_to_polling_comes_back_a
         .unwrap();
     assert!(teams.fakes.state().graph_subscriptions().is_empty());
     assert!(teams.env.state.store.find_subscriptions("microsoft-teams", &remade[0].id).await.unwrap().is_empty());
+    teams.env.cleanup().await;
+}
+
+/// A connection whose subscription failed is synced at the polling fallback (15 minutes) instead
+/// of its own four hours, brought forward at once, and goes back to its own interval when live.
+#[tokio::test]
+async fn a_polling_connection_is_synced_at_the_fallback_interval_until_it_is_live_again() {
+    let teams = Teams::start_with(SyncSettings { auto_sync: true, sync_interval_minutes: 240 }).await;
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
+    let own = teams.connection().await.next_sync_at.expect("it auto-syncs");
+    assert!(own > now + Duration::minutes(200), "{own:?}");
+
+    // Graph refuses the subscription: polling, and the next sync comes within 15 minutes.
+    teams.fakes.state().fail_next(Provider::MicrosoftGraph, "/subscriptions", Fault::ServerError, 100);
+    let connection = teams.connection().await;
+    assert_eq!(
+        lifecycle::subscribe(&teams.env.state_for(Function::Connections), &connection, now).await,
+        Realtime::Polling
+    );
+    let polled = teams.connection().await;
+    assert_eq!(polled.realtime, Realtime::Polling);
+    let soon = polled.next_sync_at.expect("still auto-syncs");
+    assert!(soon <= now + Duration::minutes(15), "brought forward: {soon:?}");
+
+    // Due: synced, and the next one is 15 minutes on, not 4 hours.
+    let at = soon + Duration::seconds(1);
+    let report = integrations::sync::run_scheduler(&teams.env.state_for(Function::SyncScheduler), at).await.unwrap();
+    assert_eq!(report.queued, 1, "{report:?}");
+    assert_eq!(teams.connection().await.next_sync_at, Some(at + Duration::minutes(15)));
+
+    // Live again: the next scheduled sync is at its own interval.
+    teams.fakes.state().clear_faults();
+    assert_eq!(
+        lifecycle::subscribe(&teams.env.state_for(Function::Connections), &teams.connection().await, at).await,
+        Realtime::Live
+    );
+    let later = at + Duration::minutes(15) + Duration::seconds(1);
+    integrations::sync::run_scheduler(&teams.env.state_for(Function::SyncScheduler), later).await.unwrap();
+    assert_eq!(teams.connection().await.next_sync_at, Some(later + Duration::minutes(240)));
     teams.env.cleanup().await;
 }

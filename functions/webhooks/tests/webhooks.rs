@@ -90,6 +90,7 @@ impl Hooks {
             remote_id: None,
             expires_on: None,
             renew_at: None,
+            remake: false,
         };
         self.env.state.store.put_subscription(&sub).await.unwrap();
     }

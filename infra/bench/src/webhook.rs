@@ -106,6 +106,7 @@ pub async fn acknowledge(env: &mut TestEnv) -> anyhow::Result<WebhookFigures> {
             remote_id: None,
             expires_on: None,
             renew_at: None,
+            remake: false,
         })
         .await?;
     let queues = env.add_queues(3).await;

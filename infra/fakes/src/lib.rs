@@ -60,7 +60,9 @@ use tokio::task::JoinHandle;
 
 pub use asana::{AsanaProject, AsanaTask, AsanaUser, AsanaWorkspace};
 pub use demo::DemoSeed;
-pub use google::{CalendarEvent, DriveFile, DriveUser, EventAttendee, EventStatus, EventTime};
+pub use google::{
+    CalendarEvent, DriveFile, DriveUser, EventAttendee, EventStatus, EventTime, GoogleChannel, GoogleWatched,
+};
 pub use graph::{GraphSubscription, TeamsChannel, TeamsMention, TeamsMessage, TeamsTeam};
 pub use hooks::SignedDelivery;
 pub use notion::{NotionItem, NotionKind, NotionParent};

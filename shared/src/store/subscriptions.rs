@@ -35,6 +35,9 @@ pub struct Subscription {
     pub expires_on: Option<DateTime<Utc>>,
     /// When the scheduler renews (or recreates) it.
     pub renew_at: Option<DateTime<Utc>>,
+    /// To be made again rather than renewed (notifications stopped while syncs kept finding
+    /// changes: the provider may have dropped it silently).
+    pub remake: bool,
 }
 
 fn hook_pk(integration: &str, key: &str) -> String {
@@ -60,6 +63,7 @@ fn to_item(sub: &Subscription) -> Item {
         ("remoteId", sub.remote_id.clone().map(s)),
         ("expiresOn", sub.expires_on.map(ts)),
         ("renewAt", sub.renew_at.map(ts)),
+        ("remake", sub.remake.then(|| aws_sdk_dynamodb::types::AttributeValue::Bool(true))),
     ];
     item.extend(optional.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))));
     if let Some(at) = sub.renew_at {
@@ -80,6 +84,7 @@ fn from_item(item: &Item) -> Result<Subscription, StoreError> {
         remote_id: opt_s(item, "remoteId").map(str::to_owned),
         expires_on: opt_ts(item, "expiresOn"),
         renew_at: opt_ts(item, "renewAt"),
+        remake: item.get("remake").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
     })
 }
 
@@ -164,7 +169,7 @@ impl Store {
             .table_name(&self.table)
             .key(table::PK, s(keys::user(&sub.user_id)))
             .key(table::SK, s(keys::connection(&sub.connection_id)))
-            .update_expression("ADD subscriptionKeys :key SET realtime = :live")
+            .update_expression("ADD subscriptionKeys :key SET realtime = :live REMOVE unheardChanges")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":key", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![sub.key.clone()]))
             .expression_attribute_values(":live", s(Realtime::Live.as_str()))
@@ -221,6 +226,65 @@ impl Store {
         }
     }
 
+    /// A connection falls back to `polling` (its subscription could not be made or renewed, or
+    /// was removed): `realtime` says so, and if it auto-syncs later than `soon`, its next sync
+    /// is brought forward to `soon` (the scheduler then keeps the fallback interval).
+    pub async fn fall_back_to_polling(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        soon: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("SET realtime = :polling, nextSyncAt = :soon, GSI1SK = :gsk")
+            .condition_expression("attribute_exists(nextSyncAt) AND nextSyncAt > :soon")
+            .expression_attribute_values(":polling", s(Realtime::Polling.as_str()))
+            .expression_attribute_values(":soon", ts(soon))
+            .expression_attribute_values(":gsk", s(super::connections::due_sort_key(soon, connection)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Not auto-syncing, due sooner already, or gone: only what it shows changes.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                self.set_realtime(user, connection, Realtime::Polling).await
+            }
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// Counts a sync of a `live` connection that found changes no notification told of; the
+    /// count since its last notification or new subscription (`None`: it is not `live`).
+    pub async fn count_unheard_changes(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+    ) -> Result<Option<u64>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .update_expression("ADD unheardChanges :one")
+            .condition_expression("realtime = :live")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":live", s(Realtime::Live.as_str()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes().and_then(|a| super::attrs::opt_n(a, "unheardChanges"))),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
     /// A notification's one write: marks the connection as having a sync pending. `false` when
     /// one is pending already (the notification coalesces into it) or the connection is not
     /// active: nothing is to be queued then.
@@ -236,7 +300,7 @@ impl Store {
             .table_name(&self.table)
             .key(table::PK, s(keys::user(user)))
             .key(table::SK, s(keys::connection(connection)))
-            .update_expression("SET pendingSync = :now, lastNotifiedAt = :now")
+            .update_expression("SET pendingSync = :now, lastNotifiedAt = :now REMOVE unheardChanges")
             .condition_expression("#status = :active AND attribute_not_exists(pendingSync)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", ts(now))

@@ -12,8 +12,8 @@ use super::update::UpdateExpr;
 use super::{Store, StoreError, cancelled_conditions, keys, table};
 use crate::catalog::AuthMode;
 use crate::domain::{
-    Connection, ConnectionId, ConnectionStatus, Counts, HealthStatus, IntegrationId, Phase, Plan, Progress, SyncId,
-    SyncRun, SyncStatus, Trigger, UserId,
+    Connection, ConnectionId, ConnectionStatus, Counts, HealthStatus, IntegrationId, Phase, Plan, Progress, Realtime,
+    SyncId, SyncRun, SyncStatus, Trigger, UserId,
 };
 use crate::sync::SyncMode;
 
@@ -173,6 +173,9 @@ pub struct DueConnection {
     pub auth_kind: AuthMode,
     pub interval_minutes: u32,
     pub next_sync_at: DateTime<Utc>,
+    /// Whether it is `polling` (its subscription could not be made or renewed): it is synced
+    /// at the fallback interval then.
+    pub polling: bool,
 }
 
 fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata>(e: &E) -> bool {
@@ -679,6 +682,7 @@ impl Store {
                         .ok_or_else(|| StoreError::Corrupt("authKind".into()))?,
                     interval_minutes: get_n(item, "syncIntervalMinutes")?,
                     next_sync_at: get_ts(item, "nextSyncAt")?,
+                    polling: opt_s(item, "realtime") == Some(Realtime::Polling.as_str()),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -22,7 +22,7 @@ use super::events::{Listeners, emit_item_events};
 use super::record::{Page, RecordKey, SyncMode};
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
-use crate::domain::{Connection, ConnectionStatus, Counts, Phase, SyncJob, SyncRun, SyncStatus};
+use crate::domain::{Connection, ConnectionStatus, Counts, Phase, SyncJob, SyncRun, SyncStatus, Trigger};
 use crate::http::ErrorChain;
 use crate::oauth::{REFRESH_MARGIN, TokenError, fresh_credentials};
 use crate::providers::{ConnectorError, ProviderError};
@@ -71,6 +71,22 @@ async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<Job
             .count("Failed", u64::from(status == SyncStatus::Failed))
             .emit();
         crate::hooks::publish_or_log(state, &run.user_id, &super::events::run_end_events(run, &outcome)).await;
+        let unheard = run.trigger != Trigger::Webhook
+            && run.mode == SyncMode::Incremental
+            && status == SyncStatus::Succeeded
+            && outcome.counts.created + outcome.counts.updated + outcome.counts.deleted > 0;
+        // Boxed: it is rare, and would otherwise grow every run's future.
+        if unheard
+            && let Err(e) = Box::pin(crate::webhooks::lifecycle::changes_found_unheard(
+                state,
+                &run.user_id,
+                &run.connection_id,
+                chrono::Utc::now(),
+            ))
+            .await
+        {
+            tracing::error!(error = %ErrorChain(&e), "could not count a change no notification told of");
+        }
         Ok(JobOutcome::Finished(status))
     } else {
         Ok(JobOutcome::AlreadyFinished)

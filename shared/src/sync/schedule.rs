@@ -290,7 +290,7 @@ async fn queue_one(state: &AppState, d: &DueConnection, now: DateTime<Utc>) -> R
         tracing::info!(connection = %d.connection_id, "auto-sync turned off: nothing to sync");
         return Ok(Scheduled::CannotSync);
     }
-    let next = now + Duration::minutes(i64::from(d.interval_minutes));
+    let next = now + Duration::minutes(i64::from(interval_minutes(state, d)));
     let run = SyncRun::queued(
         d.user_id.clone(),
         d.connection_id.clone(),
@@ -310,6 +310,12 @@ async fn queue_one(state: &AppState, d: &DueConnection, now: DateTime<Utc>) -> R
             Ok(Scheduled::Skipped)
         }
     }
+}
+
+/// A due connection's interval: its own, or the polling fallback while it is `polling` and that
+/// is shorter (back to its own once it is `live` again).
+fn interval_minutes(state: &AppState, d: &DueConnection) -> u32 {
+    if d.polling { d.interval_minutes.min(state.sync.polling_fallback_minutes) } else { d.interval_minutes }
 }
 
 /// Sends the pending runs' jobs; a run whose job was not sent is ended, which frees its

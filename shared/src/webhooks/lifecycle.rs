@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::config::AppState;
-use crate::domain::{Connection, Realtime};
+use crate::domain::{Connection, ConnectionId, Realtime, UserId};
 use crate::http::ErrorChain;
 use crate::oauth::fresh_credentials;
 use crate::providers::{Provider, Registry, Subscribed, SubscriptionCall};
@@ -92,6 +92,7 @@ fn stored(connection: &Connection, made: Subscribed, secret: &str) -> Subscripti
         remote_id: made.remote_id,
         expires_on: made.expires_on,
         renew_at: made.expires_on.map(|at| at - RENEW_BEFORE),
+        remake: false,
     }
 }
 
@@ -114,6 +115,45 @@ async fn make(
     Ok(true)
 }
 
+/// The connection shows `polling` and, if it auto-syncs, is synced within the fallback interval
+/// (`POLLING_FALLBACK_MINUTES`) and at it until it is `live` again.
+pub async fn fall_back(
+    state: &AppState,
+    user: &UserId,
+    connection: &ConnectionId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let soon = now + Duration::minutes(i64::from(state.sync.polling_fallback_minutes));
+    state.store.fall_back_to_polling(user, connection, soon).await
+}
+
+/// Syncs of a `live` connection that found changes while no notification came, in a row, after
+/// which its subscription is taken to be lost: it falls back to polling and is made again.
+pub const UNHEARD_CHANGES_LIMIT: u64 = 3;
+
+/// After a sync not started by a notification found changes: counted, and at
+/// [`UNHEARD_CHANGES_LIMIT`] the connection falls back to polling and its subscriptions are due
+/// at once, to be made again (not renewed) by the scheduler's next pass. `true` then.
+pub async fn changes_found_unheard(
+    state: &AppState,
+    user: &UserId,
+    connection: &ConnectionId,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    match state.store.count_unheard_changes(user, connection).await? {
+        Some(count) if count >= UNHEARD_CHANGES_LIMIT => {}
+        _ => return Ok(false),
+    }
+    tracing::warn!(%connection, "syncs keep finding changes no notification told of; the subscription is made again");
+    fall_back(state, user, connection, now).await?;
+    for mut sub in state.store.connection_subscriptions(user, connection).await? {
+        sub.remake = true;
+        sub.renew_at = Some(now);
+        state.store.put_subscription(&sub).await?;
+    }
+    Ok(true)
+}
+
 /// Subscribes a new connection to its changes where its provider notifies. Best effort: a
 /// connection that could not subscribe shows `polling`.
 pub async fn subscribe(state: &AppState, connection: &Connection, now: DateTime<Utc>) -> Realtime {
@@ -129,9 +169,7 @@ pub async fn subscribe(state: &AppState, connection: &Connection, now: DateTime<
         Ok(false) => connection.realtime,
         Err(e) => {
             tracing::warn!(connection = %connection.connection_id, error = %ErrorChain(&e), "could not subscribe; the connection is polled");
-            if let Err(e) =
-                state.store.set_realtime(&connection.user_id, &connection.connection_id, Realtime::Polling).await
-            {
+            if let Err(e) = fall_back(state, &connection.user_id, &connection.connection_id, now).await {
                 tracing::error!(error = %ErrorChain(&e), "could not record the fallback to polling");
             }
             Realtime::Polling
@@ -194,7 +232,7 @@ async fn renew_one(
     };
     let attempt = async {
         let c = context(state, &connection).await?;
-        if let Some(remote) = &sub.remote_id {
+        if let Some(remote) = sub.remote_id.as_ref().filter(|_| !sub.remake) {
             match c.provider.renew(&call(state, &c, &connection, &sub.key, "", now), remote).await {
                 Ok(renewed) => {
                     let mut next = sub.clone();
@@ -212,6 +250,13 @@ async fn renew_one(
         if !make(state, &c, &connection, now).await? {
             return Err(LifecycleError::NoCallback);
         }
+        // The old one may still be open at the provider (a Google channel is replaced, not
+        // extended): stopped, best effort, so it sends nothing more.
+        if let Some(remote) = &sub.remote_id
+            && let Err(e) = c.provider.unsubscribe(&call(state, &c, &connection, &sub.key, "", now), remote).await
+        {
+            tracing::info!(error = %ErrorChain(&e), "the replaced subscription could not be stopped; it ends when it expires");
+        }
         state.store.delete_subscription(&sub).await?;
         Ok(true)
     };
@@ -222,7 +267,7 @@ async fn renew_one(
         Err(e) => {
             report.failed += 1;
             tracing::warn!(connection = %sub.connection_id, error = %ErrorChain(&e), "subscription lost; the connection is polled");
-            state.store.set_realtime(&sub.user_id, &sub.connection_id, Realtime::Polling).await?;
+            fall_back(state, &sub.user_id, &sub.connection_id, now).await?;
             let mut later = sub.clone();
             later.renew_at = Some(now + RETRY_AFTER);
             state.store.put_subscription(&later).await?;

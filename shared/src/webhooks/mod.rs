@@ -19,7 +19,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::AppState;
-use crate::domain::Realtime;
 use crate::http::{ErrorChain, Problem, ProblemType};
 use crate::queue::Notified;
 use crate::store::{StoreError, Subscription};
@@ -147,8 +146,24 @@ pub async fn receive(state: &AppState, provider: &str, request: Inbound<'_>, now
     };
     match answer {
         Ok(ack) => ack.into_response(),
-        Err(failure) => failure.into_response(),
+        Err(failure) => {
+            if let Failure::Refused(refusal) = &failure
+                && *refusal != Refusal::NotConfigured
+            {
+                verification_failure(provider, *refusal).emit();
+            }
+            failure.into_response()
+        }
     }
+}
+
+/// The metric of a notification refused as forged or stale (the dashboard's "Webhook
+/// verification failures"). A provider whose secret is not configured is not counted: nothing
+/// was forged.
+pub fn verification_failure(provider: &str, refusal: Refusal) -> crate::metrics::Record {
+    crate::metrics::Record::new("Webhook", "Provider", provider)
+        .count("VerificationFailures", 1)
+        .property("reason", format!("{refusal:?}"))
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Failure> {
@@ -314,7 +329,7 @@ async fn graph(state: &AppState, request: &Inbound<'_>, now: DateTime<Utc>) -> R
             Some(event @ ("reauthorizationRequired" | "subscriptionRemoved")) => {
                 for mut sub in subs {
                     if event == "subscriptionRemoved" {
-                        state.store.set_realtime(&sub.user_id, &sub.connection_id, Realtime::Polling).await?;
+                        lifecycle::fall_back(state, &sub.user_id, &sub.connection_id, now).await?;
                     }
                     sub.renew_at = Some(now);
                     state.store.put_subscription(&sub).await?;

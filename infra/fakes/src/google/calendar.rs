@@ -145,7 +145,13 @@ impl FakeState {
                 created: now,
                 updated: now,
             };
-            s.google.events.push(EventRec { owner, seq: s.google.event_seq, event, private_properties: Vec::new() });
+            s.google.events.push(EventRec {
+                owner: owner.clone(),
+                seq: s.google.event_seq,
+                event,
+                private_properties: Vec::new(),
+            });
+            super::channels::notify(s, &owner, super::channels::Watched::CalendarEvents);
             id
         })
     }
@@ -208,5 +214,7 @@ pub(crate) fn change_event(s: &mut Inner, id: &str, edit: impl FnOnce(&mut Calen
         rec.event.updated = now_ms().max(before + Duration::milliseconds(1));
     }
     rec.seq = s.google.event_seq;
+    let owner = rec.owner.clone();
+    super::channels::notify(s, &owner, super::channels::Watched::CalendarEvents);
     true
 }

@@ -92,6 +92,7 @@ fn insert(s: &mut Inner, account: &Account, req: &ApiRequest) -> Reply {
         event,
         private_properties: private,
     });
+    super::channels::notify(s, &account.sub, super::channels::Watched::CalendarEvents);
     Ok(ok(json))
 }
 

@@ -83,6 +83,7 @@ fn record_change(s: &mut Inner, owner: &str, file_id: &str, removed: bool) {
         time: now_ms(),
         removed,
     });
+    super::channels::notify(s, owner, super::channels::Watched::DriveChanges);
 }
 
 pub(crate) fn change_file(s: &mut Inner, id: &str, edit: impl FnOnce(&mut DriveFile)) -> bool {

@@ -4,6 +4,7 @@
 
 mod calendar;
 mod calendar_api;
+mod channels;
 mod drive;
 mod drive_api;
 mod fields;
@@ -18,6 +19,7 @@ use crate::state::{FakeState, Inner, Provider};
 use crate::util::{json_response, mix, with_retry_after};
 
 pub use calendar::{CalendarEvent, EventAttendee, EventStatus, EventTime};
+pub use channels::{GoogleChannel, Watched as GoogleWatched};
 pub use drive::{DriveFile, DriveUser};
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub(crate) struct Data {
     pub changes: Vec<drive::ChangeRec>,
     /// Drive change counter; the start page token is the next value.
     pub change_seq: u64,
+    /// Open push notification channels (`events.watch`, `changes.watch`).
+    pub channels: Vec<channels::GoogleChannel>,
 }
 
 impl Data {
@@ -144,7 +148,7 @@ pub(crate) fn authenticate<'a>(s: &'a Inner, req: &ApiRequest) -> Option<&'a Acc
 }
 
 pub(crate) fn handle(provider: Provider, state: &FakeState, req: &ApiRequest) -> Response {
-    let writes = provider == Provider::GoogleCalendar && req.method == Method::POST;
+    let writes = matches!(provider, Provider::GoogleCalendar | Provider::GoogleDrive) && req.method == Method::POST;
     if req.method != Method::GET && !writes {
         return error(StatusCode::METHOD_NOT_ALLOWED, "methodNotAllowed", "Method not allowed", None);
     }
@@ -156,8 +160,18 @@ pub(crate) fn handle(provider: Provider, state: &FakeState, req: &ApiRequest) ->
             return unauthenticated();
         };
         let account = account.clone();
+        let watched = match provider {
+            Provider::GoogleCalendar => channels::Watched::CalendarEvents,
+            _ => channels::Watched::DriveChanges,
+        };
+        if let Some(reply) = channels::handle(s, &account, watched, req) {
+            return reply;
+        }
         match provider {
             Provider::GoogleCalendar => calendar_api::handle(s, &account, req),
+            _ if req.method == Method::POST => {
+                error(StatusCode::METHOD_NOT_ALLOWED, "methodNotAllowed", "Method not allowed", None)
+            }
             _ => drive_api::handle(s, &account, req),
         }
     })

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::action::{ActionCall, ActionError, Lookup, Performed};
 use super::{
     ActionSpec, Capabilities, ConnectorError, GrantScope, Param, Provider, ProviderError, RetryPolicy, Revocation,
-    RevokeError, SyncConnector, VerifyError, bearer, send_with_retry,
+    RevokeError, Subscribed, SubscriptionCall, SyncConnector, VerifyError, bearer, send_with_retry,
 };
 use crate::catalog::AuthMode;
 use crate::domain::Account;
@@ -19,6 +19,7 @@ use crate::vault::{Credentials, TokenSet};
 
 pub mod calendar;
 mod calendar_actions;
+mod channels;
 pub mod drive;
 
 /// Google Calendar and Google Drive sign in with one Google OAuth client (`GOOGLE_CLIENT_ID`).
@@ -75,10 +76,10 @@ static DRIVE: Capabilities = Capabilities {
     budget: super::Budget::per(12_000, 60),
 };
 
-/// What the two Google integrations share: the OAuth client, the account from userinfo, and
-/// revocation, which ends the whole grant.
+/// What the two Google integrations share: the OAuth client, the account from userinfo,
+/// revocation, which ends the whole grant, and push notification channels (`$watch`).
 macro_rules! google_provider {
-    ($provider:ident, $id:literal, $capabilities:ident, $connector:ty, $actions:ident) => {
+    ($provider:ident, $id:literal, $capabilities:ident, $connector:ty, $actions:ident, $watch:path) => {
         #[async_trait]
         impl Provider for $provider {
             fn id(&self) -> &'static str {
@@ -121,6 +122,14 @@ macro_rules! google_provider {
                 tokens: &TokenSet,
             ) -> Result<Revocation, RevokeError> {
                 revoke(http, client, tokens).await
+            }
+
+            async fn subscribe(&self, call: &SubscriptionCall<'_>) -> Result<Option<Subscribed>, ProviderError> {
+                $watch(call).await.map(Some)
+            }
+
+            async fn unsubscribe(&self, call: &SubscriptionCall<'_>, remote_id: &str) -> Result<(), ProviderError> {
+                channels::stop(call, remote_id).await
             }
 
             fn connector(
@@ -167,8 +176,15 @@ mod no_actions {
     }
 }
 
-google_provider!(GoogleCalendar, "google-calendar", CALENDAR, calendar::CalendarConnector, calendar_actions);
-google_provider!(GoogleDrive, "google-drive", DRIVE, drive::DriveConnector, no_actions);
+google_provider!(
+    GoogleCalendar,
+    "google-calendar",
+    CALENDAR,
+    calendar::CalendarConnector,
+    calendar_actions,
+    channels::watch_calendar
+);
+google_provider!(GoogleDrive, "google-drive", DRIVE, drive::DriveConnector, no_actions, channels::watch_drive);
 
 /// RFC 7009 style: revoking the refresh token ends the whole grant, for every integration.
 async fn revoke(http: &reqwest::Client, client: &OAuthClient, tokens: &TokenSet) -> Result<Revocation, RevokeError> {
