@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
 use crate::connections::ConnectError;
-use crate::domain::{Account, ConnectionId, ConnectionStatus, SyncSettings};
+use crate::domain::{Account, ConnectionId, ConnectionStatus, HealthStatus, SyncSettings};
 use crate::http::ErrorChain;
 use crate::providers::VerifyError;
 use crate::store::attrs::now;
@@ -310,7 +310,10 @@ pub async fn complete_oauth(
         }
         state.vault.put(&existing.secret_id, &credentials).await?;
         match state.store.reactivate(&existing).await {
-            Ok(restored) => state.store.write_audit(&restored, AuditAction::Reconnected, None).await?,
+            Ok(restored) => {
+                state.store.write_audit(&restored, AuditAction::Reconnected, None).await?;
+                crate::hooks::publish_health_change(state, &existing, HealthStatus::Ok, "reconnected").await;
+            }
             // Disconnected (or changed) meanwhile: the disconnect removes the secret.
             Err(StoreError::Conflict) => return Ok(fail("connection_gone")),
             Err(e) => return Err(e.into()),
