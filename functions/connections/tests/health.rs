@@ -172,3 +172,24 @@ async fn a_change_of_health_is_published_to_the_hooks_listening_both_ways() {
     assert_eq!(app.env.take_hook_deliveries().await, []);
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_token_the_provider_will_not_renew_is_warned_of_before_it_expires() {
+    let app = App::start().await;
+    // Slack without token rotation: an expiry and no refresh token.
+    app.fakes.state().set_token_lifetime(OAuthProvider::Slack, std::time::Duration::from_secs(5 * 24 * 3600));
+    app.fakes.state().set_refresh_tokens(OAuthProvider::Slack, false);
+    let id = app.sign_in("ada", json!({ "integrationId": "slack" })).await;
+    assert!(app.tokens("ada", &id).await.refresh_token.is_none(), "the fake gives no refresh token");
+    let body = shown(&app, id.as_str()).await;
+    assert_eq!(body["health"]["status"], "attention", "{body}");
+    assert_eq!(body["health"]["action"], "reconnect", "{body}");
+    assert_eq!(body["health"]["reasons"][0], "Slack's token expires in 5 days", "{body}");
+
+    // A reconnect with a token that can be renewed: no warning left.
+    app.fakes.state().set_refresh_tokens(OAuthProvider::Slack, true);
+    app.sign_in("ada", json!({ "integrationId": "slack", "connectionId": id.to_string() })).await;
+    let body = shown(&app, id.as_str()).await;
+    assert_eq!(body["health"]["status"], "ok", "{body}");
+    app.env.cleanup().await;
+}
