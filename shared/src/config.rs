@@ -71,14 +71,15 @@ impl Function {
     pub fn uses(self) -> Uses {
         let (queue, automations, providers, hooks) = match self {
             Function::Catalog => (false, false, false, false),
-            Function::Connections => (false, false, true, false),
+            // A reconnect publishes the connection's return to health.
+            Function::Connections => (false, false, true, true),
             Function::SyncApi => (true, false, false, false),
             // The worker queues the continuation of a run that reaches its invocation's deadline,
             // the automation runs its changes trigger, and the hook deliveries of its events.
             Function::SyncWorker => (true, true, true, true),
             // It queues the scheduled automations whose time has come, renews the providers'
-            // subscriptions and refreshes idle grants.
-            Function::SyncScheduler => (true, true, true, false),
+            // subscriptions and refreshes idle grants (publishing a refused one's change of health).
+            Function::SyncScheduler => (true, true, true, true),
             // A manual run is queued; the runner queues an event again to try it later, and the
             // hook deliveries of a run's end. A save that needs a scope the connection lacks
             // starts its re-consent (the OAuth clients).

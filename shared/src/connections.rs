@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::catalog::{AuthMode, Availability, Integration};
 use crate::config::AppState;
-use crate::domain::{Connection, ConnectionId, ConnectionStatus, Plan, SyncSettings, credential_hint};
+use crate::domain::{Connection, ConnectionId, ConnectionStatus, HealthStatus, Plan, SyncSettings, credential_hint};
 use crate::providers::VerifyError;
 use crate::store::{AuditAction, ConnectOutcome, Level, NewConnection, SettingsChange, StoreError};
 use crate::vault::{Credentials, VaultError};
@@ -359,6 +359,7 @@ async fn reconnect_with_key(
     state.vault.put(&current.secret_id, &credentials).await?;
     let restored = state.store.reactivate(&current).await?;
     state.store.write_audit(&restored, AuditAction::Reconnected, None).await?;
+    crate::hooks::publish_health_change(state, &current, HealthStatus::Ok, "reconnected").await;
     Ok(ConnectResult::Reconnected(Box::new(restored)))
 }
 

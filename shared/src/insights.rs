@@ -387,6 +387,7 @@ mod tests {
             budget: None,
             realtime: crate::domain::Realtime::Off,
             fresh_as_of: None,
+            grant_expires_at: None,
         }
     }
 

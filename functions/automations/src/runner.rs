@@ -5,18 +5,9 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use integrations::AppState;
 use integrations::automations::{AutomationJob, RunResult, StepReceipt, run_automation};
-use integrations::domain::Plan;
 use integrations::hooks::{EventType, HookEvent};
 use integrations::store::{ActionStatus, RunRecord, StoreError};
 use serde_json::json;
-
-/// How long runs and their receipts are kept.
-fn retention(plan: Plan) -> chrono::Duration {
-    match plan {
-        Plan::Free => chrono::Duration::days(30),
-        Plan::Premium => chrono::Duration::days(365),
-    }
-}
 
 /// Handles a batch; only failed messages are reported, so SQS delivers just those again.
 pub async fn handle_sqs_event(state: &AppState, dlq_arn: Option<&str>, event: SqsEvent) -> SqsBatchResponse {
@@ -90,8 +81,8 @@ async fn handle(state: &AppState, dlq_arn: Option<&str>, message: &SqsMessage) -
     };
     let minutes_saved = receipts.iter().map(|r| r.minutes_saved).sum();
     let run = RunRecord { trigger: job.event.key.clone(), finished_at: now, steps: receipts, minutes_saved };
-    let plan = automation.plan;
-    match state.store.record_run(&job.user_id, &job.automation_id, &run, retention(plan)).await {
+    // Kept as long as the owner's plan keeps history; a failed run is audited with it.
+    match state.store.record_run(&job.user_id, &automation, &run).await {
         Ok(first) => {
             if first {
                 let event = HookEvent {

@@ -523,3 +523,103 @@ async fn an_event_whose_calendar_has_spent_its_api_budget_is_queued_again_with_a
     assert_eq!(runs["runs"][0]["status"], "succeeded");
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_failed_run_is_audited_once_and_runs_are_kept_as_long_as_the_plan_keeps_history() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use integrations::automations::{AutomationJob, TriggerEvent};
+    use integrations::domain::AutomationId;
+    let app = App::start().await;
+    let user = UserId::parse(USER).unwrap();
+    let receiver = |name: &str| format!("{}/receivers/{name}", app.fakes.url());
+    let save = async |name: &str, steps: Value, plan: Plan| {
+        let definition =
+            json!({"name": name, "enabled": true, "trigger": {"type": "item.created", "kind": "task"}, "steps": steps});
+        let id = AutomationId::parse(&app.save(definition, plan).await).unwrap();
+        app.env.state.store.get_automation(&user, &id).await.unwrap()
+    };
+    let job = |automation: &integrations::store::Automation, key: &str| AutomationJob {
+        user_id: user.clone(),
+        automation_id: automation.automation_id.clone(),
+        event: TriggerEvent { key: key.into(), item: Some(json!({"title": "Q4 report"})) },
+        manual: false,
+    };
+    let failed_about = async |automation: &integrations::store::Automation| -> Vec<String> {
+        let audit = app.env.state.store.audit_entries(&user, 50).await.unwrap();
+        audit
+            .into_iter()
+            .filter(|a| {
+                a.action == "automation_failed" && a.subject_id.as_deref() == Some(automation.automation_id.as_str())
+            })
+            .map(|a| a.detail.unwrap_or_default())
+            .collect()
+    };
+    let post = |name: &str, on_failure: &str| json!({"action": "webhook.post", "params": {"url": receiver(name)}, "onFailure": on_failure});
+
+    // Every step failed: audited once, however often the job is delivered.
+    let refused = save("Tell my server", json!([post("refuses", "continue")]), Plan::Premium).await;
+    app.fakes.state().answer_next("refuses", &[400, 400]);
+    app.deliver(&[job(&refused, "card-1@1")]).await;
+    app.deliver(&[job(&refused, "card-1@1")]).await;
+    assert_eq!(
+        failed_about(&refused).await,
+        ["Tell my server: step 1 (webhook.post) failed: The receiver answered 400."]
+    );
+
+    // A step that stops the run on failure failed after one that was done: failed too.
+    let stopped = save(
+        "Two steps",
+        json!([post("fine", "continue"), post("stops", "stop"), post("fine", "continue")]),
+        Plan::Premium,
+    )
+    .await;
+    app.fakes.state().answer_next("stops", &[400]);
+    app.deliver(&[job(&stopped, "card-2@1")]).await;
+    assert_eq!(failed_about(&stopped).await.len(), 1);
+    assert!(failed_about(&stopped).await[0].starts_with("Two steps: step 2 (webhook.post) failed"));
+
+    // A failure that does not stop the run, after a step done: partial, not failed.
+    let partial = save("Partial", json!([post("fine", "continue"), post("refuses", "continue")]), Plan::Premium).await;
+    app.fakes.state().answer_next("refuses", &[400]);
+    app.deliver(&[job(&partial, "card-3@1")]).await;
+    assert_eq!(failed_about(&partial).await, Vec::<String>::new());
+    // And a run that succeeded is not audited.
+    let fine = save("Fine", json!([post("fine", "stop")]), Plan::Premium).await;
+    app.deliver(&[job(&fine, "card-4@1")]).await;
+    assert_eq!(failed_about(&fine).await, Vec::<String>::new());
+
+    // Runs and their receipts expire after the owner's plan's history: 30 days free, a year premium.
+    let expiry = async |automation: &integrations::store::Automation| -> (i64, i64) {
+        let out = app
+            .env
+            .state
+            .store
+            .client()
+            .query()
+            .table_name(app.env.state.store.table())
+            .key_condition_expression("PK = :pk AND begins_with(SK, :runs)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{USER}")))
+            .expression_attribute_values(":runs", AttributeValue::S(format!("AUTORUN#{}#", automation.automation_id)))
+            .send()
+            .await
+            .unwrap();
+        let item = &out.items()[0];
+        let n = |name: &str| item[name].as_n().unwrap().parse::<i64>().unwrap();
+        let finished: chrono::DateTime<Utc> = item["finishedAt"].as_s().unwrap().parse().unwrap();
+        (n("expiresAt"), finished.timestamp())
+    };
+    let (expires, finished) = expiry(&refused).await;
+    assert_eq!(expires - finished, Duration::days(365).num_seconds());
+    // A free user's automation (kept from before a downgrade, say; its step fails for want of a
+    // signing secret).
+    let spec = serde_json::from_value(json!({
+        "name": "Kept", "enabled": true, "trigger": {"type": "item.created", "kind": "task"}, "steps": [post("fine", "stop")],
+    }))
+    .unwrap();
+    let free = app.env.state.store.insert_automation(&user, spec, Plan::Free, None).await.unwrap().unwrap();
+    app.deliver(&[job(&free, "card-5@1")]).await;
+    assert_eq!(failed_about(&free).await.len(), 1);
+    let (expires, finished) = expiry(&free).await;
+    assert_eq!(expires - finished, Duration::days(30).num_seconds());
+    app.env.cleanup().await;
+}

@@ -113,3 +113,83 @@ async fn an_idle_grant_is_refreshed_by_the_scheduler_and_a_refused_one_needs_the
     assert_eq!(grants(OAuthProvider::Google), 1, "the refused refresh was tried once");
     app.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_change_of_health_is_published_to_the_hooks_listening_both_ways() {
+    use integrations::auth::Caller;
+    use integrations::domain::{HookId, SyncStatus};
+    use integrations::hooks::EventType;
+    use integrations::store::Hook;
+    use integrations::sync::{JobOutcome, SyncMode, run_job, trigger_sync};
+    let mut app = App::start().await;
+    app.env.add_queues(3).await;
+    app.env.add_hook_queues(3).await;
+    app.env.state.sync.manual_gap = chrono::Duration::zero();
+    let user = UserId::parse("ada").unwrap();
+    let id = app.sign_in("ada", json!({ "integrationId": "google-calendar" })).await;
+    let hook = Hook {
+        hook_id: HookId::generate(),
+        user_id: None,
+        target_url: "https://example.com/hook".into(),
+        events: vec![EventType::ConnectionHealthChanged],
+        created_at: chrono::Utc::now(),
+    };
+    app.env.state.store.insert_hook(&user, &hook).await.unwrap();
+    let caller = Caller { user_id: user.clone(), plan: Plan::Free };
+    let sync = async || {
+        trigger_sync(&app.env.state_for(Function::SyncApi), &caller, &id, SyncMode::Incremental).await.unwrap();
+        let job = app.env.take_jobs().await.remove(0);
+        run_job(&app.env.state_for(Function::SyncWorker), &job).await.unwrap()
+    };
+    assert_eq!(sync().await, JobOutcome::Finished(SyncStatus::Succeeded));
+    assert_eq!(app.env.take_hook_deliveries().await, [], "ok stays ok: nothing to say");
+
+    // The user removed the app at Google: the access token stops working, the refresh gets
+    // invalid_grant.
+    assert!(app.fakes.state().revoke_all_grants(OAuthProvider::Google) > 0);
+    assert_eq!(sync().await, JobOutcome::Finished(SyncStatus::Failed));
+    let deliveries = app.env.take_hook_deliveries().await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(
+        (deliveries[0].hook_id.clone(), deliveries[0].event.as_str()),
+        (hook.hook_id.clone(), "connection.health_changed")
+    );
+    let body: Value = serde_json::from_str(&deliveries[0].body).unwrap();
+    assert_eq!(body["type"], "connection.health_changed");
+    assert_eq!(body["data"]["connectionId"], id.to_string());
+    assert_eq!(body["data"]["integrationId"], "google-calendar");
+    assert_eq!((&body["data"]["from"], &body["data"]["to"]), (&json!("ok"), &json!("action-needed")));
+    assert!(body["data"]["reasons"][0].as_str().unwrap().contains("no longer accepts"), "{body}");
+
+    // Reconnected: ok again, said once.
+    app.sign_in("ada", json!({ "integrationId": "google-calendar", "connectionId": id.to_string() })).await;
+    let deliveries = app.env.take_hook_deliveries().await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    let body: Value = serde_json::from_str(&deliveries[0].body).unwrap();
+    assert_eq!((&body["data"]["from"], &body["data"]["to"]), (&json!("action-needed"), &json!("ok")));
+    assert_eq!(body["data"]["reasons"], json!(["reconnected"]));
+    assert_eq!(sync().await, JobOutcome::Finished(SyncStatus::Succeeded));
+    assert_eq!(app.env.take_hook_deliveries().await, []);
+    app.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_token_the_provider_will_not_renew_is_warned_of_before_it_expires() {
+    let app = App::start().await;
+    // Slack without token rotation: an expiry and no refresh token.
+    app.fakes.state().set_token_lifetime(OAuthProvider::Slack, std::time::Duration::from_secs(5 * 24 * 3600));
+    app.fakes.state().set_refresh_tokens(OAuthProvider::Slack, false);
+    let id = app.sign_in("ada", json!({ "integrationId": "slack" })).await;
+    assert!(app.tokens("ada", &id).await.refresh_token.is_none(), "the fake gives no refresh token");
+    let body = shown(&app, id.as_str()).await;
+    assert_eq!(body["health"]["status"], "attention", "{body}");
+    assert_eq!(body["health"]["action"], "reconnect", "{body}");
+    assert_eq!(body["health"]["reasons"][0], "Slack's token expires in 5 days", "{body}");
+
+    // A reconnect with a token that can be renewed: no warning left.
+    app.fakes.state().set_refresh_tokens(OAuthProvider::Slack, true);
+    app.sign_in("ada", json!({ "integrationId": "slack", "connectionId": id.to_string() })).await;
+    let body = shown(&app, id.as_str()).await;
+    assert_eq!(body["health"]["status"], "ok", "{body}");
+    app.env.cleanup().await;
+}

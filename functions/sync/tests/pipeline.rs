@@ -790,8 +790,18 @@ async fn a_run_whose_provider_hangs_continues_later_and_the_other_runs_of_its_ba
 
 #[tokio::test]
 async fn three_failed_syncs_in_a_row_need_attention_with_the_reason_and_a_success_makes_it_ok_again() {
-    use integrations::domain::{FAILURES_FOR_ATTENTION, HealthAction, HealthStatus};
-    let p = Pipeline::start(3).await;
+    use integrations::domain::{FAILURES_FOR_ATTENTION, HealthAction, HealthStatus, HookId};
+    use integrations::hooks::EventType;
+    let mut p = Pipeline::start(3).await;
+    p.env.add_hook_queues(3).await;
+    let hook = integrations::store::Hook {
+        hook_id: HookId::generate(),
+        user_id: None,
+        target_url: "https://example.com/hook".into(),
+        events: vec![EventType::ConnectionHealthChanged],
+        created_at: chrono::Utc::now(),
+    };
+    p.env.state.store.insert_hook(&user(), &hook).await.unwrap();
     let worker = p.env.state_for(Function::SyncWorker);
     p.fakes.state().fail_next(Provider::Trello, "/1/members", Fault::ServerError, 1000);
     for failed in 1..=FAILURES_FOR_ATTENTION {
@@ -828,6 +838,15 @@ async fn three_failed_syncs_in_a_row_need_attention_with_the_reason_and_a_succes
     assert_eq!(changes.len(), 2, "{changes:?}");
     assert!(changes[0].starts_with("attention → ok: a sync succeeded"), "{changes:?}");
     assert!(changes[1].starts_with("ok → attention: 3 syncs in a row failed"), "{changes:?}");
+    // And sent to the hook listening, once each, with the same reasons.
+    let sent: Vec<serde_json::Value> =
+        p.env.take_hook_deliveries().await.iter().map(|d| serde_json::from_str(&d.body).unwrap()).collect();
+    let moves: Vec<_> = sent.iter().map(|b| (b["data"]["from"].clone(), b["data"]["to"].clone())).collect();
+    assert_eq!(moves.len(), 2, "{sent:?}");
+    assert!(moves.contains(&("ok".into(), "attention".into())) && moves.contains(&("attention".into(), "ok".into())));
+    let reasons: Vec<_> = sent.iter().map(|b| b["data"]["reasons"][0].as_str().unwrap().to_owned()).collect();
+    assert!(reasons.iter().any(|r| r.starts_with("3 syncs in a row failed")), "{reasons:?}");
+    assert!(reasons.contains(&"a sync succeeded".to_owned()), "{reasons:?}");
     p.env.cleanup().await;
 }
 

@@ -4,6 +4,8 @@
 //! - a whole sync of 10,000 Trello cards through the engine, against the fake API;
 //! - acknowledging a provider's notification in process (p99, less its AWS calls; and its AWS
 //!   requests);
+//! - the DynamoDB requests of GET /stats, /health, /plan and /recommendations for a user with 8
+//!   connections and 1,000 automation runs;
 //! - each Lambda binary's init (exec until its first poll of the Runtime API) and its RSS then.
 //!
 //! Numbers from the emulator measure our request pattern, not DynamoDB's latency.
@@ -349,6 +351,94 @@ async fn hook_fan_out(env: &mut TestEnv, hooks: usize, events: usize) -> anyhow:
     Ok((hooks * events.len(), load(&sends), load(&reads)))
 }
 
+/// The DynamoDB requests of the insight reads (GET /stats, /health, /plan, /recommendations)
+/// for a user with 8 connections and 1,000 automation runs, each read on its own counting client.
+async fn insight_reads(env: &TestEnv) -> anyhow::Result<[(&'static str, usize, usize); 4]> {
+    use integrations::automations::{AutomationSpec, StepReceipt};
+    use integrations::catalog::AuthMode;
+    use integrations::domain::{Account, SyncSettings};
+    use integrations::store::{ActionStatus, ConnectOutcome, NewConnection, RunRecord};
+    let user = UserId::parse("bench-insights")?;
+    let integrations =
+        ["trello", "asana", "notion", "slack", "google-calendar", "google-drive", "microsoft-teams", "zapier"];
+    for integration in integrations {
+        let connection_id = ConnectionId::generate();
+        let new = NewConnection {
+            user_id: user.clone(),
+            connection_id,
+            integration_id: IntegrationId::parse(integration)?,
+            auth_kind: AuthMode::ApiKey,
+            secret_id: format!("bench/{integration}"),
+            credential_hint: "••••".into(),
+            account: Account { id: format!("bench-{integration}"), name: "Bench".into(), workspace: None },
+            display_name: integration.into(),
+            settings: SyncSettings::default(),
+            connection_limit: None,
+            plan: Plan::Premium,
+        };
+        let ConnectOutcome::Created(_) = env.state.store.insert_connection(new).await? else {
+            anyhow::bail!("the bench connection was not stored");
+        };
+    }
+    let spec: AutomationSpec = serde_json::from_value(serde_json::json!({
+        "name": "Tell my server", "enabled": true, "trigger": {"type": "item.created", "kind": "task"},
+        "steps": [{"action": "webhook.post", "params": {"url": "https://example.com/in"}}],
+    }))?;
+    let automation = env
+        .state
+        .store
+        .insert_automation(&user, spec, Plan::Premium, None)
+        .await?
+        .map_err(|_| anyhow::anyhow!("the bench automation was not stored"))?;
+    let runs: Vec<RunRecord> = (0..1000)
+        .map(|i| RunRecord {
+            trigger: format!("card-{i}@1"),
+            finished_at: chrono::Utc::now(),
+            steps: vec![StepReceipt {
+                step: 1,
+                action: "webhook.post".into(),
+                status: ActionStatus::Done,
+                summary: "Sent".into(),
+                provider_id: None,
+                url: None,
+                error: None,
+                minutes_saved: 2,
+            }],
+            minutes_saved: 2,
+        })
+        .collect();
+    // One at a time: the emulator's transactions do not bear concurrency.
+    for run in &runs {
+        env.state.store.record_run(&user, &automation, run).await?;
+    }
+    let caller = integrations::auth::Caller { user_id: user, plan: Plan::Premium };
+    let counting = || {
+        let count = CountRequests::default();
+        let mut state = env.state.clone();
+        let dynamo = aws_sdk_dynamodb::config::Builder::from(&env.aws).interceptor(count.clone()).build();
+        state.store =
+            integrations::store::Store::new(aws_sdk_dynamodb::Client::from_conf(dynamo), env.state.store.table());
+        (state, count)
+    };
+    let load = |c: &CountRequests| c.0.load(std::sync::atomic::Ordering::SeqCst);
+    let (state, stats) = counting();
+    let shown = integrations::insights::stats(&state, &caller).await?;
+    anyhow::ensure!(shown.connected == 8 && shown.automations.actions == 1000, "the bench user is not as set up");
+    let stats = load(&stats);
+    let (state, health) = counting();
+    integrations::provider_status::report(&state, chrono::Utc::now()).await?;
+    let (state, plan) = counting();
+    integrations::plan::plan(&state, &caller).await?;
+    let (state, recommendations) = counting();
+    integrations::insights::recommendations(&state, &caller).await?;
+    Ok([
+        ("GET /stats", stats, 1),
+        ("GET /health", load(&health), 1),
+        ("GET /plan", load(&plan), 1),
+        ("GET /recommendations", load(&recommendations), 2),
+    ])
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -374,7 +464,20 @@ async fn print_webhooks() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `bench [BIN_DIR] [--baseline DIR] [--cold-start-only | --webhooks-only]`: with `--baseline`, the binaries of
+/// The insight figures (`--insights-only` prints just these).
+async fn print_insights() -> anyhow::Result<()> {
+    let env = TestEnv::new().await;
+    let reads = insight_reads(&env).await;
+    env.cleanup().await;
+    println!("insight reads of a user with 8 connections and 1,000 automation runs: DynamoDB requests");
+    for (route, requests, aim) in reads? {
+        println!("  {route:<22} {requests:>3} (aim ≤ {aim})");
+    }
+    println!();
+    Ok(())
+}
+
+/// `bench [BIN_DIR] [--baseline DIR] [--cold-start-only | --webhooks-only | --insights-only]`: with `--baseline`, the binaries of
 /// DIR (another build) are started alongside, and both sets of figures are shown.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -382,12 +485,14 @@ async fn main() -> anyhow::Result<()> {
     let mut baseline: Option<PathBuf> = None;
     let mut cold_start_only = false;
     let mut webhooks_only = false;
+    let mut insights_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--baseline" => baseline = Some(args.next().context("--baseline needs a directory")?.into()),
             "--cold-start-only" => cold_start_only = true,
             "--webhooks-only" => webhooks_only = true,
+            "--insights-only" => insights_only = true,
             _ => bin_dir = arg.into(),
         }
     }
@@ -395,6 +500,9 @@ async fn main() -> anyhow::Result<()> {
 
     if webhooks_only {
         return print_webhooks().await;
+    }
+    if insights_only {
+        return print_insights().await;
     }
     if !cold_start_only {
         let mut env = TestEnv::new().await;
@@ -424,6 +532,7 @@ async fn main() -> anyhow::Result<()> {
         env.cleanup().await;
 
         print_webhooks().await?;
+        print_insights().await?;
 
         let (matching, elapsed) = dry_run_over_many_items()?;
         println!("an automation's dry run over 10,000 items, in process (median of 21); aim ≤ 50 ms");

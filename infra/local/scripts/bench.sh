@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: sync throughput and Lambda cold start, measured here (see infra/bench).
-# Arguments (or BENCH_ARGS, with make) go to the bench: `--cold-start-only`; `--baseline DIR`
+# Arguments (or BENCH_ARGS, with make) go to the bench: `--cold-start-only`, `--webhooks-only`, `--insights-only`; `--baseline DIR`
 # also starts the binaries of another release build (e.g. a copy of target/release from main)
 # side by side with these, round after round, and shows both.
 set -euo pipefail

@@ -233,6 +233,10 @@ pub struct Connection {
     /// The provider asked us to slow down until then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limited_until: Option<DateTime<Utc>>,
+    /// When its OAuth grant ends for good: the provider gave the token an expiry and no refresh
+    /// token to renew it with (what the health warns of). Not shown as such.
+    #[serde(skip)]
+    pub grant_expires_at: Option<DateTime<Utc>>,
     pub items_total: u64,
     pub minutes_saved_total: f64,
     /// Its API budget now (filled in where the API shows a connection).

@@ -5,6 +5,9 @@ use serde::Serialize;
 
 use super::{Connection, ConnectionStatus, SyncStatus};
 
+/// How long before a grant that cannot be renewed ends its connection needs attention.
+pub const GRANT_EXPIRY_WARNING_DAYS: i64 = 7;
+
 /// Failed syncs in a row after which a connection needs attention. One or two failures are
 /// usually passing (a provider's bad minute); the worker already retried each before giving up.
 pub const FAILURES_FOR_ATTENTION: u32 = 3;
@@ -64,13 +67,28 @@ fn clock(at: DateTime<Utc>) -> String {
 
 /// The health of `connection` at `now`; `provider` is its integration's name.
 pub fn health(connection: &Connection, provider: &str, now: DateTime<Utc>) -> Health {
-    let status = HealthStatus::of(connection.status, connection.consecutive_failures);
+    let mut status = HealthStatus::of(connection.status, connection.consecutive_failures);
     let mut reasons = Vec::new();
     let mut action = HealthAction::None;
     if connection.status == ConnectionStatus::NeedsReauth {
         let since = connection.status_since.unwrap_or(connection.updated_at);
         reasons.push(format!("Reconnect: {provider} refused the token on {}", day(since)));
         action = HealthAction::Reconnect;
+    } else if let Some(ends) = connection.grant_expires_at {
+        // A token the provider gave an expiry and no way to renew: warned of, then needed.
+        if ends <= now {
+            status = HealthStatus::ActionNeeded;
+            reasons.push(format!("Reconnect: {provider}'s token expired on {}", day(ends)));
+            action = HealthAction::Reconnect;
+        } else if ends - now <= chrono::Duration::days(GRANT_EXPIRY_WARNING_DAYS) {
+            status = status.max(HealthStatus::Attention);
+            let days = ((ends - now).num_hours() + 23) / 24;
+            reasons.push(match days {
+                ..=1 => format!("{provider}'s token expires within a day"),
+                n => format!("{provider}'s token expires in {n} days"),
+            });
+            action = HealthAction::Reconnect;
+        }
     }
     if connection.consecutive_failures >= FAILURES_FOR_ATTENTION {
         let last = connection
@@ -145,6 +163,7 @@ mod tests {
             budget: None,
             realtime: crate::domain::Realtime::Off,
             fresh_as_of: None,
+            grant_expires_at: None,
         }
     }
 
@@ -177,6 +196,39 @@ mod tests {
         assert_eq!(h.status, HealthStatus::Attention);
         assert_eq!(h.action, HealthAction::Retry);
         assert_eq!(h.reasons, ["3 syncs in a row failed: Trello answered 503"]);
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_renewed_needs_attention_a_week_before_it_ends_and_the_user_after() {
+        let mut c = connection();
+        c.integration_id = IntegrationId::parse("slack").unwrap();
+        c.auth_kind = AuthMode::Oauth2;
+        c.grant_expires_at = Some(at("2026-12-07T12:00:00Z"));
+        // More than a week ahead: nothing to say.
+        let h = health(&c, "Slack", at("2026-11-29T12:00:00Z"));
+        assert_eq!((h.status, h.action), (HealthStatus::Ok, HealthAction::None));
+        assert!(h.reasons.is_empty(), "{:?}", h.reasons);
+        // Within a week: attention, with the days left (a part day counts as one).
+        let h = health(&c, "Slack", at("2026-12-02T10:00:00Z"));
+        assert_eq!((h.status, h.action), (HealthStatus::Attention, HealthAction::Reconnect));
+        assert_eq!(h.reasons, ["Slack's token expires in 6 days"]);
+        assert_eq!(health(&c, "Slack", at("2026-12-02T12:00:00Z")).reasons, ["Slack's token expires in 5 days"]);
+        assert_eq!(health(&c, "Slack", at("2026-12-07T01:00:00Z")).reasons, ["Slack's token expires within a day"]);
+        // Ended: the user must connect again.
+        let h = health(&c, "Slack", at("2026-12-07T12:00:00Z"));
+        assert_eq!((h.status, h.action), (HealthStatus::ActionNeeded, HealthAction::Reconnect));
+        assert_eq!(h.reasons, ["Reconnect: Slack's token expired on 7 Dec"]);
+    }
+
+    #[test]
+    fn a_refused_token_is_said_once_even_when_it_would_have_expired() {
+        let mut c = connection();
+        c.status = ConnectionStatus::NeedsReauth;
+        c.status_since = Some(at("2026-12-02T09:00:00Z"));
+        c.grant_expires_at = Some(at("2026-12-01T09:00:00Z"));
+        let h = health(&c, "Slack", at("2026-12-03T10:00:00Z"));
+        assert_eq!(h.status, HealthStatus::ActionNeeded);
+        assert_eq!(h.reasons, ["Reconnect: Slack refused the token on 2 Dec"]);
     }
 
     #[test]

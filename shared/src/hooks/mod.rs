@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::AppState;
-use crate::domain::{DeliveryId, HookId, UserId};
+use crate::domain::{Connection, DeliveryId, HealthStatus, HookId, UserId};
 use crate::store::{Hook, StoreError};
 
 /// The event types a hook can subscribe to.
@@ -37,7 +37,7 @@ pub enum EventType {
     /// A connection's credential was refused: the user must connect it again.
     #[serde(rename = "connection.needs_reauth")]
     ConnectionNeedsReauth,
-    /// A connection's health changed (declared; not emitted yet).
+    /// A connection's health changed (`data`: the connection, the old and new status and why).
     #[serde(rename = "connection.health_changed")]
     ConnectionHealthChanged,
 }
@@ -158,6 +158,39 @@ pub async fn publish_to(state: &AppState, hooks: &[Hook], user: &UserId, events:
     }
     tracing::info!(sent = deliveries.len() - failed.len(), failed = failed.len(), "hook deliveries queued");
     failed.len()
+}
+
+/// The `connection.health_changed` event of `connection` moving from `from` to `to`, `why` in
+/// words; `key` names the occurrence (the sync run, or the connection's version, that made it).
+pub fn health_changed(
+    connection: &Connection,
+    from: HealthStatus,
+    to: HealthStatus,
+    why: &str,
+    key: String,
+) -> HookEvent {
+    HookEvent {
+        kind: EventType::ConnectionHealthChanged,
+        key: format!("health:{key}"),
+        occurred_at: crate::store::attrs::now(),
+        data: serde_json::json!({
+            "connectionId": connection.connection_id,
+            "integrationId": connection.integration_id,
+            "from": from.as_str(),
+            "to": to.as_str(),
+            "reasons": [why],
+        }),
+    }
+}
+
+/// Publishes `connection.health_changed` when `connection`, as it was before a change the
+/// store has just made (keyed by its version), moved to `to`.
+pub async fn publish_health_change(state: &AppState, connection: &Connection, to: HealthStatus, why: &str) {
+    let from = connection.health_status();
+    if from != to {
+        let key = format!("{}:{}", connection.connection_id, connection.version);
+        publish_or_log(state, &connection.user_id, &[health_changed(connection, from, to, why, key)]).await;
+    }
 }
 
 /// [`publish`] where a failure must not stop what published: it is logged.

@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::catalog::{AuthMode, Integration};
 use crate::config::AppState;
 use crate::connections::ConnectError;
-use crate::domain::{Account, ConnectionId, ConnectionStatus, SyncSettings};
+use crate::domain::{Account, ConnectionId, ConnectionStatus, HealthStatus, SyncSettings};
 use crate::http::ErrorChain;
 use crate::providers::VerifyError;
 use crate::store::attrs::now;
@@ -287,6 +287,8 @@ pub async fn complete_oauth(
             return Ok(fail("token_exchange_failed"));
         }
     };
+    // A token that cannot be renewed ends the grant when it expires (the health warns of it).
+    let grant_ends = tokens.expires_at.filter(|_| tokens.refresh_token.is_none());
     let credentials = Credentials::OAuth(tokens);
     let account = match account_of(state, integration, client, &credentials).await {
         Ok(a) => a,
@@ -310,7 +312,11 @@ pub async fn complete_oauth(
         }
         state.vault.put(&existing.secret_id, &credentials).await?;
         match state.store.reactivate(&existing).await {
-            Ok(restored) => state.store.write_audit(&restored, AuditAction::Reconnected, None).await?,
+            Ok(restored) => {
+                state.store.write_audit(&restored, AuditAction::Reconnected, None).await?;
+                state.store.note_grant_expiry(&st.user_id, id, grant_ends).await?;
+                crate::hooks::publish_health_change(state, &existing, HealthStatus::Ok, "reconnected").await;
+            }
             // Disconnected (or changed) meanwhile: the disconnect removes the secret.
             Err(StoreError::Conflict) => return Ok(fail("connection_gone")),
             Err(e) => return Err(e.into()),
@@ -340,6 +346,9 @@ pub async fn complete_oauth(
     let mut already_connected = false;
     let failure = match outcome {
         Ok(ConnectOutcome::Created(mut connection)) => {
+            if grant_ends.is_some() {
+                state.store.note_grant_expiry(&st.user_id, &connection_id, grant_ends).await?;
+            }
             connection.realtime =
                 crate::webhooks::lifecycle::subscribe(state, &connection, crate::store::attrs::now()).await;
             return Ok(redirect(

@@ -15,7 +15,7 @@ use super::flow::{describe_token_error, token_set};
 use super::{TokenResponse, http_client};
 use crate::catalog::Integration;
 use crate::config::AppState;
-use crate::domain::{Connection, ConnectionStatus};
+use crate::domain::{Connection, ConnectionStatus, HealthStatus};
 use crate::http::ErrorChain;
 use crate::providers::{Revocation, RevokeError};
 use crate::store::attrs::now;
@@ -128,6 +128,7 @@ async fn refresh_under_lease(
             if !state.store.mark_needs_reauth(connection, &reason, owner).await? {
                 return Err(TokenError::Unavailable("the connection changed during the refresh".into()));
             }
+            crate::hooks::publish_health_change(state, connection, HealthStatus::ActionNeeded, &reason).await;
             Err(TokenError::Revoked(reason))
         }
         Err(e) => Err(e),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::attrs::{Item, get_n, get_s, get_ts, n, opt_s, s, ts};
 use super::update::UpdateExpr;
 use super::{Store, StoreError, cancelled_conditions, keys, table};
-use crate::automations::AutomationSpec;
+use crate::automations::{AutomationSpec, OnFailure};
 use crate::domain::{AutomationId, Plan, UserId};
 
 /// Claims and their results are kept this long (redeliveries come within days).
@@ -541,6 +541,18 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// Why the run ended failed, when it did: no step was done, or a step set to stop the run
+    /// on failure did not succeed (the run's last receipt either way).
+    pub fn failure(&self, spec: &AutomationSpec) -> Option<String> {
+        let last = self.steps.last()?;
+        let stopped = last.status != ActionStatus::Done
+            && spec.steps.get(last.step.wrapping_sub(1)).is_some_and(|s| s.on_failure == OnFailure::Stop);
+        (self.status() == "failed" || stopped).then(|| {
+            let error = last.error.as_deref().unwrap_or(&last.summary);
+            format!("step {} ({}) failed: {error}", last.step, last.action)
+        })
+    }
+
     /// `succeeded` (every step done), `failed` (none done) or `partial`.
     pub fn status(&self) -> &'static str {
         let done = self.steps.iter().filter(|s| s.status == ActionStatus::Done).count();
@@ -566,18 +578,18 @@ impl Store {
     pub async fn record_run(
         &self,
         user: &UserId,
-        automation: &AutomationId,
+        automation: &Automation,
         run: &RunRecord,
-        retention: Duration,
     ) -> Result<bool, StoreError> {
+        let (plan, automation_id) = (automation.plan, &automation.automation_id);
         let done = run.steps.iter().filter(|s| s.status == ActionStatus::Done).count();
         let put = Put::builder()
             .table_name(&self.table)
             .item(table::PK, s(keys::user(user)))
-            .item(table::SK, s(run_sk(automation, &run.trigger)))
+            .item(table::SK, s(run_sk(automation_id, &run.trigger)))
             .item("run", s(serde_json::to_string(run).expect("a run serialises")))
             .item("finishedAt", ts(run.finished_at))
-            .item(table::TTL_ATTRIBUTE, n((run.finished_at + retention).timestamp()))
+            .item(table::TTL_ATTRIBUTE, super::audit::expires_at(plan, run.finished_at))
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .expect("put");
@@ -600,14 +612,26 @@ impl Store {
             .expression_attribute_values(":a", n(done))
             .build()
             .expect("update");
-        let result = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
             .transact_items(TransactWriteItem::builder().update(saved).build())
-            .transact_items(TransactWriteItem::builder().update(day).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().update(day).build());
+        if let Some(why) = run.failure(&automation.spec) {
+            // Once per run: the run's put above is conditional, and this goes with it.
+            let subject = super::audit::Subject::Other(automation_id.as_str());
+            let detail = format!("{}: {why}", automation.spec.name);
+            transaction = transaction.transact_items(super::audit::audit_put_for(
+                &self.table,
+                user,
+                plan,
+                super::AuditAction::AutomationFailed,
+                subject,
+                Some(&detail),
+            ));
+        }
+        let result = transaction.send().await;
         match result {
             Ok(_) => Ok(true),
             Err(err) => match cancelled_conditions(&err) {
@@ -763,7 +787,13 @@ mod tests {
         let env = TestEnv::new().await;
         let store = &env.state.store;
         let user = UserId::parse("auth-user-1").unwrap();
-        let automation = AutomationId::generate();
+        let spec: AutomationSpec = serde_json::from_value(serde_json::json!({
+            "name": "Focus", "enabled": false, "trigger": {"type": "item.created", "kind": "task"},
+            "steps": [{"action": "webhook.post", "params": {"url": "https://example.com/in"}}],
+        }))
+        .unwrap();
+        let saved = store.insert_automation(&user, spec, Plan::Free, None).await.unwrap().unwrap();
+        let automation = &saved.automation_id;
         let receipt = crate::automations::StepReceipt {
             step: 1,
             action: "calendar.insertEvent".into(),
@@ -776,12 +806,12 @@ mod tests {
         };
         let run =
             RunRecord { trigger: "card@1".into(), finished_at: Utc::now(), steps: vec![receipt], minutes_saved: 3 };
-        assert!(store.record_run(&user, &automation, &run, Duration::days(30)).await.unwrap());
-        assert!(!store.record_run(&user, &automation, &run, Duration::days(30)).await.unwrap(), "redelivered");
+        assert!(store.record_run(&user, &saved, &run).await.unwrap());
+        assert!(!store.record_run(&user, &saved, &run).await.unwrap(), "redelivered");
         let later =
             RunRecord { trigger: "card@2".into(), finished_at: Utc::now() + Duration::seconds(1), ..run.clone() };
-        store.record_run(&user, &automation, &later, Duration::days(30)).await.unwrap();
-        let runs = store.automation_runs(&user, &automation).await.unwrap();
+        store.record_run(&user, &saved, &later).await.unwrap();
+        let runs = store.automation_runs(&user, automation).await.unwrap();
         assert_eq!(runs.iter().map(|r| r.trigger.as_str()).collect::<Vec<_>>(), ["card@2", "card@1"]);
         assert_eq!(runs[0].status(), "succeeded");
         assert_eq!(store.automation_savings(&user).await.unwrap(), (6, 2));

@@ -164,6 +164,7 @@ pub(crate) fn from_item(item: &Item) -> Result<Connection, StoreError> {
         consecutive_failures: opt_n(item, "consecutiveFailures").unwrap_or(0),
         last_success_at: opt_ts(item, "lastSuccessAt"),
         rate_limited_until: opt_ts(item, "rateLimitedUntil"),
+        grant_expires_at: opt_ts(item, "grantExpiresAt"),
         items_total: opt_n(item, "itemsTotal").unwrap_or(0),
         minutes_saved_total: opt_n(item, "minutesSavedTotal").unwrap_or(0.0),
         budget: None,
@@ -232,6 +233,7 @@ impl Store {
         let connection = Connection {
             realtime: realtime_of(&new.integration_id, can_sync, None),
             fresh_as_of: None,
+            grant_expires_at: None,
             can_sync,
             user_id: new.user_id,
             connection_id: new.connection_id,
@@ -551,6 +553,32 @@ impl Store {
             .send()
             .await;
         match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::aws(e)),
+        }
+    }
+
+    /// When the connection's grant ends for good (a token with an expiry and no refresh token;
+    /// `None` clears it): shown in its health. Written after a sign-in or a reconnect.
+    pub async fn note_grant_expiry(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        ends: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+            .condition_expression("attribute_exists(PK)");
+        let update = match ends {
+            Some(at) => update.update_expression("SET grantExpiresAt = :at").expression_attribute_values(":at", ts(at)),
+            None => update.update_expression("REMOVE grantExpiresAt"),
+        };
+        match update.send().await {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(StoreError::aws(e)),

@@ -162,6 +162,29 @@ impl RunOutcome {
         self.before = Some(Box::new(connection.clone()));
         self
     }
+
+    /// The change of health this outcome makes to the connection the run found (none when it
+    /// found none): from, to and why in words. Audited with the run's end, and published.
+    pub fn health_change(&self) -> Option<(HealthStatus, HealthStatus, String)> {
+        let before = self.before.as_ref()?;
+        let failures = match self.status {
+            SyncStatus::Succeeded => 0,
+            _ => before.consecutive_failures + 1,
+        };
+        let status = if self.needs_reauth { ConnectionStatus::NeedsReauth } else { before.status };
+        let (from, to) = (before.health_status(), HealthStatus::of(status, failures));
+        let why = match to {
+            _ if from == to => return None,
+            HealthStatus::Ok => "a sync succeeded".to_owned(),
+            HealthStatus::Attention => {
+                format!("{failures} syncs in a row failed: {}", self.error.as_deref().unwrap_or("no reason given"))
+            }
+            HealthStatus::ActionNeeded => {
+                self.error.clone().unwrap_or_else(|| "the provider refused the credential".into())
+            }
+        };
+        Some((from, to, why))
+    }
 }
 
 /// A connection whose auto-sync is due, as the index holds it.
@@ -499,22 +522,13 @@ impl Store {
             conn_changes = conn_changes.set("freshAsOf", ts(started));
         }
         let failures_before = outcome.before.as_ref().map(|c| c.consecutive_failures);
-        let failures_after = match (outcome.status, failures_before) {
-            (SyncStatus::Succeeded, _) => {
-                conn_changes = conn_changes
-                    .set("consecutiveFailures", n(0))
-                    .set("lastSuccessAt", ts(finished))
-                    .remove("rateLimitedUntil");
-                Some(0)
-            }
-            (_, Some(before)) => {
-                conn_changes = conn_changes.set("consecutiveFailures", n(before + 1));
-                Some(before + 1)
-            }
-            (_, None) => {
-                conn_changes = conn_changes.add_to("consecutiveFailures", n(1));
-                None
-            }
+        conn_changes = match (outcome.status, failures_before) {
+            (SyncStatus::Succeeded, _) => conn_changes
+                .set("consecutiveFailures", n(0))
+                .set("lastSuccessAt", ts(finished))
+                .remove("rateLimitedUntil"),
+            (_, Some(before)) => conn_changes.set("consecutiveFailures", n(before + 1)),
+            (_, None) => conn_changes.add_to("consecutiveFailures", n(1)),
         };
         if outcome.needs_reauth {
             let reason = outcome.error.clone().unwrap_or_else(|| "The provider refused the credential.".into());
@@ -556,28 +570,10 @@ impl Store {
             .transact_items(TransactWriteItem::builder().update(run_update.build().expect("update")).build())
             .transact_items(TransactWriteItem::builder().update(conn_update).build())
             .transact_items(TransactWriteItem::builder().update(day).build());
-        if let (Some(before), Some(failures)) = (&outcome.before, failures_after) {
-            let status = if outcome.needs_reauth { ConnectionStatus::NeedsReauth } else { before.status };
-            let after = HealthStatus::of(status, failures);
-            if after != before.health_status() {
-                let why = match after {
-                    HealthStatus::Ok => "a sync succeeded".to_owned(),
-                    HealthStatus::Attention => format!(
-                        "{failures} syncs in a row failed: {}",
-                        outcome.error.as_deref().unwrap_or("no reason given")
-                    ),
-                    HealthStatus::ActionNeeded => {
-                        outcome.error.clone().unwrap_or_else(|| "the provider refused the credential".into())
-                    }
-                };
-                let detail = health_detail(before.health_status(), after, &why);
-                transaction = transaction.transact_items(audit_put(
-                    &self.table,
-                    before,
-                    AuditAction::HealthChanged,
-                    Some(&detail),
-                ));
-            }
+        if let (Some(before), Some((from, to, why))) = (&outcome.before, outcome.health_change()) {
+            let detail = health_detail(from, to, &why);
+            transaction =
+                transaction.transact_items(audit_put(&self.table, before, AuditAction::HealthChanged, Some(&detail)));
         }
         let result = transaction.send().await;
         match result {

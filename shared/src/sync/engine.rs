@@ -70,7 +70,11 @@ async fn end(state: &AppState, run: &SyncRun, outcome: RunOutcome) -> Result<Job
             .count("Succeeded", u64::from(status == SyncStatus::Succeeded))
             .count("Failed", u64::from(status == SyncStatus::Failed))
             .emit();
-        crate::hooks::publish_or_log(state, &run.user_id, &super::events::run_end_events(run, &outcome)).await;
+        let mut events = super::events::run_end_events(run, &outcome);
+        if let (Some(before), Some((from, to, why))) = (&outcome.before, outcome.health_change()) {
+            events.push(crate::hooks::health_changed(before, from, to, &why, format!("sync:{}", run.sync_id)));
+        }
+        crate::hooks::publish_or_log(state, &run.user_id, &events).await;
         let unheard = run.trigger != Trigger::Webhook
             && run.mode == SyncMode::Incremental
             && status == SyncStatus::Succeeded

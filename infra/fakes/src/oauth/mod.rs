@@ -158,6 +158,8 @@ pub(crate) struct Config {
     pub account_token: Option<String>,
     pub deny_next: bool,
     pub lifetime: Option<Duration>,
+    /// Grants issue no refresh token (Slack without token rotation and an expiry, say).
+    pub no_refresh: bool,
     pub token_requests: Vec<TokenRequest>,
     pub revocations: Vec<String>,
 }
@@ -169,6 +171,7 @@ impl Config {
             account_token: None,
             deny_next: false,
             lifetime: p.default_lifetime(),
+            no_refresh: false,
             token_requests: Vec::new(),
             revocations: Vec::new(),
         }
@@ -299,6 +302,11 @@ impl FakeState {
     pub fn set_token_lifetime(&self, p: OAuthProvider, lifetime: std::time::Duration) {
         let lifetime = Duration::from_std(lifetime).unwrap_or(Duration::days(3650));
         self.with(|s| s.oauth.config(p).lifetime = Some(lifetime));
+    }
+
+    /// Whether grants of `p` made from now on come with a refresh token (they do by default).
+    pub fn set_refresh_tokens(&self, p: OAuthProvider, issued: bool) {
+        self.with(|s| s.oauth.config(p).no_refresh = !issued);
     }
 
     /// Every call of `p`'s token endpoint, oldest first.

@@ -159,7 +159,7 @@ fn redeem_code(s: &mut Inner, p: OAuthProvider, params: &Params) -> Result<Issue
 
     let account_token = bind_account(s, p);
     let grant_id = s.next_seq();
-    let refresh_token = offline.then(|| new_refresh_token(s, p));
+    let refresh_token = (offline && !s.oauth.config(p).no_refresh).then(|| new_refresh_token(s, p));
     s.oauth.grants.push(Grant {
         id: grant_id,
         provider: p,
