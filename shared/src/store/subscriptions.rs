@@ -135,18 +135,9 @@ impl Store {
         user: &UserId,
         connection: &ConnectionId,
     ) -> Result<Vec<Subscription>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
-            .projection_expression("integrationId, subscriptionKeys")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        let Some(item) = out.item() else { return Ok(Vec::new()) };
+        let Some(ref item) = self.connection_fields(user, connection, "integrationId, subscriptionKeys").await? else {
+            return Ok(Vec::new());
+        };
         let integration = get_s(item, "integrationId")?.to_owned();
         let keys: Vec<String> = item.get("subscriptionKeys").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
         let mut subs = Vec::new();
@@ -394,18 +385,9 @@ impl Store {
         user: &UserId,
         connection: &ConnectionId,
     ) -> Result<Option<Option<DateTime<Utc>>>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
-            .projection_expression("pendingSync, lastNotifiedSyncAt")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        let Some(item) = out.item() else { return Ok(None) };
+        let Some(ref item) = self.connection_fields(user, connection, "pendingSync, lastNotifiedSyncAt").await? else {
+            return Ok(None);
+        };
         if !item.contains_key("pendingSync") {
             return Ok(None);
         }

@@ -618,18 +618,29 @@ impl Store {
 
     /// The saved incremental state of a connection (what its last successful run left).
     pub async fn sync_state(&self, user: &UserId, connection: &ConnectionId) -> Result<Option<Value>, StoreError> {
+        let item = self.connection_fields(user, connection, "syncState").await?;
+        Ok(item.as_ref().and_then(|i| opt_s(i, "syncState")).and_then(|raw| serde_json::from_str(raw).ok()))
+    }
+
+    /// Some attributes of a connection's item, read consistently (`None`: no such connection).
+    pub(super) async fn connection_fields(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+        projection: &str,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(table::PK, s(keys::user(user)))
             .key(table::SK, s(keys::connection(connection)))
-            .projection_expression("syncState")
+            .projection_expression(projection)
             .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::aws)?;
-        Ok(out.item().and_then(|i| opt_s(i, "syncState")).and_then(|raw| serde_json::from_str(raw).ok()))
+        Ok(out.item)
     }
 
     /// The entries of one sparse GSI1 partition (`DUE#{shard}`, `AUTODUE#{shard}`) whose time,
