@@ -161,8 +161,10 @@ async fn a_graph_subscription_is_made_renewed_falls_back_to_polling_comes_back_a
     teams.env.cleanup().await;
 }
 
-/// A connection whose subscription failed is synced at the polling fallback (15 minutes) instead
-/// of its own four hours, brought forward at once, and goes back to its own interval when live.
+/// A connection whose subscription failed at connect is synced at the polling fallback (15
+/// minutes) instead of its own four hours, brought forward at once; the scheduler tries the
+/// subscription again every 10 minutes, and once it is made the connection is live and back to
+/// its own interval.
 #[tokio::test]
 async fn a_polling_connection_is_synced_at_the_fallback_interval_until_it_is_live_again() {
     let teams = Teams::start_with(SyncSettings { auto_sync: true, sync_interval_minutes: 240 }).await;
@@ -182,18 +184,35 @@ async fn a_polling_connection_is_synced_at_the_fallback_interval_until_it_is_liv
     let soon = polled.next_sync_at.expect("still auto-syncs");
     assert!(soon <= now + Duration::minutes(15), "brought forward: {soon:?}");
 
-    // Due: synced, and the next one is 15 minutes on, not 4 hours.
+    // Recorded to be made by the scheduler, with nothing at Graph to renew or stop.
+    let pending = teams.env.state.store.connection_subscriptions(&user(), &teams.connection).await.unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!((pending[0].remote_id.as_deref(), pending[0].remake), (None, true));
+    assert_eq!(pending[0].renew_at, Some(now + lifecycle::RETRY_AFTER));
+
+    // Due: synced, and the next one is 15 minutes on, not 4 hours. Graph still refuses the
+    // subscription, which is tried again 10 minutes later.
     let at = soon + Duration::seconds(1);
     let report = integrations::sync::run_scheduler(&teams.env.state_for(Function::SyncScheduler), at).await.unwrap();
     assert_eq!(report.queued, 1, "{report:?}");
+    assert_eq!(report.subscriptions.failed, 1, "{report:?}");
     assert_eq!(teams.connection().await.next_sync_at, Some(at + Duration::minutes(15)));
+    assert_eq!(teams.connection().await.realtime, Realtime::Polling);
+    assert!(teams.fakes.state().graph_subscriptions().is_empty());
+
+    // Graph answers again: the scheduler's next try makes it, and the connection is live.
+    teams.fakes.state().clear_faults();
+    let report = teams.schedule(at + lifecycle::RETRY_AFTER + Duration::seconds(1)).await;
+    assert_eq!(report.recreated, 1, "{report:?}");
+    assert_eq!(teams.connection().await.realtime, Realtime::Live);
+    let made = teams.fakes.state().graph_subscriptions();
+    assert_eq!(made.len(), 1);
+    // Only the made one is left, on the connection too (the placeholder's key went with it).
+    let subs = teams.env.state.store.connection_subscriptions(&user(), &teams.connection).await.unwrap();
+    assert_eq!(subs.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), [made[0].id.as_str()]);
+    assert!(subs[0].remote_id.is_some() && !subs[0].remake);
 
     // Live again: the next scheduled sync is at its own interval.
-    teams.fakes.state().clear_faults();
-    assert_eq!(
-        lifecycle::subscribe(&teams.env.state_for(Function::Connections), &teams.connection().await, at).await,
-        Realtime::Live
-    );
     let later = at + Duration::minutes(15) + Duration::seconds(1);
     integrations::sync::run_scheduler(&teams.env.state_for(Function::SyncScheduler), later).await.unwrap();
     assert_eq!(teams.connection().await.next_sync_at, Some(later + Duration::minutes(240)));

@@ -116,6 +116,8 @@ impl Store {
         out.items().iter().map(from_item).collect()
     }
 
+    /// Deletes a subscription and then its key from its connection (whose list would otherwise
+    /// grow by one with every replaced Google channel); a connection that is gone is left so.
     pub async fn delete_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
         self.client
             .delete_item()
@@ -125,7 +127,22 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::aws)?;
-        Ok(())
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(&sub.user_id)))
+            .key(table::SK, s(keys::connection(&sub.connection_id)))
+            .update_expression("DELETE subscriptionKeys :key")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":key", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![sub.key.clone()]))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(StoreError::aws(e)),
+        }
     }
 
     /// A connection's subscriptions (disconnect stops them): a Query of the index by connection
@@ -152,18 +169,19 @@ impl Store {
         Ok(subs)
     }
 
-    /// Records a new subscription and its key on the connection, and says the connection is
-    /// live, in one transaction; fails with `NotFound` when the connection is gone.
-    pub async fn add_subscription(&self, sub: &Subscription) -> Result<(), StoreError> {
+    /// Records a new subscription and its key on the connection, and says how the connection
+    /// hears of changes (`live` once a subscription is made, `polling` for one still to be made),
+    /// in one transaction; fails with `NotFound` when the connection is gone.
+    pub async fn add_subscription(&self, sub: &Subscription, realtime: Realtime) -> Result<(), StoreError> {
         let put = Put::builder().table_name(&self.table).set_item(Some(to_item(sub))).build().expect("put");
         let update = Update::builder()
             .table_name(&self.table)
             .key(table::PK, s(keys::user(&sub.user_id)))
             .key(table::SK, s(keys::connection(&sub.connection_id)))
-            .update_expression("ADD subscriptionKeys :key SET realtime = :live REMOVE unheardChanges")
+            .update_expression("ADD subscriptionKeys :key SET realtime = :realtime REMOVE unheardChanges")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":key", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![sub.key.clone()]))
-            .expression_attribute_values(":live", s(Realtime::Live.as_str()))
+            .expression_attribute_values(":realtime", s(realtime.as_str()))
             .build()
             .expect("update");
         let result = self

@@ -1,7 +1,8 @@
 //! Subscriptions that keep themselves: made on connect where the provider notifies, renewed by
 //! the scheduler before they expire (or made again after `subscriptionRemoved` or an expiry),
 //! stopped on disconnect. A connection whose subscription could not be made or renewed shows
-//! `realtime: polling` (its syncs still find its changes) until a renewal succeeds.
+//! `realtime: polling` (its syncs still find its changes) until a renewal succeeds; one that could
+//! not be made at connect is recorded with no provider id, for the scheduler to make.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -111,8 +112,26 @@ async fn make(
         .await
         .map_err(LifecycleError::Provider)?;
     let Some(made) = made else { return Ok(false) };
-    state.store.add_subscription(&stored(connection, made, &secret)).await?;
+    state.store.add_subscription(&stored(connection, made, &secret), Realtime::Live).await?;
     Ok(true)
+}
+
+/// A subscription that could not be made, recorded so the scheduler's pass makes it after
+/// [`RETRY_AFTER`] (and every [`RETRY_AFTER`] until it is made): it has no provider id, so there
+/// is nothing to renew or stop, and no notification can name its key.
+async fn make_later(state: &AppState, connection: &Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let sub = Subscription {
+        integration_id: connection.integration_id.clone(),
+        key: ulid::Ulid::new().to_string().to_lowercase(),
+        user_id: connection.user_id.clone(),
+        connection_id: connection.connection_id.clone(),
+        secret_hash: None,
+        remote_id: None,
+        expires_on: None,
+        renew_at: Some(now + RETRY_AFTER),
+        remake: true,
+    };
+    state.store.add_subscription(&sub, Realtime::Polling).await
 }
 
 /// The connection shows `polling` and, if it auto-syncs, is synced within the fallback interval
@@ -171,6 +190,12 @@ pub async fn subscribe(state: &AppState, connection: &Connection, now: DateTime<
             tracing::warn!(connection = %connection.connection_id, error = %ErrorChain(&e), "could not subscribe; the connection is polled");
             if let Err(e) = fall_back(state, &connection.user_id, &connection.connection_id, now).await {
                 tracing::error!(error = %ErrorChain(&e), "could not record the fallback to polling");
+            }
+            // Without a callback there is nothing to retry; otherwise the scheduler tries again.
+            if !matches!(e, LifecycleError::NoCallback)
+                && let Err(e) = make_later(state, connection, now).await
+            {
+                tracing::error!(error = %ErrorChain(&e), "could not record the subscription to make later");
             }
             Realtime::Polling
         }
