@@ -218,3 +218,43 @@ async fn a_polling_connection_is_synced_at_the_fallback_interval_until_it_is_liv
     assert_eq!(teams.connection().await.next_sync_at, Some(later + Duration::minutes(240)));
     teams.env.cleanup().await;
 }
+
+/// Serves `app` on a loopback port; its base URL.
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// Graph makes a subscription only after its validation request is answered: a `validationToken`
+/// posted to the notification URL, to be echoed as text/plain within 10 s. A URL that answers
+/// 200 with anything else gets none (the connection is polled); the webhooks function, served on
+/// a port, answers it, and the scheduler's next try makes the subscription.
+#[tokio::test]
+async fn graph_makes_a_subscription_only_once_the_webhooks_function_answers_its_validation() {
+    let mut teams = Teams::start().await;
+    teams.fakes.state().check_callbacks(true);
+    let now = Utc::now();
+    let ours = serve(webhooks::router(teams.env.state_for(Function::Webhooks))).await;
+    let wrong = serve(axum::Router::new().fallback(|| async { "ok" })).await;
+
+    teams.env.state.webhooks.base_url = Some(wrong);
+    let connection = teams.connection().await;
+    assert_eq!(
+        lifecycle::subscribe(&teams.env.state_for(Function::Connections), &connection, now).await,
+        Realtime::Polling
+    );
+    assert!(teams.fakes.state().graph_subscriptions().is_empty());
+    let refused = teams.fakes.state().requests(Provider::MicrosoftGraph);
+    assert!(refused.iter().any(|r| r.path.ends_with("/subscriptions") && r.status == 400), "{refused:?}");
+
+    teams.env.state.webhooks.base_url = Some(ours.clone());
+    let report = teams.schedule(now + lifecycle::RETRY_AFTER + Duration::seconds(1)).await;
+    assert_eq!(report.recreated, 1, "{report:?}");
+    assert_eq!(teams.connection().await.realtime, Realtime::Live);
+    let subs = teams.fakes.state().graph_subscriptions();
+    assert_eq!(subs.len(), 1);
+    assert_eq!(subs[0].notification_url, format!("{ours}/api/v1/integrations/webhooks/microsoft-teams"));
+    teams.env.cleanup().await;
+}

@@ -1,6 +1,7 @@
-//! A change in the fake Trello reaching the items with no schedule involved: connecting makes a
-//! Trello webhook whose callback is the webhooks function (served on a loopback port), the fake
-//! sends its signed notification when a card is added, and the sync worker's run stores it.
+//! A change in the fake Trello reaching the items with no schedule involved: a Trello webhook
+//! whose callback is the webhooks function (served on a loopback port) is made once the fake's
+//! `HEAD` check of that callback passes, the fake sends its signed notification when a card is
+//! added, and the sync worker's run stores it.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use integrations::connections::{ConnectRequest, connect};
 use integrations::domain::{Plan, Realtime, UserId};
 use integrations::queue::SyncMessage;
 use integrations::testing::TestEnv;
+use integrations::webhooks::lifecycle;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -31,6 +33,13 @@ async fn a_card_added_in_trello_reaches_the_items_through_its_webhook() {
     };
     let app = webhooks::router(env.state_for(Function::Webhooks));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // Trello checks a callback with a HEAD before it makes the webhook. At connect, the callback
+    // is a server that answers 404: no webhook, the connection is polled.
+    fakes.state().check_callbacks(true);
+    let missing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let missing_base = format!("http://{}", missing.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(missing, axum::Router::new()).await.unwrap() });
+    env.state.webhooks.base_url = Some(missing_base);
 
     let user = UserId::parse("ada").unwrap();
     let request: ConnectRequest = serde_json::from_value(json!({
@@ -41,7 +50,19 @@ async fn a_card_added_in_trello_reaches_the_items_through_its_webhook() {
     let caller = Caller { user_id: user.clone(), plan: Plan::Free };
     let connection =
         connect(&env.state_for(Function::Connections), &caller, request).await.unwrap().into_connection().unwrap();
-    assert_eq!(connection.realtime, Realtime::Live);
+    assert_eq!(connection.realtime, Realtime::Polling);
+    assert!(fakes.state().trello_webhooks().is_empty());
+    let refused = fakes.state().requests(Provider::Trello);
+    assert!(refused.iter().any(|r| r.path == "/1/webhooks" && r.status == 400), "{refused:?}");
+
+    // The scheduler tries again 10 minutes later, the callback now the webhooks function, whose
+    // answer to the HEAD passes: the webhook is made and the connection is live.
+    env.state.webhooks.base_url = Some(base.clone());
+    let at = chrono::Utc::now() + lifecycle::RETRY_AFTER + chrono::Duration::seconds(1);
+    let report = integrations::sync::run_scheduler(&env.state_for(Function::SyncScheduler), at).await.unwrap();
+    assert_eq!(report.subscriptions.recreated, 1, "{report:?}");
+    let shown = env.state.store.get_connection(&user, &connection.connection_id).await.unwrap();
+    assert_eq!(shown.realtime, Realtime::Live);
     let hooks = fakes.state().trello_webhooks();
     assert_eq!(hooks.len(), 1);
     assert!(hooks[0].callback_url.starts_with(&format!("{base}/api/v1/integrations/webhooks/trello?s=")));

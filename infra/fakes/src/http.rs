@@ -104,7 +104,10 @@ async fn dispatch(State(state): State<FakeState>, req: Request<Body>) -> Respons
             tokio::time::sleep(Duration::from_millis(millis)).await;
             handle(provider, &state, &api)
         }
-        None => handle(provider, &state, &api),
+        None => match crate::callbacks::refusal(provider, &state, &api).await {
+            Some(refused) => refused,
+            None => handle(provider, &state, &api),
+        },
     };
     state.record(record_of(provider, &api, resp.status().as_u16()), fault, secrets_of(provider, &api));
     resp

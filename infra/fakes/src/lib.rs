@@ -41,6 +41,7 @@
 #![allow(clippy::result_large_err)]
 
 mod asana;
+mod callbacks;
 pub mod demo;
 mod google;
 mod graph;

@@ -11,6 +11,8 @@ usage: fake-providers [--addr HOST:PORT] [--empty]
 
 Serves local fakes of the Trello, Slack, Asana, Notion, Google Calendar/Drive and Microsoft Graph
 APIs, and OAuth 2.0 servers for Google, Microsoft, Slack, Asana and Notion under /oauth/{provider}.
+As Trello and Graph do, a subscription's callback is checked before it is made (Trello: a HEAD
+answered 200; Graph: its validationToken echoed as text/plain within 10 s).
   --addr HOST:PORT  address to listen on (default 127.0.0.1:4010; env FAKE_PROVIDERS_ADDR)
   --empty           start without the demo data
 
@@ -88,6 +90,8 @@ async fn main() -> ExitCode {
         }
     };
     let state = FakeState::new();
+    // As Trello and Graph do, a subscription's callback is checked before it is made.
+    state.check_callbacks(true);
     let fake = match FakeProviders::start_with(opts.addr, state).await {
         Ok(f) => f,
         Err(e) => {

@@ -199,6 +199,8 @@ const MAX_RECORDED: usize = 10_000;
 pub(crate) struct Inner {
     seq: u64,
     pub base_url: Option<String>,
+    /// See [`FakeState::check_callbacks`].
+    pub checks_callbacks: bool,
     pub trello: trello::Data,
     pub slack: slack::Data,
     pub asana: asana::Data,
@@ -261,7 +263,7 @@ impl FakeState {
         self.with(|s| {
             let base_url = s.base_url.take();
             let secrets = std::mem::take(&mut s.secrets);
-            *s = Inner { base_url, secrets, ..Inner::default() };
+            *s = Inner { base_url, secrets, checks_callbacks: s.checks_callbacks, ..Inner::default() };
         });
     }
 

@@ -21,7 +21,7 @@ const MAX_TOP: usize = 50;
 
 type Reply = Result<Response, Response>;
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let now = Utc::now();
     let seed = now.timestamp_micros() as u64;
     let body = json!({"error": {"code": code, "message": message, "innerError": {
@@ -296,7 +296,7 @@ fn message_json(m: &TeamsMessage, reply_to: Option<&str>, rec: &ChannelRec) -> V
 
 /// `POST /subscriptions`, `PATCH /subscriptions/{id}` (a new `expirationDateTime`) and `DELETE
 /// /subscriptions/{id}`, as Graph answers them (an expiry more than 3 days ahead is refused).
-/// Unlike Graph, no validation request is sent to the notification URL.
+/// The validation request to the notification URL is `crate::callbacks`'.
 fn subscriptions(s: &mut Inner, req: &ApiRequest) -> Response {
     let id = req.path.trim_matches('/').strip_prefix("subscriptions").unwrap_or_default().trim_matches('/').to_owned();
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);

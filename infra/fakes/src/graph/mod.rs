@@ -3,6 +3,7 @@
 //! endpoints are in `api.rs`.
 
 mod api;
+pub(crate) use api::error;
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -21,7 +21,7 @@ const MEMBER_FIELDS: &str =
 
 type Reply = Result<Response, Response>;
 
-pub(super) fn text(status: StatusCode, msg: &str) -> Response {
+pub(crate) fn text(status: StatusCode, msg: &str) -> Response {
     text_response(status, msg)
 }
 

@@ -4,6 +4,7 @@
 //! (Mongo ObjectIds), followed by a global sequence number, so ids sort by creation time.
 
 mod api;
+pub(crate) use api::text;
 mod webhooks;
 mod writes;
 

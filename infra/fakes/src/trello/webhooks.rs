@@ -3,8 +3,8 @@
 //! gets a real signed notification: `POST {callbackURL}` with `X-Trello-Webhook`, the base64
 //! HMAC-SHA1 of the body followed by the callback URL, keyed with the app secret
 //! ([`crate::demo::TRELLO_APP_SECRET`] unless [`FakeState::set_trello_app_secret`] says
-//! otherwise). Unlike Trello, the callback is not checked with a HEAD at creation, and every
-//! webhook hears of every card.
+//! otherwise). The `HEAD` check of the callback at creation is `crate::callbacks`'; unlike
+//! Trello, every webhook hears of every card.
 
 use aws_lc_rs::hmac;
 use axum::http::{Method, StatusCode};
