@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attrs::{Item, get_n, get_s, get_ts, n, opt_s, s, ts};
 use super::update::UpdateExpr;
-use super::{Store, StoreError, cancelled_conditions, keys, table};
+use super::{Store, StoreError, keys, table, unless_condition_failed};
 use crate::automations::{AutomationSpec, OnFailure};
 use crate::domain::{AutomationId, Plan, UserId};
 
@@ -168,22 +168,14 @@ impl Store {
                 .condition_expression("attribute_not_exists(automationCount) OR automationCount < :limit")
                 .expression_attribute_values(":limit", n(limit));
         }
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(count.build().expect("update")).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Ok(automation)),
-            Err(err) => match cancelled_conditions(&err) {
-                Some(failed) if failed.get(1) == Some(&true) => {
-                    Ok(Err(InsertRefusal::LimitReached(limit.unwrap_or_default())))
-                }
-                Some(_) => Err(StoreError::Conflict),
-                None => Err(StoreError::aws(err)),
-            },
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(count.build().expect("update")).build(),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(Ok(automation)),
+            Err(c) if c.failed(1) => Ok(Err(InsertRefusal::LimitReached(limit.unwrap_or_default()))),
+            Err(_) => Err(StoreError::Conflict),
         }
     }
 
@@ -243,11 +235,8 @@ impl Store {
             .expression_attribute_values(":v", n(current.version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(next),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(result)?.ok_or(StoreError::Conflict)?;
+        Ok(next)
     }
 
     /// Removes a definition and uncounts it, all or nothing. Its claims expire on their own.
@@ -267,20 +256,14 @@ impl Store {
             .expression_attribute_values(":minus", n(-1))
             .build()
             .expect("update");
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(uncount).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match cancelled_conditions(&err) {
-                Some(failed) if failed.first() == Some(&true) => Err(StoreError::NotFound),
-                Some(_) => Err(StoreError::Conflict),
-                None => Err(StoreError::aws(err)),
-            },
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().update(uncount).build(),
+        ];
+        match self.transact(items).await? {
+            Ok(()) => Ok(()),
+            Err(c) if c.failed(0) => Err(StoreError::NotFound),
+            Err(_) => Err(StoreError::Conflict),
         }
     }
 }
@@ -324,11 +307,8 @@ impl Store {
             .key(table::PK, s(keys::user(&due.user_id)))
             .key(table::SK, s(automation_sk(&due.automation_id)))
             .condition_expression("#nextRunAt = :slot");
-        match update.on_update_item(request).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(update.on_update_item(request).send().await)?.ok_or(StoreError::Conflict)?;
+        Ok(())
     }
 }
 
@@ -434,10 +414,6 @@ pub(super) fn record_from(item: &Item) -> Result<ActionRecord, StoreError> {
     })
 }
 
-fn is_condition_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
-    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
-}
-
 impl Store {
     /// Claims an action with one conditional write. When it was claimed before, the same request
     /// returns where it stands (no second read).
@@ -485,11 +461,8 @@ impl Store {
             .key(table::PK, s(keys::user(user)))
             .key(table::SK, s(key.sk()))
             .condition_expression("#status = :sending");
-        match update.on_update_item(request).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(update.on_update_item(request).send().await)?.ok_or(StoreError::Conflict)?;
+        Ok(())
     }
 
     /// Gives back a claim whose action the provider did not perform, so a later delivery can
@@ -506,11 +479,8 @@ impl Store {
             .expression_attribute_values(":sending", s(ActionStatus::Sending.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(result)?.ok_or(StoreError::Conflict)?;
+        Ok(())
     }
 
     pub async fn action_record(&self, user: &UserId, key: &ActionKey) -> Result<ActionRecord, StoreError> {
@@ -612,17 +582,16 @@ impl Store {
             .expression_attribute_values(":a", n(done))
             .build()
             .expect("update");
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(saved).build())
-            .transact_items(TransactWriteItem::builder().update(day).build());
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(saved).build(),
+            TransactWriteItem::builder().update(day).build(),
+        ];
         if let Some(why) = run.failure(&automation.spec) {
             // Once per run: the run's put above is conditional, and this goes with it.
             let subject = super::audit::Subject::Other(automation_id.as_str());
             let detail = format!("{}: {why}", automation.spec.name);
-            transaction = transaction.transact_items(super::audit::audit_put_for(
+            items.push(super::audit::audit_put_for(
                 &self.table,
                 user,
                 plan,
@@ -631,14 +600,10 @@ impl Store {
                 Some(&detail),
             ));
         }
-        let result = transaction.send().await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match cancelled_conditions(&err) {
-                Some(failed) if failed.first() == Some(&true) => Ok(false),
-                Some(_) => Err(StoreError::Conflict),
-                None => Err(StoreError::aws(err)),
-            },
+        match self.transact(items).await? {
+            Ok(()) => Ok(true),
+            Err(c) if c.failed(0) => Ok(false),
+            Err(_) => Err(StoreError::Conflict),
         }
     }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::attrs::{Item, b, get_b, get_n, get_s, get_ts, n, opt_n, opt_s, opt_ts, s, ts};
 use super::audit::{AuditAction, audit_put};
 use super::grants::{hold_grant, shared_grant};
-use super::{Store, StoreError, cancelled_conditions, keys, table};
+use super::{Store, StoreError, keys, table, unless_condition_failed};
 use crate::catalog::{AuthMode, Catalog};
 use crate::domain::{
     Account, Connection, ConnectionId, ConnectionStatus, IntegrationId, LastSync, Plan, Realtime, SyncId, SyncSettings,
@@ -293,32 +293,26 @@ impl Store {
                 .expression_attribute_values(":limit", n(limit));
         }
 
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_connection).build())
-            .transact_items(TransactWriteItem::builder().put(put_guard).build())
-            .transact_items(TransactWriteItem::builder().update(count.build().expect("update")).build())
-            .transact_items(audit_put(&self.table, &connection, AuditAction::Connected, None));
+        let mut items = vec![
+            TransactWriteItem::builder().put(put_connection).build(),
+            TransactWriteItem::builder().put(put_guard).build(),
+            TransactWriteItem::builder().update(count.build().expect("update")).build(),
+            audit_put(&self.table, &connection, AuditAction::Connected, None),
+        ];
         if let Some(grant) = shared_grant(&connection) {
-            transaction = transaction.transact_items(hold_grant(&self.table, &grant, &connection.connection_id));
+            items.push(hold_grant(&self.table, &grant, &connection.connection_id));
         }
-        let result = transaction.send().await;
-
-        match result {
-            Ok(_) => {
+        match self.transact(items).await? {
+            Ok(()) => {
                 self.count_integration(&connection.integration_id, 1).await;
                 self.count_co_connections(&connection.user_id, &connection.integration_id, 1).await;
                 Ok(ConnectOutcome::Created(Box::new(connection)))
             }
-            Err(err) => match cancelled_conditions(&err) {
-                Some(failed) if failed.get(1) == Some(&true) => Ok(ConnectOutcome::AlreadyConnected {
-                    existing: self.guard_owner(&user_pk, &guard_sk).await.ok().flatten(),
-                }),
-                Some(failed) if failed.get(2) == Some(&true) => Ok(ConnectOutcome::LimitReached),
-                Some(_) => Err(StoreError::Conflict),
-                None => Err(StoreError::aws(err)),
-            },
+            Err(c) if c.failed(1) => Ok(ConnectOutcome::AlreadyConnected {
+                existing: self.guard_owner(&user_pk, &guard_sk).await.ok().flatten(),
+            }),
+            Err(c) if c.failed(2) => Ok(ConnectOutcome::LimitReached),
+            Err(_) => Err(StoreError::Conflict),
         }
     }
 
@@ -472,18 +466,12 @@ impl Store {
         let update = update.update_expression(expression).build().expect("update");
         let detail = describe_change(change);
 
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(audit_put(&self.table, &next, AuditAction::SettingsChanged, Some(&detail)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(next),
-            Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),
-            Err(err) => Err(StoreError::aws(err)),
-        }
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit_put(&self.table, &next, AuditAction::SettingsChanged, Some(&detail)),
+        ];
+        self.transact(items).await?.map_err(|_| StoreError::Conflict)?;
+        Ok(next)
     }
 
     /// Connections of one shard whose grant is due a keep-alive refresh at `now`.
@@ -530,13 +518,8 @@ impl Store {
             .expression_attribute_values(":refresh", s("REFRESH#"))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Err(StoreError::Conflict)
-            }
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(result)?.ok_or(StoreError::Conflict)?;
+        Ok(())
     }
 
     /// The provider asked us to slow down until `until`: shown in the connection's health.
@@ -552,11 +535,8 @@ impl Store {
             .expression_attribute_values(":until", ts(until))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(result)?;
+        Ok(())
     }
 
     /// When the connection's grant ends for good (a token with an expiry and no refresh token;
@@ -578,17 +558,15 @@ impl Store {
             Some(at) => update.update_expression("SET grantExpiresAt = :at").expression_attribute_values(":at", ts(at)),
             None => update.update_expression("REMOVE grantExpiresAt"),
         };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(update.send().await)?;
+        Ok(())
     }
 
     /// First step of a disconnect: the connection leaves the due index and is marked
     /// `disconnecting`, so no sync starts while its secret is deleted.
     pub async fn mark_disconnecting(&self, current: &Connection) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(table::PK, s(keys::user(&current.user_id)))
@@ -602,14 +580,8 @@ impl Store {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":expected", n(current.version))
             .send()
-            .await
-            .map_err(|e| {
-                if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) {
-                    StoreError::Conflict
-                } else {
-                    StoreError::aws(e)
-                }
-            })?;
+            .await;
+        unless_condition_failed(result)?.ok_or(StoreError::Conflict)?;
         Ok(())
     }
 
@@ -627,24 +599,16 @@ impl Store {
             }
             TransactWriteItem::builder().delete(d.build().expect("delete")).build()
         };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(delete(keys::connection(&current.connection_id), Some("#status = :disconnecting")))
-            .transact_items(delete(keys::account_guard(&current.integration_id, &current.account.id), None))
-            .transact_items(counter_update(&self.table, user_pk.clone(), keys::PROFILE.into(), "connectionCount", -1))
-            .transact_items(audit_put(&self.table, current, AuditAction::Disconnected, audit_detail))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {
-                self.count_integration(&current.integration_id, -1).await;
-                self.count_co_connections(&current.user_id, &current.integration_id, -1).await;
-                Ok(())
-            }
-            Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::Conflict),
-            Err(err) => Err(StoreError::aws(err)),
-        }
+        let items = vec![
+            delete(keys::connection(&current.connection_id), Some("#status = :disconnecting")),
+            delete(keys::account_guard(&current.integration_id, &current.account.id), None),
+            counter_update(&self.table, user_pk.clone(), keys::PROFILE.into(), "connectionCount", -1),
+            audit_put(&self.table, current, AuditAction::Disconnected, audit_detail),
+        ];
+        self.transact(items).await?.map_err(|_| StoreError::Conflict)?;
+        self.count_integration(&current.integration_id, -1).await;
+        self.count_co_connections(&current.user_id, &current.integration_id, -1).await;
+        Ok(())
     }
 }
 

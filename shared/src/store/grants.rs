@@ -79,20 +79,9 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                let others = out.attributes().and_then(|a| a.get(HOLDERS)).and_then(|h| h.as_ss().ok());
-                Ok(if others.is_some_and(|h| !h.is_empty()) {
-                    GrantRelease::StillHeld
-                } else {
-                    GrantRelease::LastHolder
-                })
-            }
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(GrantRelease::NotListed)
-            }
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        let Some(out) = super::unless_condition_failed(result)? else { return Ok(GrantRelease::NotListed) };
+        let others = out.attributes().and_then(|a| a.get(HOLDERS)).and_then(|h| h.as_ss().ok());
+        Ok(if others.is_some_and(|h| !h.is_empty()) { GrantRelease::StillHeld } else { GrantRelease::LastHolder })
     }
 }
 

@@ -180,13 +180,8 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Err(StoreError::NotFound)
-            }
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        super::unless_condition_failed(result)?.ok_or(StoreError::NotFound)?;
+        Ok(())
     }
 
     /// Records an attempt of a delivery (creating the delivery on its first attempt) in one write.

@@ -21,6 +21,7 @@ mod your_data;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 pub use audit::{AuditAction, AuditEntry, AuditFilter, Subject};
 pub use automations::{
@@ -70,13 +71,44 @@ impl StoreError {
     }
 }
 
-/// Which items of a cancelled transaction failed their condition.
-pub(crate) fn cancelled_conditions<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Vec<bool>> {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
-            Some(e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect())
+/// A transaction cancelled because conditions failed: which of its items' did, by position.
+#[derive(Debug)]
+pub(crate) struct Cancelled(Vec<bool>);
+
+impl Cancelled {
+    /// Whether the condition of item `i` (in the order the transaction lists them) failed.
+    pub fn failed(&self, i: usize) -> bool {
+        self.0.get(i).copied().unwrap_or(false)
+    }
+}
+
+impl Store {
+    /// Writes `items` all or nothing: `Ok(Err(Cancelled))` when conditions failed and nothing
+    /// was written; any other failure is the store's error.
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Result<(), Cancelled>, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => Ok(Err(Cancelled(
+                    e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect(),
+                ))),
+                _ => Err(StoreError::aws(err)),
+            },
         }
-        _ => None,
+    }
+}
+
+/// A conditional write's outcome: `Ok(None)` when its condition failed (nothing was written);
+/// any other failure is the store's error.
+pub(crate) fn unless_condition_failed<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<Option<T>, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") => Ok(None),
+        Err(e) => Err(StoreError::aws(e)),
     }
 }
 

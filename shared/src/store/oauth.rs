@@ -7,7 +7,7 @@ use super::attrs::{Item, get_s, get_ts, n, now, opt_s, s, ts};
 use super::audit::{AuditAction, audit_put, health_detail};
 use super::connections::{due_shard, due_sort_key};
 use super::update::UpdateExpr;
-use super::{Store, StoreError, cancelled_conditions, keys, table};
+use super::{Store, StoreError, keys, table};
 use crate::domain::{Connection, ConnectionId, ConnectionStatus, HealthStatus, IntegrationId, Plan, UserId};
 
 pub const OAUTH_STATE_TTL: Duration = Duration::minutes(10);
@@ -95,13 +95,11 @@ impl Store {
             .item(table::TTL_ATTRIBUTE, n(st.expires_at.timestamp()))
             .build()
             .expect("put");
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put_state).build())
-            .transact_items(TransactWriteItem::builder().put(put_entry).build())
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
+        let items = vec![
+            TransactWriteItem::builder().put(put_state).build(),
+            TransactWriteItem::builder().put(put_entry).build(),
+        ];
+        self.transact(items).await?.map_err(|_| StoreError::Conflict)?;
         Ok(Ok(()))
     }
 
@@ -180,18 +178,11 @@ impl Store {
             .key(table::SK, s(open_state_key(st.expires_at, &st.state)))
             .build()
             .expect("delete");
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete_state).build())
-            .transact_items(TransactWriteItem::builder().delete(delete_entry).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if cancelled_conditions(&err).is_some() => Ok(false),
-            Err(err) => Err(StoreError::aws(err)),
-        }
+        let items = vec![
+            TransactWriteItem::builder().delete(delete_state).build(),
+            TransactWriteItem::builder().delete(delete_entry).build(),
+        ];
+        Ok(self.transact(items).await?.is_ok())
     }
 
     /// Elects one refresher of a connection's token: `true` for the caller that got the lease.
@@ -311,23 +302,13 @@ impl Store {
             .expression_attribute_values(":now", ts(at))
             .build()
             .expect("update");
-        let mut transaction =
-            self.client.transact_write_items().transact_items(TransactWriteItem::builder().update(update).build());
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
         let before = connection.health_status();
         if before != HealthStatus::ActionNeeded {
             let detail = health_detail(before, HealthStatus::ActionNeeded, reason);
-            transaction = transaction.transact_items(audit_put(
-                &self.table,
-                connection,
-                AuditAction::HealthChanged,
-                Some(&detail),
-            ));
+            items.push(audit_put(&self.table, connection, AuditAction::HealthChanged, Some(&detail)));
         }
-        match transaction.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if cancelled_conditions(&e).is_some() => Ok(false),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        Ok(self.transact(items).await?.is_ok())
     }
 
     /// After a successful re-consent (or new key): active again, back in the schedule if
@@ -388,20 +369,15 @@ impl Store {
             )
             .build()
             .expect("update");
-        let mut transaction =
-            self.client.transact_write_items().transact_items(TransactWriteItem::builder().update(update).build());
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
         let before = current.health_status();
         next.consecutive_failures = 0;
         next = next.with_health(at);
         if before != HealthStatus::Ok {
             let detail = health_detail(before, HealthStatus::Ok, "reconnected");
-            transaction =
-                transaction.transact_items(audit_put(&self.table, current, AuditAction::HealthChanged, Some(&detail)));
+            items.push(audit_put(&self.table, current, AuditAction::HealthChanged, Some(&detail)));
         }
-        match transaction.send().await {
-            Ok(_) => Ok(next),
-            Err(e) if cancelled_conditions(&e).is_some() => Err(StoreError::Conflict),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        self.transact(items).await?.map_err(|_| StoreError::Conflict)?;
+        Ok(next)
     }
 }

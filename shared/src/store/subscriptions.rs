@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::attrs::{Item, get_s, n, opt_s, opt_ts, s, ts};
 use super::connections::due_shard;
-use super::{Store, StoreError, cancelled_conditions, keys, table};
+use super::{Store, StoreError, keys, table, unless_condition_failed};
 use crate::domain::{ConnectionId, ConnectionStatus, IntegrationId, Realtime, SyncRun, UserId};
 
 /// How long the id of a Slack event is remembered, to drop Slack's retries of it.
@@ -138,11 +138,8 @@ impl Store {
             .expression_attribute_values(":key", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![sub.key.clone()]))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(result)?;
+        Ok(())
     }
 
     /// A connection's subscriptions (disconnect stops them): a Query of the index by connection
@@ -184,18 +181,9 @@ impl Store {
             .expression_attribute_values(":realtime", s(realtime.as_str()))
             .build()
             .expect("update");
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if cancelled_conditions(&err).is_some() => Err(StoreError::NotFound),
-            Err(err) => Err(StoreError::aws(err)),
-        }
+        let items =
+            vec![TransactWriteItem::builder().put(put).build(), TransactWriteItem::builder().update(update).build()];
+        self.transact(items).await?.map_err(|_| StoreError::NotFound)
     }
 
     /// Subscriptions of one shard whose renewal is due at `now`: reads only due entries.
@@ -228,11 +216,8 @@ impl Store {
             .expression_attribute_values(":realtime", s(realtime.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(result)?;
+        Ok(())
     }
 
     /// A connection falls back to `polling` (its subscription could not be made or renewed, or
@@ -257,13 +242,10 @@ impl Store {
             .expression_attribute_values(":gsk", s(super::connections::due_sort_key(soon, connection)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
+        match unless_condition_failed(result)? {
+            Some(_) => Ok(()),
             // Not auto-syncing, due sooner already, or gone: only what it shows changes.
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                self.set_realtime(user, connection, Realtime::Polling).await
-            }
-            Err(e) => Err(StoreError::aws(e)),
+            None => self.set_realtime(user, connection, Realtime::Polling).await,
         }
     }
 
@@ -287,11 +269,8 @@ impl Store {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(out.attributes().and_then(|a| super::attrs::opt_n(a, "unheardChanges"))),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        let counted = unless_condition_failed(result)?;
+        Ok(counted.and_then(|out| out.attributes().and_then(|a| super::attrs::opt_n(a, "unheardChanges"))))
     }
 
     /// A notification's one write: marks the connection as having a sync pending. `false` when
@@ -316,11 +295,7 @@ impl Store {
             .expression_attribute_values(":active", s(ConnectionStatus::Active.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        Ok(unless_condition_failed(result)?.is_some())
     }
 
     /// Drops a pending sync that will not run (its message could not be sent, or its connection
@@ -336,11 +311,8 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        unless_condition_failed(result)?;
+        Ok(())
     }
 
     /// Turns a connection's pending sync into its run in flight, at most once per `gap` (a burst
@@ -364,16 +336,11 @@ impl Store {
             .build()
             .expect("update");
         let put = super::syncs::queued_run_put(&self.table, run);
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(PendingRun::Queued),
-            Err(err) if cancelled_conditions(&err).is_some() => {
+        let items =
+            vec![TransactWriteItem::builder().update(update).build(), TransactWriteItem::builder().put(put).build()];
+        match self.transact(items).await? {
+            Ok(()) => Ok(PendingRun::Queued),
+            Err(_) => {
                 let c = match self.get_connection(&run.user_id, &run.connection_id).await {
                     Err(StoreError::NotFound) => return Ok(PendingRun::Dropped),
                     other => other?,
@@ -392,7 +359,6 @@ impl Store {
                     }
                 })
             }
-            Err(err) => Err(StoreError::aws(err)),
         }
     }
 
@@ -429,11 +395,7 @@ impl Store {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(StoreError::aws(e)),
-        }
+        Ok(unless_condition_failed(result)?.is_some())
     }
 }
 

@@ -9,7 +9,7 @@ use super::attrs::{Item, get_n, get_s, get_ts, n, now, opt_n, opt_s, opt_ts, s, 
 use super::audit::{AuditAction, audit_put, expires_at, health_detail};
 use super::connections::{due_shard, due_sort_key};
 use super::update::UpdateExpr;
-use super::{Store, StoreError, cancelled_conditions, keys, table};
+use super::{Store, StoreError, keys, table};
 use crate::catalog::AuthMode;
 use crate::domain::{
     Connection, ConnectionId, ConnectionStatus, Counts, HealthStatus, IntegrationId, Phase, Plan, Progress, Realtime,
@@ -249,26 +249,18 @@ impl Store {
         }
         let update = update.update_expression(set).condition_expression(condition).build().expect("update");
         let put = queued_run_put(&self.table, run);
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Ok(())),
-            Err(err) if cancelled_conditions(&err).is_some() => {
-                // Say why: the connection as it is now.
-                let refusal = match self.get_connection(&run.user_id, &run.connection_id).await {
-                    Err(StoreError::NotFound) => QueueRefusal::NotFound,
-                    Err(e) => return Err(e),
-                    Ok(c) => refusal_for(&c, run.queued_at, manual_gap),
-                };
-                Ok(Err(refusal))
-            }
-            Err(err) => Err(StoreError::aws(err)),
+        let items =
+            vec![TransactWriteItem::builder().update(update).build(), TransactWriteItem::builder().put(put).build()];
+        if self.transact(items).await?.is_ok() {
+            return Ok(Ok(()));
         }
+        // Say why: the connection as it is now.
+        let refusal = match self.get_connection(&run.user_id, &run.connection_id).await {
+            Err(StoreError::NotFound) => QueueRefusal::NotFound,
+            Err(e) => return Err(e),
+            Ok(c) => refusal_for(&c, run.queued_at, manual_gap),
+        };
+        Ok(Err(refusal))
     }
 
     pub async fn get_run(
@@ -564,28 +556,22 @@ impl Store {
             .build()
             .expect("update");
 
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(run_update.build().expect("update")).build())
-            .transact_items(TransactWriteItem::builder().update(conn_update).build())
-            .transact_items(TransactWriteItem::builder().update(day).build());
+        let mut items = vec![
+            TransactWriteItem::builder().update(run_update.build().expect("update")).build(),
+            TransactWriteItem::builder().update(conn_update).build(),
+            TransactWriteItem::builder().update(day).build(),
+        ];
         if let (Some(before), Some((from, to, why))) = (&outcome.before, outcome.health_change()) {
             let detail = health_detail(from, to, &why);
-            transaction =
-                transaction.transact_items(audit_put(&self.table, before, AuditAction::HealthChanged, Some(&detail)));
+            items.push(audit_put(&self.table, before, AuditAction::HealthChanged, Some(&detail)));
         }
-        let result = transaction.send().await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match cancelled_conditions(&err) {
-                // The run itself had already ended: nothing to do.
-                Some(failed) if failed.first() == Some(&true) => Ok(false),
-                // The run is live but the connection no longer holds it (disconnected, or
-                // cleared by hand): end the run on its own.
-                Some(_) => self.finish_orphan_run(run, outcome, finished, duration_ms).await,
-                None => Err(StoreError::aws(err)),
-            },
+        match self.transact(items).await? {
+            Ok(()) => Ok(true),
+            // The run itself had already ended: nothing to do.
+            Err(c) if c.failed(0) => Ok(false),
+            // The run is live but the connection no longer holds it (disconnected, or cleared by
+            // hand): end the run on its own.
+            Err(_) => self.finish_orphan_run(run, outcome, finished, duration_ms).await,
         }
     }
 
