@@ -545,7 +545,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(baseline) = &baseline {
         dirs.push(baseline.as_path());
         println!(
-            "  {:<16} {:>9} {:>10}   {:>9} {:>10}   (baseline: {})",
+            "  {:<18} {:>9} {:>10}   {:>9} {:>10}   (baseline: {})",
             "",
             "init",
             "RSS",
@@ -557,10 +557,10 @@ async fn main() -> anyhow::Result<()> {
     let results = cold_starts(&dirs).await?;
     for (f, name) in FUNCTIONS.iter().enumerate() {
         let Some((init, rss)) = results[0][f] else {
-            println!("  {name:<16} not built ({})", bin_dir.join(name).display());
+            println!("  {name:<18} not built ({})", bin_dir.join(name).display());
             continue;
         };
-        let mut line = format!("  {name:<16} {:>6.1} ms {:>6.1} MiB", ms(init), mib(rss));
+        let mut line = format!("  {name:<18} {:>6.1} ms {:>6.1} MiB", ms(init), mib(rss));
         if let Some(Some((base_init, base_rss))) = results.get(1).map(|r| r[f]) {
             line += &format!("   {:>6.1} ms {:>6.1} MiB", ms(base_init), mib(base_rss));
         }

@@ -105,7 +105,9 @@ pub fn health(connection: &Connection, provider: &str, now: DateTime<Utc>) -> He
     if let Some(until) = connection.rate_limited_until.filter(|u| *u > now) {
         reasons.push(format!("Rate-limited until {}", clock(until)));
     }
-    if let Some(fresh) = connection.last_success_at {
+    // Fresh as of the start of the last successful sync (what it read was current then), the
+    // same instant the connection shows as `freshAsOf`.
+    if let Some(fresh) = connection.fresh_as_of.or(connection.last_success_at) {
         reasons.push(format!(
             "Data fresh as of {}",
             if fresh.date_naive() == now.date_naive() {
@@ -234,7 +236,8 @@ mod tests {
     #[test]
     fn a_healthy_connection_says_how_fresh_its_data_is_and_when_a_rate_limit_ends() {
         let mut c = connection();
-        c.last_success_at = Some(at("2026-12-02T10:42:00Z"));
+        c.fresh_as_of = Some(at("2026-12-02T10:42:00Z"));
+        c.last_success_at = Some(at("2026-12-02T10:43:30Z"));
         c.rate_limited_until = Some(at("2026-12-02T14:05:00Z"));
         let h = health(&c, "Trello", at("2026-12-02T12:00:00Z"));
         assert_eq!(h.status, HealthStatus::Ok);
