@@ -181,34 +181,13 @@ impl Store {
 
     /// The user's automations, oldest first: one Query.
     pub async fn list_automations(&self, user: &UserId) -> Result<Vec<Automation>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :auto)")
-            .expression_attribute_values(":pk", s(keys::user(user)))
-            .expression_attribute_values(":auto", s("AUTO#"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(StoreError::aws)?;
+        let items = self.items_with_prefix(user, "AUTO#", None, super::records::Read::Eventual).await?;
         items.iter().map(from_item).collect()
     }
 
     pub async fn get_automation(&self, user: &UserId, id: &AutomationId) -> Result<Automation, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(automation_sk(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item().map(from_item).transpose()?.ok_or(StoreError::NotFound)
+        let item = self.user_item(user, &automation_sk(id), None).await?;
+        item.as_ref().map(from_item).transpose()?.ok_or(StoreError::NotFound)
     }
 
     /// Replaces a definition if nobody changed it since `current` was read.
@@ -484,17 +463,8 @@ impl Store {
     }
 
     pub async fn action_record(&self, user: &UserId, key: &ActionKey) -> Result<ActionRecord, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(key.sk()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item().map(record_from).transpose()?.ok_or(StoreError::NotFound)
+        let item = self.user_item(user, &key.sk(), None).await?;
+        item.as_ref().map(record_from).transpose()?.ok_or(StoreError::NotFound)
     }
 }
 
@@ -613,19 +583,8 @@ impl Store {
         user: &UserId,
         automation: &AutomationId,
     ) -> Result<Vec<RunRecord>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :runs)")
-            .expression_attribute_values(":pk", s(keys::user(user)))
-            .expression_attribute_values(":runs", s(format!("AUTORUN#{automation}#")))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(StoreError::aws)?;
+        let prefix = format!("AUTORUN#{automation}#");
+        let items = self.items_with_prefix(user, &prefix, None, super::records::Read::Eventual).await?;
         let mut runs = items
             .iter()
             .map(|i| {

@@ -350,46 +350,21 @@ impl Store {
     /// A connection's bucket as last written (`None`: never spent from, or full long enough to
     /// be removed).
     pub async fn bucket_level(&self, user: &UserId, connection: &ConnectionId) -> Result<Option<Level>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(budget_sk(connection)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item().map(Level::from_item).transpose()
+        let item = self.user_item(user, &budget_sk(connection), None).await?;
+        item.as_ref().map(Level::from_item).transpose()
     }
 
     /// Every bucket of a user's connections, by connection (one Query).
     pub async fn bucket_levels(&self, user: &UserId) -> Result<Vec<(ConnectionId, Level)>, StoreError> {
+        let items = self.items_with_prefix(user, "BUDGET#", None, super::records::Read::Eventual).await?;
         let mut levels = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(keys::user(user)))
-                .expression_attribute_values(":prefix", s("BUDGET#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::aws)?;
-            for item in out.items() {
-                let sk = super::attrs::get_s(item, table::SK)?;
-                let Some(id) = sk.strip_prefix("BUDGET#").and_then(|id| ConnectionId::parse(id).ok()) else {
-                    continue;
-                };
-                levels.push((id, Level::from_item(item)?));
-            }
-            match out.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => return Ok(levels),
-            }
+        for item in &items {
+            let sk = super::attrs::get_s(item, table::SK)?;
+            let Some(id) = sk.strip_prefix("BUDGET#").and_then(|id| ConnectionId::parse(id).ok()) else {
+                continue;
+            };
+            levels.push((id, Level::from_item(item)?));
         }
+        Ok(levels)
     }
 }

@@ -361,34 +361,14 @@ impl Store {
     }
 
     pub async fn get_connection(&self, user: &UserId, id: &ConnectionId) -> Result<Connection, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item().map(from_item).transpose()?.ok_or(StoreError::NotFound)
+        let item = self.user_item(user, &keys::connection(id), None).await?;
+        item.as_ref().map(from_item).transpose()?.ok_or(StoreError::NotFound)
     }
 
     /// The user's connections, oldest first: one Query, paged until done.
     pub async fn list_connections(&self, user: &UserId) -> Result<Vec<Connection>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :conn)")
-            .expression_attribute_values(":pk", s(keys::user(user)))
-            .expression_attribute_values(":conn", s("CONN#"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        items.into_iter().map(|item| from_item(&item.map_err(StoreError::aws)?)).collect()
+        let items = self.items_with_prefix(user, "CONN#", None, super::records::Read::Eventual).await?;
+        items.iter().map(from_item).collect()
     }
 
     /// Applies a settings change to the connection at `expected_version`, keeping the

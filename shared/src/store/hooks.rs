@@ -138,34 +138,13 @@ impl Store {
 
     /// The user's hooks: one Query.
     pub async fn list_hooks(&self, user: &UserId) -> Result<Vec<Hook>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :hook)")
-            .expression_attribute_values(":pk", s(keys::user(user)))
-            .expression_attribute_values(":hook", s("HOOK#"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(StoreError::aws)?;
+        let items = self.items_with_prefix(user, "HOOK#", None, super::records::Read::Eventual).await?;
         items.iter().map(|i| hook_from(i).map(|h| Hook { user_id: Some(user.clone()), ..h })).collect()
     }
 
     pub async fn get_hook(&self, user: &UserId, id: &HookId) -> Result<Hook, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(hook_sk(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        let hook = out.item().map(hook_from).transpose()?.ok_or(StoreError::NotFound)?;
+        let item = self.user_item(user, &hook_sk(id), None).await?;
+        let hook = item.as_ref().map(hook_from).transpose()?.ok_or(StoreError::NotFound)?;
         Ok(Hook { user_id: Some(user.clone()), ..hook })
     }
 
@@ -244,17 +223,8 @@ impl Store {
         hook: &HookId,
         delivery: &DeliveryId,
     ) -> Result<Delivery, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(delivery_sk(hook, delivery)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        match out.item() {
+        let item = self.user_item(user, &delivery_sk(hook, delivery), None).await?;
+        match item.as_ref() {
             Some(item) if !expired(item, Utc::now()) => delivery_from(item),
             _ => Err(StoreError::NotFound),
         }

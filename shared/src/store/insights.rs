@@ -172,21 +172,9 @@ impl Store {
 
     /// The integration of each of the user's connections (one Query, ids only).
     async fn user_integrations(&self, user: &UserId) -> Result<Vec<String>, StoreError> {
-        let items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :conn)")
-            .expression_attribute_values(":pk", s(keys::user(user)))
-            .expression_attribute_values(":conn", s("CONN#"))
-            .projection_expression("integrationId")
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await;
-        items.into_iter().map(|i| Ok(get_s(&i.map_err(StoreError::aws)?, "integrationId")?.to_owned())).collect()
+        let items =
+            self.items_with_prefix(user, "CONN#", Some("integrationId"), super::records::Read::Consistent).await?;
+        items.iter().map(|i| Ok(get_s(i, "integrationId")?.to_owned())).collect()
     }
 }
 

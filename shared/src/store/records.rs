@@ -374,7 +374,7 @@ impl Store {
     }
 
     /// Every item of the user's partition whose sort key starts with `prefix`, paged until done.
-    async fn items_with_prefix(
+    pub(super) async fn items_with_prefix(
         &self,
         user: &UserId,
         prefix: &str,
@@ -477,7 +477,7 @@ impl Store {
 /// How a Query reads: eventually consistent (half the cost) or consistent (sees every write
 /// that completed before it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Read {
+pub(super) enum Read {
     Eventual,
     Consistent,
 }

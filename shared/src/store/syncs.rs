@@ -269,17 +269,8 @@ impl Store {
         connection: &ConnectionId,
         sync: &SyncId,
     ) -> Result<SyncRun, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(run_sk(connection, sync)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(StoreError::aws)?;
-        out.item().map(from_item).transpose()?.ok_or(StoreError::NotFound)
+        let item = self.user_item(user, &run_sk(connection, sync), None).await?;
+        item.as_ref().map(from_item).transpose()?.ok_or(StoreError::NotFound)
     }
 
     /// A connection's runs, newest first, a page at a time. The cursor is opaque to clients.
@@ -615,13 +606,23 @@ impl Store {
         connection: &ConnectionId,
         projection: &str,
     ) -> Result<Option<Item>, StoreError> {
+        self.user_item(user, &keys::connection(connection), Some(projection)).await
+    }
+
+    /// One item of the user's partition (or only these attributes of it), read consistently.
+    pub(super) async fn user_item(
+        &self,
+        user: &UserId,
+        sk: &str,
+        projection: Option<&str>,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
-            .projection_expression(projection)
+            .key(table::SK, s(sk))
+            .set_projection_expression(projection.map(str::to_owned))
             .consistent_read(true)
             .send()
             .await
