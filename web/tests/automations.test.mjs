@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startStack } from './stack.mjs';
-import { TRELLO_DEMO, apiFromPage, launchBrowser, openPage, screenshot } from './browser.mjs';
+import {
+  TRELLO_DEMO, apiFromPage, connectGoogleCalendar, connectTrello, fakeJson, launchBrowser, pageTests, screenshot,
+} from './browser.mjs';
 import * as fmt from '../assets/format.js';
 
 /** The fakes' demo Google user's token (infra/fakes/src/demo: GOOGLE_TOKEN). */
@@ -26,34 +28,18 @@ after(async () => {
   await stack?.stop();
 });
 
-function pageTest(name, body, { width, height, timeout = 180_000 } = {}) {
-  test(name, { timeout }, async () => {
-    const { page, context, user, errors } = await openPage(browser, stack, { name, width, height });
-    try {
-      await body({ page, context, user });
-      assert.deepEqual(errors, [], 'the page threw no uncaught errors');
-    } finally {
-      await screenshot(page, name).catch(() => {});
-      await context.close();
-    }
-  });
-}
+const pageTest = pageTests(test, () => ({ browser, stack }), { timeout: 180_000 });
+
 
 // ---------- The fakes' data, through their provider APIs ----------
 
-async function fakeFetch(path, { method = 'GET', headers = {} } = {}) {
-  const response = await fetch(`${stack.fakesUrl}${path}`, { method, headers });
-  const text = await response.text();
-  assert.equal(response.status, 200, `fakes ${method} ${path}: ${text}`);
-  return JSON.parse(text);
-}
 
 /** Open cards of the demo member's boards (as the Trello connector reads them). */
 async function trelloCards() {
-  const boards = await fakeFetch(`/trello/1/members/me/boards?filter=open&fields=id,name&${TRELLO_AUTH}`);
+  const boards = await fakeJson(stack, `/trello/1/members/me/boards?filter=open&fields=id,name&${TRELLO_AUTH}`);
   const cards = [];
   for (const board of boards) {
-    cards.push(...await fakeFetch(`/trello/1/boards/${board.id}/cards?filter=all&fields=name,due,dueComplete,closed,idList&limit=1000&${TRELLO_AUTH}`));
+    cards.push(...await fakeJson(stack, `/trello/1/boards/${board.id}/cards?filter=all&fields=name,due,dueComplete,closed,idList&limit=1000&${TRELLO_AUTH}`));
   }
   return cards;
 }
@@ -69,15 +55,15 @@ async function cardsDueThisWeek() {
 
 /** A new card in the demo member's first list, due in two days, made through Trello's API. */
 async function addCardDueSoon(name) {
-  const [board] = await fakeFetch(`/trello/1/members/me/boards?filter=open&fields=id,name&${TRELLO_AUTH}`);
-  const [list] = await fakeFetch(`/trello/1/boards/${board.id}/lists?${TRELLO_AUTH}`);
+  const [board] = await fakeJson(stack, `/trello/1/members/me/boards?filter=open&fields=id,name&${TRELLO_AUTH}`);
+  const [list] = await fakeJson(stack, `/trello/1/boards/${board.id}/lists?${TRELLO_AUTH}`);
   const due = new Date(Date.now() + 2 * 86_400_000).toISOString();
-  return fakeFetch(`/trello/1/cards?idList=${list.id}&name=${encodeURIComponent(name)}&due=${encodeURIComponent(due)}&${TRELLO_AUTH}`, { method: 'POST' });
+  return fakeJson(stack, `/trello/1/cards?idList=${list.id}&name=${encodeURIComponent(name)}&due=${encodeURIComponent(due)}&${TRELLO_AUTH}`, { method: 'POST' });
 }
 
 /** The demo Google user's calendar events titled "Focus: …", by title. */
 async function focusEvents() {
-  const { items } = await fakeFetch('/google/calendar/v3/calendars/primary/events?maxResults=2500&singleEvents=true',
+  const { items } = await fakeJson(stack, '/google/calendar/v3/calendars/primary/events?maxResults=2500&singleEvents=true',
     { headers: { Authorization: `Bearer ${GOOGLE_DEMO_TOKEN}` } });
   const byTitle = new Map();
   for (const e of items.filter((x) => x.status !== 'cancelled' && x.summary?.startsWith('Focus: '))) {
@@ -99,26 +85,7 @@ async function waitUntil(what, check, timeoutMs = 30_000) {
 
 // ---------- The page ----------
 
-async function connectTrello(page) {
-  const answer = await apiFromPage(page, 'POST', '/connect', { integrationId: 'trello', credentials: TRELLO_DEMO });
-  assert.equal(answer.status, 201, `connecting Trello: ${JSON.stringify(answer.body)}`);
-  await page.reload();
-  await page.getByTestId(`connection-${answer.body.connectionId}`).waitFor();
-  return answer.body;
-}
 
-/** "Sign in with Google Calendar" through the fake authorization server and back. */
-async function connectGoogleCalendar(page) {
-  await page.getByTestId('connect-google-calendar').click();
-  await page.getByTestId('connect-dialog').waitFor();
-  await page.getByTestId('oauth-signin').click();
-  await page.getByTestId('notice-oauth').waitFor({ timeout: 30_000 });
-  const { body } = await apiFromPage(page, 'GET', '/connected');
-  const connection = body.connections.find((c) => c.integrationId === 'google-calendar');
-  assert.ok(connection, `Google Calendar is connected: ${JSON.stringify(body)}`);
-  await page.getByTestId(`connection-${connection.connectionId}`).waitFor();
-  return connection;
-}
 
 /** Presses Sync now and waits for the result; a connection synced moments ago is pressed again when it may. */
 async function syncNow(page, connectionId) {

@@ -44,6 +44,36 @@ export async function openPage(browser, stack, { name, width = 1280, height = 90
   return { page, context, user, errors };
 }
 
+/**
+ * The `pageTest(name, body, { width, height, timeout })` of a test file: `body({ page, context, user })`
+ * runs on a fresh page of the browser and stack that `env()` gives (set in the file's `before`),
+ * fails on any uncaught page error, and always saves the screenshot and closes the page.
+ * `contextOptions` go to every page's browser context (e.g. { timezoneId, locale }).
+ */
+export function pageTests(test, env, { timeout: defaultTimeout = 60_000, contextOptions } = {}) {
+  return (name, body, { width, height, timeout = defaultTimeout } = {}) => {
+    test(name, { timeout }, async () => {
+      const { browser, stack } = env();
+      const { page, context, user, errors } = await openPage(browser, stack, { name, width, height, contextOptions });
+      try {
+        await body({ page, context, user });
+        assert.deepEqual(errors, [], 'the page threw no uncaught errors');
+      } finally {
+        await screenshot(page, name).catch(() => {});
+        await context.close();
+      }
+    });
+  };
+}
+
+/** Calls a fake provider's API (or the fakes' control API) directly; its JSON answer, which must be a 200. */
+export async function fakeJson(stack, path, { method = 'GET', headers = {} } = {}) {
+  const response = await fetch(`${stack.fakesUrl}${path}`, { method, headers });
+  const text = await response.text();
+  assert.equal(response.status, 200, `fakes ${method} ${path}: ${text}`);
+  return JSON.parse(text);
+}
+
 /** Saves web/test-output/<name>.png: the whole page, just the viewport, or one element (a locator). */
 export async function screenshot(target, name, { fullPage = true } = {}) {
   mkdirSync(OUTPUT_DIR, { recursive: true });
@@ -114,6 +144,28 @@ export async function connectTrelloThroughForm(page) {
   const response = await created;
   assert.equal(response.status(), 201, `connecting Trello through the form: ${await response.text()}`);
   const connection = await response.json();
+  await rowOf(page, connection.connectionId).waitFor();
+  return connection;
+}
+
+/** Connects Trello with the demo key and token through the API, then waits for the page to show its row. */
+export async function connectTrello(page) {
+  const answer = await apiFromPage(page, 'POST', '/connect', { integrationId: 'trello', credentials: TRELLO_DEMO });
+  assert.equal(answer.status, 201, `connecting Trello: ${JSON.stringify(answer.body)}`);
+  await page.reload();
+  await rowOf(page, answer.body.connectionId).waitFor();
+  return answer.body;
+}
+
+/** "Sign in with Google Calendar" through the fake authorization server and back; resolves to the connection. */
+export async function connectGoogleCalendar(page) {
+  await page.getByTestId('connect-google-calendar').click();
+  await page.getByTestId('connect-dialog').waitFor();
+  await page.getByTestId('oauth-signin').click();
+  await page.getByTestId('notice-oauth').waitFor({ timeout: 30_000 });
+  const { body } = await apiFromPage(page, 'GET', '/connected');
+  const connection = body.connections.find((c) => c.integrationId === 'google-calendar');
+  assert.ok(connection, `Google Calendar is connected: ${JSON.stringify(body)}`);
   await rowOf(page, connection.connectionId).waitFor();
   return connection;
 }

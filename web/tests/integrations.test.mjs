@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startStack } from './stack.mjs';
 import {
-  TRELLO_DEMO, apiFromPage, connectTrelloThroughForm, countRunPolls, launchBrowser, openPage, part, pressSync, rowOf,
+  TRELLO_DEMO, apiFromPage, connectTrelloThroughForm, countRunPolls, launchBrowser, pageTests, part, pressSync, rowOf,
   screenshot, setVisibility,
 } from './browser.mjs';
 import * as fmt from '../assets/format.js';
@@ -24,19 +24,8 @@ after(async () => {
   await stack?.stop();
 });
 
-/** Runs body({ page, context, user }) on a fresh page; always saves the screenshot and closes the page. */
-function pageTest(name, body, { width, height, timeout = 60_000 } = {}) {
-  test(name, { timeout }, async () => {
-    const { page, context, user, errors } = await openPage(browser, stack, { name, width, height });
-    try {
-      await body({ page, context, user });
-      assert.deepEqual(errors, [], 'the page threw no uncaught errors');
-    } finally {
-      await screenshot(page, name).catch(() => {});
-      await context.close();
-    }
-  });
-}
+const pageTest = pageTests(test, () => ({ browser, stack }));
+
 
 const cards = (page) => page.locator('[data-testid="catalog"] article[data-testid^="card-"]');
 

@@ -7,7 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startStack } from './stack.mjs';
-import { TRELLO_DEMO, apiFromPage, launchBrowser, openPage, screenshot } from './browser.mjs';
+import {
+  TRELLO_DEMO, apiFromPage, connectGoogleCalendar, connectTrello, fakeJson, launchBrowser, pageTests, screenshot,
+} from './browser.mjs';
 
 /** Far from UTC, so a meeting at 09:00–16:00 UTC can fall on the next local day. */
 const TIME_ZONE = 'Pacific/Auckland';
@@ -28,20 +30,10 @@ after(async () => {
   await stack?.stop();
 });
 
-function pageTest(name, body, { width, height, timeout = 90_000 } = {}) {
-  test(name, { timeout }, async () => {
-    const { page, context, user, errors } = await openPage(browser, stack, {
-      name, width, height, contextOptions: { timezoneId: TIME_ZONE, locale: LOCALE },
-    });
-    try {
-      await body({ page, context, user });
-      assert.deepEqual(errors, [], 'the page threw no uncaught errors');
-    } finally {
-      await screenshot(page, name).catch(() => {});
-      await context.close();
-    }
-  });
-}
+const pageTest = pageTests(test, () => ({ browser, stack }), {
+  timeout: 90_000, contextOptions: { timezoneId: TIME_ZONE, locale: LOCALE },
+});
+
 
 // ---------- Days in the test's time zone ----------
 
@@ -56,27 +48,22 @@ const sorted = (list) => [...list].sort();
 
 // ---------- The fakes' demo data, read from the fake provider APIs ----------
 
-async function fakeJson(path, headers = {}) {
-  const response = await fetch(`${stack.fakesUrl}${path}`, { headers });
-  assert.equal(response.status, 200, `fakes GET ${path}: ${await response.clone().text()}`);
-  return response.json();
-}
 
 /** Every card of the demo member's open boards (as the Trello connector reads them). */
 async function demoTrelloCards() {
   const auth = `key=${TRELLO_DEMO.apiKey}&token=${TRELLO_DEMO.token}`;
-  const boards = await fakeJson(`/trello/1/members/me/boards?filter=open&fields=id,name&${auth}`);
+  const boards = await fakeJson(stack, `/trello/1/members/me/boards?filter=open&fields=id,name&${auth}`);
   const cards = [];
   for (const board of boards) {
-    cards.push(...await fakeJson(`/trello/1/boards/${board.id}/cards?filter=all&fields=name,due,dueComplete,closed,url&limit=1000&${auth}`));
+    cards.push(...await fakeJson(stack, `/trello/1/boards/${board.id}/cards?filter=all&fields=name,due,dueComplete,closed,url&limit=1000&${auth}`));
   }
   return cards;
 }
 
 /** The demo Google user's events that are not cancelled. */
 async function demoCalendarEvents() {
-  const { items } = await fakeJson('/google/calendar/v3/calendars/primary/events?maxResults=250&singleEvents=true',
-    { Authorization: `Bearer ${GOOGLE_DEMO_TOKEN}` });
+  const { items } = await fakeJson(stack, '/google/calendar/v3/calendars/primary/events?maxResults=250&singleEvents=true',
+    { headers: { Authorization: `Bearer ${GOOGLE_DEMO_TOKEN}` } });
   return items.filter((e) => e.status !== 'cancelled');
 }
 
@@ -111,26 +98,7 @@ function expectedWeek(cards, events) {
 
 // ---------- The page ----------
 
-async function connectTrello(page) {
-  const answer = await apiFromPage(page, 'POST', '/connect', { integrationId: 'trello', credentials: TRELLO_DEMO });
-  assert.equal(answer.status, 201, `connecting Trello: ${JSON.stringify(answer.body)}`);
-  await page.reload();
-  await page.getByTestId(`connection-${answer.body.connectionId}`).waitFor();
-  return answer.body;
-}
 
-/** "Sign in with Google Calendar" through the fake authorization server and back. */
-async function connectGoogleCalendar(page) {
-  await page.getByTestId('connect-google-calendar').click();
-  await page.getByTestId('connect-dialog').waitFor();
-  await page.getByTestId('oauth-signin').click();
-  await page.getByTestId('notice-oauth').waitFor({ timeout: 30_000 });
-  const { body } = await apiFromPage(page, 'GET', '/connected');
-  const connection = body.connections.find((c) => c.integrationId === 'google-calendar');
-  assert.ok(connection, `Google Calendar is connected: ${JSON.stringify(body)}`);
-  await page.getByTestId(`connection-${connection.connectionId}`).waitFor();
-  return connection;
-}
 
 /** Presses Sync now and waits for the result. */
 async function syncNow(page, connectionId) {
