@@ -84,3 +84,98 @@ fn every_provider_that_syncs_has_a_sync_failure_rate_alarm_on_the_metric_the_wor
         assert!(alarm["Properties"]["AlarmActions"].as_sequence().is_some_and(|a| !a.is_empty()), "{alarm:?}");
     }
 }
+
+/// `!GetAtt X.Arn` or `!Ref X`: X.
+fn named(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(t) if t.tag == "GetAtt" => t.value.as_str().map(|s| s.trim_end_matches(".Arn").to_owned()),
+        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The queues a function's policy lets it receive from.
+fn receivable(function: &Value) -> Vec<String> {
+    let mut queues = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let actions = match &statement["Action"] {
+                Value::Sequence(a) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                Value::String(a) => vec![a.clone()],
+                _ => Vec::new(),
+            };
+            if !actions.iter().any(|a| a == "sqs:ReceiveMessage" || a == "sqs:*") {
+                continue;
+            }
+            for (needed, _) in [("sqs:DeleteMessage", ()), ("sqs:GetQueueAttributes", ())] {
+                assert!(actions.iter().any(|a| a == needed), "a poller statement without {needed}: {statement:?}");
+            }
+            let resources = match &statement["Resource"] {
+                Value::Sequence(r) => r.iter().collect(),
+                r => vec![r],
+            };
+            for resource in resources {
+                queues.push(
+                    named(resource).unwrap_or_else(|| panic!("SQS receive on a resource not one queue: {resource:?}")),
+                );
+            }
+        }
+    }
+    queues.sort();
+    queues
+}
+
+/// Each queue the workers consume has an event source mapping that reports partial batch
+/// failures, and a worker's role may receive from its own queues only. No function uses SAM's
+/// SQS `Events`, which would also attach AWSLambdaSQSQueueExecutionRole (those actions on every
+/// queue of the account).
+#[test]
+fn each_worker_may_receive_from_its_own_queues_only_through_explicit_event_source_mappings() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut consumed: Vec<(String, String)> = Vec::new();
+    for (name, resource) in resources {
+        let name = name.as_str().unwrap();
+        if resource["Type"] == "AWS::Serverless::Function" {
+            for (event, spec) in resource["Properties"]["Events"].as_mapping().into_iter().flatten() {
+                assert_ne!(
+                    spec["Type"], "SQS",
+                    "{name}: the SQS event {event:?} attaches the account-wide managed policy"
+                );
+            }
+        }
+        if resource["Type"] == "AWS::Lambda::EventSourceMapping" {
+            let p = &resource["Properties"];
+            let function = named(&p["FunctionName"]).unwrap();
+            let queue = named(&p["EventSourceArn"]).unwrap();
+            assert!(
+                p["FunctionResponseTypes"]
+                    .as_sequence()
+                    .is_some_and(|t| t.iter().any(|t| t == "ReportBatchItemFailures")),
+                "{name}: no partial batch responses"
+            );
+            consumed.push((function, queue));
+        }
+    }
+    consumed.sort();
+    let pairs =
+        |list: &[(&str, &str)]| list.iter().map(|(f, q)| ((*f).to_owned(), (*q).to_owned())).collect::<Vec<_>>();
+    assert_eq!(
+        consumed,
+        pairs(&[
+            ("AutomationsRunnerFunction", "AutomationsDeadLetterQueue"),
+            ("AutomationsRunnerFunction", "AutomationsQueue"),
+            ("HooksWorkerFunction", "HooksQueue"),
+            ("SyncWorkerFunction", "SyncDeadLetterQueue"),
+            ("SyncWorkerFunction", "SyncQueue"),
+        ])
+    );
+    for (name, resource) in resources {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let name = name.as_str().unwrap();
+        let own: Vec<String> = consumed.iter().filter(|(f, _)| f == name).map(|(_, q)| q.clone()).collect();
+        assert_eq!(receivable(resource), own, "{name}: the queues its role may receive from");
+    }
+}
