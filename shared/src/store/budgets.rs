@@ -117,27 +117,10 @@ impl Store {
     /// large action can still run once the bucket is full). Concurrent spends never take more
     /// than the bucket holds: each write is conditional on the state it was computed from.
     pub async fn spend(&self, bucket: &mut Bucket, calls: u32, now: DateTime<Utc>) -> Result<Spend, StoreError> {
-        let wanted = f64::from(calls.min(bucket.budget.capacity));
         for _ in 0..ATTEMPTS {
-            let seen = match bucket.seen {
-                Some(level) => level,
-                None => self
-                    .bucket_level(&bucket.user, &bucket.connection)
-                    .await?
-                    .unwrap_or(Level::full(&bucket.budget, now)),
-            };
-            let available = seen.available(&bucket.budget, now);
-            if available < wanted {
-                bucket.seen = Some(seen);
-                // A bucket last written by a clock ahead of this one refills only from then.
-                let ahead = (seen.refilled_at - now).to_std().unwrap_or_default();
-                return Ok(Spend::Empty { wait: ahead + bucket.budget.wait_for(available, wanted) });
-            }
-            let next = Level {
-                tokens: ((available - wanted) * 1000.0).floor() / 1000.0,
-                refilled_at: now.max(seen.refilled_at),
-                version: seen.version + 1,
-                writer: rand::random(),
+            let (seen, next) = match self.next_level(bucket, calls, now).await? {
+                Ok(levels) => levels,
+                Err(wait) => return Ok(Spend::Empty { wait }),
             };
             match self.write_level(bucket, &seen, &next).await? {
                 None => {
@@ -171,33 +154,17 @@ impl Store {
         calls: u32,
         now: DateTime<Utc>,
     ) -> Result<ClaimSpend, StoreError> {
-        let wanted = f64::from(calls.min(bucket.budget.capacity));
         for _ in 0..ATTEMPTS {
-            let seen = match bucket.seen {
-                Some(level) => level,
-                None => self
-                    .bucket_level(&bucket.user, &bucket.connection)
-                    .await?
-                    .unwrap_or(Level::full(&bucket.budget, now)),
-            };
-            let available = seen.available(&bucket.budget, now);
-            if available < wanted {
-                bucket.seen = Some(seen);
+            let (seen, next) = match self.next_level(bucket, calls, now).await? {
+                Ok(levels) => levels,
                 // Nothing is claimed, but a claim made before stands (a redelivery of a done step).
-                return match self.action_record(user, key).await {
-                    Ok(record) => Ok(ClaimSpend::Taken(record)),
-                    Err(StoreError::NotFound) => {
-                        let ahead = (seen.refilled_at - now).to_std().unwrap_or_default();
-                        Ok(ClaimSpend::Empty { wait: ahead + bucket.budget.wait_for(available, wanted) })
-                    }
-                    Err(e) => Err(e),
-                };
-            }
-            let next = Level {
-                tokens: ((available - wanted) * 1000.0).floor() / 1000.0,
-                refilled_at: now.max(seen.refilled_at),
-                version: seen.version + 1,
-                writer: rand::random(),
+                Err(wait) => {
+                    return match self.action_record(user, key).await {
+                        Ok(record) => Ok(ClaimSpend::Taken(record)),
+                        Err(StoreError::NotFound) => Ok(ClaimSpend::Empty { wait }),
+                        Err(e) => Err(e),
+                    };
+                }
             };
             let claim = Put::builder()
                 .table_name(&self.table)
@@ -244,6 +211,37 @@ impl Store {
         tracing::info!(connection = %bucket.connection, "the budget is contended; waiting");
         bucket.seen = None;
         Ok(ClaimSpend::Empty { wait: Duration::from_secs(1) })
+    }
+
+    /// The bucket as last seen (read when not known) and as it would be after spending `calls`
+    /// (at most its capacity) at `now`; `Err(wait)` when it does not hold that much yet.
+    async fn next_level(
+        &self,
+        bucket: &mut Bucket,
+        calls: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(Level, Level), Duration>, StoreError> {
+        let wanted = f64::from(calls.min(bucket.budget.capacity));
+        let seen = match bucket.seen {
+            Some(level) => level,
+            None => {
+                self.bucket_level(&bucket.user, &bucket.connection).await?.unwrap_or(Level::full(&bucket.budget, now))
+            }
+        };
+        let available = seen.available(&bucket.budget, now);
+        if available < wanted {
+            bucket.seen = Some(seen);
+            // A bucket last written by a clock ahead of this one refills only from then.
+            let ahead = (seen.refilled_at - now).to_std().unwrap_or_default();
+            return Ok(Err(ahead + bucket.budget.wait_for(available, wanted)));
+        }
+        let next = Level {
+            tokens: ((available - wanted) * 1000.0).floor() / 1000.0,
+            refilled_at: now.max(seen.refilled_at),
+            version: seen.version + 1,
+            writer: rand::random(),
+        };
+        Ok(Ok((seen, next)))
     }
 
     /// The write that takes the bucket from `seen` to `next`, on condition that it is still at
