@@ -36,7 +36,7 @@ test: $(VENV)/.installed
 
 ## Just the emulator, for running single tests by hand (AWS_ENDPOINT_URL=http://127.0.0.1:4566).
 emulator: $(VENV)/.installed
-	@source infra/local/scripts/env.sh && $(VENV)/bin/moto_server -H 127.0.0.1 -p $${EMULATOR_PORT}
+	@source infra/local/scripts/env.sh && $(VENV)/bin/python infra/local/scripts/emulator.py -H 127.0.0.1 -p $${EMULATOR_PORT}
 
 ## Sync throughput (BatchWrite against per-item writes) and each function's init time and RSS.
 bench: $(VENV)/.installed

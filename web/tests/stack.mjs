@@ -21,7 +21,8 @@ export const TABLE_NAME = 'web-tests';
 // Cargo's build folder: CARGO_TARGET_DIR when set (as `cargo build` uses it), else target/.
 const TARGET = path.resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target');
 const BIN = {
-  moto: path.join(ROOT, '.venv/bin/moto_server'),
+  python: path.join(ROOT, '.venv/bin/python'),
+  emulator: path.join(ROOT, 'infra/local/scripts/emulator.py'),
   fakes: path.join(TARGET, 'debug/fake-providers'),
   dev: path.join(TARGET, 'debug/dev-server'),
 };
@@ -169,7 +170,7 @@ export async function startStack() {
 
   try {
     const base = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG || 'C.UTF-8' };
-    const moto = launch('AWS emulator', BIN.moto, ['-H', '127.0.0.1', '-p', String(emulatorPort)], base);
+    const moto = launch('AWS emulator', BIN.python, [BIN.emulator, '-H', '127.0.0.1', '-p', String(emulatorPort)], base);
     started.push(moto);
     const fakeProviders = launch('fake providers', BIN.fakes, ['--addr', `127.0.0.1:${fakesPort}`], base);
     started.push(fakeProviders);

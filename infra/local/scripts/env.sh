@@ -52,7 +52,7 @@ start_emulator() {
   local no_auth=inf
   [ "${EMULATOR_IAM:-0}" = 1 ] && no_auth=0
   INITIAL_NO_AUTH_ACTION_COUNT="$no_auth" \
-    .venv/bin/moto_server -H 127.0.0.1 -p "${EMULATOR_PORT}" > ".local/moto-${EMULATOR_PORT}.log" 2>&1 &
+    .venv/bin/python infra/local/scripts/emulator.py -H 127.0.0.1 -p "${EMULATOR_PORT}" > ".local/moto-${EMULATOR_PORT}.log" 2>&1 &
   echo $!
   wait_for_url "http://127.0.0.1:${EMULATOR_PORT}/moto-api/" 30
 }
