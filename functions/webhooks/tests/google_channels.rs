@@ -5,6 +5,8 @@
 //! token refused, the channel replaced by the scheduler before it expires (the old one stopped),
 //! and stopped with `channels.stop` on disconnect.
 
+mod common;
+
 use std::time::{Duration as StdDuration, Instant};
 
 use axum::body::Body;
@@ -12,45 +14,17 @@ use axum::http::{Request, StatusCode};
 use chrono::{Duration, Utc};
 use fake_providers::{FakeProviders, GoogleWatched, Provider, demo};
 use integrations::auth::Caller;
-use integrations::catalog::AuthMode;
 use integrations::config::Function;
-use integrations::domain::{Account, ConnectionId, IntegrationId, Plan, Realtime, SyncSettings, UserId};
+use integrations::domain::{ConnectionId, Plan, Realtime, SyncSettings};
 use integrations::queue::SyncMessage;
-use integrations::store::{ConnectOutcome, NewConnection};
 use integrations::testing::TestEnv;
-use integrations::vault::{Credentials, TokenSet};
 use integrations::webhooks::lifecycle;
-use secrecy::SecretString;
 use tower::ServiceExt;
 
-fn user() -> UserId {
-    UserId::parse("ada").unwrap()
-}
+use common::user;
 
 async fn connect(env: &TestEnv, integration: &str) -> ConnectionId {
-    let tokens = TokenSet {
-        access_token: SecretString::from(demo::GOOGLE_TOKEN),
-        refresh_token: None,
-        expires_at: None,
-        scopes: Vec::new(),
-    };
-    let connection_id = ConnectionId::generate();
-    let secret_id = env.state.vault.create(&user(), &connection_id, &Credentials::OAuth(tokens)).await.unwrap();
-    let new = NewConnection {
-        user_id: user(),
-        connection_id: connection_id.clone(),
-        integration_id: IntegrationId::parse(integration).unwrap(),
-        auth_kind: AuthMode::Oauth2,
-        secret_id,
-        credential_hint: "Signed in".into(),
-        account: Account { id: "ada".into(), name: "ada@example.com".into(), workspace: None },
-        display_name: integration.into(),
-        settings: SyncSettings::default(),
-        connection_limit: None,
-        plan: Plan::Free,
-    };
-    let ConnectOutcome::Created(_) = env.state.store.insert_connection(new).await.unwrap() else { panic!() };
-    connection_id
+    common::signed_in(env, integration, demo::GOOGLE_TOKEN, SyncSettings::default()).await
 }
 
 /// Waits for the sync queue to carry a notified sync of `connection`.
@@ -76,8 +50,7 @@ async fn channel_of_both(integration: &str, watched: GoogleWatched) {
     env.use_provider("google-calendar", fakes.base_url(Provider::GoogleCalendar));
     env.use_provider("google-drive", fakes.base_url(Provider::GoogleDrive));
     env.add_queues(3).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (listener, base) = common::listener().await;
     env.state.webhooks.base_url = Some(base.clone());
     let app = webhooks::router(env.state_for(Function::Webhooks));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -4,27 +4,23 @@
 //! polling when renewal fails and live again when it succeeds, made again after Graph removed
 //! it, and stopped on disconnect.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Duration, Utc};
 use fake_providers::{FakeProviders, Fault, Provider, demo};
 use integrations::auth::Caller;
-use integrations::catalog::AuthMode;
 use integrations::config::Function;
-use integrations::domain::{Account, Connection, ConnectionId, IntegrationId, Plan, Realtime, SyncSettings, UserId};
-use integrations::store::{ConnectOutcome, NewConnection};
+use integrations::domain::{Connection, ConnectionId, Plan, Realtime, SyncSettings};
 use integrations::testing::TestEnv;
-use integrations::vault::{Credentials, TokenSet};
 use integrations::webhooks::lifecycle;
-use secrecy::SecretString;
 use serde_json::json;
 use tower::ServiceExt;
 
 const BASE: &str = "https://hooks.example.test";
 
-fn user() -> UserId {
-    UserId::parse("ada").unwrap()
-}
+use common::{serve, user};
 
 struct Teams {
     env: TestEnv,
@@ -44,28 +40,7 @@ impl Teams {
         env.use_provider("microsoft-teams", fakes.base_url(Provider::MicrosoftGraph));
         env.add_queues(3).await;
         env.state.webhooks.base_url = Some(BASE.into());
-        let tokens = TokenSet {
-            access_token: SecretString::from(demo::MICROSOFT_TOKEN),
-            refresh_token: None,
-            expires_at: None,
-            scopes: Vec::new(),
-        };
-        let connection_id = ConnectionId::generate();
-        let secret_id = env.state.vault.create(&user(), &connection_id, &Credentials::OAuth(tokens)).await.unwrap();
-        let new = NewConnection {
-            user_id: user(),
-            connection_id: connection_id.clone(),
-            integration_id: IntegrationId::parse("microsoft-teams").unwrap(),
-            auth_kind: AuthMode::Oauth2,
-            secret_id,
-            credential_hint: "Signed in".into(),
-            account: Account { id: "demo".into(), name: "Demo".into(), workspace: None },
-            display_name: "Teams".into(),
-            settings,
-            connection_limit: None,
-            plan: integrations::domain::Plan::Free,
-        };
-        let ConnectOutcome::Created(_) = env.state.store.insert_connection(new).await.unwrap() else { panic!() };
+        let connection_id = common::signed_in(&env, "microsoft-teams", demo::MICROSOFT_TOKEN, settings).await;
         Teams { env, fakes, connection: connection_id }
     }
 
@@ -217,14 +192,6 @@ async fn a_polling_connection_is_synced_at_the_fallback_interval_until_it_is_liv
     integrations::sync::run_scheduler(&teams.env.state_for(Function::SyncScheduler), later).await.unwrap();
     assert_eq!(teams.connection().await.next_sync_at, Some(later + Duration::minutes(240)));
     teams.env.cleanup().await;
-}
-
-/// Serves `app` on a loopback port; its base URL.
-async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
 }
 
 /// Graph makes a subscription only after its validation request is answered: a `validationToken`

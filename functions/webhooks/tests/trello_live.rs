@@ -5,41 +5,27 @@
 
 use std::time::{Duration, Instant};
 
-use fake_providers::{FakeProviders, Provider, demo};
+mod common;
+
+use fake_providers::{Provider, demo};
 use integrations::auth::Caller;
-use integrations::config::{Function, WebhookKeys};
+use integrations::config::Function;
 use integrations::connections::{ConnectRequest, connect};
 use integrations::domain::{Plan, Realtime, UserId};
 use integrations::queue::SyncMessage;
-use integrations::testing::TestEnv;
 use integrations::webhooks::lifecycle;
-use secrecy::SecretString;
 use serde_json::json;
 
 #[tokio::test]
 async fn a_card_added_in_trello_reaches_the_items_through_its_webhook() {
-    let fakes = FakeProviders::start().await;
-    fakes.state().add_trello_account(demo::TRELLO_KEY, demo::TRELLO_TOKEN, "ada");
-    let board = fakes.state().add_trello_board(demo::TRELLO_TOKEN, "Operations");
-    let mut env = TestEnv::new().await;
-    env.use_provider("trello", fakes.base_url(Provider::Trello));
-    env.add_queues(3).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    env.state.webhooks = WebhookKeys {
-        slack_signing_secret: None,
-        trello_app_secret: Some(SecretString::from(demo::TRELLO_APP_SECRET)),
-        base_url: Some(base.clone()),
-    };
+    let (listener, base) = common::listener().await;
+    let (fakes, mut env, board) = common::trello(base.clone()).await;
     let app = webhooks::router(env.state_for(Function::Webhooks));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     // Trello checks a callback with a HEAD before it makes the webhook. At connect, the callback
     // is a server that answers 404: no webhook, the connection is polled.
     fakes.state().check_callbacks(true);
-    let missing = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let missing_base = format!("http://{}", missing.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(missing, axum::Router::new()).await.unwrap() });
-    env.state.webhooks.base_url = Some(missing_base);
+    env.state.webhooks.base_url = Some(common::serve(axum::Router::new()).await);
 
     let user = UserId::parse("ada").unwrap();
     let request: ConnectRequest = serde_json::from_value(json!({

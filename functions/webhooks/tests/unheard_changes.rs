@@ -4,21 +4,20 @@
 //! next pass makes its webhook again (not renewing the silent one), live again. A notification
 //! in between starts the count over.
 
+mod common;
+
 use chrono::{Duration, Utc};
-use fake_providers::{FakeProviders, Provider, demo};
+use fake_providers::{FakeProviders, demo};
 use integrations::auth::Caller;
-use integrations::config::{Function, WebhookKeys};
+use integrations::config::Function;
 use integrations::connections::{ConnectRequest, connect};
-use integrations::domain::{ConnectionId, Plan, Realtime, UserId};
+use integrations::domain::{ConnectionId, Plan, Realtime};
 use integrations::queue::SyncMessage;
 use integrations::testing::TestEnv;
 use integrations::webhooks::lifecycle;
-use secrecy::SecretString;
 use serde_json::json;
 
-fn user() -> UserId {
-    UserId::parse("ada").unwrap()
-}
+use common::user;
 
 async fn realtime(env: &TestEnv, connection: &ConnectionId) -> Realtime {
     env.state.store.get_connection(&user(), connection).await.unwrap().realtime
@@ -49,21 +48,10 @@ async fn scheduled_sync(
 
 #[tokio::test]
 async fn syncs_finding_changes_no_notification_told_of_remake_the_subscription() {
-    let fakes = FakeProviders::start().await;
-    fakes.state().add_trello_account(demo::TRELLO_KEY, demo::TRELLO_TOKEN, "ada");
-    let board = fakes.state().add_trello_board(demo::TRELLO_TOKEN, "Operations");
-    let mut env = TestEnv::new().await;
-    env.use_provider("trello", fakes.base_url(Provider::Trello));
-    env.add_queues(3).await;
     // A callback that does not answer: the fake's notifications are lost.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", silent.local_addr().unwrap());
+    let (silent, base) = common::listener().await;
     drop(silent);
-    env.state.webhooks = WebhookKeys {
-        slack_signing_secret: None,
-        trello_app_secret: Some(SecretString::from(demo::TRELLO_APP_SECRET)),
-        base_url: Some(base),
-    };
+    let (fakes, env, board) = common::trello(base).await;
     let request: ConnectRequest = serde_json::from_value(json!({
         "integrationId": "trello",
         "credentials": { "apiKey": demo::TRELLO_KEY, "token": demo::TRELLO_TOKEN },

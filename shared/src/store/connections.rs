@@ -485,11 +485,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let (_, sk) = refresh_entry(connection, next);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("SET refreshDueAt = :next, GSI1SK = :gsk")
             .condition_expression("refreshDueAt = :expected AND begins_with(GSI1PK, :refresh)")
             .expression_attribute_values(":next", ts(next))
@@ -505,11 +501,7 @@ impl Store {
     /// The provider asked us to slow down until `until`: shown in the connection's health.
     pub async fn note_rate_limit(&self, connection: &Connection, until: DateTime<Utc>) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(&connection.user_id)))
-            .key(table::SK, s(keys::connection(&connection.connection_id)))
+            .update_connection(&connection.user_id, &connection.connection_id)
             .update_expression("SET rateLimitedUntil = :until")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":until", ts(until))
@@ -527,13 +519,7 @@ impl Store {
         connection: &ConnectionId,
         ends: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
-            .condition_expression("attribute_exists(PK)");
+        let update = self.update_connection(user, connection).condition_expression("attribute_exists(PK)");
         let update = match ends {
             Some(at) => update.update_expression("SET grantExpiresAt = :at").expression_attribute_values(":at", ts(at)),
             None => update.update_expression("REMOVE grantExpiresAt"),
@@ -546,11 +532,7 @@ impl Store {
     /// `disconnecting`, so no sync starts while its secret is deleted.
     pub async fn mark_disconnecting(&self, current: &Connection) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(&current.user_id)))
-            .key(table::SK, s(keys::connection(&current.connection_id)))
+            .update_connection(&current.user_id, &current.connection_id)
             .update_expression("SET #status = :disconnecting, updatedAt = :now, #version = #version + :one REMOVE nextSyncAt, GSI1PK, GSI1SK")
             .condition_expression("#version = :expected")
             .expression_attribute_names("#status", "status")

@@ -195,11 +195,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let at = now();
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("SET refreshLeaseOwner = :owner, refreshLeaseUntil = :until")
             .condition_expression(
                 "attribute_exists(PK) AND (attribute_not_exists(refreshLeaseUntil) OR refreshLeaseUntil < :now)",
@@ -223,11 +219,7 @@ impl Store {
         owner: &str,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("REMOVE refreshLeaseOwner, refreshLeaseUntil")
             .condition_expression("refreshLeaseOwner = :owner")
             .expression_attribute_values(":owner", s(owner))
@@ -251,11 +243,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let at = now();
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("SET refreshLeaseUntil = :until")
             .condition_expression("refreshLeaseOwner = :owner AND refreshLeaseUntil >= :now")
             .expression_attribute_values(":owner", s(owner))

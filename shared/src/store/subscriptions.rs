@@ -128,11 +128,7 @@ impl Store {
             .await
             .map_err(StoreError::aws)?;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(&sub.user_id)))
-            .key(table::SK, s(keys::connection(&sub.connection_id)))
+            .update_connection(&sub.user_id, &sub.connection_id)
             .update_expression("DELETE subscriptionKeys :key")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":key", aws_sdk_dynamodb::types::AttributeValue::Ss(vec![sub.key.clone()]))
@@ -206,11 +202,7 @@ impl Store {
         realtime: Realtime,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("SET realtime = :realtime")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":realtime", s(realtime.as_str()))
@@ -230,11 +222,7 @@ impl Store {
         soon: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("SET realtime = :polling, nextSyncAt = :soon, GSI1SK = :gsk")
             .condition_expression("attribute_exists(nextSyncAt) AND nextSyncAt > :soon")
             .expression_attribute_values(":polling", s(Realtime::Polling.as_str()))
@@ -257,11 +245,7 @@ impl Store {
         connection: &ConnectionId,
     ) -> Result<Option<u64>, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("ADD unheardChanges :one")
             .condition_expression("realtime = :live")
             .expression_attribute_values(":one", n(1))
@@ -283,11 +267,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("SET pendingSync = :now, lastNotifiedAt = :now REMOVE unheardChanges")
             .condition_expression("#status = :active AND attribute_not_exists(pendingSync)")
             .expression_attribute_names("#status", "status")
@@ -302,11 +282,7 @@ impl Store {
     /// is no longer active), so the next notification sets it again.
     pub async fn clear_sync_pending(&self, user: &UserId, connection: &ConnectionId) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(user)))
-            .key(table::SK, s(keys::connection(connection)))
+            .update_connection(user, connection)
             .update_expression("REMOVE pendingSync")
             .condition_expression("attribute_exists(PK)")
             .send()

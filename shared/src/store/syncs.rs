@@ -609,6 +609,19 @@ impl Store {
         self.user_item(user, &keys::connection(connection), Some(projection)).await
     }
 
+    /// An UpdateItem of a connection's item, its table and key filled in.
+    pub(super) fn update_connection(
+        &self,
+        user: &UserId,
+        connection: &ConnectionId,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(table::PK, s(keys::user(user)))
+            .key(table::SK, s(keys::connection(connection)))
+    }
+
     /// One item of the user's partition (or only these attributes of it), read consistently.
     pub(super) async fn user_item(
         &self,
@@ -686,11 +699,7 @@ impl Store {
     /// Moves a due connection's next sync forward without queuing one (it had a run in flight).
     pub async fn postpone_due(&self, due: &DueConnection, next: DateTime<Utc>) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(&due.user_id)))
-            .key(table::SK, s(keys::connection(&due.connection_id)))
+            .update_connection(&due.user_id, &due.connection_id)
             .update_expression("SET nextSyncAt = :next, GSI1SK = :gsk")
             .condition_expression("nextSyncAt = :expected")
             .expression_attribute_values(":next", ts(next))
@@ -709,11 +718,7 @@ impl Store {
     /// API refused auto-sync for such connections), so the scheduler never reads it again.
     pub async fn stop_auto_sync(&self, due: &DueConnection) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(table::PK, s(keys::user(&due.user_id)))
-            .key(table::SK, s(keys::connection(&due.connection_id)))
+            .update_connection(&due.user_id, &due.connection_id)
             .update_expression("SET autoSync = :off, #version = #version + :one REMOVE nextSyncAt, GSI1PK, GSI1SK")
             .condition_expression("nextSyncAt = :expected")
             .expression_attribute_names("#version", "version")
